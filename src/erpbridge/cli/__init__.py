@@ -1,0 +1,1 @@
+"""The ``erpbridge`` command line (typer): parse, call the layers below, render."""

@@ -1,0 +1,68 @@
+"""The connector contract: records, cursors, writes, schemas, errors, settings, registry."""
+
+from erpbridge.spi.connector import Connector, WebhookConnector
+from erpbridge.spi.errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    ConnectorError,
+    ErpBridgeError,
+    MappingError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+    ValidationError,
+)
+from erpbridge.spi.records import (
+    Change,
+    ChangeKind,
+    ChangePage,
+    CheckResult,
+    Cursor,
+    Record,
+    WriteMode,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+    ensure_utc,
+)
+from erpbridge.spi.registry import ConnectorRegistry, ConnectorSpec
+from erpbridge.spi.schema import Catalog, Field, FieldType, ObjectSchema
+from erpbridge.spi.secrets import Secret, SecretResolver
+from erpbridge.spi.settings import ConnectionSettings, Limits
+
+__all__ = [
+    "AuthError",
+    "Catalog",
+    "Change",
+    "ChangeKind",
+    "ChangePage",
+    "CheckResult",
+    "ConfigError",
+    "ConflictError",
+    "ConnectionSettings",
+    "Connector",
+    "ConnectorError",
+    "ConnectorRegistry",
+    "ConnectorSpec",
+    "Cursor",
+    "ErpBridgeError",
+    "Field",
+    "FieldType",
+    "Limits",
+    "MappingError",
+    "NotFoundError",
+    "ObjectSchema",
+    "RateLimitedError",
+    "Record",
+    "Secret",
+    "SecretResolver",
+    "TransientError",
+    "ValidationError",
+    "WebhookConnector",
+    "WriteMode",
+    "WriteOp",
+    "WriteOutcome",
+    "WriteResult",
+    "ensure_utc",
+]

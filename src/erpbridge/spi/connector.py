@@ -1,0 +1,82 @@
+"""The connector contract (DESIGN.md §5): what every system's connector offers.
+
+A connector is built from a validated settings model and, for HTTP systems, an
+``httpx.AsyncClient`` made by the caller (so tests can hand in a ``MockTransport`` or a
+simulator's ASGI app). Connectors import only ``spi``, ``mapping`` types and the shared
+HTTP helpers; they know nothing of the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from erpbridge.spi.records import Change, ChangePage, CheckResult, Cursor, Record, WriteOp, WriteResult
+from erpbridge.spi.schema import Catalog
+from erpbridge.spi.settings import Limits
+
+__all__ = ["Connector", "WebhookConnector"]
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One configured connection to one system."""
+
+    #: the connector's short name (``salesforce``), used in ``system:object`` addresses.
+    system: str
+    #: the limits the engine enforces for this connection.
+    limits: Limits
+
+    async def check(self) -> CheckResult:
+        """Can we reach and authenticate? Never raises; says why not."""
+        ...
+
+    async def describe(self) -> Catalog:
+        """Objects and fields with types, from the system's own metadata."""
+        ...
+
+    def read_changes(
+        self, object: str, cursor: Cursor | None, page_size: int  # noqa: A002
+    ) -> AsyncIterator[ChangePage]:
+        """Pages of records changed at or after ``cursor.read_from``, in (stamp, id) order.
+
+        ``cursor=None`` reads from the beginning. Each page carries the cursor after its
+        last record; the engine stores it only after the page's jobs are committed.
+        """
+        ...
+
+    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:  # noqa: A002
+        """The records with these ids; missing ids are simply absent from the answer."""
+        ...
+
+    async def find(
+        self, object: str, key_field: str, values: Sequence[object]  # noqa: A002
+    ) -> list[Record]:
+        """Records whose natural key ``key_field`` is one of ``values``."""
+        ...
+
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:  # noqa: A002
+        """Write a batch; one result per op, same order. Per-record failures are results.
+
+        Raises:
+            ConnectorError: only when the whole call failed (auth, transport, 5xx).
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release sessions; the caller closes the HTTP client it passed in."""
+        ...
+
+
+@runtime_checkable
+class WebhookConnector(Connector, Protocol):
+    """A connector whose system pushes changes to ``/hooks/<connection>``."""
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
+        """Verify the signature or token, then parse the body into changes.
+
+        Raises:
+            AuthError: unsigned, badly signed or expired (the receiver answers 401).
+            ValidationError: a body that is not what the system sends (400).
+        """
+        ...
