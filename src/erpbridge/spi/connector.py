@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from erpbridge.spi.records import Change, ChangePage, CheckResult, Cursor, Record, WriteOp, WriteResult
+from erpbridge.spi.records import (
+    Change,
+    ChangePage,
+    CheckResult,
+    Cursor,
+    Record,
+    WriteOp,
+    WriteResult,
+)
 from erpbridge.spi.schema import Catalog
 from erpbridge.spi.settings import Limits
 
@@ -36,7 +44,7 @@ class Connector(Protocol):
         ...
 
     def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int  # noqa: A002
+        self, object: str, cursor: Cursor | None, page_size: int
     ) -> AsyncIterator[ChangePage]:
         """Pages of records changed at or after ``cursor.read_from``, in (stamp, id) order.
 
@@ -45,17 +53,15 @@ class Connector(Protocol):
         """
         ...
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:  # noqa: A002
+    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
         """The records with these ids; missing ids are simply absent from the answer."""
         ...
 
-    async def find(
-        self, object: str, key_field: str, values: Sequence[object]  # noqa: A002
-    ) -> list[Record]:
+    async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         """Records whose natural key ``key_field`` is one of ``values``."""
         ...
 
-    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:  # noqa: A002
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """Write a batch; one result per op, same order. Per-record failures are results.
 
         Raises:

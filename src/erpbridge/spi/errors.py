@@ -98,7 +98,7 @@ class ConnectorError(ErpBridgeError):
         message: str,
         *,
         system: str | None = None,
-        object: str | None = None,  # noqa: A002 - the DESIGN.md word
+        object: str | None = None,
         raw: str | None = None,
         status: int | str | None = None,
     ) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "ChangePage",
     "CheckResult",
     "Cursor",
+    "Fields",
     "Record",
     "WriteMode",
     "WriteOp",
@@ -27,6 +28,10 @@ __all__ = [
     "WriteResult",
     "ensure_utc",
 ]
+
+
+#: a record's fields: name -> value (nested lines are lists of such mappings).
+Fields = Mapping[str, object]
 
 
 def ensure_utc(stamp: datetime) -> datetime:
@@ -55,7 +60,7 @@ class Record:
 
     object: str
     id: str
-    fields: Mapping[str, object]
+    fields: Fields
     version: str | None = None
     stamp: datetime | None = None
     deleted: bool = False
@@ -70,7 +75,7 @@ class ChangeKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """"Record R of object O is now at version V", from any trigger.
+    """ "Record R of object O is now at version V", from any trigger.
 
     ``record`` carries the full record when the trigger delivered it (a poll page, a
     webhook with the body); otherwise the worker loads it with ``get()``.
@@ -186,7 +191,7 @@ class WriteOp:
     """
 
     mode: WriteMode
-    fields: Mapping[str, object]
+    fields: Fields
     target_id: str | None = None
     key_field: str | None = None
     key_value: object = None

@@ -107,7 +107,7 @@ class ConnectorRegistry:
                 continue  # built-ins win; a plugin cannot shadow them
             try:
                 self._loaded[ep.name] = _checked(ep.name, ep.load())
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the rest
+            except Exception as exc:
                 raise ConfigError(f"connector plugin {ep.name!r} failed to load: {exc}") from exc
 
 

@@ -97,7 +97,9 @@ class SecretResolver:
         """
         match = SECRET_REF.match(ref.strip())
         if match is None:
-            raise LookupError(f"{ref!r} is not a secret reference (${{env:NAME}} or ${{file:path}})")
+            raise LookupError(
+                f"{ref!r} is not a secret reference (${{env:NAME}} or ${{file:path}})"
+            )
         kind, arg = match["kind"], match["arg"].strip()
         if kind == "env":
             if arg in self._environ:
@@ -195,7 +197,8 @@ class Secret:
                 secret.reveal()
             except LookupError as exc:
                 raise PydanticCustomError(
-                    "secret_unresolved", "secret {ref} does not resolve: {why}",
+                    "secret_unresolved",
+                    "secret {ref} does not resolve: {why}",
                     {"ref": value, "why": str(exc)},
                 ) from exc
         return secret
