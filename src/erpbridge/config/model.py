@@ -1,0 +1,216 @@
+"""The project file (``erpbridge.yaml``) as pydantic models; every key is in docs/configuration.md.
+
+Connection settings are checked in a second pass against the connector's own settings
+model (see :mod:`erpbridge.config.loader`), so this module only knows a connection's
+``type``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from erpbridge.spi.records import WriteMode
+
+__all__ = [
+    "ConnectionEntry",
+    "FlowSpec",
+    "ProjectSpec",
+    "RetrySpec",
+    "ScheduleSpec",
+    "SourceSpec",
+    "StoreSpec",
+    "TargetSpec",
+    "TriggerSpec",
+    "ValueTableSpec",
+    "parse_duration",
+]
+
+_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``, ``"250ms"`` or a number of seconds.
+
+    Raises:
+        ValueError: anything else, or a negative number.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text like 30s, 5m, 2h")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match["n"]) * _UNITS[match["unit"]])
+    raise ValueError(f"{value!r} is not a duration (use a number of seconds or 30s, 5m, 2h, 1d)")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)"
+        ) from exc
+    return name
+
+
+TimeZoneName = Annotated[
+    str, BeforeValidator(lambda v: _check_zone(v) if isinstance(v, str) else v)
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScheduleSpec(_Strict):
+    """A cron trigger: ``cron: "0 2 * * *"`` in ``timezone`` (default: the project's)."""
+
+    cron: str
+    timezone: TimeZoneName | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (five fields: m h dom mon dow)")
+        return value
+
+
+class TriggerSpec(_Strict):
+    """What makes a flow read its source. At least one trigger must be set."""
+
+    poll: Duration | None = None
+    webhook: bool = False
+    schedule: ScheduleSpec | None = None
+    manual: bool = True
+    overlap: Duration = timedelta(seconds=5)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("schedule"), str):
+            data = {**data, "schedule": {"cron": data["schedule"]}}
+        return data
+
+
+class SourceSpec(_Strict):
+    """Where a flow reads: a connection, an object, and its trigger."""
+
+    connection: Name
+    object: str = Field(min_length=1)
+    trigger: TriggerSpec = Field(default_factory=TriggerSpec)
+    page_size: PositiveInt = 200
+
+
+class TargetSpec(_Strict):
+    """Where a flow writes: connection, object, write mode, natural key, options."""
+
+    connection: Name
+    object: str = Field(min_length=1)
+    write: WriteMode = WriteMode.UPSERT
+    key: str | None = None
+    batch_size: PositiveInt | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _key_for_upsert(self) -> TargetSpec:
+        if self.write in (WriteMode.UPSERT, WriteMode.CREATE) and not self.key:
+            raise ValueError(
+                f"write: {self.write.value} needs key: the target's natural key field, "
+                "looked up before every create so a crash never makes a duplicate"
+            )
+        return self
+
+
+class RetrySpec(_Strict):
+    """Retry policy of a flow's jobs (exponential backoff with full jitter)."""
+
+    max_attempts: PositiveInt = 8
+    initial: Duration = timedelta(seconds=1)
+    max_interval: Duration = timedelta(minutes=10)
+    coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
+    dependency_timeout: Duration = timedelta(hours=1)
+
+
+class FlowSpec(_Strict):
+    """One flow: source -> mapping -> target."""
+
+    description: str = ""
+    enabled: bool = True
+    entity: Name | None = None
+    source: SourceSpec
+    target: TargetSpec
+    when: str | None = None
+    map: dict[str, Any] = Field(min_length=1)
+    depends_on: list[Name] = Field(default_factory=list)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+
+
+class ValueTableSpec(_Strict):
+    """A code table: inline ``values`` or a CSV ``file``; ``default`` for misses; ``strict``."""
+
+    values: dict[str, Any] | None = None
+    file: str | None = None
+    key_column: str | None = None
+    value_column: str | None = None
+    default: Any = None
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueTableSpec:
+        if (self.values is None) == (self.file is None):
+            raise ValueError("a value table has either values: or file:, exactly one")
+        return self
+
+
+class ConnectionEntry(BaseModel):
+    """A connection: its connector ``type``; the other keys belong to that connector."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Name
+
+
+class StoreSpec(_Strict):
+    """The store: ``url`` (SQLAlchemy URL or a ``${env:…}`` reference). Default: SQLite file."""
+
+    url: str | None = None
+
+
+class ProjectSpec(_Strict):
+    """The whole project file."""
+
+    version: Literal[1] = 1
+    name: str = "erpbridge"
+    timezone: TimeZoneName = "UTC"
+    store: StoreSpec = Field(default_factory=StoreSpec)
+    connections: dict[Name, ConnectionEntry] = Field(default_factory=dict)
+    flows: dict[Name, FlowSpec] = Field(default_factory=dict)
+    tables: dict[Name, ValueTableSpec] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
