@@ -31,6 +31,9 @@ def main(
 
 
 # --- command registration: one line per command module -------------------------------
+from erpbridge.cli.sandbox import sandbox_cmd  # noqa: E402 - registration section
+
+app.command("sandbox")(sandbox_cmd)
 
 
 def run() -> None:
