@@ -169,3 +169,23 @@ def test_upsert_without_key_explains_why(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigErrors, match="file not found"):
         load_project(tmp_path / "nope.yaml", registry=fake_registry())
+
+
+def test_plain_setting_may_come_from_the_environment(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, GOOD.replace("base_url: https://crm.example", "base_url: ${env:CRM_URL}")
+    )
+    project = load_project(
+        path,
+        registry=fake_registry(),
+        environ={"CRM_PASSWORD": "pw-1234", "CRM_URL": "https://crm.test"},
+    )
+    assert project.connections["crm"].base_url == "https://crm.test"  # type: ignore[attr-defined]
+
+
+def test_unresolved_plain_setting_reference_is_located(tmp_path: Path) -> None:
+    errors = _errors(
+        GOOD.replace("base_url: https://crm.example", "base_url: ${env:CRM_URL}"), tmp_path
+    )
+    assert len(errors) == 1
+    assert ":6:15: connections.crm.base_url: ${env:CRM_URL} does not resolve" in errors[0]

@@ -116,7 +116,10 @@ def from_pydantic(
             reason = f"invalid name {loc[-1]!r}: {reason}"
         out.append(
             located(
-                reason, marks, (*prefix, *loc), at_value=not on_key and err["type"] not in ("missing", "extra_forbidden")
+                reason,
+                marks,
+                (*prefix, *loc),
+                at_value=not on_key and err["type"] not in ("missing", "extra_forbidden"),
             )
         )
     return out

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -20,7 +20,7 @@ from erpbridge.config.model import ProjectSpec
 from erpbridge.config.yamlfile import Marks, load_yaml, load_yaml_text
 from erpbridge.spi.errors import ConfigError
 from erpbridge.spi.registry import ConnectorRegistry
-from erpbridge.spi.secrets import SecretResolver, is_secret_ref, load_dotenv
+from erpbridge.spi.secrets import Secret, SecretResolver, is_secret_ref, load_dotenv
 from erpbridge.spi.settings import ConnectionSettings
 
 __all__ = [
@@ -171,12 +171,51 @@ def _settings_of(
     except ConfigError as exc:
         errors.append(located(exc.reason, marks, (*loc, "type"), at_value=True))
         return None
-    settings = {k: v for k, v in entry.items() if k != "type"}
+    settings = _interpolate(
+        {k: v for k, v in entry.items() if k != "type"}, spec.settings, resolver, marks, loc, errors
+    )
+    if settings is None:
+        return None
     try:
         return spec.settings.model_validate(settings, context={"secrets": resolver})
     except PydanticValidationError as exc:
         errors += from_pydantic(exc, marks, spec.settings, prefix=loc)
         return None
+
+
+def _is_secret_field(model: type[ConnectionSettings], name: str) -> bool:
+    field = model.model_fields.get(name)
+    if field is None:
+        return False
+    annotation = field.annotation
+    return annotation is Secret or Secret in get_args(annotation)
+
+
+def _interpolate(
+    settings: dict[str, Any],
+    model: type[ConnectionSettings],
+    resolver: SecretResolver,
+    marks: Marks,
+    loc: tuple[str, ...],
+    errors: list[ConfigError],
+) -> dict[str, Any] | None:
+    """Resolve ``${env:…}``/``${file:…}`` in plain (non-secret) top-level settings.
+
+    Secret fields keep their reference (resolved inside :class:`Secret`); other fields,
+    such as a base URL that differs per environment, get the value at load.
+    """
+    ok = True
+    out = dict(settings)
+    for key, value in settings.items():
+        if is_secret_ref(value) and not _is_secret_field(model, key):
+            try:
+                out[key] = resolver.resolve(value)
+            except LookupError as exc:
+                ok = False
+                errors.append(
+                    located(f"{value} does not resolve: {exc}", marks, (*loc, key), at_value=True)
+                )
+    return out if ok else None
 
 
 def _validate_connections(

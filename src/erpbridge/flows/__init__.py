@@ -1,0 +1,1 @@
+"""Business flow templates (order to cash, credit, inventory, after-sales, customer master)."""
