@@ -1,0 +1,103 @@
+"""SAP S/4HANA simulator: OData V2 services over HTTP Basic auth with CSRF (see README.md).
+
+``SIMULATOR`` is what ``erpbridge sandbox`` starts; :func:`create_app` builds the ASGI app
+(seeded on first use, loaded from SQLite afterwards, wrapped in the fault middleware).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from starlette.responses import Response
+
+from erpbridge.sims._common.faults import FaultMiddleware, FaultResponses
+from erpbridge.sims._common.persist import DocumentStore
+from erpbridge.sims._common.spec import SimulatorContext, SimulatorSpec
+from erpbridge.sims.sap.app import SapSimApp
+from erpbridge.sims.sap.seed import SeedSize, seed_state
+from erpbridge.sims.sap.state import SapState
+
+__all__ = [
+    "SANDBOX_PASSWORD",
+    "SANDBOX_USER",
+    "SIMULATOR",
+    "SapSimApp",
+    "SeedSize",
+    "build_app",
+    "create_app",
+]
+
+#: the sandbox's communication user (fixed, documented; never a real credential).
+SANDBOX_USER = "CC_ERPBRIDGE"
+SANDBOX_PASSWORD = "Sandbox-S4H-Welcome1"  # noqa: S105 - documented sandbox credential
+
+_ICM_PAGE = (
+    "<html><head><title>{title}</title></head><body><h1>{title}</h1>"
+    "<p>SAP Web Dispatcher / ICM ({detail})</p></body></html>"
+)
+
+
+def _html(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = _ICM_PAGE.format(title=title, detail=detail)
+    return Response(body, status_code=status, media_type="text/html", headers=dict(headers or {}))
+
+
+#: SAP's own fault answers: ICM HTML pages, and 503 (not 429) when throttled.
+SAP_FAULTS = FaultResponses(
+    error=lambda: _html(500, "500 Internal Server Error", "simulated server error"),
+    throttle=lambda retry_after_s: _html(
+        503,
+        "503 Service Unavailable",
+        "simulated throttling",
+        {"Retry-After": f"{retry_after_s:g}"},
+    ),
+    hang=lambda: _html(504, "504 Gateway Time-out", "simulated timeout"),
+    lost_reply=lambda: _html(502, "502 Bad Gateway", "simulated: the request was handled"),
+)
+
+
+def build_app(
+    state: SapState,
+    *,
+    username: str = SANDBOX_USER,
+    password: str = SANDBOX_PASSWORD,
+    max_page_size: int = 1000,
+) -> SapSimApp:
+    """The simulator app over an existing state (tests use this with a small seed)."""
+    return SapSimApp(state, username=username, password=password, max_page_size=max_page_size)
+
+
+def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> FaultMiddleware:
+    """Open (or seed) ``sap.sqlite`` in ``context.data_dir`` and build the faulted app."""
+    store = DocumentStore(Path(context.data_dir) / "sap.sqlite")
+    state = SapState(store)
+    if store.get_meta("seeded") is None or not state.load():
+        seed_state(state, seed=context.seed, size=size)
+        store.set_meta("seeded", str(context.seed))
+    app = build_app(state)
+    app.on_shutdown = store.close
+    return FaultMiddleware(app, context.faults, seed=context.seed, responses=SAP_FAULTS)
+
+
+def connection_entry(base_url: str, ca_file: Path | None) -> Mapping[str, object]:
+    """The ports-file entry: what a ``sap`` connection needs (docs/sandbox.md)."""
+    entry: dict[str, object] = {
+        "base_url": base_url,
+        "username": SANDBOX_USER,
+        "password": SANDBOX_PASSWORD,
+    }
+    if ca_file is not None:
+        entry["ca_file"] = str(ca_file)
+    return entry
+
+
+SIMULATOR = SimulatorSpec(
+    name="sap",
+    create_app=create_app,
+    connection_entry=connection_entry,
+    needs_tls=False,
+    summary="SAP S/4HANA OData V2 (business partner, sales order, product, stock, credit)",
+)

@@ -1,0 +1,472 @@
+"""OData V2 system query options: ``$filter``, ``$orderby``, ``$select``, ``$expand``, paging.
+
+The ``$filter`` grammar covers what the reference §3 lists: ``eq ne gt ge lt le and or not``,
+parentheses, ``substringof startswith endswith length tolower toupper trim``, and the literals
+``'str'`` (quotes doubled inside), integers, ``1.5M``/``1.5d``/``10L``, ``datetime'…'``,
+``datetimeoffset'…'``, ``time'PT…'``, ``guid'…'``, ``true``/``false``/``null``. ``gte``/``lte``
+are accepted too, because pyodata's ``__range`` filter emits them. A bad expression is a 400
+with SAP's "invalid filter" message, never a crash.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from erpbridge.sims.sap.errors import ODataError
+from erpbridge.sims.sap.model import EntitySetDef, PropDef
+from erpbridge.sims.sap.wire import Value, parse_datetime_text, parse_time_text
+
+__all__ = [
+    "Predicate",
+    "QueryOptions",
+    "parse_expand",
+    "parse_filter",
+    "parse_options",
+    "parse_orderby",
+    "parse_select",
+]
+
+Row = dict[str, Value]
+Predicate = Callable[[Row], bool]
+_Expr = Callable[[Row], object]
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<typed>(?:datetimeoffset|datetime|time|guid|binary|X)'[^']*')
+    | (?P<string>'(?:[^']|'')*')
+    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[MmDdLlFf]?)
+    | (?P<punct>[(),/])
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gte": operator.ge,  # pyodata's __range bug (reference §3)
+    "lte": operator.le,
+}
+_NUMERIC = {"Edm.Decimal", "Edm.Double", "Edm.Single", "Edm.Int16", "Edm.Int32", "Edm.Int64"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Operand:
+    """A compiled operand: how to evaluate it and its EDM type when known."""
+
+    fn: _Expr
+    edm: str | None
+    prop: PropDef | None = None
+
+
+def _filter_error(text: str, why: str) -> ODataError:
+    return ODataError(400, "/IWBEP/CM_MGW_RT/004", f"Invalid filter expression: '{text}' ({why})")
+
+
+class _Parser:
+    def __init__(self, entity_set: EntitySetDef, text: str) -> None:
+        self.set = entity_set
+        self.text = text
+        self.toks = self._tokenize(text)
+        self.pos = 0
+
+    def _tokenize(self, text: str) -> list[_Tok]:
+        toks: list[_Tok] = []
+        pos = 0
+        while pos < len(text):
+            if text[pos:].strip() == "":
+                break
+            match = _TOKEN.match(text, pos)
+            if not match or match.end() == pos:
+                raise _filter_error(text, f"unexpected character at position {pos + 1}")
+            kind = match.lastgroup or ""
+            toks.append(_Tok(kind, match[kind]))
+            pos = match.end()
+        return toks
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            raise _filter_error(self.text, "unexpected end of expression")
+        self.pos += 1
+        return tok
+
+    def expect(self, text: str) -> None:
+        tok = self.take()
+        if tok.text != text:
+            raise _filter_error(self.text, f"expected '{text}' but found '{tok.text}'")
+
+    def is_word(self, word: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.kind == "name" and tok.text.lower() == word
+
+    def parse(self) -> Predicate:
+        if not self.toks:
+            raise _filter_error(self.text, "empty expression")
+        expr = self.or_expr()
+        if self.peek() is not None:
+            raise _filter_error(self.text, f"unexpected '{self.take().text}'")
+        return _as_predicate(expr, self.text)
+
+    def or_expr(self) -> _Operand:
+        left = self.and_expr()
+        while self.is_word("or"):
+            self.take()
+            right = self.and_expr()
+            lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
+            left = _Operand(_either(lf, rf), "Edm.Boolean")
+        return left
+
+    def and_expr(self) -> _Operand:
+        left = self.not_expr()
+        while self.is_word("and"):
+            self.take()
+            right = self.not_expr()
+            lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
+            left = _Operand(_both(lf, rf), "Edm.Boolean")
+        return left
+
+    def not_expr(self) -> _Operand:
+        if self.is_word("not"):
+            self.take()
+            inner = _as_predicate(self.not_expr(), self.text)
+            return _Operand(lambda r: not inner(r), "Edm.Boolean")
+        return self.comparison()
+
+    def comparison(self) -> _Operand:
+        left = self.primary()
+        tok = self.peek()
+        if tok is None or tok.kind != "name" or tok.text.lower() not in _COMPARE:
+            return left
+        op_name = self.take().text.lower()
+        right = self.primary()
+        return _compare(op_name, left, right, self.text)
+
+    def primary(self) -> _Operand:
+        tok = self.take()
+        if tok.text == "(":
+            inner = self.or_expr()
+            self.expect(")")
+            return inner
+        if tok.kind == "string":
+            value = tok.text[1:-1].replace("''", "'")
+            return _Operand(lambda r: value, "Edm.String")
+        if tok.kind == "number":
+            return _number(tok.text, self.text)
+        if tok.kind == "typed":
+            return _typed(tok.text, self.text)
+        if tok.kind == "name":
+            word = tok.text
+            nxt = self.peek()
+            if nxt is not None and nxt.text == "(":
+                return self.function(word)
+            if word in ("true", "false"):
+                flag = word == "true"
+                return _Operand(lambda r: flag, "Edm.Boolean")
+            if word == "null":
+                return _Operand(lambda r: None, None)
+            prop = self.set.prop_by_name.get(word)
+            if prop is None:
+                raise ODataError(
+                    400,
+                    "/IWBEP/CM_MGW_RT/004",
+                    f"Property '{word}' not found in type '{self.set.type_name}'",
+                )
+            return _Operand(_getter(word), prop.type, prop)
+        raise _filter_error(self.text, f"unexpected '{tok.text}'")
+
+    def function(self, name: str) -> _Operand:
+        self.expect("(")
+        args: list[_Operand] = []
+        if self.peek() is not None and self.peek().text != ")":  # type: ignore[union-attr]  # checked
+            args.append(self.or_expr())
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]  # checked
+                self.take()
+                args.append(self.or_expr())
+        self.expect(")")
+        return _function(name.lower(), args, self.text)
+
+
+def _either(a: Predicate, b: Predicate) -> _Expr:
+    return lambda r: a(r) or b(r)
+
+
+def _both(a: Predicate, b: Predicate) -> _Expr:
+    return lambda r: a(r) and b(r)
+
+
+def _getter(name: str) -> _Expr:
+    return lambda r: r.get(name)
+
+
+def _row_sort_key(name: str) -> Callable[[Row], tuple[int, object]]:
+    return lambda r: _sort_key(r.get(name))
+
+
+def _as_predicate(operand: _Operand, text: str) -> Predicate:
+    if operand.edm not in ("Edm.Boolean", None):
+        raise _filter_error(text, f"a {operand.edm} operand is not a condition")
+    fn = operand.fn
+    return lambda r: fn(r) is True
+
+
+def _number(raw: str, text: str) -> _Operand:
+    suffix = raw[-1].lower() if raw[-1].isalpha() else ""
+    body = raw[:-1] if suffix else raw
+    try:
+        if suffix in ("m", "d", "f") or "." in body or "e" in body.lower():
+            number: Value = Decimal(body)
+            edm = "Edm.Decimal"
+        else:
+            number = int(body)
+            edm = "Edm.Int64" if suffix == "l" else "Edm.Int32"
+    except (ValueError, InvalidOperation) as exc:
+        raise _filter_error(text, f"bad number {raw}") from exc
+    return _Operand(lambda r: number, edm)
+
+
+def _typed(raw: str, text: str) -> _Operand:
+    prefix, _, rest = raw.partition("'")
+    body = rest[:-1]
+    prefix = prefix.lower()
+    try:
+        if prefix in ("datetime", "datetimeoffset"):
+            stamp = parse_datetime_text(body)
+            return _Operand(lambda r: stamp, "Edm.DateTimeOffset")
+        if prefix == "time":
+            clock = parse_time_text(body)
+            return _Operand(lambda r: clock, "Edm.Time")
+    except ValueError as exc:
+        raise _filter_error(text, f"bad literal {raw}") from exc
+    return _Operand(lambda r: body, "Edm.String")
+
+
+def _family(edm: str | None) -> str | None:
+    if edm in _NUMERIC:
+        return "number"
+    if edm in ("Edm.DateTime", "Edm.DateTimeOffset"):
+        return "datetime"
+    if edm == "Edm.Guid":
+        return "Edm.String"
+    return edm
+
+
+def _compare(op_name: str, left: _Operand, right: _Operand, text: str) -> _Operand:
+    lf, rf = _family(left.edm), _family(right.edm)
+    if lf is not None and rf is not None and lf != rf:
+        raise ODataError(
+            400,
+            "/IWBEP/CM_MGW_RT/004",
+            f"Invalid filter expression: '{text}' (operator '{op_name}' is not defined "
+            f"for operands {left.edm} and {right.edm})",
+        )
+    op = _COMPARE[op_name]
+    lfn, rfn = left.fn, right.fn
+    is_equality = op_name in ("eq", "ne")
+
+    def evaluate(row: Row) -> bool:
+        a, b = lfn(row), rfn(row)
+        if a is None or b is None:
+            return bool(op(a, b)) if is_equality else False
+        try:
+            return bool(op(a, b))
+        except TypeError:
+            return False
+
+    return _Operand(evaluate, "Edm.Boolean")
+
+
+def _str_arg(args: list[_Operand], index: int, name: str, text: str) -> _Expr:
+    if _family(args[index].edm) not in ("Edm.String", None):
+        raise _filter_error(text, f"{name}() expects string arguments")
+    fn = args[index].fn
+    return lambda r: fn(r) or ""
+
+
+def _function(name: str, args: list[_Operand], text: str) -> _Operand:
+    arity = {
+        "substringof": 2,
+        "startswith": 2,
+        "endswith": 2,
+        "length": 1,
+        "tolower": 1,
+        "toupper": 1,
+        "trim": 1,
+    }
+    if name not in arity:
+        raise _filter_error(text, f"function {name}() is not supported")
+    if len(args) != arity[name]:
+        raise _filter_error(text, f"{name}() takes {arity[name]} argument(s)")
+    a = _str_arg(args, 0, name, text)
+    if name in ("substringof", "startswith", "endswith"):
+        b = _str_arg(args, 1, name, text)
+        if name == "substringof":  # substringof(needle, haystack)
+            return _Operand(lambda r: str(a(r)) in str(b(r)), "Edm.Boolean")
+        if name == "startswith":
+            return _Operand(lambda r: str(a(r)).startswith(str(b(r))), "Edm.Boolean")
+        return _Operand(lambda r: str(a(r)).endswith(str(b(r))), "Edm.Boolean")
+    if name == "length":
+        return _Operand(lambda r: len(str(a(r))), "Edm.Int32")
+    if name == "tolower":
+        return _Operand(lambda r: str(a(r)).lower(), "Edm.String")
+    if name == "toupper":
+        return _Operand(lambda r: str(a(r)).upper(), "Edm.String")
+    return _Operand(lambda r: str(a(r)).strip(), "Edm.String")
+
+
+def parse_filter(entity_set: EntitySetDef, text: str) -> Predicate:
+    """Compile a ``$filter`` expression into a predicate over stored records.
+
+    Raises:
+        ODataError: 400 for a syntax error, an unknown property or mismatched types.
+    """
+    return _Parser(entity_set, text).parse()
+
+
+def parse_orderby(entity_set: EntitySetDef, text: str) -> list[tuple[str, bool]]:
+    """``F1 asc, F2 desc`` -> [(property, descending)].
+
+    Raises:
+        ODataError: 400 for an unknown property or direction.
+    """
+    result: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        words = part.split()
+        if not words or len(words) > 2:
+            raise ODataError(400, "/IWBEP/CM_MGW_RT/005", f"Invalid $orderby: '{text}'")
+        name = words[0]
+        direction = words[1].lower() if len(words) == 2 else "asc"
+        if name not in entity_set.prop_by_name or direction not in ("asc", "desc"):
+            raise ODataError(
+                400,
+                "/IWBEP/CM_MGW_RT/005",
+                f"Invalid $orderby: '{part.strip()}' (property of '{entity_set.type_name}' "
+                "followed by asc or desc expected)",
+            )
+        result.append((name, direction == "desc"))
+    return result
+
+
+def sort_rows(rows: list[Row], order: list[tuple[str, bool]]) -> list[Row]:
+    """Sort by several keys; nulls sort first (stable, last key first)."""
+    for name, descending in reversed(order):
+        rows.sort(key=_row_sort_key(name), reverse=descending)
+    return rows
+
+
+def _sort_key(value: Value) -> tuple[int, object]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, datetime):
+        return (1, value.timestamp())
+    if isinstance(value, time):
+        return (1, value.isoformat())
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, int | float | Decimal):
+        return (1, Decimal(value))
+    return (1, value)
+
+
+def parse_select(entity_set: EntitySetDef, text: str) -> set[str] | None:
+    """``$select`` -> property and navigation names (None = everything).
+
+    Raises:
+        ODataError: 400 for a name the type does not have.
+    """
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    if not names or "*" in names:
+        return None
+    for name in names:
+        head = name.split("/", 1)[0]
+        if head not in entity_set.prop_by_name and head not in entity_set.nav_by_name:
+            raise ODataError(
+                400,
+                "/IWBEP/CM_MGW_RT/021",
+                f"Property '{head}' is invalid in $select for type '{entity_set.type_name}'",
+            )
+    return {name.split("/", 1)[0] for name in names}
+
+
+def parse_expand(text: str) -> dict[str, object]:
+    """``to_Item,to_Partner/to_Address`` -> a tree {nav: subtree} (checked when used)."""
+    tree: dict[str, object] = {}
+    for path in text.split(","):
+        node = tree
+        for segment in (s.strip() for s in path.split("/")):
+            if not segment:
+                raise ODataError(400, "/IWBEP/CM_MGW_RT/021", f"Invalid $expand: '{text}'")
+            child = node.setdefault(segment, {})
+            assert isinstance(child, dict)  # noqa: S101 - built right here
+            node = child
+    return tree
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOptions:
+    """Parsed system query options of one collection request."""
+
+    predicate: Predicate | None = None
+    order: tuple[tuple[str, bool], ...] = ()
+    select: frozenset[str] | None = None
+    expand: dict[str, object] | None = None
+    top: int | None = None
+    skip: int = 0
+    skiptoken: int = 0
+    inlinecount: bool = False
+
+
+def _count(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if not raw.strip().isdigit():
+        raise ODataError(
+            400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{raw}' of system query option {name}"
+        )
+    return int(raw)
+
+
+def parse_options(entity_set: EntitySetDef, params: dict[str, str]) -> QueryOptions:
+    """Parse every system query option of a collection request.
+
+    Raises:
+        ODataError: 400 naming the option that is wrong.
+    """
+    filter_text = params.get("$filter")
+    order = params.get("$orderby")
+    select = params.get("$select")
+    expand = params.get("$expand")
+    inline = params.get("$inlinecount", "none")
+    if inline not in ("allpages", "none"):
+        raise ODataError(400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{inline}' of $inlinecount")
+    chosen = parse_select(entity_set, select) if select else None
+    return QueryOptions(
+        predicate=parse_filter(entity_set, filter_text) if filter_text else None,
+        order=tuple(parse_orderby(entity_set, order)) if order else (),
+        select=frozenset(chosen) if chosen is not None else None,
+        expand=parse_expand(expand) if expand else None,
+        top=_count(params, "$top"),
+        skip=_count(params, "$skip") or 0,
+        skiptoken=_count(params, "$skiptoken") or 0,
+        inlinecount=inline == "allpages",
+    )
