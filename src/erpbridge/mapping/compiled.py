@@ -1,0 +1,181 @@
+"""The compiled mapping the engine calls: ``accepts``, ``xref_requests``, ``apply``.
+
+Compiled once per mapping version (``compile_mapping``), then shared by every worker
+and record. ``apply`` either returns the complete target record or raises a
+:class:`~erpbridge.mapping.errors.FieldMappingError`; it never returns half a record and
+never lets another exception out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from erpbridge.mapping.compiler import RUNTIME_ERRORS, Environment
+from erpbridge.mapping.errors import FieldMappingError, MappingCompileError
+from erpbridge.mapping.functions import builtin_functions
+from erpbridge.mapping.rules import OMIT, Analysis, FieldPlan, analyse
+from erpbridge.mapping.spec import MappingSpec
+from erpbridge.mapping.types import Record, XrefMap
+
+__all__ = ["CompiledMapping", "analyse_spec", "compile_mapping"]
+
+_NO_XREFS: XrefMap = {}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CompiledMapping:
+    """A flow's mapping turned into closures.
+
+    Attributes:
+        flow: the flow's name.
+        version: :meth:`MappingSpec.version` of the spec it was compiled from.
+        spec: that spec.
+        fields: the compiled target fields, in rule order.
+        entities: the xref entities the mapping looks up.
+    """
+
+    __slots__ = ("_exprs", "_plan", "_when", "collectors", "entities", "fields", "flow", "spec",
+                 "version")  # fmt: skip
+
+    def __init__(self, spec: MappingSpec, analysis: Analysis, entities: frozenset[str]) -> None:
+        self.spec = spec
+        self.flow = spec.flow
+        self.version = spec.version()
+        self.fields: tuple[FieldPlan, ...] = tuple(analysis.fields)
+        self.entities = entities
+        self.collectors = analysis.collectors
+        self._when = analysis.when
+        self._plan = tuple((f.name, f.fn) for f in self.fields)
+        self._exprs = {f.name: f.expression for f in self.fields}
+
+    @property
+    def target_fields(self) -> tuple[str, ...]:
+        """The top-level target field names, in rule order."""
+        return tuple(f.name for f in self.fields)
+
+    def accepts(self, source: Record) -> bool:
+        """The flow's ``when:`` filter; True when the flow has none.
+
+        Raises:
+            FieldMappingError: the filter cannot be evaluated on this record (target
+                field ``when``); the job goes to the dead letters.
+        """
+        if self._when is None:
+            return True
+        try:
+            return bool(self._when(source, None, _NO_XREFS))
+        except FieldMappingError as exc:
+            exc.locate(self.flow, "when", self.spec.when)
+            raise
+        except RUNTIME_ERRORS as exc:
+            raise FieldMappingError(
+                str(exc), flow=self.flow, target_field="when", expression=self.spec.when
+            ) from exc
+
+    def xref_requests(self, source: Record) -> set[tuple[str, str]]:
+        """Every (entity, source id) this record will look up, for one batch query.
+
+        Never raises: a value that cannot be an id is left out, and ``apply`` reports it.
+        The set may hold more than ``apply`` uses (both branches of a conditional).
+        """
+        out: set[tuple[str, str]] = set()
+        for collect in self.collectors:
+            collect(source, None, out)
+        return out
+
+    def xref_requests_many(self, sources: Sequence[Record]) -> set[tuple[str, str]]:
+        """The union of :meth:`xref_requests` over a batch of records."""
+        out: set[tuple[str, str]] = set()
+        for source in sources:
+            for collect in self.collectors:
+                collect(source, None, out)
+        return out
+
+    def apply(self, source: Record, xrefs: XrefMap = _NO_XREFS) -> dict[str, object]:
+        """Map one source record to a target record.
+
+        Args:
+            source: the source record's fields.
+            xrefs: resolved lookups, (entity, source id) -> target id or None.
+
+        Raises:
+            MissingReference: an xref has no target id yet (park the job).
+            FieldMappingError: any other per-record problem (dead letter), naming the
+                flow, the target field, the expression and the source value.
+        """
+        out: dict[str, object] = {}
+        name = ""
+        try:
+            for name, fn in self._plan:
+                value = fn(source, None, xrefs)
+                if value is not OMIT:
+                    out[name] = value
+        except FieldMappingError as exc:
+            exc.locate(self.flow, name, self._exprs.get(name))
+            raise
+        except RUNTIME_ERRORS as exc:
+            raise FieldMappingError(
+                f"{type(exc).__name__}: {exc}",
+                flow=self.flow,
+                target_field=name,
+                expression=self._exprs.get(name),
+            ) from exc
+        return out
+
+    def apply_field(self, plan: FieldPlan, source: Record, xrefs: XrefMap) -> object:
+        """One field's value (``OMIT`` when its ``when:`` is false); errors as ``apply``."""
+        try:
+            return plan.fn(source, None, xrefs)
+        except FieldMappingError as exc:
+            exc.locate(self.flow, plan.name, plan.expression)
+            raise
+        except RUNTIME_ERRORS as exc:
+            raise FieldMappingError(
+                f"{type(exc).__name__}: {exc}",
+                flow=self.flow,
+                target_field=plan.name,
+                expression=plan.expression,
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"CompiledMapping({self.flow!r}, version={self.version!r}, fields={len(self.fields)})"
+
+
+def analyse_spec(
+    spec: MappingSpec, clock: Callable[[], datetime] | None = None
+) -> tuple[Analysis, Environment]:
+    """Compile every rule, collecting problems (used by compile and by check)."""
+    env = Environment(
+        functions=builtin_functions(),
+        tables=spec.tables,
+        aliases=spec.aliases,
+        clock=clock or _utc_now,
+        xref_entities=spec.xref_entities,
+    )
+    return analyse(spec, env), env
+
+
+def compile_mapping(
+    spec: MappingSpec, *, clock: Callable[[], datetime] | None = None
+) -> CompiledMapping:
+    """Compile a flow's mapping once; share the result across records and workers.
+
+    Args:
+        spec: the mapping.
+        clock: what ``now()``/``today()`` read (default: the system clock, UTC). Tests
+            and preview pass a fixed clock.
+
+    Raises:
+        MappingCompileError: every error found, each with file, line and column.
+    """
+    analysis, env = analyse_spec(spec, clock)
+    errors = [p for p in analysis.problems if p.severity == "error"]
+    if errors:
+        raise MappingCompileError(errors, flow=spec.flow)
+    return CompiledMapping(spec, analysis, frozenset(env.entities_used))
+
+

@@ -1,0 +1,73 @@
+"""Shared value types of the mapping language: source positions, limits, static kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from erpbridge.spi.schema import FieldType
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_LINES_PER_LIST",
+    "MAX_NODES",
+    "MAX_PATTERN_CHARS",
+    "MAX_RULES",
+    "MAX_TEXT_CHARS",
+    "Evaluator",
+    "FieldType",
+    "Record",
+    "SourcePos",
+    "XrefMap",
+]
+
+#: a source record's fields (``Record.fields``); nested lines are lists of such mappings.
+Record = Mapping[str, object]
+#: resolved xrefs for a batch: (entity, source id) -> target id, or None when unknown.
+XrefMap = Mapping[tuple[str, str], "str | None"]
+#: one compiled expression: (source record, current line or None, xrefs) -> value.
+Evaluator = Callable[[Record, "Record | None", XrefMap], object]
+
+# Limits checked at load: a mapping beyond them is refused, so a worker never meets
+# an expression that is slow to compile or to run (issue 5, "Bad input").
+MAX_EXPRESSION_CHARS = 4000  # one expression's text
+MAX_DEPTH = 32  # nesting of the expression tree (brackets, calls, operators)
+MAX_NODES = 600  # syntax nodes in one expression
+MAX_RULES = 2000  # target fields in one mapping, nested lines included
+MAX_PATTERN_CHARS = 200  # a regular expression literal
+MAX_TEXT_CHARS = 100_000  # longest string a regex or pad function will work on
+MAX_LINES_PER_LIST = 100_000  # nested lines in one record that each() will walk
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePos:
+    """Where an expression's text starts in a project file.
+
+    Attributes:
+        path: the file, as it should be shown to a person.
+        line: 1-based line of the expression's first character.
+        column: 1-based column of the expression's first character (for a quoted YAML
+            scalar, the character after the opening quote).
+    """
+
+    path: str
+    line: int
+    column: int
+
+    def at(self, line_offset: int, column_offset: int) -> SourcePos:
+        """The position of the character at (line_offset, column_offset) in the expression.
+
+        Both offsets are 0-based. On the first line the column adds to this position's;
+        on later lines (a YAML block scalar) it is counted from the line's start.
+        """
+        if line_offset == 0:
+            return SourcePos(self.path, self.line, self.column + column_offset)
+        return SourcePos(self.path, self.line + line_offset, column_offset + 1)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+#: static kinds are the portable field types of the spi (``describe()`` speaks them too).
+Kind = FieldType
