@@ -1,0 +1,131 @@
+"""JSON shapes of records and describes, as the REST API answers them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from erpbridge.sims.salesforce.schema import OBJECTS, ObjectDef
+from erpbridge.sims.salesforce.soql import BoundQuery, ParentLookup
+
+__all__ = [
+    "describe_global",
+    "describe_object",
+    "describe_summary",
+    "render_query_row",
+    "render_record",
+]
+
+#: child relationship names on the parent (Salesforce's plural names).
+_CHILD_NAMES = {
+    ("Contact", "AccountId"): "Contacts",
+    ("Order", "AccountId"): "Orders",
+    ("Case", "AccountId"): "Cases",
+    ("Case", "ContactId"): "Cases",
+    ("OrderItem", "OrderId"): "OrderItems",
+    ("PricebookEntry", "Product2Id"): "PricebookEntries",
+    ("PricebookEntry", "Pricebook2Id"): "PricebookEntries",
+    ("OrderItem", "PricebookEntryId"): "OrderItems",
+    ("Order", "Pricebook2Id"): "Orders",
+}
+
+
+def _attributes(obj: str, record_id: object, version: str) -> dict[str, object]:
+    return {"type": obj, "url": f"/services/data/v{version}/sobjects/{obj}/{record_id}"}
+
+
+def render_record(
+    obj: ObjectDef, row: Mapping[str, object], version: str, fields: Sequence[str] | None = None
+) -> dict[str, object]:
+    """A record as ``GET /sobjects/{T}/{id}`` returns it (all fields unless ``fields``)."""
+    out: dict[str, object] = {"attributes": _attributes(obj.name, row["Id"], version)}
+    names = fields if fields is not None else list(obj.fields)
+    for name in names:
+        out[name] = row.get(name)
+    return out
+
+
+def render_query_row(
+    bound: BoundQuery, row: Mapping[str, object], version: str, parent: ParentLookup
+) -> dict[str, object]:
+    """One query result row: selected fields, parents as nested records (or null)."""
+    out: dict[str, object] = {"attributes": _attributes(bound.sobject.name, row["Id"], version)}
+    for path in bound.fields:
+        if not path.hops:
+            out[path.field.name] = row.get(path.field.name)
+            continue
+        target: dict[str, object] = out
+        current: Mapping[str, object] | None = row
+        for hop, label in zip(path.hops, path.label, strict=False):
+            current = parent(hop, current) if current is not None else None
+            existing = target.get(label)
+            if current is None:
+                if label not in target:
+                    target[label] = None
+                break
+            if isinstance(existing, dict):
+                target = existing
+            else:
+                nested: dict[str, object] = {
+                    "attributes": _attributes(hop.reference_to or "", current["Id"], version)
+                }
+                target[label] = nested
+                target = nested
+        else:
+            if current is not None:
+                target[path.field.name] = current.get(path.field.name)
+    return out
+
+
+def _urls(obj: ObjectDef, version: str) -> dict[str, str]:
+    base = f"/services/data/v{version}/sobjects/{obj.name}"
+    return {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"}
+
+
+def describe_summary(obj: ObjectDef, version: str) -> dict[str, object]:
+    """One object as ``GET /sobjects`` lists it (and ``objectDescribe`` of ``/sobjects/{T}``)."""
+    return {
+        "name": obj.name,
+        "label": obj.label,
+        "labelPlural": obj.label_plural,
+        "keyPrefix": obj.prefix,
+        "custom": False,
+        "createable": True,
+        "updateable": True,
+        "deletable": True,
+        "queryable": True,
+        "retrieveable": True,
+        "searchable": True,
+        "replicateable": True,
+        "urls": _urls(obj, version),
+    }
+
+
+def describe_global(version: str) -> dict[str, object]:
+    """``GET /sobjects``."""
+    return {
+        "encoding": "UTF-8",
+        "maxBatchSize": 200,
+        "sobjects": [describe_summary(o, version) for o in OBJECTS.values()],
+    }
+
+
+def describe_object(obj: ObjectDef, version: str) -> dict[str, object]:
+    """``GET /sobjects/{T}/describe``."""
+    children = [
+        {
+            "childSObject": child.name,
+            "field": f.name,
+            "relationshipName": _CHILD_NAMES.get((child.name, f.name)),
+            "cascadeDelete": (child.name, f.name)
+            in {("OrderItem", "OrderId"), ("Contact", "AccountId"), ("Case", "AccountId")},
+        }
+        for child in OBJECTS.values()
+        for f in child.fields.values()
+        if f.reference_to == obj.name
+    ]
+    return {
+        **describe_summary(obj, version),
+        "fields": [f.describe() for f in obj.fields.values()],
+        "childRelationships": children,
+        "recordTypeInfos": [],
+    }
