@@ -8,7 +8,7 @@ never lets another exception out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from erpbridge.mapping.compiler import RUNTIME_ERRORS, Environment
@@ -32,25 +32,28 @@ class CompiledMapping:
 
     Attributes:
         flow: the flow's name.
-        version: :meth:`MappingSpec.version` of the spec it was compiled from.
         spec: that spec.
         fields: the compiled target fields, in rule order.
         entities: the xref entities the mapping looks up.
     """
 
-    __slots__ = ("_exprs", "_plan", "_when", "collectors", "entities", "fields", "flow", "spec",
-                 "version")  # fmt: skip
+    __slots__ = ("_exprs", "_plan", "_version", "_when", "collectors", "entities", "fields",
+                 "flow", "spec")  # fmt: skip
 
     def __init__(self, spec: MappingSpec, analysis: Analysis, entities: frozenset[str]) -> None:
         self.spec = spec
         self.flow = spec.flow
-        self.version = spec.version()
+        self._version = spec.version()
         self.fields: tuple[FieldPlan, ...] = tuple(analysis.fields)
         self.entities = entities
         self.collectors = analysis.collectors
         self._when = analysis.when
         self._plan = tuple((f.name, f.fn) for f in self.fields)
         self._exprs = {f.name: f.expression for f in self.fields}
+
+    def version(self) -> str:
+        """:meth:`MappingSpec.version` of the spec this was compiled from (16 hex digits)."""
+        return self._version
 
     @property
     def target_fields(self) -> tuple[str, ...]:
@@ -142,7 +145,9 @@ class CompiledMapping:
             ) from exc
 
     def __repr__(self) -> str:
-        return f"CompiledMapping({self.flow!r}, version={self.version!r}, fields={len(self.fields)})"
+        return (
+            f"CompiledMapping({self.flow!r}, version={self._version!r}, fields={len(self.fields)})"
+        )
 
 
 def analyse_spec(
@@ -177,5 +182,3 @@ def compile_mapping(
     if errors:
         raise MappingCompileError(errors, flow=spec.flow)
     return CompiledMapping(spec, analysis, frozenset(env.entities_used))
-
-

@@ -26,7 +26,7 @@ from erpbridge.mapping.tables import NO_DEFAULT, ValueTable, table_key
 from erpbridge.mapping.types import MAX_LINES_PER_LIST, Evaluator, Record, XrefMap
 from erpbridge.spi.schema import FieldType
 
-__all__ = ["CompileFailure", "Compiled", "Environment", "ExpressionCompiler", "PathRef"]
+__all__ = ["Compiled", "Environment", "ExpressionCompileError", "ExpressionCompiler", "PathRef"]
 
 #: collects (entity, source id) pairs: (source, line, out set) -> None.
 Collector = Callable[[Record, "Record | None", set[tuple[str, str]]], None]
@@ -42,7 +42,7 @@ _CONSTANT_NAMES: Mapping[str, object] = {
 _SOFT_FORMS = frozenset({"coalesce", "default", "exists", "is_blank"})
 
 
-class CompileFailure(Exception):
+class ExpressionCompileError(Exception):
     """Internal: one expression cannot compile; ``node`` says where."""
 
     def __init__(self, message: str, node: ast.AST | None = None, severity: str = "error"):
@@ -138,6 +138,7 @@ class ExpressionCompiler:
         env: names, tables, aliases, clock.
         allow_xref: False for the flow's ``when:`` (it must not depend on lookups).
         line_origins: the each() lists enclosing this expression (innermost last).
+        soft: read fields absent from the record as null (a rule with ``default:``).
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class ExpressionCompiler:
         *,
         allow_xref: bool = True,
         line_origins: Sequence[PathRef | None] = (),
+        soft: bool = False,
     ) -> None:
         self.parsed = parsed
         self.env = env
@@ -155,7 +157,11 @@ class ExpressionCompiler:
         self.paths: list[PathRef] = []
         #: nested target records built inside this expression: (path, key, node offset)
         self.targets: list[tuple[tuple[str, ...], str, int]] = []
-        self._soft = 0
+        #: paths passed straight to a built-in: (path, accepted kinds, function name)
+        self.arg_kinds: list[tuple[PathRef, frozenset[FieldType], str]] = []
+        #: paths compared with literals: (path, the literal values)
+        self.compared: list[tuple[PathRef, tuple[object, ...]]] = []
+        self._soft = 1 if soft else 0  # a rule with default: reads absent fields as null
         self._in_xref_arg = 0
         self._target_stack: list[str] = []
 
@@ -165,7 +171,7 @@ class ExpressionCompiler:
         """Compile the whole expression.
 
         Raises:
-            CompileFailure: the first problem found.
+            ExpressionCompileError: the first problem found.
         """
         return self.node(self.parsed.tree)
 
@@ -173,7 +179,7 @@ class ExpressionCompiler:
         """Compile one node."""
         method = getattr(self, f"_{type(node).__name__.lower()}", None)
         if method is None:  # the parser's whitelist makes this unreachable
-            raise CompileFailure(f"not allowed: {type(node).__name__}", node)
+            raise ExpressionCompileError(f"not allowed: {type(node).__name__}", node)
         result: Compiled = method(node)
         return result
 
@@ -192,27 +198,31 @@ class ExpressionCompiler:
                 return _constant(Decimal(self.text(node).replace("_", "")))
             except InvalidOperation:
                 return _constant(Decimal(repr(value)))
-        raise CompileFailure(f"literal {self.text(node)} is not allowed", node)
+        raise ExpressionCompileError(f"literal {self.text(node)} is not allowed", node)
 
     def _name(self, node: ast.Name) -> Compiled:
         if node.id == LINE_NAME and self.parsed.is_line_mark(node):
             if not self.line_origins:
-                raise CompileFailure(".Field refers to a line and works only inside each()", node)
+                raise ExpressionCompileError(
+                    ".Field refers to a line and works only inside each()", node
+                )
 
             def line(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
                 return l
 
             return Compiled(line, FieldType.OBJECT)
         if node.id == "source":
-            return Compiled(lambda s, l, x: s, FieldType.OBJECT)
+            return Compiled(lambda s, ln, x: s, FieldType.OBJECT)
         if node.id in _CONSTANT_NAMES:
             return _constant(_CONSTANT_NAMES[node.id])
         if node.id == "xref":
-            raise CompileFailure("xref is used as xref.<entity>(id), e.g. xref.customer(...)", node)
+            raise ExpressionCompileError(
+                "xref is used as xref.<entity>(id), e.g. xref.customer(...)", node
+            )
         if node.id in self.env.functions:
-            raise CompileFailure(f"{node.id} is a function: call it, {node.id}(...)", node)
+            raise ExpressionCompileError(f"{node.id} is a function: call it, {node.id}(...)", node)
         name = self.text(node)
-        raise CompileFailure(
+        raise ExpressionCompileError(
             f"unknown name {name!r}: write source.{name} for a field of the record, or "
             f"'\"{name}\"' (quotes inside the YAML value) for the text {name}"
             + did_you_mean(name, ["source", "true", "false", "null", *self.env.functions]),
@@ -231,10 +241,12 @@ class ExpressionCompiler:
                 node = node.value
             elif isinstance(node, ast.Subscript):
                 key = node.slice
-                if not isinstance(key, ast.Constant) or isinstance(key.value, bool) or not (
-                    isinstance(key.value, str | int)
+                if (
+                    not isinstance(key, ast.Constant)
+                    or isinstance(key.value, bool)
+                    or not (isinstance(key.value, str | int))
                 ):
-                    raise CompileFailure(
+                    raise ExpressionCompileError(
                         'a field name in [] must be a text or whole-number literal: ["名称"], [0]',
                         key,
                     )
@@ -252,16 +264,18 @@ class ExpressionCompiler:
     def _path(self, node: ast.Attribute | ast.Subscript) -> Compiled:
         found = self._path_steps(node)
         if found is None:
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                if node.value.id == "xref":
-                    raise CompileFailure(f"call it: {self.text(node)}(id)", node)
-            raise CompileFailure(
+            base = node.value
+            if isinstance(node, ast.Attribute) and isinstance(base, ast.Name) and base.id == "xref":
+                raise ExpressionCompileError(f"call it: {self.text(node)}(id)", node)
+            raise ExpressionCompileError(
                 f"{self.text(node)}: fields can be read only from source or from a line (.Field)",
                 node,
             )
         root, steps = found
         if root == "line" and not self.line_origins:
-            raise CompileFailure(".Field refers to a line and works only inside each()", node)
+            raise ExpressionCompileError(
+                ".Field refers to a line and works only inside each()", node
+            )
         origin = self.line_origins[-1] if root == "line" else None
         ref = PathRef(root, tuple(steps), origin, self.parsed.start(node))
         self.paths.append(ref)
@@ -277,12 +291,18 @@ class ExpressionCompiler:
 
     def _compare(self, node: ast.Compare) -> Compiled:
         left = self.node(node.left)
+        left_ref = self._last_path(node.left)
         checks: list[tuple[Callable[[object, object], bool], Compiled]] = []
         for op, comp_node in zip(node.ops, node.comparators, strict=True):
             right = self.node(comp_node)
+            if left_ref is not None and right.is_const and not isinstance(op, ast.Is | ast.IsNot):
+                values = right.const if isinstance(right.const, list) else [right.const]
+                self.compared.append((left_ref, tuple(values)))
             if isinstance(op, ast.Is | ast.IsNot):
                 if not (right.is_const and right.const is None):
-                    raise CompileFailure("'is' compares only with null: x is null", comp_node)
+                    raise ExpressionCompileError(
+                        "'is' compares only with null: x is null", comp_node
+                    )
                 checks.append((_is_none if isinstance(op, ast.Is) else _is_not_none, right))
             elif isinstance(op, ast.Eq):
                 checks.append((equals, right))
@@ -313,9 +333,15 @@ class ExpressionCompiler:
                 a = b
             return True
 
-        return self._fold(
-            Compiled(compare_chain, FieldType.BOOLEAN), left, *(c for _, c in checks)
-        )
+        return self._fold(Compiled(compare_chain, FieldType.BOOLEAN), left, *(c for _, c in checks))
+
+    def _last_path(self, node: ast.AST) -> PathRef | None:
+        """The PathRef just recorded for ``node`` when ``node`` is a field path."""
+        if isinstance(node, ast.Attribute | ast.Subscript) and self.paths:
+            ref = self.paths[-1]
+            if ref.offset == self.parsed.start(node):
+                return ref
+        return None
 
     def _boolop(self, node: ast.BoolOp) -> Compiled:
         compiled = [self.node(v) for v in node.values]
@@ -336,11 +362,15 @@ class ExpressionCompiler:
         operand = self.node(node.operand)
         fn = operand.fn
         if isinstance(node.op, ast.Not):
-            return self._fold(Compiled(lambda s, l, x: not fn(s, l, x), FieldType.BOOLEAN), operand)
+            return self._fold(
+                Compiled(lambda s, ln, x: not fn(s, ln, x), FieldType.BOOLEAN), operand
+            )
         if isinstance(node.op, ast.USub):
-            return self._fold(Compiled(lambda s, l, x: negate(fn(s, l, x)), operand.kind), operand)
+            return self._fold(
+                Compiled(lambda s, ln, x: negate(fn(s, ln, x)), operand.kind), operand
+            )
         return self._fold(
-            Compiled(lambda s, l, x: negate(negate(fn(s, l, x))), operand.kind), operand
+            Compiled(lambda s, ln, x: negate(negate(fn(s, ln, x))), operand.kind), operand
         )
 
     def _binop(self, node: ast.BinOp) -> Compiled:
@@ -366,7 +396,9 @@ class ExpressionCompiler:
             return bf(s, l, x) if tf(s, l, x) else of(s, l, x)
 
         kind = body.kind if body.kind == orelse.kind else FieldType.UNKNOWN
-        return Compiled(choose, kind, collectors=test.collectors + body.collectors + orelse.collectors)
+        return Compiled(
+            choose, kind, collectors=test.collectors + body.collectors + orelse.collectors
+        )
 
     def _list(self, node: ast.List | ast.Tuple) -> Compiled:
         items = [self.node(e) for e in node.elts]
@@ -391,12 +423,12 @@ class ExpressionCompiler:
             elif isinstance(key_node, ast.Constant) and isinstance(key_node.value, str):
                 key = key_node.value
             else:
-                raise CompileFailure(
-                    "a record's keys are field names: {Field: expr} or {\"字段\": expr}",
+                raise ExpressionCompileError(
+                    'a record\'s keys are field names: {Field: expr} or {"字段": expr}',
                     key_node or value_node,
                 )
             if key in keys:
-                raise CompileFailure(f"field {key!r} is given twice", key_node)
+                raise ExpressionCompileError(f"field {key!r} is given twice", key_node)
             self.targets.append((tuple(self._target_stack), key, self.parsed.start(key_node)))
             self._target_stack.append(key)
             try:
@@ -429,7 +461,7 @@ class ExpressionCompiler:
             try:
                 return _constant(result.fn({}, None, _EMPTY_XREFS), result.kind)
             except (MappingError, *RUNTIME_ERRORS) as exc:
-                raise CompileFailure(f"this always fails: {exc}") from None
+                raise ExpressionCompileError(f"this always fails: {exc}") from None
         result.collectors = collectors
         return result
 
@@ -437,18 +469,21 @@ class ExpressionCompiler:
 
     def _call(self, node: ast.Call) -> Compiled:
         func = node.func
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            if func.value.id == "xref":
-                return self._xref(node, func)
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "xref"
+        ):
+            return self._xref(node, func)
         if not isinstance(func, ast.Name):
-            raise CompileFailure(
+            raise ExpressionCompileError(
                 f"{self.text(func)} cannot be called: only built-in functions and "
                 "xref.<entity>(id) can",
                 func,
             )
         spec = self.env.functions.get(func.id)
         if spec is None:
-            raise CompileFailure(
+            raise ExpressionCompileError(
                 f"unknown function {func.id!r}" + did_you_mean(func.id, self.env.functions), func
             )
         args = self._bind(spec, node)
@@ -466,7 +501,7 @@ class ExpressionCompiler:
         i = 0
         for arg in node.args:
             if i >= len(positional):
-                raise CompileFailure(
+                raise ExpressionCompileError(
                     f"{spec.name}() takes at most {len(positional)} arguments: {spec.signature()}",
                     arg,
                 )
@@ -481,27 +516,33 @@ class ExpressionCompiler:
         names = {p.name for p in params if not p.variadic}
         for kw in node.keywords:
             if kw.arg is None:
-                raise CompileFailure("** is not allowed", kw)
-            name = kw.arg[:-1] if kw.arg.endswith("_") and keyword.iskeyword(kw.arg[:-1]) else kw.arg
+                raise ExpressionCompileError("** is not allowed", kw)
+            name = (
+                kw.arg[:-1] if kw.arg.endswith("_") and keyword.iskeyword(kw.arg[:-1]) else kw.arg
+            )
             if name not in names:
-                raise CompileFailure(
+                raise ExpressionCompileError(
                     f"{spec.name}() has no parameter {name!r}: {spec.signature()}"
                     + did_you_mean(name, names),
                     kw,
                 )
             if name in bound:
-                raise CompileFailure(f"{spec.name}(): {name} is given twice", kw)
+                raise ExpressionCompileError(f"{spec.name}(): {name} is given twice", kw)
             bound[name] = kw.value
         for p in params:
             if p.default is REQUIRED and not p.variadic and p.name not in bound:
-                raise CompileFailure(f"{spec.name}() needs {p.name}: {spec.signature()}", node)
+                raise ExpressionCompileError(
+                    f"{spec.name}() needs {p.name}: {spec.signature()}", node
+                )
         return bound
 
     def const_value(self, node: ast.expr, what: str) -> object:
         """The value of a literal argument (constants, lists and records of them)."""
         compiled = self.node(node)
         if not compiled.is_const:
-            raise CompileFailure(f"{what} must be a literal (a fixed value), not an expression", node)
+            raise ExpressionCompileError(
+                f"{what} must be a literal (a fixed value), not an expression", node
+            )
         return compiled.const
 
     def _builtin(
@@ -514,9 +555,9 @@ class ExpressionCompiler:
         for p in spec.params:
             given = args.get(p.name)
             if p.const:
-                value = p.default if given is None else self.const_value(
-                    given, f"{spec.name}(): {p.name}"  # type: ignore[arg-type]  # not variadic
-                )
+                value = p.default
+                if isinstance(given, ast.expr):
+                    value = self.const_value(given, f"{spec.name}(): {p.name}")
                 consts[p.name + "_" if keyword.iskeyword(p.name) else p.name] = value
             elif p.variadic:
                 parts = [self.node(a) for a in (given or [])]  # type: ignore[union-attr]
@@ -528,16 +569,23 @@ class ExpressionCompiler:
             else:
                 runtime.append(self.node(given))  # type: ignore[arg-type]  # not variadic
                 texts.append(self.text(given))  # type: ignore[arg-type]  # not variadic
+                ref = self._last_path(given)  # type: ignore[arg-type]  # not variadic
+                if ref is not None and p.kinds is not None:
+                    self.arg_kinds.append((ref, p.kinds, spec.name))
         extra = {"clock": self.env.clock} if spec.needs_clock else {}
         try:
             impl = spec.build(**consts, **extra)
         except (ValueError, TypeError) as exc:
-            raise CompileFailure(f"{spec.name}(): {exc}", node) from None
+            raise ExpressionCompileError(f"{spec.name}(): {exc}", node) from None
         kind = spec.return_kind({k.rstrip("_"): v for k, v in consts.items()})
-        call = _call_closure(spec, impl, [r.fn for r in runtime], texts, [r.is_const for r in runtime])
+        call = _call_closure(
+            spec, impl, [r.fn for r in runtime], texts, [r.is_const for r in runtime]
+        )
         if spec.pure:
-            return self._fold(Compiled(call, kind), *runtime) if runtime else _constant(
-                self._fold_now(call, spec), kind
+            return (
+                self._fold(Compiled(call, kind), *runtime)
+                if runtime
+                else _constant(self._fold_now(call, spec), kind)
             )
         return Compiled(call, kind, collectors=_gather(runtime))
 
@@ -545,30 +593,32 @@ class ExpressionCompiler:
         try:
             return call({}, None, _EMPTY_XREFS)
         except (MappingError, *RUNTIME_ERRORS) as exc:
-            raise CompileFailure(f"{spec.name}() always fails: {exc}") from None
+            raise ExpressionCompileError(f"{spec.name}() always fails: {exc}") from None
 
     # -- xref -------------------------------------------------------------------------
 
     def _xref(self, node: ast.Call, func: ast.Attribute) -> Compiled:
         entity = self.text(func)[len("xref") :].strip().lstrip(".").strip()
         if not self.allow_xref:
-            raise CompileFailure("the flow's when: cannot use xref lookups", node)
+            raise ExpressionCompileError("the flow's when: cannot use xref lookups", node)
         if self._in_xref_arg:
-            raise CompileFailure("an xref id cannot itself come from an xref lookup", node)
+            raise ExpressionCompileError("an xref id cannot itself come from an xref lookup", node)
         known = self.env.xref_entities
         if known is not None and entity not in known:
-            raise CompileFailure(
+            raise ExpressionCompileError(
                 f"unknown xref entity {entity!r}" + did_you_mean(entity, known), func
             )
         if len(node.args) != 1:
-            raise CompileFailure(f"xref.{entity}() takes one id: xref.{entity}(source.Id)", node)
+            raise ExpressionCompileError(
+                f"xref.{entity}() takes one id: xref.{entity}(source.Id)", node
+            )
         optional = False
         for kw in node.keywords:
             if kw.arg != "optional":
-                raise CompileFailure(f"xref.{entity}() has only optional=true|false", kw)
+                raise ExpressionCompileError(f"xref.{entity}() has only optional=true|false", kw)
             value = self.const_value(kw.value, "optional")
             if not isinstance(value, bool):
-                raise CompileFailure("optional must be true or false", kw.value)
+                raise ExpressionCompileError("optional must be true or false", kw.value)
             optional = value
         self._in_xref_arg += 1
         try:
@@ -591,7 +641,9 @@ class ExpressionCompiler:
         finally:
             self._soft -= 1
 
-    def _form_coalesce(self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, object]) -> Compiled:
+    def _form_coalesce(
+        self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, object]
+    ) -> Compiled:
         parts = [self._soft_node(a) for a in args.get("values", [])]  # type: ignore[attr-defined]
         fns = [p.fn for p in parts]
 
@@ -606,7 +658,9 @@ class ExpressionCompiler:
         kind = kinds.pop() if len(kinds) == 1 else FieldType.UNKNOWN
         return Compiled(coalesce, kind, collectors=_gather(parts))
 
-    def _form_default(self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]) -> Compiled:
+    def _form_default(
+        self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+    ) -> Compiled:
         value, fallback = self._soft_node(args["value"]), self.node(args["fallback"])
         vf, ff = value.fn, fallback.fn
 
@@ -617,38 +671,54 @@ class ExpressionCompiler:
         kind = value.kind if value.kind == fallback.kind else FieldType.UNKNOWN
         return Compiled(default, kind, collectors=_gather((value, fallback)))
 
-    def _form_exists(self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]) -> Compiled:
+    def _form_exists(
+        self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+    ) -> Compiled:
         value = self._soft_node(args["value"])
         vf = value.fn
-        return Compiled(lambda s, l, x: vf(s, l, x) is not None, FieldType.BOOLEAN, collectors=value.collectors)
+        return Compiled(
+            lambda s, ln, x: vf(s, ln, x) is not None,
+            FieldType.BOOLEAN,
+            collectors=value.collectors,
+        )
 
-    def _form_is_blank(self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]) -> Compiled:
+    def _form_is_blank(
+        self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+    ) -> Compiled:
         value = self._soft_node(args["value"])
         vf = value.fn
-        return Compiled(lambda s, l, x: is_blank(vf(s, l, x)), FieldType.BOOLEAN, collectors=value.collectors)
+        return Compiled(
+            lambda s, ln, x: is_blank(vf(s, ln, x)), FieldType.BOOLEAN, collectors=value.collectors
+        )
 
-    def _form_table(self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]) -> Compiled:
+    def _form_table(
+        self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+    ) -> Compiled:
         name = self.const_value(args["name"], "table(): the table name")
         if not isinstance(name, str):
-            raise CompileFailure("table(): the table name must be text", args["name"])
+            raise ExpressionCompileError("table(): the table name must be text", args["name"])
         table = self.env.tables.get(name)
         if table is None:
             known = ", ".join(sorted(self.env.tables)) or "none defined"
             hint = did_you_mean(name, self.env.tables) or f" (tables: {known})"
-            raise CompileFailure(f"unknown table {name!r}{hint}", args["name"])
+            raise ExpressionCompileError(f"unknown table {name!r}{hint}", args["name"])
         reverse = self.const_value(args["reverse"], "reverse") if "reverse" in args else False
         if not isinstance(reverse, bool):
-            raise CompileFailure("reverse must be true or false", args["reverse"])
+            raise ExpressionCompileError("reverse must be true or false", args["reverse"])
         has_default = "default" in args
         call_default = self.const_value(args["default"], "default") if has_default else None
         if table.strict and has_default:
-            raise CompileFailure(f"table {name!r} is strict: a default is not allowed", args["default"])
+            raise ExpressionCompileError(
+                f"table {name!r} is strict: a default is not allowed", args["default"]
+            )
         try:
             values: Mapping[str, object] = table.reversed_values() if reverse else table.values
         except ValueError as exc:
-            raise CompileFailure(str(exc), node) from None
-        fallback = call_default if has_default else (
-            None if table.default is NO_DEFAULT or reverse else table.default
+            raise ExpressionCompileError(str(exc), node) from None
+        fallback = (
+            call_default
+            if has_default
+            else (None if table.default is NO_DEFAULT or reverse else table.default)
         )
         key = self.node(args["key"])
         kf, key_text, strict, missing = key.fn, self.text(args["key"]), table.strict, _NOT_CONST
@@ -672,10 +742,16 @@ class ExpressionCompiler:
         kind = kinds.pop() if len(kinds) == 1 else FieldType.UNKNOWN
         return self._fold(Compiled(lookup, kind), key)
 
-    def _form_each(self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]) -> Compiled:
+    def _form_each(
+        self, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+    ) -> Compiled:
         lines_node = args["lines"]
         lines = self.node(lines_node)
-        origin = self.paths[-1] if self.paths and isinstance(lines_node, ast.Attribute | ast.Subscript) else None
+        origin = (
+            self.paths[-1]
+            if self.paths and isinstance(lines_node, ast.Attribute | ast.Subscript)
+            else None
+        )
         self.line_origins.append(origin)
         try:
             item = self.node(args["item"])
@@ -775,8 +851,12 @@ def _not_equals(a: object, b: object) -> bool:
 
 
 def _membership(right: Compiled) -> Callable[[object, object], bool]:
-    if right.is_const and isinstance(right.const, list) and all(type(v) is str for v in right.const):
-        members = frozenset(right.const)  # type: ignore[arg-type]  # all str
+    if (
+        right.is_const
+        and isinstance(right.const, list)
+        and all(type(v) is str for v in right.const)
+    ):
+        members = frozenset(right.const)
         return lambda a, b: a in members if type(a) is str else contains(a, b)
     return contains
 

@@ -121,7 +121,7 @@ class FieldMappingError(MappingError):
         return f"{prefix}: {self.reason}" if prefix else self.reason
 
 
-class MissingReference(FieldMappingError):
+class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine uses
     """An xref lookup found no target id yet; the engine parks the job until it exists.
 
     Attributes:

@@ -16,6 +16,7 @@ import ast
 import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal, DivisionByZero, InvalidOperation
+from typing import Any
 
 from erpbridge.mapping.errors import FieldMappingError
 from erpbridge.mapping.functions import brief
@@ -50,20 +51,20 @@ def equals(a: object, b: object) -> bool:
     return a == b if not (isinstance(a, str) or isinstance(b, str)) else False
 
 
-def _ordering(op: Callable[[object, object], bool], sym: str) -> Callable[[object, object], bool]:
+def _ordering(op: Callable[[Any, Any], Any], sym: str) -> Callable[[object, object], bool]:
     def compare(a: object, b: object) -> bool:
         if a is None or b is None:
             return False
         ta, tb = type(a), type(b)
         if ta is tb and ta is not bool:
             try:
-                return op(a, b)
+                return bool(op(a, b))
             except TypeError:
                 pass
         else:
             na, nb = _num(a), _num(b)
             if na is not None and nb is not None and ta is not bool and tb is not bool:
-                return op(na, nb)
+                return bool(op(na, nb))
         raise FieldMappingError(f"cannot compare {brief(a)} {sym} {brief(b)}")
 
     return compare
@@ -93,7 +94,7 @@ def contains(item: object, container: object) -> bool:
 
 
 def _checked(result: object) -> object:
-    if type(result) is int and not -_MAX_INT < result < _MAX_INT:  # type: ignore[operator]
+    if type(result) is int and not -_MAX_INT < result < _MAX_INT:
         raise FieldMappingError("number too large")
     return result
 

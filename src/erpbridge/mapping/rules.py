@@ -14,8 +14,8 @@ from decimal import Decimal
 from erpbridge.mapping.compiler import (
     Collector,
     Compiled,
-    CompileFailure,
     Environment,
+    ExpressionCompileError,
     ExpressionCompiler,
     PathRef,
     _constant,
@@ -94,6 +94,10 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     paths: list[PathUse] = field(default_factory=list)
     targets: list[TargetUse] = field(default_factory=list)
+    #: paths given to built-ins: (use, accepted kinds, function name)
+    arg_kinds: list[tuple[PathUse, frozenset[FieldType], str]] = field(default_factory=list)
+    #: paths compared with literals: (use, literal values)
+    compared: list[tuple[PathUse, tuple[object, ...]]] = field(default_factory=list)
 
 
 class _RuleCompiler:
@@ -136,17 +140,23 @@ class _RuleCompiler:
             self.problem(exc.message, path, text, _at(pos, text, exc.offset))
             return None
         compiler = ExpressionCompiler(
-            parsed, self.env, allow_xref=allow_xref, line_origins=origins
+            parsed, self.env, allow_xref=allow_xref, line_origins=origins, soft=soft
         )
-        compiler._soft = 1 if soft else 0  # noqa: SLF001  # a default: makes reads soft
         try:
             compiled = compiler.compile()
-        except CompileFailure as exc:
+        except ExpressionCompileError as exc:
             offset = parsed.start(exc.node) if exc.node is not None else 0
             self.problem(exc.message, path, text, _at(pos, text, offset))
             return None
+        uses = {}
         for ref in compiler.paths:
-            self.out.paths.append(PathUse(ref, path, text, _at(pos, text, ref.offset)))
+            use = PathUse(ref, path, text, _at(pos, text, ref.offset))
+            uses[id(ref)] = use
+            self.out.paths.append(use)
+        for ref, kinds, name in compiler.arg_kinds:
+            self.out.arg_kinds.append((uses[id(ref)], kinds, name))
+        for ref, values in compiler.compared:
+            self.out.compared.append((uses[id(ref)], values))
         for stack, key, offset in compiler.targets:
             steps = (*target_prefix, *stack, key)
             self.out.targets.append(
@@ -332,21 +342,23 @@ class _RuleCompiler:
         return FieldPlan(key, path, f"each({text}) {{{len(plans)} fields}}", text, fn,
                          FieldType.LINES)  # fmt: skip
 
+
 def _record_fn(plans: Sequence[FieldPlan]) -> Evaluator:
     plan = tuple((p.name, p.fn, p.expression) for p in plans)
+    expressions = {p.name: p.expression for p in plans}
 
     def record(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
         out: dict[str, object] = {}
-        name, expr = "", None
+        name = ""
         try:
-            for name, fn, expr in plan:
+            for name, fn, _ in plan:
                 value = fn(s, l, x)
                 if value is not OMIT:
                     out[name] = value
         except FieldMappingError as exc:
             exc.nest(name)
             if exc.expression is None:
-                exc.expression = expr
+                exc.expression = expressions.get(name)
             raise
         return out
 
@@ -396,4 +408,3 @@ def analyse(spec: MappingSpec, env: Environment) -> Analysis:
         if found is not None:
             compiler.out.when = found[0].fn
     return compiler.out
-

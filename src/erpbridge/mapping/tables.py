@@ -211,11 +211,13 @@ def load_table(name: str, raw: object, base_dir: Path, *, where: str | None = No
     return ValueTable(name, values, default=default, strict=strict)
 
 
-def load_tables(raw: Mapping[str, object], base_dir: Path, *, where: str | None = None) -> dict[
-    str, ValueTable
-]:
+def load_tables(
+    raw: Mapping[str, object], base_dir: Path, *, where: str | None = None
+) -> dict[str, ValueTable]:
     """Every table of a project's ``tables:`` section (see :func:`load_table`)."""
-    return {str(name): load_table(str(name), spec, base_dir, where=where) for name, spec in raw.items()}
+    return {
+        str(name): load_table(str(name), spec, base_dir, where=where) for name, spec in raw.items()
+    }
 
 
 def _opt_str(value: object) -> str | None:

@@ -106,7 +106,7 @@ SPECIAL_FORMS: tuple[FunctionSpec, ...] = (
         None,
         (
             Example(
-                'each(source.OrderItems, {Material: .Product2Id, Qty: number(.Quantity)})',
+                "each(source.OrderItems, {Material: .Product2Id, Qty: number(.Quantity)})",
                 '[{Material: "01tA1", Qty: 2}, {Material: "01tB2", Qty: 1.5}]',
             ),
             Example("each(source.OrderItems, .Quantity, when=.Quantity > 1)", "[2]"),
@@ -158,8 +158,12 @@ SPECIAL_FORMS: tuple[FunctionSpec, ...] = (
         "table",
         "core",
         "Look `key` up in a value table of the project (inline or CSV).",
-        (Param("name", const=True), Param("key"), Param("default", None, const=True),
-         Param("reverse", False, const=True)),  # fmt: skip
+        (
+            Param("name", const=True),
+            Param("key"),
+            Param("default", None, const=True),
+            Param("reverse", False, const=True),
+        ),
         FieldType.STRING,
         None,
         (

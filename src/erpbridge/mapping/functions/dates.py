@@ -136,15 +136,18 @@ def parse_when(value: object) -> Moment:
         if text.startswith("/Date("):
             return _parse_odata(text)
         if text.isdigit() and len(text) in (8, 14):
-            return _moment(text[:4], text[4:6], text[6:8], *(
-                (text[8:10], text[10:12], text[12:14]) if len(text) == 14 else (None,) * 3
-            ), None, None)  # fmt: skip
-        m = _CN.match(text) if "年" in text else _LOOSE.match(text)
-        if m is not None:
-            groups = m.groups()
-            if "年" in text:
-                return _moment(*groups[:6], None, None)
-            return _moment(*groups[:7], _offset(groups[7]))
+            y, mo, d = text[:4], text[4:6], text[6:8]
+            if len(text) == 8:
+                return date(int(y), int(mo), int(d))
+            return _moment(y, mo, d, text[8:10], text[10:12], text[12:14], None, None)
+        if "年" in text:
+            m = _CN.match(text)
+            if m is not None:
+                return _moment(m[1], m[2], m[3], m[4], m[5], m[6], None, None)
+        else:
+            m = _LOOSE.match(text)
+            if m is not None:
+                return _moment(m[1], m[2], m[3], m[4], m[5], m[6], m[7], _offset(m[8]))
         return datetime.fromisoformat(text)
     except ValueError:
         pass
@@ -158,7 +161,9 @@ def _parse_odata(text: str) -> datetime:
     moment = _from_ms(int(m[1]))
     if m[2]:
         minutes = int(m[3]) * 60 + int(m[4])
-        moment = moment.astimezone(timezone(timedelta(minutes=minutes * (-1 if m[2] == "-" else 1))))
+        moment = moment.astimezone(
+            timezone(timedelta(minutes=minutes * (-1 if m[2] == "-" else 1)))
+        )
     return moment
 
 
@@ -186,9 +191,8 @@ def _compile_pattern(pattern: str) -> tuple[re.Pattern[str], str, tuple[int, ...
             literal = token[1:-1] if token.startswith("'") else token
             regex += re.escape(literal)
             template += literal.replace("%", "%%")
-    if not ({"y", "yy"} & seen) or "M" not in seen or "d" not in seen:
-        if not has_time:
-            raise ValueError(f"date pattern {pattern!r} needs a year, month and day")
+    if (not ({"y", "yy"} & seen) or "M" not in seen or "d" not in seen) and not has_time:
+        raise ValueError(f"date pattern {pattern!r} needs a year, month and day")
     return re.compile(regex + r"\Z"), template, tuple(indexes), has_time
 
 
@@ -294,7 +298,9 @@ def _datetime_formatter(to: object) -> Callable[[datetime], object]:
     if to == "unix":
         return lambda t: (t - _EPOCH) // timedelta(seconds=1)
     if to == "cn":
-        return lambda t: f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        return lambda t: (
+            f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        )
     if to == "excel":
         raise ValueError('to="excel" is date-only; use date(...)')
     if not isinstance(to, str):
@@ -457,8 +463,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "datetime",
         "dates",
         "A date and time in format `to`; naive input is read in `tz`, output moved to `to_tz`.",
-        (Param("value", kinds=_WHEN), _TO, _FROM, Param("tz", "UTC", const=True),
-         Param("to_tz", None, const=True)),  # fmt: skip
+        (
+            Param("value", kinds=_WHEN),
+            _TO,
+            _FROM,
+            Param("tz", "UTC", const=True),
+            Param("to_tz", None, const=True),
+        ),
         _date_kind,
         _build_datetime,
         (

@@ -72,7 +72,7 @@ def normalize_phone(value: object, fmt: str = "national") -> str | None:
     return None
 
 
-def _build_phone(format: object) -> Impl:  # noqa: A002  # the keyword users write
+def _build_phone(format: object) -> Impl:  # the keyword users write
     if format not in ("national", "e164"):
         raise ValueError('format must be "national" or "e164"')
     fmt = str(format)
@@ -123,13 +123,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                  (_V,), _B, lambda: lambda v: normalize_phone(v) is not None,
                  (Example('is_phone("12345")', "false"),)),
     FunctionSpec("uscc", "ids",
-                 "A 统一社会信用代码 (GB 32100-2015), upper-cased and half-width, check digit verified.",
+                 "A 统一社会信用代码 (GB 32100-2015), upper-cased, half-width, check digit verified.",  # noqa: E501
                  (_V,), _S, _build_uscc,
                  (Example('uscc("91350100m000100y43")', '"91350100M000100Y43"'),)),
     FunctionSpec("is_uscc", "ids", "True when the value is a valid 统一社会信用代码.",
                  (_V,), _B, lambda: lambda v: is_valid_uscc(_clean_uscc(v)),
                  (Example('is_uscc("91350100M000100Y44")', "false"),)),
-    FunctionSpec("email", "ids", "An e-mail address, trimmed, domain lower-cased; invalid ones are errors.",
+    FunctionSpec("email", "ids", "An e-mail address, trimmed, domain lower-cased; invalid: error.",
                  (_V,), _S, _build_email,
                  (Example('email(" Li.Lei@Example.COM ")', '"Li.Lei@example.com"'),)),
     FunctionSpec("is_email", "ids", "True when the value looks like an e-mail address.",

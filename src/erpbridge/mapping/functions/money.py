@@ -64,8 +64,10 @@ def _unit(name: object, currency: str | None) -> tuple[str, Decimal, bool]:
         if currency is None:
             raise ValueError(f'to="{text}" needs a currency in from=')
         exponent = CURRENCY_EXPONENTS[currency]
-        return currency, (Decimal(1).scaleb(-exponent) if text == "minor" else Decimal(1)), (
-            text == "minor"
+        return (
+            currency,
+            (Decimal(1).scaleb(-exponent) if text == "minor" else Decimal(1)),
+            (text == "minor"),
         )
     code = text.upper()
     if code not in CURRENCY_EXPONENTS:

@@ -51,9 +51,7 @@ ROUNDING: Mapping[str, str] = {
     "floor": ROUND_FLOOR,
 }
 
-_FULLWIDTH_NUMERIC = str.maketrans(
-    "０１２３４５６７８９．，－＋（）％　", "0123456789.,-+()% "
-)
+_FULLWIDTH_NUMERIC = str.maketrans("０１２３４５６７８９．，－＋（）％　", "0123456789.,-+()% ")
 _PLAIN = re.compile(r"-?\d{1,40}(?:\.\d{1,40})?\Z")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?\Z")
 _CURRENCY_MARKS = re.compile(r"^(?:[¥￥$€£]|RMB|CNY|USD|EUR|HKD|JPY)\s*|\s*(?:元|圆|RMB|CNY)$")

@@ -8,7 +8,7 @@ catastrophic backtracking shape), and never run on text longer than ``MAX_TEXT_C
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, time
 from decimal import Decimal
 
@@ -81,13 +81,12 @@ def _bounded(value: object) -> str:
     return text
 
 
-def _simple(fn: type[str] | object, name: str) -> Impl:
-    method = getattr(str, name)
+def _build_upper() -> Impl:
+    return lambda v: (v if type(v) is str else text_of(v)).upper()
 
-    def apply(value: object) -> object:
-        return method(value if type(value) is str else text_of(value))
 
-    return apply
+def _build_lower() -> Impl:
+    return lambda v: (v if type(v) is str else text_of(v)).lower()
 
 
 def _build_trim(chars: object) -> Impl:
@@ -107,7 +106,7 @@ def _width(value: object) -> int:
     return value
 
 
-def _build_pad(side: str) -> Impl:
+def _build_pad(side: str) -> Callable[..., Impl]:
     def build(width: object, fill: object) -> Impl:
         size = _width(width)
         if not isinstance(fill, str) or len(fill) != 1:
@@ -238,9 +237,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("trim", "strings", "Remove spaces (or the given `chars`) at both ends.",
                  (_TEXT, Param("chars", None, const=True)), _S, _build_trim,
                  (Example('trim("  ACME  ")', '"ACME"'), Example('trim("--A1--", "-")', '"A1"'))),
-    FunctionSpec("upper", "strings", "Upper case.", (_TEXT,), _S, lambda: _simple(str, "upper"),
+    FunctionSpec("upper", "strings", "Upper case.", (_TEXT,), _S, _build_upper,
                  (Example('upper("acme")', '"ACME"'),)),
-    FunctionSpec("lower", "strings", "Lower case.", (_TEXT,), _S, lambda: _simple(str, "lower"),
+    FunctionSpec("lower", "strings", "Lower case.", (_TEXT,), _S, _build_lower,
                  (Example('lower("ACME")', '"acme"'),)),
     FunctionSpec("normalize_space", "strings",
                  "Collapse runs of white space (full-width spaces too) to one space and trim.",
