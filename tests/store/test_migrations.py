@@ -36,6 +36,15 @@ def test_upgrade_from_empty_matches_schema_exactly(store_url: str) -> None:
 def test_downgrade_one_step_then_upgrade_again(store_url: str) -> None:
     engine = open_store(store_url)
     downgrade(engine, "-1")
+    assert current_revision(engine) not in (None, head_revision())
+    upgrade(engine)
+    assert _diff(engine) == []
+    assert current_revision(engine) == head_revision()
+
+
+def test_downgrade_to_base_empties_the_store_and_upgrade_restores_it(store_url: str) -> None:
+    engine = open_store(store_url)
+    downgrade(engine, "base")
     assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
     assert _diff(engine) == []

@@ -36,7 +36,6 @@ __all__ = [
     "StoreSpec",
     "TargetSpec",
     "TriggerSpec",
-    "ValueTableSpec",
     "parse_duration",
 ]
 
@@ -172,23 +171,6 @@ class FlowSpec(_Strict):
     retry: RetrySpec = Field(default_factory=RetrySpec)
 
 
-class ValueTableSpec(_Strict):
-    """A code table: inline ``values`` or a CSV ``file``; ``default`` for misses; ``strict``."""
-
-    values: dict[str, Any] | None = None
-    file: str | None = None
-    key_column: str | None = None
-    value_column: str | None = None
-    default: Any = None
-    strict: bool = False
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ValueTableSpec:
-        if (self.values is None) == (self.file is None):
-            raise ValueError("a value table has either values: or file:, exactly one")
-        return self
-
-
 class ConnectionEntry(BaseModel):
     """A connection: its connector ``type``; the other keys belong to that connector."""
 
@@ -212,5 +194,7 @@ class ProjectSpec(_Strict):
     store: StoreSpec = Field(default_factory=StoreSpec)
     connections: dict[Name, ConnectionEntry] = Field(default_factory=dict)
     flows: dict[Name, FlowSpec] = Field(default_factory=dict)
-    tables: dict[Name, ValueTableSpec] = Field(default_factory=dict)
+    # Value tables are checked by the mapping layer (erpbridge.mapping.tables), which owns
+    # their forms: {code: value}, {values:, default:, strict:}, {file:, key:, value:, …}.
+    tables: dict[Name, dict[str, Any]] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)

@@ -23,6 +23,7 @@ __all__ = [
     "metadata",
     "recon_differences",
     "recon_runs",
+    "runs",
     "xref",
 ]
 
@@ -93,6 +94,7 @@ jobs = sa.Table(
     ),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("waiting_since", UTCDateTime, nullable=True, comment="parked on a dependency since"),
     sa.Column("lease_owner", sa.String(128), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
     sa.Column("source_snapshot", JSONDoc, nullable=True),
@@ -182,7 +184,24 @@ echo_hashes = sa.Table(
     sa.Column("object", sa.String(128), primary_key=True),
     sa.Column("record_id", sa.String(255), primary_key=True),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("fields", JSONDoc, nullable=False, comment="names of the fields hashed"),
     sa.Column("written_at", UTCDateTime, nullable=False),
+)
+
+# One row per trigger run of a flow (poll, schedule, manual, webhook batch): what it did.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(64), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("queued", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "flow", "started_at"),
 )
 
 recon_runs = sa.Table(

@@ -1,0 +1,175 @@
+"""Turn a loaded project into runnable flow plans: compile every mapping once.
+
+Also the second half of ``erpbridge validate``: mapping problems (syntax, unknown
+functions and names, bad tables) as located :class:`ConfigError` values, so the command
+lists them with the project file's own problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from erpbridge.config import ConfigErrors, Project
+from erpbridge.config.errors import located
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.retry import RetryPolicy
+from erpbridge.mapping.aliases import Aliases
+from erpbridge.mapping.check import check_mapping
+from erpbridge.mapping.compiled import compile_mapping
+from erpbridge.mapping.errors import Problem
+from erpbridge.mapping.spec import MappingSpec
+from erpbridge.mapping.tables import ValueTable, load_table
+from erpbridge.mapping.types import SourcePos
+from erpbridge.spi.errors import ConfigError
+
+__all__ = ["DEFAULT_BATCH_SIZE", "build_plans", "mapping_problems", "mapping_spec"]
+
+DEFAULT_BATCH_SIZE = 100
+
+
+def _tables(project: Project, errors: list[ConfigError]) -> dict[str, ValueTable]:
+    out: dict[str, ValueTable] = {}
+    for name, raw in project.spec.tables.items():
+        try:
+            out[name] = load_table(name, raw, project.base_dir, where=str(project.path))
+        except ConfigError as exc:
+            errors.append(located(exc.reason, project.marks, ("tables", name)))
+    return out
+
+
+def _positions(project: Project, flow: str) -> tuple[dict[str, SourcePos], SourcePos | None]:
+    """Where each rule's text starts (after an opening quote) in the project file."""
+    try:
+        lines = project.path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError:
+        lines = []
+    path = str(project.path)
+
+    def pos(loc: tuple[str | int, ...]) -> SourcePos | None:
+        mark = project.marks.values.get(loc)
+        if mark is None:
+            return None
+        line, column = mark
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        quoted = column - 1 < len(text) and text[column - 1] in "'\""
+        return SourcePos(path, line, column + (1 if quoted else 0))
+
+    positions: dict[str, SourcePos] = {}
+    base = ("flows", flow, "map")
+    for loc in project.marks.values:
+        if loc[: len(base)] == base and len(loc) > len(base):
+            rest = [str(p) for p in loc[len(base) :]]
+            found = pos(loc)
+            if found is None:
+                continue
+            # map.Field -> "Field"; map.Field.expr -> "Field@expr"; map.Lines.map.X -> "Lines.X"
+            parts: list[str] = []
+            part = None
+            index = 0
+            while index < len(rest):
+                step = rest[index]
+                if step == "map" and parts:
+                    index += 1
+                    continue
+                if (
+                    index == len(rest) - 1
+                    and parts
+                    and step in ("expr", "const", "default", "when", "each", "required")
+                ):
+                    part = step
+                else:
+                    parts.append(step)
+                index += 1
+            key = ".".join(parts) + (f"@{part}" if part else "")
+            positions[key] = found
+    return positions, pos(("flows", flow, "when"))
+
+
+def mapping_spec(project: Project, flow: str, tables: dict[str, ValueTable]) -> MappingSpec:
+    """The :class:`MappingSpec` of one flow of ``project``."""
+    spec = project.spec.flows[flow]
+    positions, when_pos = _positions(project, flow)
+    entities = {f.entity or name for name, f in project.spec.flows.items()}
+    return MappingSpec(
+        flow=flow,
+        rules=spec.map,
+        when=spec.when,
+        tables=tables,
+        aliases=Aliases(project.spec.aliases),
+        positions=positions,
+        when_pos=when_pos,
+        xref_entities=entities,
+    )
+
+
+def _problem_error(project: Project, flow: str, problem: Problem) -> ConfigError:
+    field = f"flows.{flow}.map.{problem.target_field}" if problem.target_field else f"flows.{flow}"
+    if problem.target_field == "when":
+        field = f"flows.{flow}.when"
+    if problem.pos is not None:
+        return ConfigError(
+            problem.message,
+            path=problem.pos.path,
+            line=problem.pos.line,
+            column=problem.pos.column,
+            field=field,
+        )
+    return located(problem.message, project.marks, ("flows", flow, "map"))
+
+
+def mapping_problems(
+    project: Project, *, clock: Callable[[], datetime] | None = None
+) -> list[ConfigError]:
+    """Every mapping error of every flow, located in the project file."""
+    errors: list[ConfigError] = []
+    tables = _tables(project, errors)
+    for flow in project.spec.flows:
+        spec = mapping_spec(project, flow, tables)
+        for problem in check_mapping(spec, clock=clock):
+            if problem.severity == "error":
+                errors.append(_problem_error(project, flow, problem))
+    return errors
+
+
+def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str, FlowPlan]:
+    """Compile the enabled flows (or the ones named) into plans.
+
+    Raises:
+        ConfigErrors: a mapping or table that does not compile, located in the file.
+    """
+    errors: list[ConfigError] = []
+    tables = _tables(project, errors)
+    plans: dict[str, FlowPlan] = {}
+    names = flows if flows is not None else [n for n, f in project.spec.flows.items() if f.enabled]
+    for name in names:
+        if name not in project.spec.flows:
+            errors.append(ConfigError(f"unknown flow {name!r}", path=str(project.path)))
+            continue
+        spec = project.spec.flows[name]
+        mapping = mapping_spec(project, name, tables)
+        problems = [p for p in check_mapping(mapping) if p.severity == "error"]
+        if problems:
+            errors += [_problem_error(project, name, p) for p in problems]
+            continue
+        connection_limits = (
+            project.connections[spec.target.connection].limits
+            if spec.target.connection in project.connections
+            else None
+        )
+        batch = (
+            spec.target.batch_size
+            or (connection_limits.batch_size if connection_limits else None)
+            or DEFAULT_BATCH_SIZE
+        )
+        plans[name] = FlowPlan(
+            name=name,
+            spec=spec,
+            mapper=compile_mapping(mapping),
+            policy=RetryPolicy.from_spec(spec.retry),
+            entity=spec.entity or name,
+            batch_size=batch,
+        )
+    if errors:
+        raise ConfigErrors(errors)
+    return plans

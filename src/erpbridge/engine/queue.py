@@ -1,0 +1,456 @@
+"""The durable job queue on the store: intake, claim, finish, retry, park, dead letter.
+
+Every function takes an open SQLAlchemy ``Connection`` inside the caller's transaction,
+so intake can commit jobs and a cursor together, and a worker can commit job state, the
+attempt, the xref and the echo hash together (DESIGN.md §6).
+
+Order per record: a job is claimable only when no older job of the same (flow, record)
+is still queued, running or parked. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``
+so many workers share the queue; on SQLite a compare-and-set update does the same for
+the one process that runs everything.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from erpbridge.engine.jobs import Job, JobState
+from erpbridge.engine.snapshot import json_safe, record_to_snapshot
+from erpbridge.spi.records import Change
+from erpbridge.store.schema import attempts, dead_letters, jobs
+
+__all__ = [
+    "PARTITIONS",
+    "Attempt",
+    "Finished",
+    "IntakeResult",
+    "claim_jobs",
+    "dead_letter_job",
+    "enqueue_changes",
+    "finish_jobs",
+    "last_done_stamps",
+    "park_job",
+    "partition_of",
+    "release_jobs",
+    "retry_job",
+]
+
+PARTITIONS = 1024
+_OPEN = (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
+
+
+def partition_of(flow: str, source_id: str) -> int:
+    """Stable partition of a record key (crc32, not Python's salted hash)."""
+    return zlib.crc32(f"{flow}\x00{source_id}".encode()) % PARTITIONS
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    """What one intake did: new jobs, duplicates dropped, stale versions dropped."""
+
+    queued: int = 0
+    duplicates: int = 0
+    stale: int = 0
+
+    def __add__(self, other: IntakeResult) -> IntakeResult:
+        return IntakeResult(
+            self.queued + other.queued, self.duplicates + other.duplicates, self.stale + other.stale
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of a job against the target, for the attempts log."""
+
+    outcome: str
+    error_class: str | None = None
+    error_message: str | None = None
+    target_call: Mapping[str, Any] | None = None
+
+
+def _insert(conn: Connection) -> Any:
+    return postgresql.insert(jobs) if conn.dialect.name == "postgresql" else sqlite.insert(jobs)
+
+
+def last_done_stamps(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, datetime]:
+    out: dict[str, datetime] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp))
+            .where(
+                jobs.c.flow == flow,
+                jobs.c.source_id.in_(chunk),
+                jobs.c.state == JobState.DONE.value,
+            )
+            .group_by(jobs.c.source_id)
+        )
+        for source_id, stamp in rows:
+            if isinstance(stamp, datetime):
+                out[str(source_id)] = stamp
+    return out
+
+
+def enqueue_changes(
+    conn: Connection, flow: str, changes: Iterable[Change], trigger: str, now: datetime
+) -> IntakeResult:
+    """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
+
+    Deduplicated on (flow, record id, version); a version older than one already done
+    for the record is dropped as stale; a new version supersedes queued older ones.
+    """
+    latest: dict[tuple[str, str], Change] = {}
+    seen = 0
+    for change in changes:
+        seen += 1
+        latest[(change.record_id, change.version or "")] = change
+    if not latest:
+        return IntakeResult()
+    unique = list(latest.values())
+    done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
+    fresh = [
+        c for c in unique if not (c.stamp and c.record_id in done and c.stamp < done[c.record_id])
+    ]
+    stale = len(unique) - len(fresh)
+    duplicates_in_batch = seen - len(unique)
+    rows = [
+        {
+            "flow": flow,
+            "source_id": c.record_id,
+            "source_version": c.version or "",
+            "source_stamp": c.stamp,
+            "kind": c.kind.value,
+            "trigger": trigger,
+            "state": JobState.QUEUED.value,
+            "partition": partition_of(flow, c.record_id),
+            "attempts": 0,
+            "next_attempt_at": now,
+            "source_snapshot": record_to_snapshot(c.record) if c.record else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for c in fresh
+    ]
+    if not rows:
+        return IntakeResult(duplicates=duplicates_in_batch, stale=stale)
+    statement = (
+        _insert(conn)
+        .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
+        .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp)
+    )
+    inserted = conn.execute(statement, rows).all()
+    _supersede_older(conn, flow, inserted, now)
+    queued = len(inserted)
+    return IntakeResult(
+        queued=queued, duplicates=len(rows) - queued + duplicates_in_batch, stale=stale
+    )
+
+
+def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: datetime) -> None:
+    newest: dict[str, tuple[int, datetime | None]] = {}
+    for job_id, source_id, stamp in inserted:
+        if source_id not in newest or job_id > newest[source_id][0]:
+            newest[source_id] = (job_id, stamp)
+    for source_id, (job_id, stamp) in newest.items():
+        condition = sa.and_(
+            jobs.c.flow == flow,
+            jobs.c.source_id == source_id,
+            jobs.c.state == JobState.QUEUED.value,
+            jobs.c.id < job_id,
+        )
+        if stamp is not None:
+            condition = sa.and_(
+                condition, sa.or_(jobs.c.source_stamp.is_(None), jobs.c.source_stamp <= stamp)
+            )
+        conn.execute(
+            jobs.update().where(condition).values(state=JobState.SUPERSEDED.value, updated_at=now)
+        )
+
+
+def _claimable(now: datetime) -> Any:
+    older = jobs.alias("older")
+    blocked = (
+        sa.select(older.c.id)
+        .where(
+            older.c.flow == jobs.c.flow,
+            older.c.source_id == jobs.c.source_id,
+            older.c.id < jobs.c.id,
+            older.c.state.in_(_OPEN),
+        )
+        .exists()
+    )
+    ready = sa.or_(
+        sa.and_(
+            jobs.c.state.in_((JobState.QUEUED.value, JobState.PARKED.value)),
+            jobs.c.next_attempt_at <= now,
+        ),
+        sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),
+    )
+    return sa.and_(ready, ~blocked)
+
+
+def claim_jobs(
+    conn: Connection,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime,
+    flows: Sequence[str] | None = None,
+) -> list[Job]:
+    """Claim up to ``limit`` ready jobs for ``worker``, leased until ``now + lease``."""
+    condition = _claimable(now)
+    if flows is not None:
+        condition = sa.and_(condition, jobs.c.flow.in_(flows))
+    select = sa.select(jobs.c.id).where(condition).order_by(jobs.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        select = select.with_for_update(skip_locked=True)
+    ids = [row[0] for row in conn.execute(select)]
+    if not ids:
+        return []
+    claimed_state = sa.or_(
+        jobs.c.state.in_((JobState.QUEUED.value, JobState.PARKED.value)),
+        sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),
+    )
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id.in_(ids), claimed_state)  # compare-and-set: losers of a race skip
+        .values(
+            state=JobState.RUNNING.value,
+            lease_owner=worker,
+            lease_expires_at=now + lease,
+            attempts=jobs.c.attempts + 1,
+            updated_at=now,
+        )
+    )
+    rows = conn.execute(
+        sa.select(jobs)
+        .where(
+            jobs.c.id.in_(ids), jobs.c.lease_owner == worker, jobs.c.state == JobState.RUNNING.value
+        )
+        .order_by(jobs.c.id)
+    )
+    return [_job(row) for row in rows]
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        flow=row.flow,
+        source_id=row.source_id,
+        source_version=row.source_version,
+        source_stamp=row.source_stamp,
+        kind=row.kind,
+        trigger=row.trigger,
+        attempts=row.attempts,
+        source_snapshot=row.source_snapshot,
+        mapped_payload=row.mapped_payload,
+        waiting_since=row.waiting_since,
+        created_at=row.created_at,
+    )
+
+
+def _log_attempts(
+    conn: Connection, items: Sequence[tuple[Job, Attempt]], worker: str, now: datetime
+) -> None:
+    """Append attempt rows, numbered per job (1, 2, …) whatever the retry budget says.
+
+    Parks and circuit-breaker releases do not spend the retry budget (``jobs.attempts``),
+    but they are still logged, so the log's own numbering is kept here.
+    """
+    if not items:
+        return
+    ids = sorted({job.id for job, _ in items})
+    last: dict[int, int] = dict(
+        conn.execute(
+            sa.select(attempts.c.job_id, sa.func.max(attempts.c.number))
+            .where(attempts.c.job_id.in_(ids))
+            .group_by(attempts.c.job_id)
+        ).all()
+    )
+    rows = []
+    for job, attempt in items:
+        number = int(last.get(job.id) or 0) + 1
+        last[job.id] = number
+        rows.append(
+            {
+                "job_id": job.id,
+                "number": number,
+                "worker": worker,
+                "started_at": now,
+                "finished_at": now,
+                "outcome": attempt.outcome,
+                "error_class": attempt.error_class,
+                "error_message": attempt.error_message,
+                "target_call": json_safe(attempt.target_call) if attempt.target_call else None,
+            }
+        )
+    conn.execute(attempts.insert(), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A job that ends well: its outcome, the target id and the mapped payload."""
+
+    job: Job
+    outcome: str
+    target_id: str | None = None
+    payload: Mapping[str, Any] | None = None
+    mapping_version: str | None = None
+    call: Mapping[str, Any] | None = None
+
+
+def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now: datetime) -> None:
+    """Mark jobs done with their outcome and log the attempts (caller's transaction)."""
+    if not finished:
+        return
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.lease_owner == worker)
+        .values(
+            state=JobState.DONE.value,
+            outcome=sa.bindparam("b_outcome"),
+            target_id=sa.bindparam("b_target_id"),
+            mapped_payload=sa.bindparam("b_payload", type_=jobs.c.mapped_payload.type),
+            mapping_version=sa.bindparam("b_version"),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": f.job.id,
+                "b_outcome": f.outcome,
+                "b_target_id": f.target_id,
+                "b_payload": json_safe(f.payload) if f.payload is not None else None,
+                "b_version": f.mapping_version,
+            }
+            for f in finished
+        ],
+    )
+    _log_attempts(
+        conn,
+        [(f.job, Attempt(outcome=f.outcome, target_call=f.call)) for f in finished],
+        worker,
+        now,
+    )
+
+
+def retry_job(
+    conn: Connection, job: Job, attempt: Attempt, at: datetime, worker: str, now: datetime
+) -> None:
+    """Put ``job`` back in the queue for another attempt at ``at``."""
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job.id)
+        .values(
+            state=JobState.QUEUED.value,
+            next_attempt_at=at,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    _log_attempts(conn, [(job, attempt)], worker, now)
+
+
+def release_jobs(conn: Connection, job_ids: Sequence[int], at: datetime) -> None:
+    """Give claimed jobs back, to be tried again at ``at``, without counting an attempt.
+
+    Used on graceful shutdown and when a connection's circuit breaker is open, so a dead
+    system does not burn the retry budget of every job.
+    """
+    if not job_ids:
+        return
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id.in_(job_ids), jobs.c.state == JobState.RUNNING.value)
+        .values(
+            state=JobState.QUEUED.value,
+            attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=at,
+            updated_at=at,
+        )
+    )
+
+
+def park_job(
+    conn: Connection,
+    job: Job,
+    until: datetime,
+    waiting_since: datetime,
+    reason: str,
+    worker: str,
+    now: datetime,
+) -> None:
+    """Wait for a dependency: re-check at ``until``; ``waiting_since`` bounds the wait."""
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job.id)
+        .values(
+            state=JobState.PARKED.value,
+            next_attempt_at=until,
+            waiting_since=waiting_since,
+            attempts=jobs.c.attempts - 1,  # waiting is not a failed attempt
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    _log_attempts(
+        conn,
+        [(job, Attempt(outcome="parked", error_class="dependency", error_message=reason))],
+        worker,
+        now,
+    )
+
+
+def dead_letter_job(
+    conn: Connection,
+    job: Job,
+    attempt: Attempt,
+    *,
+    error_raw: str | None,
+    hint: str | None,
+    snapshot: Mapping[str, Any] | None,
+    payload: Mapping[str, Any] | None,
+    worker: str,
+    now: datetime,
+) -> None:
+    """Move ``job`` to the dead letters with everything needed to fix and replay it."""
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job.id)
+        .values(
+            state=JobState.DEAD.value,
+            outcome="failed",
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    conn.execute(
+        dead_letters.insert().values(
+            job_id=job.id,
+            flow=job.flow,
+            source_id=job.source_id,
+            error_class=attempt.error_class or "error",
+            error_message=attempt.error_message or "",
+            error_raw=error_raw,
+            hint=hint,
+            source_snapshot=json_safe(snapshot) if snapshot is not None else None,
+            mapped_payload=json_safe(payload) if payload is not None else None,
+            state="open",
+            created_at=now,
+        )
+    )
+    _log_attempts(conn, [(job, attempt)], worker, now)

@@ -1,0 +1,64 @@
+"""Live connections of a running project: connectors built on demand, each behind its guard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from erpbridge.config import Project
+from erpbridge.engine.clock import Clock, SystemClock
+from erpbridge.engine.limits import ConnectionGuard
+from erpbridge.spi.connector import Connector
+from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.registry import ConnectorRegistry
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Builds each connection's connector once and keeps its :class:`ConnectionGuard`.
+
+    Args:
+        project: the loaded project.
+        registry: where connector types are found. Default: built-ins and plugins.
+        clock: for rate limits and breakers. Default: the system clock.
+        connectors: ready-made connectors by connection name (tests, embedding); they
+            take precedence over the registry.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        registry: ConnectorRegistry | None = None,
+        clock: Clock | None = None,
+        connectors: Mapping[str, Connector] | None = None,
+    ) -> None:
+        self.project = project
+        self.clock = clock or SystemClock()
+        self._registry = registry or ConnectorRegistry()
+        self._connectors: dict[str, Connector] = dict(connectors or {})
+        self._guards: dict[str, ConnectionGuard] = {}
+
+    def connector(self, name: str) -> Connector:
+        """The connector of connection ``name`` (built on first use).
+
+        Raises:
+            ConfigError: no such connection.
+        """
+        if name not in self._connectors:
+            if name not in self.project.connections:
+                raise ConfigError(f"unknown connection {name!r}")
+            kind = self.project.spec.connections[name].type
+            spec = self._registry.get(kind)
+            self._connectors[name] = spec.create(self.project.connections[name], None)
+        return self._connectors[name]
+
+    def guard(self, name: str) -> ConnectionGuard:
+        """The limits guard of connection ``name``."""
+        if name not in self._guards:
+            self._guards[name] = ConnectionGuard(name, self.connector(name).limits, self.clock)
+        return self._guards[name]
+
+    async def aclose(self) -> None:
+        """Close every connector that was built."""
+        for connector in self._connectors.values():
+            await connector.aclose()

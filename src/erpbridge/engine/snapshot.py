@@ -1,0 +1,76 @@
+"""Records to and from JSON for the store (job snapshots, dead letters, echo hashes).
+
+JSON has no Decimal or datetime: Decimals become strings (exact, no float rounding),
+dates and datetimes ISO 8601 strings. Mappings read either form, so a replayed snapshot
+maps like the original record.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from erpbridge.spi.records import Record
+
+__all__ = ["fields_hash", "json_safe", "record_from_snapshot", "record_to_snapshot"]
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every nested Decimal, date, time and bytes turned into strings."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+def record_to_snapshot(record: Record) -> dict[str, Any]:
+    """A JSON-ready copy of ``record``."""
+    return {
+        "object": record.object,
+        "id": record.id,
+        "version": record.version,
+        "stamp": record.stamp.isoformat() if record.stamp else None,
+        "deleted": record.deleted,
+        "fields": json_safe(record.fields),
+    }
+
+
+def record_from_snapshot(snapshot: Mapping[str, Any]) -> Record:
+    """Inverse of :func:`record_to_snapshot` (values stay in their JSON form)."""
+    stamp = snapshot.get("stamp")
+    return Record(
+        object=str(snapshot["object"]),
+        id=str(snapshot["id"]),
+        fields=dict(snapshot.get("fields") or {}),
+        version=snapshot.get("version"),
+        stamp=datetime.fromisoformat(stamp) if stamp else None,
+        deleted=bool(snapshot.get("deleted", False)),
+    )
+
+
+def fields_hash(fields: Mapping[str, object], names: Iterable[str]) -> str:
+    """SHA-256 of the canonical JSON of ``fields`` restricted to ``names`` (echo check).
+
+    Values are compared in their JSON-safe text form, so ``Decimal("10.50")`` written and
+    ``"10.50"`` read back hash alike; a system that reformats a value defeats the check
+    for that field, which then costs one extra write, never a lost change.
+    """
+    subset = {name: json_safe(fields.get(name)) for name in sorted(set(names))}
+    text = json.dumps(
+        subset, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,555 @@
+"""The worker: claim jobs, load and map records, write in batches, commit, classify failures.
+
+One batch of one flow goes through these steps (DESIGN.md §6):
+stale check → load source records → echo check → ``when:`` filter → xref lookups (one
+query per entity) → mapping → target ids from the xref, else by natural key (one
+``find`` per batch) → ``write`` in chunks of the batch size → one transaction that
+commits job states, attempts, xrefs and echo hashes together. Failures are classified by
+their spi class: retryable ones come back later with backoff, the rest go to the dead
+letters at once with the target's own error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from erpbridge.engine.clock import Clock
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.jobs import Job, JobState, Trigger
+from erpbridge.engine.limits import CircuitOpenError
+from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.queue import (
+    Attempt,
+    Finished,
+    claim_jobs,
+    dead_letter_job,
+    enqueue_changes,
+    finish_jobs,
+    last_done_stamps,
+    park_job,
+    release_jobs,
+    retry_job,
+)
+from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.snapshot import fields_hash, json_safe, record_from_snapshot
+from erpbridge.engine.xref import (
+    load_echo_hashes,
+    lookup_reverse_xrefs,
+    lookup_xrefs,
+    save_echo_hashes,
+    save_xrefs,
+)
+from erpbridge.log import get_logger
+from erpbridge.mapping.errors import MissingReference
+from erpbridge.spi.errors import (
+    AuthError,
+    ConflictError,
+    ConnectorError,
+    ErpBridgeError,
+    MappingError,
+    NotFoundError,
+    RateLimitedError,
+    ValidationError,
+)
+from erpbridge.spi.records import Change, Record, WriteMode, WriteOp, WriteOutcome, WriteResult
+
+__all__ = ["Worker", "error_class_of"]
+
+log = get_logger("engine.worker")
+
+#: re-check a parked job this often while its dependency is missing.
+PARK_RECHECK_S = 5.0
+
+
+def error_class_of(error: BaseException) -> str:
+    """The dead-letter class name of an error (what a person filters on)."""
+    table: tuple[tuple[type[BaseException], str], ...] = (
+        (RateLimitedError, "rate_limited"),
+        (ValidationError, "validation"),
+        (AuthError, "auth"),
+        (ConflictError, "conflict"),
+        (NotFoundError, "not_found"),
+        (MappingError, "mapping"),
+        (ConnectorError, "transient"),
+    )
+    for kind, name in table:
+        if isinstance(error, kind):
+            return name
+    return "error"
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one flow batch decided, committed together at the end."""
+
+    finished: list[Finished] = field(default_factory=list)
+    retries: list[tuple[Job, Attempt, datetime]] = field(default_factory=list)
+    dead: list[
+        tuple[Job, Attempt, str | None, str | None, dict[str, Any] | None, Mapping[str, Any] | None]
+    ] = field(default_factory=list)
+    parked: list[tuple[Job, datetime, datetime, str]] = field(default_factory=list)
+    released: list[tuple[int, datetime]] = field(default_factory=list)
+    xrefs: dict[str, str] = field(default_factory=dict)
+    echoes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    dependencies: list[tuple[str, Change]] = field(default_factory=list)
+
+
+class Worker:
+    """Claims and works jobs until stopped.
+
+    Args:
+        store: the store engine.
+        runtime: live connections.
+        plans: the flows to work, by name.
+        clock: time source. Default: the runtime's clock.
+        worker_id: unique name (host:pid:random by default), recorded on leases.
+        claim_size: jobs claimed per round. Default 500.
+        lease_s: how long a claim lasts before another worker may take the job. Default 120.
+        metrics: where to count; default a private registry.
+        rng: random source for jitter (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        store: sa.Engine,
+        runtime: Runtime,
+        plans: Mapping[str, FlowPlan],
+        *,
+        clock: Clock | None = None,
+        worker_id: str | None = None,
+        claim_size: int = 500,
+        lease_s: float = 120.0,
+        metrics: Metrics | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.plans = dict(plans)
+        self.clock = clock or runtime.clock
+        self.id = worker_id or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.claim_size = claim_size
+        self.lease = timedelta(seconds=lease_s)
+        self.metrics = metrics or Metrics()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter only
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:
+        """Work until ``stop`` is set; finish the round in hand, then return (graceful)."""
+        while not stop.is_set():
+            done = await self.run_once()
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle_s)
+
+    async def run_once(self) -> int:
+        """Claim one round of jobs and work them; returns how many were claimed."""
+        now = self.clock.now()
+        with self.store.begin() as conn:
+            jobs = claim_jobs(
+                conn, self.id, self.claim_size, self.lease, now, flows=list(self.plans)
+            )
+        if not jobs:
+            return 0
+        by_flow: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_flow[job.flow].append(job)
+        await asyncio.gather(
+            *(self._work_flow(self.plans[name], batch) for name, batch in by_flow.items())
+        )
+        return len(jobs)
+
+    async def _work_flow(self, plan: FlowPlan, jobs: list[Job]) -> None:
+        batch = _Batch()
+        try:
+            await self._process(plan, jobs, batch)
+        except ErpBridgeError as exc:  # a whole-batch failure (loading, lookups)
+            for job in jobs:
+                if not self._decided(batch, job):
+                    self._fail(plan, job, exc, batch, None, None)
+        self._commit(plan, batch)
+
+    @staticmethod
+    def _decided(batch: _Batch, job: Job) -> bool:
+        ids = (
+            {f.job.id for f in batch.finished}
+            | {j.id for j, *_ in batch.retries}
+            | {j.id for j, *_ in batch.dead}
+            | {j.id for j, *_ in batch.parked}
+            | {i for i, _ in batch.released}
+        )
+        return job.id in ids
+
+    # --- the steps ---------------------------------------------------------------------
+
+    async def _process(self, plan: FlowPlan, jobs: list[Job], batch: _Batch) -> None:
+        jobs = self._drop_stale(plan, jobs, batch)
+        records = await self._load(plan, jobs, batch)
+        live = [(job, records[job.id]) for job in jobs if job.id in records]
+        live = self._drop_echoes(plan, live, batch)
+        accepted = []
+        for job, record in live:
+            if record.deleted or job.kind == "delete":
+                batch.finished.append(Finished(job, "delete_ignored"))
+            elif not plan.mapper.accepts(record.fields):
+                batch.finished.append(Finished(job, "filtered"))
+            else:
+                accepted.append((job, record))
+        mapped = self._map(plan, accepted, batch)
+        if mapped:
+            await self._write(plan, mapped, batch)
+
+    def _drop_stale(self, plan: FlowPlan, jobs: list[Job], batch: _Batch) -> list[Job]:
+        with self.store.connect() as conn:
+            done = last_done_stamps(conn, plan.name, sorted({j.source_id for j in jobs}))
+        keep = []
+        for job in jobs:
+            if (
+                job.source_stamp
+                and job.source_id in done
+                and job.source_stamp < done[job.source_id]
+            ):
+                batch.finished.append(Finished(job, "stale"))
+            else:
+                keep.append(job)
+        return keep
+
+    async def _load(self, plan: FlowPlan, jobs: list[Job], batch: _Batch) -> dict[int, Record]:
+        records: dict[int, Record] = {}
+        to_get: list[Job] = []
+        for job in jobs:
+            if job.source_snapshot is not None:
+                records[job.id] = record_from_snapshot(job.source_snapshot)
+            elif job.kind == "delete":
+                records[job.id] = Record(
+                    object=plan.spec.source.object, id=job.source_id, fields={}, deleted=True
+                )
+            else:
+                to_get.append(job)
+        if to_get:
+            source = self.runtime.connector(plan.source_connection)
+            guard = self.runtime.guard(plan.source_connection)
+            ids = sorted({j.source_id for j in to_get})
+            try:
+                found = await guard.call(lambda: source.get(plan.spec.source.object, ids))
+            except ConnectorError as exc:
+                for job in to_get:
+                    self._fail(plan, job, exc, batch, None, None)
+                return records
+            by_id = {r.id: r for r in found}
+            for job in to_get:
+                if job.source_id in by_id:
+                    records[job.id] = by_id[job.source_id]
+                else:
+                    batch.finished.append(Finished(job, "source_gone"))
+        return records
+
+    def _drop_echoes(
+        self, plan: FlowPlan, live: list[tuple[Job, Record]], batch: _Batch
+    ) -> list[tuple[Job, Record]]:
+        if not live:
+            return live
+        with self.store.connect() as conn:
+            hashes = load_echo_hashes(
+                conn, plan.source_connection, plan.spec.source.object, [r.id for _, r in live]
+            )
+        keep = []
+        for job, record in live:
+            known = hashes.get(record.id)
+            if known and known[1] and fields_hash(record.fields, known[1]) == known[0]:
+                batch.finished.append(Finished(job, "echo"))
+                self.metrics.echoes.labels(plan.name).inc()
+            else:
+                keep.append((job, record))
+        return keep
+
+    def _map(
+        self, plan: FlowPlan, accepted: list[tuple[Job, Record]], batch: _Batch
+    ) -> list[tuple[Job, Record, dict[str, object]]]:
+        requests: dict[str, set[str]] = defaultdict(set)
+        wanted: dict[int, set[tuple[str, str]]] = {}
+        for job, record in accepted:
+            wanted[job.id] = plan.mapper.xref_requests(record.fields)
+            for entity, source_id in wanted[job.id]:
+                requests[entity].add(source_id)
+        xrefs: dict[tuple[str, str], str | None] = {}
+        if requests:
+            with self.store.connect() as conn:
+                for entity, ids in requests.items():
+                    found = lookup_xrefs(
+                        conn, (entity, plan.source_connection, plan.target_connection), ids
+                    )
+                    xrefs.update({(entity, sid): found.get(sid) for sid in ids})
+        mapped = []
+        for job, record in accepted:
+            try:
+                payload = plan.mapper.apply(record.fields, xrefs)
+            except MissingReference as exc:
+                self._park(plan, job, exc, batch)
+                continue
+            except MappingError as exc:
+                snapshot = job.source_snapshot or {
+                    "fields": json_safe(record.fields),
+                    "id": record.id,
+                    "object": record.object,
+                }
+                batch.dead.append(
+                    (
+                        job,
+                        Attempt("failed", "mapping", str(exc)),
+                        None,
+                        "fix the record or the mapping, then replay",
+                        snapshot,
+                        None,
+                    )
+                )
+                continue
+            mapped.append((job, record, payload))
+        return mapped
+
+    def _park(self, plan: FlowPlan, job: Job, exc: MissingReference, batch: _Batch) -> None:
+        now = self.clock.now()
+        since = job.waiting_since or now
+        if (now - since).total_seconds() >= plan.policy.dependency_timeout_s:
+            hint = (
+                f"the referenced {exc.entity} {exc.source_id!r} never synced; sync it, then replay"
+            )
+            batch.dead.append(
+                (
+                    job,
+                    Attempt("failed", "dependency", str(exc)),
+                    None,
+                    hint,
+                    job.source_snapshot,
+                    None,
+                )
+            )
+            return
+        batch.parked.append((job, now + timedelta(seconds=PARK_RECHECK_S), since, str(exc)))
+        if job.waiting_since is None:
+            for dep in self.plans.values():
+                if dep.entity == exc.entity and dep.source_connection == plan.source_connection:
+                    version = f"dependency:{job.flow}:{job.id}"
+                    change = Change(
+                        object=dep.spec.source.object, record_id=exc.source_id, version=version
+                    )
+                    batch.dependencies.append((dep.name, change))
+
+    async def _target_ids(
+        self, plan: FlowPlan, mapped: list[tuple[Job, Record, dict[str, object]]]
+    ) -> dict[int, str]:
+        ids = [record.id for _, record, _ in mapped]
+        with self.store.connect() as conn:
+            known = lookup_xrefs(conn, plan.xref_key, ids)
+            missing_ids = [i for i in ids if i not in known]
+            if missing_ids:  # a two-way entity: the other direction's xref knows the pair
+                reverse_key = (plan.entity, plan.target_connection, plan.source_connection)
+                known.update(lookup_reverse_xrefs(conn, reverse_key, missing_ids))
+        out = {job.id: known[record.id] for job, record, _ in mapped if record.id in known}
+        key = plan.spec.target.key
+        missing = [
+            (job, payload)
+            for job, _, payload in mapped
+            if job.id not in out and key and payload.get(key) not in (None, "")
+        ]
+        if missing and key:
+            target = self.runtime.connector(plan.target_connection)
+            values = sorted({str(payload[key]) for _, payload in missing})
+            found = await self.runtime.guard(plan.target_connection).call(
+                lambda: target.find(plan.spec.target.object, key, values)
+            )
+            by_key = {str(r.fields.get(key)): r.id for r in found}
+            for job, payload in missing:
+                target_id = by_key.get(str(payload[key]))
+                if target_id:
+                    out[job.id] = target_id
+        return out
+
+    async def _write(
+        self, plan: FlowPlan, mapped: list[tuple[Job, Record, dict[str, object]]], batch: _Batch
+    ) -> None:
+        mode = plan.spec.target.write
+        try:
+            target_ids = await self._target_ids(plan, mapped)
+        except ConnectorError as exc:
+            for job, _record, payload in mapped:
+                self._fail(plan, job, exc, batch, job.source_snapshot, payload)
+            return
+        ops: list[tuple[Job, Record, dict[str, object], WriteOp]] = []
+        for job, record, payload in mapped:
+            target_id = target_ids.get(job.id)
+            if mode in (WriteMode.UPDATE, WriteMode.DELETE) and not target_id:
+                error = NotFoundError(
+                    "no target record to update: no xref and no match on the key",
+                    system=plan.target_connection,
+                    object=plan.spec.target.object,
+                )
+                self._fail(plan, job, error, batch, job.source_snapshot, payload)
+                continue
+            op_mode = (
+                mode
+                if mode is WriteMode.DELETE
+                else (WriteMode.UPDATE if target_id else WriteMode.CREATE)
+            )
+            key = plan.spec.target.key
+            ops.append(
+                (
+                    job,
+                    record,
+                    payload,
+                    WriteOp(
+                        mode=op_mode,
+                        fields=payload,
+                        target_id=target_id,
+                        key_field=key,
+                        key_value=payload.get(key) if key else None,
+                        idempotency_key=job.idempotency_key,
+                        ref=str(job.id),
+                    ),
+                )
+            )
+        target = self.runtime.connector(plan.target_connection)
+        guard = self.runtime.guard(plan.target_connection)
+        for start in range(0, len(ops), plan.batch_size):
+            chunk = ops[start : start + plan.batch_size]
+            started = self.clock.monotonic()
+            write_ops = [op for *_, op in chunk]
+            try:
+                results = await guard.call(
+                    functools.partial(target.write, plan.spec.target.object, write_ops)
+                )
+            except ConnectorError as exc:
+                self.metrics.target_calls.labels(plan.target_connection, error_class_of(exc)).inc()
+                for job, _record, payload, _ in chunk:
+                    self._fail(plan, job, exc, batch, job.source_snapshot, payload)
+                continue
+            self.metrics.write_latency.labels(plan.target_connection).observe(
+                self.clock.monotonic() - started
+            )
+            self.metrics.target_calls.labels(plan.target_connection, "ok").inc()
+            if len(results) != len(chunk):
+                mismatch = ConnectorError(
+                    f"connector answered {len(results)} results for {len(chunk)} records",
+                    system=plan.target_connection,
+                )
+                for job, _record, payload, _ in chunk:
+                    self._fail(plan, job, mismatch, batch, job.source_snapshot, payload)
+                continue
+            for (job, record, payload, op), result in zip(chunk, results, strict=True):
+                self._settle(plan, job, record, payload, op, result, batch)
+
+    def _settle(
+        self,
+        plan: FlowPlan,
+        job: Job,
+        record: Record,
+        payload: dict[str, object],
+        op: WriteOp,
+        result: WriteResult,
+        batch: _Batch,
+    ) -> None:
+        if result.outcome is WriteOutcome.FAILED:
+            assert result.error is not None  # noqa: S101 - WriteResult guarantees it
+            self._fail(plan, job, result.error, batch, job.source_snapshot, payload)
+            return
+        target_id = result.target_id or op.target_id
+        call = {"mode": op.mode.value, "target_id": target_id, "outcome": result.outcome.value}
+        batch.finished.append(
+            Finished(job, result.outcome.value, target_id, payload, plan.mapper.version(), call)
+        )
+        if target_id:
+            batch.xrefs[record.id] = target_id
+            names = sorted(payload)
+            batch.echoes[target_id] = (fields_hash(payload, names), names)
+
+    def _fail(
+        self,
+        plan: FlowPlan,
+        job: Job,
+        error: ErpBridgeError,
+        batch: _Batch,
+        snapshot: dict[str, Any] | None,
+        payload: Mapping[str, Any] | None,
+    ) -> None:
+        now = self.clock.now()
+        if isinstance(error, CircuitOpenError):
+            batch.released.append((job.id, now + timedelta(seconds=5)))
+            return
+        kind = error_class_of(error)
+        attempt = Attempt("failed", kind, str(error))
+        raw = error.raw if isinstance(error, ConnectorError) else None
+        if error.retryable and not plan.policy.is_exhausted(job.attempts):
+            retry_after = error.retry_after_s if isinstance(error, RateLimitedError) else None
+            delay = plan.policy.delay_s(job.attempts, retry_after, self.rng)
+            batch.retries.append((job, attempt, now + timedelta(seconds=delay)))
+            return
+        hint = None
+        if error.retryable:
+            hint = f"gave up after {job.attempts} attempts; check the system, then replay"
+        elif isinstance(error, ValidationError):
+            hint = (
+                f"the target refused field {error.field!r}; "
+                "edit the payload or the mapping, then replay"
+                if error.field
+                else "the target refused the record; fix it, then replay"
+            )
+        elif isinstance(error, AuthError):
+            hint = "check the connection's credentials and permissions, then replay"
+        batch.dead.append((job, attempt, raw, hint, snapshot or job.source_snapshot, payload))
+
+    # --- commit ------------------------------------------------------------------------
+
+    def _commit(self, plan: FlowPlan, batch: _Batch) -> None:
+        now = self.clock.now()
+        with self.store.begin() as conn:
+            finish_jobs(conn, batch.finished, self.id, now)
+            save_xrefs(conn, plan.xref_key, batch.xrefs, now)
+            save_echo_hashes(
+                conn, plan.target_connection, plan.spec.target.object, batch.echoes, now
+            )
+            for job, attempt, at in batch.retries:
+                retry_job(conn, job, attempt, at, self.id, now)
+            for job, attempt, raw, hint, snapshot, payload in batch.dead:
+                dead_letter_job(
+                    conn,
+                    job,
+                    attempt,
+                    error_raw=raw,
+                    hint=hint,
+                    snapshot=snapshot,
+                    payload=payload,
+                    worker=self.id,
+                    now=now,
+                )
+            for job, until, since, reason in batch.parked:
+                park_job(conn, job, until, since, reason, self.id, now)
+            for job_id, at in batch.released:
+                release_jobs(conn, [job_id], at)
+            for flow, change in batch.dependencies:
+                enqueue_changes(conn, flow, [change], Trigger.MANUAL.value, now)
+        for finished in batch.finished:
+            self.metrics.jobs.labels(plan.name, JobState.DONE.value).inc()
+            latency = (now - finished.job.created_at).total_seconds()
+            self.metrics.job_latency.labels(plan.name).observe(max(0.0, latency))
+        self.metrics.jobs.labels(plan.name, "retry").inc(len(batch.retries))
+        self.metrics.jobs.labels(plan.name, JobState.DEAD.value).inc(len(batch.dead))
+        self.metrics.jobs.labels(plan.name, JobState.PARKED.value).inc(len(batch.parked))
+        for job, attempt, *_ in batch.dead:
+            log.warning(
+                "job.dead_lettered",
+                flow=plan.name,
+                job_id=job.id,
+                record_id=job.source_id,
+                error_class=attempt.error_class,
+                error=attempt.error_message,
+            )

@@ -1,0 +1,160 @@
+"""The xref ("this CRM id is that ERP id") and the echo hashes, read and written in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from erpbridge.store.schema import echo_hashes, xref
+
+__all__ = [
+    "EchoHash",
+    "XrefKey",
+    "load_echo_hashes",
+    "lookup_xrefs",
+    "save_echo_hashes",
+    "save_xrefs",
+]
+
+#: (entity, source connection, target connection)
+XrefKey = tuple[str, str, str]
+
+_CHUNK = 500
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_update`` on both backends."""
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+def lookup_xrefs(conn: Connection, key: XrefKey, source_ids: Iterable[str]) -> dict[str, str]:
+    """source id -> target id for the ids that have an xref (one query per 500 ids)."""
+    entity, source_connection, target_connection = key
+    ids = sorted(set(source_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            sa.select(xref.c.source_id, xref.c.target_id).where(
+                xref.c.entity == entity,
+                xref.c.source_connection == source_connection,
+                xref.c.target_connection == target_connection,
+                xref.c.source_id.in_(ids[start : start + _CHUNK]),
+            )
+        )
+        found.update({str(s): str(t) for s, t in rows})
+    return found
+
+
+def lookup_reverse_xrefs(
+    conn: Connection, key: XrefKey, target_ids: Iterable[str]
+) -> dict[str, str]:
+    """target id -> source id, for a flow running the other way on the same entity.
+
+    ``key`` is (entity, source connection, target connection) of the *original* direction;
+    a CRM -> ERP customer flow's xref answers the ERP -> CRM flow's question "which CRM
+    account is this ERP customer?".
+    """
+    entity, source_connection, target_connection = key
+    ids = sorted(set(target_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            sa.select(xref.c.target_id, xref.c.source_id).where(
+                xref.c.entity == entity,
+                xref.c.source_connection == source_connection,
+                xref.c.target_connection == target_connection,
+                xref.c.target_id.in_(ids[start : start + _CHUNK]),
+            )
+        )
+        found.update({str(t): str(s) for t, s in rows})
+    return found
+
+
+def save_xrefs(conn: Connection, key: XrefKey, pairs: Mapping[str, str], now: datetime) -> None:
+    """Record source id -> target id pairs (insert or update), in the caller's transaction."""
+    if not pairs:
+        return
+    entity, source_connection, target_connection = key
+    rows = [
+        {
+            "entity": entity,
+            "source_connection": source_connection,
+            "source_id": source_id,
+            "target_connection": target_connection,
+            "target_id": target_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for source_id, target_id in sorted(pairs.items())
+    ]
+    statement = _insert(conn, xref)
+    statement = statement.on_conflict_do_update(
+        index_elements=["entity", "source_connection", "source_id", "target_connection"],
+        set_={
+            "target_id": statement.excluded.target_id,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+    conn.execute(statement, rows)
+
+
+#: (connection, object, record id) -> (hash, field names)
+EchoHash = tuple[str, Sequence[str]]
+
+
+def load_echo_hashes(
+    conn: Connection, connection: str, object_name: str, record_ids: Iterable[str]
+) -> dict[str, EchoHash]:
+    """record id -> (hash, fields) of what erpbridge last wrote to those records."""
+    ids = sorted(set(record_ids))
+    found: dict[str, EchoHash] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            sa.select(echo_hashes.c.record_id, echo_hashes.c.hash, echo_hashes.c.fields).where(
+                echo_hashes.c.connection == connection,
+                echo_hashes.c.object == object_name,
+                echo_hashes.c.record_id.in_(ids[start : start + _CHUNK]),
+            )
+        )
+        for row in rows:
+            names: list[Any] = list(row.fields or [])
+            found[str(row.record_id)] = (str(row.hash), [str(f) for f in names])
+    return found
+
+
+def save_echo_hashes(
+    conn: Connection,
+    connection: str,
+    object_name: str,
+    hashes: Mapping[str, EchoHash],
+    now: datetime,
+) -> None:
+    """Remember what erpbridge wrote to these records (insert or replace)."""
+    if not hashes:
+        return
+    rows = [
+        {
+            "connection": connection,
+            "object": object_name,
+            "record_id": record_id,
+            "hash": digest,
+            "fields": sorted(fields),
+            "written_at": now,
+        }
+        for record_id, (digest, fields) in sorted(hashes.items())
+    ]
+    statement = _insert(conn, echo_hashes)
+    statement = statement.on_conflict_do_update(
+        index_elements=["connection", "object", "record_id"],
+        set_={
+            "hash": statement.excluded.hash,
+            "fields": statement.excluded.fields,
+            "written_at": statement.excluded.written_at,
+        },
+    )
+    conn.execute(statement, rows)

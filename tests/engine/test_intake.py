@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from erpbridge.engine.intake import intake_changes, load_cursor, poll_flow
+from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.queue import claim_jobs
+from erpbridge.spi import Change
+from tests.engine.conftest import Harness
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _change(record_id: str, version: str, seconds: int = 0) -> Change:
+    return Change(
+        object="Account",
+        record_id=record_id,
+        version=version,
+        stamp=T0 + timedelta(seconds=seconds),
+    )
+
+
+def test_duplicate_changes_are_queued_once(harness: Harness) -> None:
+    changes = [_change("A1", "v1"), _change("A1", "v1"), _change("A2", "v1")]
+    first = intake_changes(harness.store, ["customers"], changes, Trigger.WEBHOOK, harness.clock)
+    again = intake_changes(
+        harness.store, ["customers"], changes[:1], Trigger.WEBHOOK, harness.clock
+    )
+    assert (first.queued, first.duplicates) == (2, 1)
+    assert (again.queued, again.duplicates) == (0, 1)
+    assert harness.rows("select count(*) from jobs") == [(2,)]
+
+
+def test_newer_version_supersedes_a_queued_older_one(harness: Harness) -> None:
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v1", 1)], Trigger.WEBHOOK, harness.clock
+    )
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v2", 2)], Trigger.WEBHOOK, harness.clock
+    )
+    assert harness.rows("select source_version, state from jobs order by id") == [
+        ("v1", "superseded"),
+        ("v2", "queued"),
+    ]
+
+
+def test_out_of_order_older_version_does_not_supersede_newer(harness: Harness) -> None:
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v2", 2)], Trigger.WEBHOOK, harness.clock
+    )
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v1", 1)], Trigger.WEBHOOK, harness.clock
+    )
+    assert harness.rows("select source_version, state from jobs order by id") == [
+        ("v2", "queued"),
+        ("v1", "queued"),
+    ]
+
+
+def test_jobs_of_one_record_are_claimed_one_at_a_time_in_order(harness: Harness) -> None:
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v2", 2)], Trigger.WEBHOOK, harness.clock
+    )
+    intake_changes(
+        harness.store,
+        ["customers"],
+        [_change("A1", "v1", 1), _change("B1", "v1", 1)],
+        Trigger.WEBHOOK,
+        harness.clock,
+    )
+    with harness.store.begin() as conn:
+        first = claim_jobs(conn, "w1", 10, timedelta(seconds=60), harness.clock.now())
+    with harness.store.begin() as conn:
+        second = claim_jobs(conn, "w2", 10, timedelta(seconds=60), harness.clock.now())
+    assert sorted((j.source_id, j.source_version) for j in first) == [("A1", "v2"), ("B1", "v1")]
+    assert second == []  # A1 v1 waits until A1 v2 is no longer running
+
+
+def test_expired_lease_lets_another_worker_take_the_job(harness: Harness) -> None:
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v1")], Trigger.WEBHOOK, harness.clock
+    )
+    with harness.store.begin() as conn:
+        assert len(claim_jobs(conn, "w1", 10, timedelta(seconds=60), harness.clock.now())) == 1
+    harness.clock.advance(61)
+    with harness.store.begin() as conn:
+        taken = claim_jobs(conn, "w2", 10, timedelta(seconds=60), harness.clock.now())
+    assert [(j.source_id, j.attempts) for j in taken] == [("A1", 2)]
+
+
+async def test_poll_advances_cursor_with_the_jobs_and_overlap_rereads_are_deduplicated(
+    harness: Harness,
+) -> None:
+    for n in range(5):
+        harness.crm.put("Account", f"A{n}", {"AccountNumber": f"C{n}", "Name": f"客户{n}"})
+    first = await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    again = await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    assert first.queued == 5
+    assert again.queued == 0 and again.duplicates == 5  # the 5 s overlap re-read them
+    with harness.store.connect() as conn:
+        cursor = load_cursor(conn, "customers")
+    assert cursor is not None and cursor.last_id == "A4"
+
+
+async def test_same_second_edit_after_the_cursor_is_not_skipped(harness: Harness) -> None:
+    stamp = harness.crm.tick(10)
+    harness.crm.put("Account", "A2", {"AccountNumber": "C2", "Name": "x"}, stamp=stamp)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    # a record committed late with the same stamp and a smaller id than the cursor's
+    harness.crm.put("Account", "A1", {"AccountNumber": "C1", "Name": "y"}, stamp=stamp)
+    result = await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    assert result.queued == 1
+    assert harness.rows("select source_id from jobs order by id") == [("A2",), ("A1",)]
+
+
+async def test_poll_records_a_run(harness: Harness) -> None:
+    harness.crm.put("Account", "A1", {"AccountNumber": "C1", "Name": "x"})
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    assert harness.rows("select flow, trigger, read, queued from runs") == [
+        ("customers", "poll", 1, 1)
+    ]
