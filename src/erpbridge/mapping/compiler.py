@@ -9,6 +9,7 @@ no way to reach a Python attribute, a module or I/O from an expression.
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import keyword
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -102,6 +103,13 @@ class Compiled:
 
 
 def _constant(value: object, kind: FieldType | None = None) -> Compiled:
+    if isinstance(value, list | dict | tuple):
+        # every record gets its own copy: a connector may change what it is given
+        def const_copy(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
+            return copy.deepcopy(value)
+
+        return Compiled(const_copy, kind or _kind_of(value), value)
+
     def const(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
         return value
 
@@ -267,6 +275,15 @@ class ExpressionCompiler:
             base = node.value
             if isinstance(node, ast.Attribute) and isinstance(base, ast.Name) and base.id == "xref":
                 raise ExpressionCompileError(f"call it: {self.text(node)}(id)", node)
+            bottom: ast.AST = node
+            while isinstance(bottom, ast.Attribute | ast.Subscript):
+                bottom = bottom.value
+            if isinstance(bottom, ast.Name) and bottom.id not in ("xref", LINE_NAME):
+                raise ExpressionCompileError(
+                    f"unknown name {self.text(bottom)!r}: fields are read as source.Field"
+                    + did_you_mean(bottom.id, ["source"]),
+                    bottom,
+                )
             raise ExpressionCompileError(
                 f"{self.text(node)}: fields can be read only from source or from a line (.Field)",
                 node,
@@ -437,6 +454,8 @@ class ExpressionCompiler:
                 self._target_stack.pop()
             keys.append(key)
             texts.append(self.text(value_node))
+        if all(i.is_const for i in items):
+            return _constant(dict(zip(keys, [i.const for i in items], strict=True)))
         plan = tuple(zip(keys, [i.fn for i in items], texts, strict=True))
 
         def make_record(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741

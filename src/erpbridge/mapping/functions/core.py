@@ -109,7 +109,7 @@ SPECIAL_FORMS: tuple[FunctionSpec, ...] = (
                 "each(source.OrderItems, {Material: .Product2Id, Qty: number(.Quantity)})",
                 '[{Material: "01tA1", Qty: 2}, {Material: "01tB2", Qty: 1.5}]',
             ),
-            Example("each(source.OrderItems, .Quantity, when=.Quantity > 1)", "[2]"),
+            Example("each(source.OrderItems, .Quantity, when=.Quantity >= 2)", "[2]"),
         ),
         notes=(
             "A null list gives an empty list. `when=` keeps only the lines for which it is "

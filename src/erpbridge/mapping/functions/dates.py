@@ -41,7 +41,8 @@ _CN = re.compile(
     r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?"
     r"(?:\s*(\d{1,2})\s*[时点:：]\s*(?:(\d{1,2})\s*[分:：]?\s*(?:(\d{1,2})\s*秒?)?)?)?\Z"
 )
-_TIME = re.compile(r"(\d{1,2})[:：时点](\d{1,2})(?:[:：分](\d{1,2})(?:[.,](\d{1,6}))?)?秒?\Z")
+_TIME = re.compile(r"(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,6}))?)?\Z")
+_CN_TIME = str.maketrans({"时": ":", "点": ":", "分": ":", "秒": None, "：": ":"})
 _ODATA_TIME = re.compile(r"PT(?:(\d{1,2})H)?(?:(\d{1,2})M)?(?:(\d{1,2})(?:\.(\d{1,6}))?S)?\Z")
 _PATTERN_TOKEN = re.compile(r"yyyy|yy|MM|M|dd|d|HH|H|mm|m|ss|s|SSS|'[^']*'|[A-Za-z]|[^A-Za-z']+")
 _PATTERN_FIELDS: Mapping[str, tuple[str, str, str]] = {
@@ -191,8 +192,8 @@ def _compile_pattern(pattern: str) -> tuple[re.Pattern[str], str, tuple[int, ...
             literal = token[1:-1] if token.startswith("'") else token
             regex += re.escape(literal)
             template += literal.replace("%", "%%")
-    if (not ({"y", "yy"} & seen) or "M" not in seen or "d" not in seen) and not has_time:
-        raise ValueError(f"date pattern {pattern!r} needs a year, month and day")
+    if not seen:
+        raise ValueError(f"date pattern {pattern!r} has no yyyy, MM, dd, HH, mm or ss in it")
     return re.compile(regex + r"\Z"), template, tuple(indexes), has_time
 
 
@@ -347,7 +348,7 @@ def _parse_time(value: object) -> time:
         return value
     text = halfwidth_digits(str(value).strip())
     try:
-        m = _TIME.match(text)
+        m = _TIME.match(text.translate(_CN_TIME).rstrip(":").replace(" ", ""))
         if m is not None:
             return time(int(m[1]), int(m[2]), int(m[3] or 0), int((m[4] or "0").ljust(6, "0")))
         m = _ODATA_TIME.match(text)
