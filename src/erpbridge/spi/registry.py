@@ -29,7 +29,9 @@ ENTRY_POINT_GROUP = "erpbridge.connectors"
 ConnectorFactory = Callable[[ConnectionSettings, "httpx.AsyncClient | None"], "Connector"]
 
 #: built-in connectors: short name -> "module:attribute" holding a ConnectorSpec.
-_BUILTIN: dict[str, str] = {}
+_BUILTIN: dict[str, str] = {
+    "salesforce": "erpbridge.connectors.salesforce:SPEC",
+}
 
 
 @dataclass(frozen=True, slots=True)

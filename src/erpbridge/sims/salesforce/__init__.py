@@ -11,6 +11,7 @@ from pathlib import Path
 from erpbridge.sims._common.spec import SimulatorSpec
 from erpbridge.sims.salesforce import auth
 from erpbridge.sims.salesforce.app import build_app, create_app, sim_of
+from erpbridge.sims.salesforce.state import ORG_ID
 
 __all__ = ["API_VERSION", "SIMULATOR", "build_app", "connection_entry", "create_app", "sim_of"]
 
@@ -28,6 +29,7 @@ def connection_entry(base_url: str, ca_file: Path | None) -> Mapping[str, object
         "security_token": auth.SECURITY_TOKEN,
         "client_id": auth.CONSUMER_KEY,
         "client_secret": auth.CONSUMER_SECRET,
+        "org_id": ORG_ID,
         "ca_file": str(ca_file) if ca_file else None,
     }
 

@@ -1,0 +1,361 @@
+"""The Salesforce connector: every spi operation on the REST API (DESIGN.md §5).
+
+- ``check``: log in and read ``/limits`` (API usage); never raises.
+- ``describe``: ``/sobjects/{T}/describe`` for the configured objects.
+- ``read_changes``: SOQL on ``queryAll`` ordered by (SystemModstamp, Id), paged with
+  ``nextRecordsUrl`` (:mod:`.cursor`); deletes arrive as tombstones.
+- ``get``: ``GET /composite/sobjects/{T}?ids=&fields=`` (200 ids per call).
+- ``find``: SOQL ``WHERE key IN (...)`` (200 values per query).
+- ``write``: sObject Collections, 200 records per call, ``allOrNone=false``, one result
+  per op: create (POST), update (PATCH with id), upsert (PATCH ``/{T}/{key}``; a create
+  with a key is sent as an upsert so a repeated create cannot duplicate), delete
+  (DELETE ``?ids=``; an already deleted record counts as deleted).
+- ``parse_webhook``: Outbound Messaging (:mod:`.webhook`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+import httpx
+import structlog
+
+from erpbridge.connectors.salesforce.client import SalesforceClient, expect_mapping
+from erpbridge.connectors.salesforce.cursor import (
+    after_cursor,
+    changes_query,
+    record_from_row,
+    soql_literal,
+    soql_name,
+)
+from erpbridge.connectors.salesforce.describe import schema_from_describe
+from erpbridge.connectors.salesforce.errors import SYSTEM, classify_result_error
+from erpbridge.connectors.salesforce.settings import SalesforceSettings
+from erpbridge.connectors.salesforce.webhook import parse_outbound_message
+from erpbridge.spi.errors import ConnectorError, ValidationError
+from erpbridge.spi.records import (
+    Change,
+    ChangePage,
+    CheckResult,
+    Cursor,
+    Record,
+    WriteMode,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+)
+from erpbridge.spi.schema import Catalog, ObjectSchema
+from erpbridge.spi.settings import Limits
+
+__all__ = ["SalesforceConnector"]
+
+_log = structlog.get_logger(__name__)
+#: sObject Collections take at most 200 records per call.
+MAX_BATCH = 200
+_MIN_QUERY_BATCH = 200
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class SalesforceConnector:
+    """One connection to one Salesforce org.
+
+    Args:
+        settings: validated connection settings.
+        http: the HTTP client to use; closed by its owner (``owns_http`` says whether
+            that is this connector).
+    """
+
+    system = "salesforce"
+
+    def __init__(
+        self, settings: SalesforceSettings, http: httpx.AsyncClient, *, owns_http: bool = False
+    ) -> None:
+        self.settings = settings
+        self.limits: Limits = settings.limits
+        self.client = SalesforceClient(settings, http)
+        self._owns_http = owns_http
+        self._schemas: dict[str, ObjectSchema] = {}
+
+    def __repr__(self) -> str:
+        return f"SalesforceConnector(base_url={self.settings.base_url!r})"
+
+    # --- check and describe ----------------------------------------------------------
+
+    async def check(self) -> CheckResult:
+        """Log in and read the API limits; says why not instead of raising."""
+        try:
+            session = await self.client.login()
+            limits = expect_mapping(await self.client.call_json("GET", "limits/"), "limits")
+        except ConnectorError as exc:
+            return CheckResult(ok=False, reason=f"{type(exc).__name__}: {exc}")
+        daily = limits.get("DailyApiRequests")
+        details = {"instance_url": session.instance_url, "api_version": self.settings.api_version}
+        if isinstance(daily, Mapping):
+            details["api_requests_remaining"] = f"{daily.get('Remaining')}/{daily.get('Max')}"
+        if session.org_id:
+            details["org_id"] = session.org_id
+        return CheckResult(ok=True, details=details)
+
+    async def schema(self, object: str) -> ObjectSchema:
+        """The described schema of ``object`` (cached for the connector's life)."""
+        if object not in self._schemas:
+            name = soql_name(object)
+            data = await self.client.call_json("GET", f"sobjects/{name}/describe", object=name)
+            self._schemas[object] = schema_from_describe(data, object=name)
+        return self._schemas[object]
+
+    async def describe(self) -> Catalog:
+        """The configured objects with their fields (one describe call each)."""
+        objects = {}
+        for name in self.settings.objects:
+            objects[name] = await self.schema(name)
+        return Catalog(objects=objects)
+
+    async def _field_names(self, object: str) -> list[str]:
+        return [f.name for f in (await self.schema(object)).fields]
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def read_changes(
+        self, object: str, cursor: Cursor | None, page_size: int
+    ) -> AsyncIterator[ChangePage]:
+        """Pages of changed records (tombstones included) in (SystemModstamp, Id) order."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        soql = changes_query(object, await self._field_names(object), cursor)
+        batch = max(_MIN_QUERY_BATCH, min(2000, page_size))
+        headers = {"Sforce-Query-Options": f"batchSize={batch}"}
+        data = expect_mapping(
+            await self.client.call_json(
+                "GET", "queryAll/", object=object, params={"q": soql}, headers=headers
+            ),
+            "query result",
+            object=object,
+        )
+        position = cursor
+        pending: list[Record] = []
+        while True:
+            rows = data.get("records")
+            if not isinstance(rows, list):
+                raise ConnectorError("query result without records", system=SYSTEM, object=object)
+            pending.extend(after_cursor([record_from_row(object, r) for r in rows], cursor))
+            next_url = data.get("nextRecordsUrl")
+            has_more_wire = not data.get("done", True) and isinstance(next_url, str)
+            while len(pending) >= page_size or (pending and not has_more_wire):
+                page, pending = pending[:page_size], pending[page_size:]
+                position = _advance(position, page, cursor)
+                yield ChangePage(page, position, has_more=bool(pending) or has_more_wire)
+            if not has_more_wire:
+                return
+            data = expect_mapping(
+                await self.client.call_json("GET", str(next_url), object=object, headers=headers),
+                "query result",
+                object=object,
+            )
+
+    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+        """Live records with these ids (missing or deleted ones are absent)."""
+        name = soql_name(object)
+        fields = ",".join(await self._field_names(object))
+        found: list[Record] = []
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = [i for i in ids[start : start + MAX_BATCH] if i]
+            if not chunk:
+                continue
+            data = await self.client.call_json(
+                "GET",
+                f"composite/sobjects/{name}",
+                object=name,
+                params={"ids": ",".join(chunk), "fields": fields},
+            )
+            if not isinstance(data, list):
+                raise ConnectorError("collections read did not answer a list", system=SYSTEM)
+            found.extend(record_from_row(name, row) for row in data if isinstance(row, Mapping))
+        return found
+
+    async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
+        """Live records whose ``key_field`` is one of ``values`` (SOQL ``IN``)."""
+        name, key = soql_name(object), soql_name(key_field)
+        fields = ", ".join(dict.fromkeys(["Id", *await self._field_names(object)]))
+        try:
+            literals = list(dict.fromkeys(soql_literal(v) for v in values if v is not None))
+        except ValueError as exc:
+            raise ValidationError(str(exc), system=SYSTEM, object=name, field=key) from exc
+        found: list[Record] = []
+        for start in range(0, len(literals), MAX_BATCH):
+            chunk = ", ".join(literals[start : start + MAX_BATCH])
+            soql = f"SELECT {fields} FROM {name} WHERE {key} IN ({chunk})"  # noqa: S608 - checked names, escaped literals
+            async for page in self._query_pages(soql, name):
+                found.extend(page)
+        return found
+
+    async def _query_pages(self, soql: str, object: str) -> AsyncIterator[list[Record]]:
+        data = expect_mapping(
+            await self.client.call_json("GET", "query/", object=object, params={"q": soql}),
+            "query result",
+            object=object,
+        )
+        while True:
+            rows = data.get("records")
+            if not isinstance(rows, list):
+                raise ConnectorError("query result without records", system=SYSTEM, object=object)
+            yield [record_from_row(object, r) for r in rows]
+            next_url = data.get("nextRecordsUrl")
+            if data.get("done", True) or not isinstance(next_url, str):
+                return
+            data = expect_mapping(
+                await self.client.call_json("GET", next_url, object=object),
+                "query result",
+                object=object,
+            )
+
+    # --- writing -------------------------------------------------------------------------
+
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Write through sObject Collections; one result per op, in order."""
+        name = soql_name(object)
+        results: list[WriteResult | None] = [None] * len(ops)
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for index, op in enumerate(ops):
+            kind, key = _route(op)
+            if kind == "invalid":
+                results[index] = _failed(op, key or "invalid write", name)
+                continue
+            groups.setdefault((kind, key), []).append(index)
+        size = min(MAX_BATCH, self.limits.batch_size or MAX_BATCH)
+        for (kind, key), indexes in groups.items():
+            for start in range(0, len(indexes), size):
+                chunk = indexes[start : start + size]
+                answers = await self._send(name, kind, key, [ops[i] for i in chunk])
+                for i, result in zip(chunk, answers, strict=True):
+                    results[i] = result
+        return [r for r in results if r is not None]
+
+    async def _send(
+        self, name: str, kind: str, key: str | None, ops: list[WriteOp]
+    ) -> list[WriteResult]:
+        if kind == "delete":
+            ids = ",".join(str(op.target_id) for op in ops)
+            data = await self.client.call_json(
+                "DELETE",
+                "composite/sobjects",
+                object=name,
+                params={"ids": ids, "allOrNone": "false"},
+            )
+        else:
+            records = []
+            for op in ops:
+                body: dict[str, object] = {"attributes": {"type": name}}
+                body.update({k: _jsonable(v) for k, v in op.fields.items()})
+                if kind == "update":
+                    body["id"] = op.target_id
+                if kind == "upsert" and key is not None:
+                    body[key] = _jsonable(op.key_value)
+                records.append(body)
+            method, path = {
+                "create": ("POST", "composite/sobjects"),
+                "update": ("PATCH", "composite/sobjects"),
+                "upsert": ("PATCH", f"composite/sobjects/{name}/{key}"),
+            }[kind]
+            data = await self.client.call_json(
+                method, path, object=name, json={"allOrNone": False, "records": records}
+            )
+        if not isinstance(data, list) or len(data) != len(ops):
+            raise ConnectorError(
+                f"collections answer has {len(data) if isinstance(data, list) else 'no'} "
+                f"results for {len(ops)} records",
+                system=SYSTEM,
+                object=name,
+            )
+        return [_result(op, kind, answer, name) for op, answer in zip(ops, data, strict=True)]
+
+    # --- webhook -------------------------------------------------------------------------
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
+        """Verify and parse a Salesforce outbound message (see :mod:`.webhook`)."""
+        return parse_outbound_message(headers, body, org_id=self.settings.org_id)
+
+    async def aclose(self) -> None:
+        """Forget the session; close the HTTP client if this connector made it."""
+        self.client.session = None
+        if self._owns_http:
+            await self.client.http.aclose()
+
+
+def _route(op: WriteOp) -> tuple[str, str | None]:
+    """(call kind, upsert key) for one op, or ("invalid", reason)."""
+    if op.mode is WriteMode.DELETE:
+        return ("delete", None) if op.target_id else ("invalid", "delete needs target_id")
+    if op.mode is WriteMode.UPDATE:
+        return ("update", None) if op.target_id else ("invalid", "update needs target_id")
+    has_key = op.key_field is not None and op.key_value not in (None, "")
+    if op.mode is WriteMode.UPSERT and not has_key:
+        if op.target_id:
+            return "update", None
+        return "invalid", "upsert needs key_field and key_value (an External ID field)"
+    if has_key:
+        try:
+            return "upsert", soql_name(str(op.key_field))
+        except ValidationError as exc:
+            return "invalid", exc.message
+    return "create", None
+
+
+def _failed(op: WriteOp, reason: str, name: str) -> WriteResult:
+    return WriteResult(
+        ref=op.ref,
+        outcome=WriteOutcome.FAILED,
+        target_id=op.target_id,
+        error=ValidationError(reason, system=SYSTEM, object=name),
+    )
+
+
+def _result(op: WriteOp, kind: str, answer: object, name: str) -> WriteResult:
+    if not isinstance(answer, Mapping):
+        error = ConnectorError("collections result is not an object", system=SYSTEM, object=name)
+        return WriteResult(op.ref, WriteOutcome.FAILED, op.target_id, error=error)
+    record_id = answer.get("id") if isinstance(answer.get("id"), str) else op.target_id
+    if answer.get("success") is True:
+        if kind == "delete":
+            outcome = WriteOutcome.DELETED
+        elif kind == "create" or answer.get("created") is True:
+            outcome = WriteOutcome.CREATED
+        else:
+            outcome = WriteOutcome.UPDATED
+        return WriteResult(op.ref, outcome, str(record_id) if record_id else None)
+    error = classify_result_error(answer, object=name)
+    if kind == "delete" and error.status == "ENTITY_IS_DELETED":
+        return WriteResult(op.ref, WriteOutcome.DELETED, op.target_id)  # already gone: done
+    _log.info("write.record_failed", object=name, error_class=type(error).__name__)
+    return WriteResult(
+        op.ref, WriteOutcome.FAILED, str(record_id) if record_id else None, error=error
+    )
+
+
+def _advance(
+    position: Cursor | None, page: Sequence[Record], start: Cursor | None
+) -> Cursor | None:
+    overlap = start.overlap if start else Cursor(dt.datetime.now(dt.UTC)).overlap
+    for record in page:
+        if record.stamp is None:
+            continue
+        if position is None:
+            position = Cursor(stamp=record.stamp, last_id=record.id, overlap=overlap)
+        else:
+            position = position.advance(record.stamp, record.id)
+    return position

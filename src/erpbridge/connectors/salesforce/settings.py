@@ -1,0 +1,73 @@
+"""Connection settings of a Salesforce connection (validated at load; secrets by reference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from erpbridge.spi.secrets import Secret
+from erpbridge.spi.settings import ConnectionSettings
+
+__all__ = ["DEFAULT_OBJECTS", "SalesforceSettings"]
+
+#: objects described by default (the ones erpbridge's flows use).
+DEFAULT_OBJECTS = (
+    "Account",
+    "Contact",
+    "Product2",
+    "Pricebook2",
+    "PricebookEntry",
+    "Order",
+    "OrderItem",
+    "Case",
+)
+
+
+class SalesforceSettings(ConnectionSettings):
+    """How to reach and log in to one Salesforce org.
+
+    Attributes:
+        base_url: the login host: ``https://login.salesforce.com``, ``https://test.salesforce.com``
+            (sandboxes), a My Domain URL, or a simulator's ``base_url``. Data calls go to the
+            instance URL the login returns.
+        api_version: REST API version without "v". Default "59.0".
+        auth: ``oauth_password`` (OAuth 2.0 username-password flow; needs client_id and
+            client_secret) or ``soap`` (SOAP ``login``). Default ``oauth_password``.
+        username: the integration user.
+        password: the user's password (a secret reference).
+        security_token: appended to the password when the org requires it (optional).
+        client_id / client_secret: the connected app's consumer key and secret.
+        org_id: the org's 18-character id; outbound messages from any other org are
+            refused. Optional, but webhooks are refused without it.
+        ca_file: an extra CA to trust (the sandbox simulator's); default: system CAs.
+        objects: objects ``describe()`` covers. Default: the eight standard objects
+            erpbridge's flows use.
+    """
+
+    base_url: str = "https://login.salesforce.com"
+    api_version: str = Field(default="59.0", pattern=r"^\d{2}\.0$")
+    auth: Literal["oauth_password", "soap"] = "oauth_password"
+    username: str = Field(min_length=3)
+    password: Secret
+    security_token: Secret | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    org_id: str | None = Field(default=None, pattern=r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+    ca_file: Path | None = None
+    objects: tuple[str, ...] = DEFAULT_OBJECTS
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("base_url must start with https:// (or http:// for a local test)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_oauth(self) -> SalesforceSettings:
+        if self.auth == "oauth_password" and (self.client_id is None or self.client_secret is None):
+            raise ValueError("auth oauth_password needs client_id and client_secret")
+        return self
