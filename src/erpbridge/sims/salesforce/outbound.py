@@ -90,10 +90,13 @@ class OutboundNotifier:
     Args:
         base_url: the simulator's URL (for ``PartnerUrl``).
         transport: an httpx transport for deliveries (tests); default: the network.
+        backoff_s: first wait before a retry, doubled each time. Default 0.5.
     """
 
     base_url: str
     transport: httpx.AsyncBaseTransport | None = None
+    #: the first wait before a retry; doubles each time (tests set 0).
+    backoff_s: float = _FIRST_BACKOFF_S
     configs: list[OutboundConfig] = field(default_factory=list)
     delivered: int = 0
     failed: int = 0
@@ -155,7 +158,7 @@ class OutboundNotifier:
     ) -> None:
         body = render_notifications(config, batch, self.base_url)
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
-        delay = _FIRST_BACKOFF_S
+        delay = self.backoff_s
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 response = await client.post(config.url, content=body, headers=headers)
