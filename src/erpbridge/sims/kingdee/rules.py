@@ -1,0 +1,518 @@
+"""Business rules: Save/BatchSave, Submit, Audit, UnAudit, Delete and View.
+
+What the simulator enforces, copied from K/3 Cloud (reference §2, §7):
+- ``Model`` with no primary key (or 0) creates; an existing key updates, merging the
+  given fields into the stored bill; ``NeedUpDateFields`` limits what an update touches;
+  ``IsDeleteEntry`` (default true) drops entry rows the model does not name.
+- References are written as ``{"FNumber": "C001"}`` (``FNUMBER`` too) and must exist.
+- Numbers (FNumber / FBillNo) are unique per form; an empty number gets the next one.
+- FDocumentStatus: Save makes A (a re-saved D stays D); Submit A/D → B; Audit B → C;
+  UnAudit C → D; Delete only in Z/A/D; Save of a B or C bill is refused.
+- Every change stamps FModifyDate (server local time); Audit also FApproveDate/FAuditDate.
+  Whether a real server moves FModifyDate on Audit is [UNSURE]; the simulator does.
+- Each model of a BatchSave is checked and saved on its own (partial success, DIndex).
+Unknown keys in a Model are ignored, as K/3 Cloud ignores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from erpbridge.sims.kingdee.filter import normalize_stamp, parse_stamp
+from erpbridge.sims.kingdee.forms import FORMS, EntryDef, FieldDef, FieldKind, FormDef
+from erpbridge.sims.kingdee.state import KingdeeState, Row
+from erpbridge.sims.kingdee.wire import BusinessError, ErrorItem, MsgCode, SuccessItem
+
+__all__ = ["Rules", "SaveOptions", "StatusOp", "as_bool", "lower_keys"]
+
+_STATUS_NAMES = {"Z": "暂存", "A": "创建", "B": "审核中", "C": "已审核", "D": "重新审核"}
+
+
+def as_bool(value: object, default: bool) -> bool:
+    """Kingdee options arrive as JSON booleans or as the strings "true"/"false"."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int | float):
+        return bool(value)
+    return default
+
+
+def lower_keys(data: Mapping[str, object]) -> dict[str, object]:
+    """``data`` with lower-cased keys (Kingdee matches keys case-insensitively)."""
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SaveOptions:
+    """The Save/BatchSave options the simulator honours."""
+
+    need_update_fields: frozenset[str] = frozenset()
+    need_return_fields: tuple[str, ...] = ()
+    is_delete_entry: bool = True
+    auto_submit_audit: bool = False
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> SaveOptions:
+        """From the lower-cased ``data`` object of a Save/BatchSave call."""
+
+        def keys(value: object) -> list[str]:
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if isinstance(value, list):
+                return [str(v) for v in value if isinstance(v, str)]
+            return []
+
+        return cls(
+            need_update_fields=frozenset(k.lower() for k in keys(data.get("needupdatefields"))),
+            need_return_fields=tuple(keys(data.get("needreturnfields"))),
+            is_delete_entry=as_bool(data.get("isdeleteentry"), True),
+            auto_submit_audit=as_bool(data.get("isautosubmitandaudit"), False),
+        )
+
+
+class StatusOp:
+    """The status operations and their rules: (allowed from, to, refusal by state)."""
+
+    SUBMIT = "Submit"
+    AUDIT = "Audit"
+    UNAUDIT = "UnAudit"
+    DELETE = "Delete"
+
+
+_TRANSITIONS: dict[str, tuple[str, str | None]] = {
+    StatusOp.SUBMIT: ("AD", "B"),
+    StatusOp.AUDIT: ("B", "C"),
+    StatusOp.UNAUDIT: ("C", "D"),
+    StatusOp.DELETE: ("ZAD", None),
+}
+
+_REFUSALS: dict[tuple[str, str], str] = {
+    (StatusOp.SUBMIT, "B"): "单据已经提交，不能重复提交！",
+    (StatusOp.SUBMIT, "C"): "单据已经审核，不能提交！",
+    (StatusOp.SUBMIT, "Z"): "暂存的单据不能提交，请先保存！",
+    (StatusOp.AUDIT, "C"): "单据已经审核！",
+    (StatusOp.AUDIT, "A"): "单据未提交，不能审核！",
+    (StatusOp.AUDIT, "D"): "单据未提交，不能审核！",
+    (StatusOp.AUDIT, "Z"): "暂存的单据不能审核！",
+    (StatusOp.UNAUDIT, "A"): "单据未审核，不能反审核！",
+    (StatusOp.UNAUDIT, "B"): "单据未审核，不能反审核！",
+    (StatusOp.UNAUDIT, "D"): "单据未审核，不能反审核！",
+    (StatusOp.UNAUDIT, "Z"): "单据未审核，不能反审核！",
+    (StatusOp.DELETE, "B"): "单据已经提交，不允许删除！",
+    (StatusOp.DELETE, "C"): "单据已经审核，不允许删除！",
+}
+
+
+class Rules:
+    """The operations of DynamicFormService over a :class:`KingdeeState`."""
+
+    def __init__(self, state: KingdeeState) -> None:
+        self.state = state
+
+    # --- Save -----------------------------------------------------------------------
+
+    def save(
+        self, form: FormDef, model: object, options: SaveOptions, *, draft: bool = False
+    ) -> tuple[Row, bool]:
+        """Validate and store one model; returns the stored record and whether it is new.
+
+        ``draft`` (the Draft operation, 暂存) skips the required-field checks and leaves
+        the bill in state Z; a later Save of it makes it A.
+
+        Raises:
+            BusinessError: the model is refused; nothing is stored.
+        """
+        if not form.writable:
+            raise BusinessError(
+                f"表单“{form.label}”({form.form_id})不支持通过WebAPI保存", "", MsgCode.BAD_REQUEST
+            )
+        if not isinstance(model, dict):
+            raise BusinessError("Model 应为JSON对象", "Model", MsgCode.BAD_REQUEST)
+        given = lower_keys(model)
+        pk_value = given.pop(form.pk.lower(), None)
+        if form.pk != "FID":
+            given.pop("fid", None)
+        existing = self._existing(form, pk_value)
+        updating = existing is not None
+        if existing is not None:
+            status = str(existing.get("FDocumentStatus") or "A")
+            if status in ("B", "C"):
+                raise BusinessError(
+                    f"{self._describe(form, existing)}，当前状态为“{_STATUS_NAMES[status]}”，"
+                    "不允许修改！",
+                    "",
+                    MsgCode.STATE,
+                )
+            row = self.state.copy_of(existing)
+        else:
+            row = self._new_row(form)
+        only = options.need_update_fields if updating else frozenset()
+        self._apply_header(form, row, given, only)
+        for entry in form.entries:
+            rows = given.get(entry.key.lower())
+            if rows is not None and (not only or entry.key.lower() in only):
+                row[entry.key] = self._apply_entry(entry, row.get(entry.key), rows, only, options)
+        if draft:
+            if form.has_workflow and not updating:
+                row["FDocumentStatus"] = "Z"
+        else:
+            self._check_required(form, row)
+            if row.get("FDocumentStatus") == "Z":
+                row["FDocumentStatus"] = "A"
+        self._assign_number(form, row)
+        _compute(form, row)
+        now = self.state.now_text()
+        row["FModifyDate"] = now
+        if options.auto_submit_audit and form.has_workflow and not draft:
+            row["FDocumentStatus"] = "C"
+            row["FApproveDate" if form.is_bill else "FAuditDate"] = now
+        self.state.put(form, row)
+        return row, not updating
+
+    def _existing(self, form: FormDef, pk_value: object) -> Row | None:
+        if pk_value in (None, "", 0, "0"):
+            return None
+        pk = _as_pk(pk_value)
+        row = self.state.get(form, pk)
+        if row is None:
+            raise BusinessError(
+                f"{form.label}内码“{pk_value}”对应的数据不存在，可能已被删除！",
+                form.pk,
+                MsgCode.BAD_REQUEST,
+            )
+        return row
+
+    def _new_row(self, form: FormDef) -> Row:
+        row: Row = {}
+        for f in form.fields:
+            row[f.key] = _default(f)
+        for entry in form.entries:
+            row[entry.key] = []
+        row[form.pk] = self.state.next_id(form.form_id)
+        now = self.state.now_text()
+        row["FCreateDate"] = now
+        if form.has_workflow:
+            row["FDocumentStatus"] = "A"
+        if not form.is_bill:
+            row["FForbidStatus"] = "A"
+        if "FCloseStatus" in row:
+            row["FCloseStatus"] = "A"
+        bill_type = {"SAL_SaleOrder": "XSDD01_SYS", "PUR_Requisition": "CGSQD01_SYS"}
+        if form.form_id in bill_type:
+            target = self.state.by_number(FORMS["bos_billtype"], bill_type[form.form_id])
+            row["FBillTypeID"] = None if target is None else target["FBILLTYPEID"]
+        return row
+
+    def _apply_header(
+        self, form: FormDef, row: Row, given: Mapping[str, object], only: frozenset[str]
+    ) -> None:
+        subheads = {s.lower(): s for s in form.subheads}
+        values: dict[str, object] = {}
+        for key, value in given.items():
+            if key in subheads:
+                if isinstance(value, list) and len(value) == 1:
+                    value = value[0]  # some clients send a sub-head as a one-row list
+                if not isinstance(value, dict):
+                    raise BusinessError(f"{subheads[key]} 应为JSON对象", subheads[key])
+                values.update(lower_keys(value))
+            else:
+                values[key] = value
+        for key, value in values.items():
+            loc = form.locate(key)
+            if loc is None or loc.entry is not None or loc.field.read_only:
+                continue  # unknown keys and computed fields are ignored, as K/3 Cloud does
+            if only and key not in only:
+                continue
+            row[loc.field.key] = self._coerce(loc.field, value)
+
+    def _apply_entry(
+        self,
+        entry: EntryDef,
+        current: object,
+        given: object,
+        only: frozenset[str],
+        options: SaveOptions,
+    ) -> list[Row]:
+        if not isinstance(given, list):
+            raise BusinessError(f"单据体 {entry.key} 应为数组", entry.key)
+        lines = current if isinstance(current, list) else []
+        old: dict[object, Row] = {r[entry.id_key]: r for r in lines if isinstance(r, dict)}
+        fields = {f.key.lower(): f for f in entry.fields}
+        kept: dict[object, Row] = {} if options.is_delete_entry else dict(old)
+        out: list[Row] = []
+        for index, item in enumerate(given):
+            if not isinstance(item, dict):
+                raise BusinessError(f"单据体 {entry.key} 第{index + 1}行应为JSON对象", entry.key)
+            values = lower_keys(item)
+            entry_id = values.pop(entry.id_key.lower(), None)
+            is_existing = entry_id not in (None, "", 0, "0")
+            if is_existing:
+                found = old.get(_as_pk(entry_id))
+                if found is None:
+                    raise BusinessError(
+                        f"{entry.label}第{index + 1}行：分录内码“{entry_id}”不存在",
+                        entry.id_key,
+                    )
+                line = dict(found)
+            else:
+                line = {f.key: _default(f) for f in entry.fields}
+                line[entry.id_key] = self.state.next_id("entry")
+            for key, value in values.items():
+                field = fields.get(key)
+                if field is None or field.read_only:
+                    continue  # unknown keys and computed fields are ignored
+                if only and is_existing and key not in only:
+                    continue
+                line[field.key] = self._coerce(field, value, row=index + 1)
+            kept.pop(line[entry.id_key], None)
+            out.append(line)
+        return [*kept.values(), *out] if not options.is_delete_entry else out
+
+    def _coerce(self, field: FieldDef, value: object, row: int = 0) -> object:
+        where = f"第{row}行" if row else ""
+        try:
+            return _coerce_value(self.state, field, value)
+        except ValueError as exc:
+            raise BusinessError(
+                f"{where}字段“{field.label}”({field.key}){exc}", field.key
+            ) from None
+
+    def _check_required(self, form: FormDef, row: Row) -> None:
+        missing = [
+            f for f in form.fields if f.required and f.key != form.number_key and _empty(row[f.key])
+        ]
+        items = [ErrorItem(f"字段“{f.label}”是必填项", f.key) for f in missing]
+        for entry in form.entries:
+            stored = row.get(entry.key)
+            lines: list[Row] = stored if isinstance(stored, list) else []
+            if form.is_bill and not lines:
+                items.append(ErrorItem(f"“{entry.label}”至少需要录入一行", entry.key))
+            for n, line in enumerate(lines, start=1):
+                for f in entry.fields:
+                    if f.required and _empty(line.get(f.key)):
+                        items.append(ErrorItem(f"第{n}行字段“{f.label}”是必填项", f.key))
+                qty = line.get("FQty", line.get("FReqQty"))
+                if isinstance(qty, float) and qty <= 0:
+                    items.append(ErrorItem(f"第{n}行数量必须大于0", "FQty"))
+        if items:
+            first = items[0]
+            raise BusinessError(first.message, first.field_name, MsgCode.VALIDATION, items[1:])
+
+    def _assign_number(self, form: FormDef, row: Row) -> None:
+        number = str(row.get(form.number_key) or "").strip()
+        if not number:
+            row[form.number_key] = self.state.next_number(form)
+            return
+        other = self.state.by_number(form, number)
+        if other is not None and other[form.pk] != row[form.pk]:
+            what = "单据编号" if form.is_bill else "编码"
+            raise BusinessError(
+                f"{form.label}{what}“{number}”已经存在，{what}不能重复！",
+                form.number_key,
+            )
+
+    # --- Submit / Audit / UnAudit / Delete ----------------------------------------
+
+    def targets(self, form: FormDef, data: Mapping[str, object]) -> list[tuple[object, Row | None]]:
+        """The bills named by ``Ids`` (comma string, wins) or ``Numbers`` (array)."""
+        ids = data.get("ids")
+        numbers = data.get("numbers")
+        out: list[tuple[object, Row | None]] = []
+        if ids not in (None, "", []):
+            parts = ids if isinstance(ids, list) else str(ids).split(",")
+            for part in parts:
+                text = str(part).strip()
+                if text:
+                    out.append((text, self.state.get(form, _as_pk(text))))
+        elif isinstance(numbers, list):
+            for number in numbers:
+                out.append((number, self.state.by_number(form, str(number))))
+        elif isinstance(numbers, str) and numbers.strip():
+            out += [(n, self.state.by_number(form, n)) for n in numbers.split(",") if n.strip()]
+        return out
+
+    def change_status(
+        self, form: FormDef, op: str, targets: Sequence[tuple[object, Row | None]]
+    ) -> tuple[list[SuccessItem], list[ErrorItem], int]:
+        """Apply ``op`` to each target on its own; one result per target by DIndex.
+
+        Returns:
+            successes, errors and the MsgCode (11 when a bill's state refused the op).
+        """
+        if not targets:
+            item = ErrorItem("请至少选择一条需要操作的数据（Numbers 或 Ids）", "")
+            return [], [item], MsgCode.BAD_REQUEST
+        if not form.writable or not form.has_workflow:
+            message = f"表单“{form.label}”({form.form_id})不支持{op}操作"
+            return [], [ErrorItem(message, "", i) for i in range(len(targets))], MsgCode.BAD_REQUEST
+        allowed, to = _TRANSITIONS[op]
+        done: list[SuccessItem] = []
+        failed: list[ErrorItem] = []
+        code = MsgCode.OK
+        for dindex, (asked, row) in enumerate(targets):
+            if row is None:
+                what = "单据编号" if form.is_bill else "编码"
+                failed.append(ErrorItem(f"{what}为“{asked}”的{form.label}不存在！", "", dindex))
+                code = code or MsgCode.BAD_REQUEST
+                continue
+            status = str(row.get("FDocumentStatus") or "A")
+            if status not in allowed:
+                reason = _REFUSALS.get((op, status), "当前状态不允许此操作！")
+                failed.append(ErrorItem(f"{self._describe(form, row)}，{reason}", "", dindex))
+                code = MsgCode.STATE
+                continue
+            number = str(row.get(form.number_key) or "")
+            if to is None:
+                self.state.remove(form, row[form.pk])
+            else:
+                self._move(form, row, to)
+            done.append(SuccessItem(row[form.pk], number, dindex))
+        return done, failed, code
+
+    def _move(self, form: FormDef, row: Row, to: str) -> None:
+        changed = self.state.copy_of(row)
+        now = self.state.now_text()
+        changed["FDocumentStatus"] = to
+        approve_key = "FApproveDate" if form.is_bill else "FAuditDate"
+        if to == "C":
+            changed[approve_key] = now
+        elif to == "D":
+            changed[approve_key] = None
+        changed["FModifyDate"] = now
+        self.state.put(form, changed)
+
+    def _describe(self, form: FormDef, row: Row) -> str:
+        what = "单据编号" if form.is_bill else "编码"
+        return f"{what}为“{row.get(form.number_key)}”的{form.label}"
+
+
+# --- values ---------------------------------------------------------------------------
+
+
+def _default(field: FieldDef) -> object:
+    if field.kind is FieldKind.TEXT:
+        return ""
+    if field.kind is FieldKind.BOOL:
+        return False
+    if field.kind is FieldKind.DECIMAL:
+        return 0.0
+    if field.kind is FieldKind.INT:
+        return 0
+    return None
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == 0
+
+
+def _as_pk(value: object) -> object:
+    text = str(value).strip()
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _coerce_value(state: KingdeeState, field: FieldDef, value: object) -> object:
+    """Turn a Model value into the stored value, or raise ValueError with the reason."""
+    kind = field.kind
+    if value is None:
+        return _default(field)
+    if kind is FieldKind.REF:
+        return _resolve_ref(state, field, value)
+    if isinstance(value, dict | list):
+        raise ValueError("的值应为简单值，不能是对象或数组")
+    if kind is FieldKind.TEXT:
+        return str(value)
+    if kind in (FieldKind.DECIMAL, FieldKind.INT):
+        if isinstance(value, bool):
+            raise ValueError(f"的值“{value}”不是有效的数值")
+        try:
+            number = float(str(value).replace(",", "")) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+        except ValueError:
+            raise ValueError(f"的值“{value}”不是有效的数值") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"的值“{value}”不是有效的数值")
+        return int(number) if kind is FieldKind.INT else round(number, 10)
+    if kind is FieldKind.BOOL:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0", ""):
+            return False
+        raise ValueError(f"的值“{value}”不是有效的布尔值")
+    if kind in (FieldKind.DATE, FieldKind.DATETIME):
+        stamp = parse_stamp(str(value)) if isinstance(value, str) else None
+        if stamp is None:
+            raise ValueError(
+                f"的值“{value}”不是有效的日期（应为 yyyy-MM-dd 或 yyyy-MM-dd HH:mm:ss）"
+            )
+        if kind is FieldKind.DATE:
+            stamp = datetime(stamp.year, stamp.month, stamp.day)
+        return normalize_stamp(stamp)
+    return str(value)
+
+
+def _resolve_ref(state: KingdeeState, field: FieldDef, value: object) -> object:
+    target = FORMS[(field.ref or "").lower()]
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        value = {"FNumber": value}  # a bare number is taken as the code (tolerant)
+    if not isinstance(value, dict):
+        raise ValueError('的值应为 {"FNumber": "编码"}')
+    keys = lower_keys(value)
+    if not keys or all(v in (None, "") for v in keys.values()):
+        return None
+    number = keys.get("fnumber")
+    if number not in (None, ""):
+        row = state.by_number(target, str(number))
+        if row is None:
+            raise ValueError(f"的值“{number}”在{target.label}中不存在")
+        return row[target.pk]
+    for id_key in (target.pk.lower(), "fid", "id"):
+        if keys.get(id_key) not in (None, "", 0):
+            row = state.get(target, _as_pk(keys[id_key]))
+            if row is None:
+                raise ValueError(f"的内码“{keys[id_key]}”在{target.label}中不存在")
+            return row[target.pk]
+    if keys.get("fname") not in (None, ""):
+        matches = [r for r in state.rows(target) if r.get("FName") == keys["fname"]]
+        if len(matches) == 1:
+            return matches[0][target.pk]
+        raise ValueError(f"按名称“{keys['fname']}”找不到唯一的{target.label}")
+    raise ValueError('的值应为 {"FNumber": "编码"}')
+
+
+def _compute(form: FormDef, row: Row) -> None:
+    """Amounts the server computes (sales order lines and totals, available credit)."""
+    if form.form_id == "SAL_SaleOrder":
+        total = tax_total = net_total = 0.0
+        for line in row.get("FSaleOrderEntry") or []:  # type: ignore[attr-defined]
+            qty = float(line.get("FQty") or 0)
+            rate = float(line.get("FEntryTaxRate") or 0)
+            tax_price = float(line.get("FTaxPrice") or 0)
+            price = float(line.get("FPrice") or 0)
+            if tax_price:
+                price = round(tax_price / (1 + rate / 100), 6)
+            else:
+                tax_price = round(price * (1 + rate / 100), 6)
+            line["FPrice"], line["FTaxPrice"] = price, tax_price
+            line["FAllAmount"] = round(qty * tax_price, 2)
+            line["FAmount"] = round(line["FAllAmount"] / (1 + rate / 100), 2)
+            line["FEntryTaxAmount"] = round(line["FAllAmount"] - line["FAmount"], 2)
+            total += line["FAllAmount"]
+            net_total += line["FAmount"]
+            tax_total += line["FEntryTaxAmount"]
+        row["FBillAllAmount"] = round(total, 2)
+        row["FBillAmount"] = round(net_total, 2)
+        row["FBillTaxAmount"] = round(tax_total, 2)
+        if not row.get("FExchangeRate"):
+            row["FExchangeRate"] = 1.0
+    elif form.form_id == "CRE_CustCreditProfile":
+        limit = float(row.get("FCreditAmount") or 0)  # type: ignore[arg-type]
+        used = float(row.get("FUsedAmount") or 0)  # type: ignore[arg-type]
+        row["FAvailableAmount"] = round(limit - used, 2)

@@ -1,0 +1,171 @@
+"""The simulator's records: one table per form, write-through to SQLite.
+
+A record is a dict keyed by field key as the form defines it (``FCustId``, ``FQty``):
+references hold the target's internal id, dates are stored as sortable
+``YYYY-MM-DDTHH:MM:SS.ffffff`` texts in server local time (K/3 Cloud stores and answers
+local time, normally China Standard Time, UTC+8), entries are lists of such dicts.
+Business rules live in rules.py; this module is storage, ids and the clock.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims.kingdee.filter import normalize_stamp
+from erpbridge.sims.kingdee.forms import FORMS, FormDef
+
+__all__ = ["CST", "KingdeeState", "Row", "utc_now"]
+
+Row = dict[str, object]
+
+#: the server's local time zone (K/3 Cloud answers local time without a zone).
+CST = timezone(timedelta(hours=8), "CST")
+
+_FIRST_ID = 100001
+
+
+def utc_now() -> datetime:
+    """Now, aware UTC."""
+    return datetime.now(UTC)
+
+
+class KingdeeState:
+    """Every form's records, by internal id, plus number indexes and counters.
+
+    Args:
+        store: where records persist; None keeps them in memory only (unit tests).
+        clock: returns aware UTC now; injected so tests control time. Default: real time.
+    """
+
+    def __init__(
+        self, store: DocumentStore | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.tables: dict[str, dict[object, Row]] = {f.form_id: {} for f in FORMS.values()}
+        self._numbers: dict[str, dict[str, object]] = {f.form_id: {} for f in FORMS.values()}
+        self.counters: dict[str, int] = {}
+
+    # --- time -----------------------------------------------------------------------
+
+    def now_text(self) -> str:
+        """Now in server local time, in the stored form."""
+        now = self.clock().astimezone(CST).replace(tzinfo=None)
+        # SQL Server's datetime keeps milliseconds (3.33 ms steps); the simulator keeps ms.
+        return normalize_stamp(now.replace(microsecond=now.microsecond // 1000 * 1000))
+
+    # --- reading --------------------------------------------------------------------
+
+    def get(self, form: FormDef, pk: object) -> Row | None:
+        """The record with internal id ``pk``, or None."""
+        return self.tables[form.form_id].get(pk)
+
+    def by_number(self, form: FormDef, number: str) -> Row | None:
+        """The record whose number (FNumber / FBillNo) is ``number`` (any case), or None."""
+        pk = self._numbers[form.form_id].get(number.strip().casefold())
+        return None if pk is None else self.tables[form.form_id].get(pk)
+
+    def rows(self, form: FormDef) -> list[Row]:
+        """Every record of a form, in internal-id order."""
+        table = self.tables[form.form_id]
+        return [table[k] for k in sorted(table, key=_sort_key)]
+
+    # --- ids ------------------------------------------------------------------------
+
+    def next_id(self, scope: str) -> int:
+        """The next internal id in ``scope`` (a form id, or ``entry``)."""
+        value = self.counters.get(scope, _FIRST_ID)
+        self.counters[scope] = value + 1
+        return value
+
+    def next_number(self, form: FormDef) -> str:
+        """The next free automatic number (``XSDD000001``, ``CUST00001``)."""
+        width = 6 if form.is_bill else 5
+        while True:
+            seq = self.counters.get("no:" + form.form_id, 1)
+            self.counters["no:" + form.form_id] = seq + 1
+            number = f"{form.number_prefix}{seq:0{width}d}"
+            if self.by_number(form, number) is None:
+                return number
+
+    # --- writing --------------------------------------------------------------------
+
+    def put(self, form: FormDef, row: Row) -> None:
+        """Insert or replace ``row`` (keyed by its pk) and persist it."""
+        pk = row[form.pk]
+        table = self.tables[form.form_id]
+        old = table.get(pk)
+        numbers = self._numbers[form.form_id]
+        if old is not None:
+            numbers.pop(str(old.get(form.number_key) or "").casefold(), None)
+        table[pk] = row
+        number = str(row.get(form.number_key) or "")
+        if number:
+            numbers[number.casefold()] = pk
+        if self.store is not None:
+            with self.store.transaction():
+                self.store.put(
+                    Document(
+                        form.form_id,
+                        str(pk),
+                        row,
+                        str(row.get("FModifyDate") or ""),
+                    )
+                )
+                self.store.set_meta("counters", _encode_counters(self.counters))
+
+    def remove(self, form: FormDef, pk: object) -> None:
+        """Delete a record for good (K/3 Cloud deletes physically; no tombstone)."""
+        row = self.tables[form.form_id].pop(pk, None)
+        if row is not None:
+            self._numbers[form.form_id].pop(str(row.get(form.number_key) or "").casefold(), None)
+        if self.store is not None:
+            self.store.remove(form.form_id, str(pk))
+
+    def copy_of(self, row: Row) -> Row:
+        """A deep copy to change before :meth:`put` (a failed save leaves no trace)."""
+        return copy.deepcopy(row)
+
+    def load(self) -> bool:
+        """Fill the tables from the store; False when it holds nothing."""
+        if self.store is None:
+            return False
+        found = False
+        for doc in self.store.load():
+            form = FORMS.get(doc.object.lower())
+            if form is None:
+                continue
+            row = dict(doc.body)
+            pk = row.get(form.pk)
+            self.tables[form.form_id][pk] = row
+            number = str(row.get(form.number_key) or "")
+            if number:
+                self._numbers[form.form_id][number.casefold()] = pk
+            found = True
+        self.counters.update(_decode_counters(self.store.get_meta("counters") or ""))
+        return found
+
+    def persist_counters(self) -> None:
+        """Write the counters (after seeding)."""
+        if self.store is not None:
+            self.store.set_meta("counters", _encode_counters(self.counters))
+
+
+def _sort_key(pk: object) -> tuple[int, int, str]:
+    return (0, pk, "") if isinstance(pk, int) else (1, 0, str(pk))
+
+
+def _encode_counters(counters: dict[str, int]) -> str:
+    return ";".join(f"{k}={v}" for k, v in sorted(counters.items()))
+
+
+def _decode_counters(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and value.isdigit():
+            out[key] = int(value)
+    return out
