@@ -221,8 +221,11 @@ def _check_targets(spec: MappingSpec, analysis: Analysis, schema: ObjectSchema) 
                 spec, use, path,
                 f"a {use.kind.value} value cannot go into {field.name} ({field.type.value})",
             ))  # fmt: skip
-    mapped = {f.name for f in analysis.fields}
-    mapped |= {(schema.field(n).name if schema.field(n) else n) for n in mapped}  # type: ignore[union-attr]
+    mapped = {spec.target_aliases.canonical(str(k)) for k in spec.rules}
+    for name in list(mapped):
+        found = schema.field(name)
+        if found is not None:
+            mapped.add(found.name)
     for field in schema.fields:
         unmapped = field.name not in mapped and field.label not in mapped
         if field.required and not field.read_only and unmapped and field.name != schema.id_field:

@@ -183,7 +183,7 @@ def _compile_pattern(pattern: str) -> tuple[re.Pattern[str], str, tuple[int, ...
             template += fmt
             indexes.append(_VALUE_INDEX[group])
             has_time = has_time or group in "HmsS"
-        elif token[0].isalpha():
+        elif token[0].isascii() and token[0].isalpha():
             raise ValueError(
                 f"unknown letter {token!r} in date pattern {pattern!r} (use yyyy MM dd HH mm "
                 "ss SSS; quote literal letters: 'T')"
@@ -357,7 +357,11 @@ def _parse_time(value: object) -> time:
                         int((m[4] or "0").ljust(6, "0")))  # fmt: skip
         if text.isdigit() and len(text) in (4, 6):
             return time(int(text[:2]), int(text[2:4]), int(text[4:6] or 0))
-    except ValueError:
+        if len(text) > 10:  # a date-time: its time of day
+            moment = parse_when(text)
+            if isinstance(moment, datetime):
+                return moment.time()
+    except (ValueError, FunctionError):
         pass
     raise FunctionError(f"{brief(value)} is not a time of day")
 
