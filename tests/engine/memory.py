@@ -207,12 +207,52 @@ class MemoryConnector:
     async def aclose(self) -> None:
         return None
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
-        raise NotImplementedError
-
 
 def memory_spec() -> ConnectorSpec:
     def create(settings: ConnectionSettings, http: object) -> MemoryConnector:
         raise AssertionError("engine tests hand ready connectors to the Runtime")
 
     return ConnectorSpec(name="memory", settings=MemorySettings, create=create)  # type: ignore[arg-type]
+
+
+WEBHOOK_SECRET = b"memory-webhook-secret"
+
+
+def signed_webhook(
+    object_name: str, changes: list[tuple[str, str]], secret: bytes = WEBHOOK_SECRET
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a delivery from the memory system (HMAC-SHA256 of the body)."""
+    import hashlib
+    import hmac
+    import json
+
+    body = json.dumps(
+        {"object": object_name, "changes": [{"id": i, "version": v} for i, v in changes]}
+    ).encode()
+    signature = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return {"content-type": "application/json", "x-signature": signature}, body
+
+
+def parse_memory_webhook(headers: Mapping[str, str], body: bytes) -> list[Change]:
+    """Verify the HMAC and parse; AuthError / ValidationError as the spi says."""
+    import hashlib
+    import hmac
+    import json
+
+    from erpbridge.spi import AuthError
+
+    signature = headers.get("x-signature", "")
+    expected = hmac.new(WEBHOOK_SECRET, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature, expected):
+        raise AuthError("bad signature", system="memory")
+    try:
+        data = json.loads(body)
+        return [
+            Change(object=str(data["object"]), record_id=str(c["id"]), version=str(c["version"]))
+            for c in data["changes"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"malformed delivery: {exc}", system="memory") from exc
+
+
+MemoryConnector.parse_webhook = staticmethod(parse_memory_webhook)  # type: ignore[assignment,method-assign]

@@ -13,7 +13,7 @@ import typer
 
 from erpbridge import __version__
 from erpbridge.cli import connectors as connectors_cmd
-from erpbridge.cli import db, demo, project
+from erpbridge.cli import db, demo, engine, ops, project
 from erpbridge.cli._common import err_console
 from erpbridge.log import configure_logging, redact
 from erpbridge.spi.errors import ErpBridgeError
@@ -61,6 +61,13 @@ app.command("plan")(project.plan)
 app.command("connectors")(connectors_cmd.connectors)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
+app.command("run")(engine.run_cmd)
+app.command("serve")(engine.serve_cmd)
+app.command("worker")(engine.worker_cmd)
+app.command("sync")(engine.sync_cmd)
+app.command("jobs")(ops.jobs_cmd)
+app.command("runs")(ops.runs_cmd)
+app.add_typer(ops.dlq_app, name="dlq")
 app.command("sandbox")(sandbox_cmd)
 
 

@@ -21,6 +21,7 @@ from erpbridge.cli._common import (
     print_config_errors,
 )
 from erpbridge.config import ConfigErrors, FlowSpec, Project, find_project_file, load_project
+from erpbridge.engine.plans import mapping_problems
 from erpbridge.flows.templates import list_templates, template_files
 from erpbridge.spi.errors import ConfigError
 
@@ -66,7 +67,10 @@ def validate(project: Path | None = PROJECT_OPTION, as_json: bool = JSON_OPTION)
     """Check the project file and report every problem with file, line and column."""
     path = find_project_file(project)
     try:
-        load_project(path, registry=default_registry())
+        loaded = load_project(path, registry=default_registry())
+        problems = mapping_problems(loaded)
+        if problems:
+            raise ConfigErrors(problems)
     except ConfigErrors as exc:
         if as_json:
             emit_json(

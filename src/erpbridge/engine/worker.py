@@ -292,6 +292,9 @@ class Worker:
                     xrefs.update({(entity, sid): found.get(sid) for sid in ids})
         mapped = []
         for job, record in accepted:
+            if job.trigger == Trigger.REPLAY.value and job.mapped_payload is not None:
+                mapped.append((job, record, dict(job.mapped_payload)))  # edited by a person
+                continue
             try:
                 payload = plan.mapper.apply(record.fields, xrefs)
             except MissingReference as exc:

@@ -1,6 +1,6 @@
 """The connector contract: records, cursors, writes, schemas, errors, settings, registry."""
 
-from erpbridge.spi.connector import Connector, WebhookConnector
+from erpbridge.spi.connector import Connector, WebhookAcknowledger, WebhookConnector
 from erpbridge.spi.errors import (
     AuthError,
     ConfigError,
@@ -59,6 +59,7 @@ __all__ = [
     "SecretResolver",
     "TransientError",
     "ValidationError",
+    "WebhookAcknowledger",
     "WebhookConnector",
     "WriteMode",
     "WriteOp",

@@ -23,7 +23,7 @@ from erpbridge.spi.records import (
 from erpbridge.spi.schema import Catalog
 from erpbridge.spi.settings import Limits
 
-__all__ = ["Connector", "WebhookConnector"]
+__all__ = ["Connector", "WebhookAcknowledger", "WebhookConnector"]
 
 
 @runtime_checkable
@@ -85,4 +85,17 @@ class WebhookConnector(Connector, Protocol):
             AuthError: unsigned, badly signed or expired (the receiver answers 401).
             ValidationError: a body that is not what the system sends (400).
         """
+        ...
+
+
+@runtime_checkable
+class WebhookAcknowledger(Protocol):
+    """A webhook connector whose system expects a particular answer once changes are stored.
+
+    Salesforce outbound messaging, for one, re-sends until it gets a SOAP ``Ack``. Without
+    this, the receiver answers ``200`` with a small JSON body.
+    """
+
+    def webhook_ack(self) -> tuple[str, bytes]:
+        """(content type, body) of the answer that acknowledges a stored delivery."""
         ...

@@ -145,6 +145,7 @@ dead_letters = sa.Table(
     sa.Column("hint", sa.Text, nullable=True),
     sa.Column("source_snapshot", JSONDoc, nullable=True),
     sa.Column("mapped_payload", JSONDoc, nullable=True),
+    sa.Column("payload_edited", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("state", sa.String(16), nullable=False, comment="open | replayed | discarded"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime, nullable=True),

@@ -49,6 +49,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("echo_hashes") as batch:
         batch.alter_column("fields", server_default=None)
+    with op.batch_alter_table("dead_letters") as batch:
+        batch.add_column(
+            sa.Column("payload_edited", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(
             sa.Column(
@@ -63,6 +67,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("waiting_since")
+    with op.batch_alter_table("dead_letters") as batch:
+        batch.drop_column("payload_edited")
     with op.batch_alter_table("echo_hashes") as batch:
         batch.drop_column("fields")
     op.drop_index(op.f("ix_runs_flow_started_at"), table_name="runs")

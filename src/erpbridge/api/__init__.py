@@ -1,0 +1,1 @@
+"""The HTTP surface (FastAPI): webhooks, health, metrics; the management API grows here."""

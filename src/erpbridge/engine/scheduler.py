@@ -1,0 +1,121 @@
+"""Triggers over time: poll each flow at its interval, run cron schedules in their time zone.
+
+A failing poll is logged and counted, and tried again at the next interval; it never
+stops the other flows. Cron schedules run a full read of the flow's source (the
+deduplication makes unchanged records cheap) as trigger ``schedule``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from croniter import croniter
+
+from erpbridge.engine.clock import Clock
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.intake import poll_flow, sync_flow
+from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.runtime import Runtime
+from erpbridge.log import get_logger
+from erpbridge.spi.errors import ErpBridgeError
+
+__all__ = ["Scheduler", "next_cron_time"]
+
+log = get_logger("engine.scheduler")
+
+
+def next_cron_time(expression: str, zone: str, after: datetime) -> datetime:
+    """The next time ``expression`` fires in time zone ``zone`` after ``after`` (aware UTC out)."""
+    local = after.astimezone(ZoneInfo(zone))
+    fire: datetime = croniter(expression, local).get_next(datetime)
+    return fire.astimezone(after.tzinfo)
+
+
+class Scheduler:
+    """Runs the poll and cron triggers of the plans until stopped."""
+
+    def __init__(
+        self,
+        store: sa.Engine,
+        runtime: Runtime,
+        plans: Mapping[str, FlowPlan],
+        clock: Clock,
+        metrics: Metrics,
+        default_zone: str = "UTC",
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.plans = dict(plans)
+        self.clock = clock
+        self.metrics = metrics
+        self.default_zone = default_zone
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """One task per trigger; returns when ``stop`` is set."""
+        tasks = []
+        for plan in self.plans.values():
+            trigger = plan.spec.source.trigger
+            if trigger.poll is not None:
+                tasks.append(
+                    asyncio.create_task(self._poll_loop(plan, trigger.poll.total_seconds(), stop))
+                )
+            if trigger.schedule is not None:
+                zone = trigger.schedule.timezone or self.default_zone
+                tasks.append(
+                    asyncio.create_task(self._cron_loop(plan, trigger.schedule.cron, zone, stop))
+                )
+        if not tasks:
+            await stop.wait()
+            return
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _wait(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Sleep ``seconds`` or until stopped; True when stopped."""
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return False
+        return True
+
+    async def _poll_loop(self, plan: FlowPlan, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = self.clock.monotonic()
+            try:
+                result = await poll_flow(
+                    self.store, self.runtime, plan.name, self.clock, self.metrics
+                )
+                if result.queued:
+                    log.info(
+                        "poll.done",
+                        flow=plan.name,
+                        queued=result.queued,
+                        duplicates=result.duplicates,
+                    )
+            except ErpBridgeError as exc:
+                log.warning("poll.failed", flow=plan.name, error=str(exc))
+            except sa.exc.OperationalError as exc:
+                log.error("poll.store_failed", flow=plan.name, error=str(exc.orig))
+            if await self._wait(stop, interval_s - (self.clock.monotonic() - started)):
+                return
+
+    async def _cron_loop(self, plan: FlowPlan, cron: str, zone: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = self.clock.now()
+            fire = next_cron_time(cron, zone, now)
+            if await self._wait(stop, (fire - now).total_seconds()):
+                return
+            try:
+                result = await sync_flow(
+                    self.store, self.runtime, plan.name, self.clock, trigger=Trigger.SCHEDULE
+                )
+                log.info("schedule.done", flow=plan.name, queued=result.queued)
+            except ErpBridgeError as exc:
+                log.warning("schedule.failed", flow=plan.name, error=str(exc))
