@@ -458,18 +458,23 @@ class ExpressionCompiler:
             return _constant(dict(zip(keys, [i.const for i in items], strict=True)))
         plan = tuple(zip(keys, [i.fn for i in items], texts, strict=True))
 
+        pairs = tuple((k, f) for k, f, _ in plan)
+
         def make_record(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
-            out: dict[str, object] = {}
+            try:
+                return {key: fn(s, l, x) for key, fn in pairs}
+            except FieldMappingError as exc:
+                first = exc  # evaluate again field by field to name the one that failed
             key = ""
             try:
-                for key, fn, _ in plan:
-                    out[key] = fn(s, l, x)
+                for key, fn, _ in plan:  # noqa: B007  # key is read in the except
+                    fn(s, l, x)
             except FieldMappingError as exc:
                 exc.nest(key)
                 if exc.expression is None:
                     exc.expression = dict((k, t) for k, _, t in plan)[key]
                 raise
-            return out
+            raise first  # now() may differ the second time; report what failed first
 
         return Compiled(make_record, FieldType.OBJECT, collectors=_gather(items))
 
@@ -571,6 +576,7 @@ class ExpressionCompiler:
         consts: dict[str, object] = {}
         runtime: list[Compiled] = []
         texts: list[str] = []
+        absent = 0  # trailing run-time parameters left at their default
         for p in spec.params:
             given = args.get(p.name)
             if p.const:
@@ -579,13 +585,17 @@ class ExpressionCompiler:
                     value = self.const_value(given, f"{spec.name}(): {p.name}")
                 consts[p.name + "_" if keyword.iskeyword(p.name) else p.name] = value
             elif p.variadic:
+                absent = 0
                 parts = [self.node(a) for a in (given or [])]  # type: ignore[union-attr]
                 runtime.append(_tuple_of(parts))
                 texts.append(", ".join(self.text(a) for a in (given or [])))  # type: ignore[union-attr]
             elif given is None:
                 runtime.append(_constant(p.default))
                 texts.append("")
+                absent += 1
+                continue
             else:
+                absent = 0
                 runtime.append(self.node(given))  # type: ignore[arg-type]  # not variadic
                 texts.append(self.text(given))  # type: ignore[arg-type]  # not variadic
                 ref = self._last_path(given)  # type: ignore[arg-type]  # not variadic
@@ -597,6 +607,8 @@ class ExpressionCompiler:
         except (ValueError, TypeError) as exc:
             raise ExpressionCompileError(f"{spec.name}(): {exc}", node) from None
         kind = spec.return_kind({k.rstrip("_"): v for k, v in consts.items()})
+        if absent:  # the impl's own defaults apply; fewer arguments, a faster call
+            runtime, texts = runtime[: len(runtime) - absent], texts[: len(texts) - absent]
         call = _call_closure(
             spec, impl, [r.fn for r in runtime], texts, [r.is_const for r in runtime]
         )
@@ -1017,7 +1029,7 @@ def each_closure(
         lines = lines_fn(s, l, x)
         if lines is None:
             return []
-        if not isinstance(lines, list | tuple):
+        if type(lines) is not list and not isinstance(lines, list | tuple):
             raise FieldMappingError(
                 f"each(): {brief(lines)} is not a list of lines ({lines_text})",
                 value=lines,
@@ -1029,7 +1041,7 @@ def each_closure(
         i = 0
         try:
             for i, line in enumerate(lines):  # noqa: B007  # i is read in the except
-                if not isinstance(line, Mapping):
+                if type(line) is not dict and not isinstance(line, Mapping):
                     raise FieldMappingError(
                         f"each(): line is {brief(line)}, not a record ({lines_text})"
                     )

@@ -54,6 +54,7 @@ class FieldPlan:
         expression: the expression text named in errors.
         fn: the evaluator; returns ``OMIT`` when a ``when:`` says to leave the field out.
         kind: the static kind of the value, when known.
+        conditional: the rule has a ``when:`` and may leave the field out.
     """
 
     name: str
@@ -62,6 +63,7 @@ class FieldPlan:
     expression: str | None
     fn: Evaluator
     kind: FieldType
+    conditional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +291,7 @@ class _RuleCompiler:
             for k in ("default", "required", "when")
             if k in raw
         )
-        return FieldPlan(key, path, rule, expression, fn, base.kind)
+        return FieldPlan(key, path, rule, expression, fn, base.kind, when_fn is not None)
 
     def lines(
         self,

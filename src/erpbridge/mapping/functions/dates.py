@@ -7,6 +7,7 @@ zone given by ``tz`` (UTC by default); aware times keep their instant.
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -64,7 +65,21 @@ _PATTERN_FIELDS: Mapping[str, tuple[str, str, str]] = {
 _VALUE_INDEX = {"y": 0, "M": 1, "d": 2, "H": 3, "m": 4, "s": 5, "S": 6, "yy": 7}
 
 
+@functools.lru_cache(maxsize=256)
+def _zone_cached(text: str) -> tzinfo:
+    return _zone(text)
+
+
 def zone(name: object) -> tzinfo:
+    """A time zone by IANA name (``Asia/Shanghai``), ``UTC`` or offset (``+08:00``).
+
+    Raises:
+        ValueError: an unknown zone.
+    """
+    return _zone_cached(str(name).strip())
+
+
+def _zone(name: object) -> tzinfo:
     """A time zone by IANA name (``Asia/Shanghai``), ``UTC`` or offset (``+08:00``).
 
     Raises:
@@ -313,7 +328,14 @@ def _build_date(to: object, from_: object, tz: object) -> Impl:
     parse, fmt = _parser(from_), _date_formatter(to)
     zone_ = zone(tz) if tz is not None else None
 
+    auto = parse is _checked_auto
+
     def date_(value: object) -> object:
+        if auto and type(value) is str and len(value) == 10 and value[4] == "-":
+            try:  # the common case, ISO yyyy-MM-dd, without the general parser
+                return fmt(date.fromisoformat(value))
+            except ValueError:
+                pass
         m = parse(value)
         if isinstance(m, datetime):
             if zone_ is not None and m.tzinfo is not None:
@@ -328,8 +350,17 @@ def _build_datetime(to: object, from_: object, tz: object, to_tz: object) -> Imp
     parse, fmt = _parser(from_), _datetime_formatter(to)
     zone_, out_zone = zone(tz), (zone(to_tz) if to_tz is not None else None)
 
+    auto = parse is _checked_auto
+
     def datetime_(value: object) -> object:
-        m = parse(value)
+        m: Moment | None = None
+        if auto and type(value) is str and len(value) > 10 and value[4] == "-":
+            try:  # the common case, ISO 8601, without the general parser
+                m = datetime.fromisoformat(value)
+            except ValueError:
+                m = None
+        if m is None:
+            m = parse(value)
         if not isinstance(m, datetime):
             m = datetime(m.year, m.month, m.day, tzinfo=zone_)
         elif m.tzinfo is None:

@@ -18,7 +18,7 @@ from erpbridge.mapping.functions._base import (
     Param,
     brief,
 )
-from erpbridge.mapping.functions.numbers import quantize, rounding_mode, to_decimal
+from erpbridge.mapping.functions.numbers import exponent, quantize, rounding_mode, to_decimal
 from erpbridge.spi.schema import FieldType
 
 __all__ = ["CURRENCY_EXPONENTS", "FUNCTIONS", "amount_in_words"]
@@ -92,16 +92,23 @@ def _build_money(from_: object, to: object, scale: object, rounding: object) -> 
         raise ValueError("a minor unit (分, minor) is a whole number: scale must be 0")
     factor = f_from / f_to
     same = cur_from == cur_to
+    exp = exponent(places)
+    scaled = factor != 1
 
-    def money(value: object, rate: object) -> object:
-        amount = to_decimal(value)
-        if not same:
-            if rate is None:
-                raise FunctionError(f"converting {cur_from} to {cur_to} needs rate=", 1)
+    def money(value: object, rate: object = None) -> object:
+        amount = value if type(value) is Decimal else to_decimal(value)
+        if rate is not None:
             amount *= to_decimal(rate)
-        elif rate is not None:
-            amount *= to_decimal(rate)
-        result = quantize(amount * factor, places, mode)
+        elif not same:
+            raise FunctionError(f"converting {cur_from} to {cur_to} needs rate=", 1)
+        if scaled:
+            amount *= factor
+        try:
+            result = amount.quantize(exp, rounding=mode)
+        except ArithmeticError:
+            raise FunctionError(
+                f"{brief(value)} is too large for {places} decimal places"
+            ) from None
         return int(result) if to_minor else result
 
     return money

@@ -34,6 +34,7 @@ from erpbridge.spi.schema import FieldType
 __all__ = [
     "FUNCTIONS",
     "ROUNDING",
+    "exponent",
     "halfwidth_digits",
     "quantize",
     "rounding_mode",
@@ -56,6 +57,8 @@ _PLAIN = re.compile(r"-?\d{1,40}(?:\.\d{1,40})?\Z")
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?\Z")
 _CURRENCY_MARKS = re.compile(r"^(?:[¥￥$€£]|RMB|CNY|USD|EUR|HKD|JPY)\s*|\s*(?:元|圆|RMB|CNY)$")
 _MAX_DIGITS = 40
+_MAX_INT = 10**_MAX_DIGITS
+_INFINITIES = (float("inf"), float("-inf"))
 _EXPONENTS: dict[int, Decimal] = {}
 
 
@@ -74,20 +77,28 @@ def to_decimal(value: object, *, decimal_mark: str = ".") -> Decimal:
         if decimal_mark == "." and _PLAIN.match(value):
             return Decimal(value)
         return _parse_text(value, decimal_mark)
+    t = type(value)
+    if t is float:
+        if value != value or value in _INFINITIES:
+            raise FunctionError(f"{brief(value)} is not a usable number")
+        number = Decimal(repr(value))
+        if abs(number.adjusted()) > _MAX_DIGITS:
+            raise FunctionError(f"{brief(value)} is too large")
+        return number
+    if t is int:
+        if -_MAX_INT < value < _MAX_INT:
+            return Decimal(value)  # type: ignore[arg-type]  # an int
+        raise FunctionError(f"{brief(value)} is too large")
     if isinstance(value, bool):
         raise FunctionError(f"{brief(value)} is a boolean, not a number")
     if isinstance(value, int):
-        if abs(value) >= 10**_MAX_DIGITS:
-            raise FunctionError(f"{brief(value)} is too large")
-        return Decimal(value)
+        return to_decimal(int(value))
     if isinstance(value, Decimal):
         if not value.is_finite() or abs(value.adjusted()) > _MAX_DIGITS:
             raise FunctionError(f"{brief(value)} is not a usable number")
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise FunctionError(f"{brief(value)} is not a usable number")
-        return to_decimal(repr(value))
+        return to_decimal(float(value))
     raise FunctionError(f"{brief(value)} is not a number")
 
 
@@ -124,11 +135,17 @@ def rounding_mode(name: object) -> str:
     return mode
 
 
-def quantize(number: Decimal, scale: int, rounding: str) -> Decimal:
-    """``number`` rounded to ``scale`` decimal places."""
+def exponent(scale: int) -> Decimal:
+    """``Decimal("1e-scale")``, the quantum for ``scale`` decimal places (cached)."""
     exp = _EXPONENTS.get(scale)
     if exp is None:
         exp = _EXPONENTS.setdefault(scale, Decimal(1).scaleb(-scale))
+    return exp
+
+
+def quantize(number: Decimal, scale: int, rounding: str) -> Decimal:
+    """``number`` rounded to ``scale`` decimal places."""
+    exp = exponent(scale)
     try:
         return number.quantize(exp, rounding=rounding)
     except InvalidOperation:
@@ -145,6 +162,7 @@ def _scale(value: object) -> int | None:
 
 def _build_number(scale: object, rounding: object, decimal: object) -> Impl:
     places, mode = _scale(scale), rounding_mode(rounding)
+    exp = exponent(places or 0)
     if decimal not in (".", ","):
         raise ValueError('decimal must be "." or ","')
     mark = str(decimal)
@@ -155,7 +173,10 @@ def _build_number(scale: object, rounding: object, decimal: object) -> Impl:
         result = to_decimal(value, decimal_mark=mark)
         if places is None:
             return result
-        result = quantize(result, places, mode)
+        try:
+            result = result.quantize(exp, rounding=mode)
+        except ArithmeticError:
+            raise FunctionError(f"{brief(value)} is too large for {places} places") from None
         return int(result) if places == 0 else result
 
     return number
