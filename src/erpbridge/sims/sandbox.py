@@ -30,6 +30,7 @@ __all__ = ["SIMULATORS", "load_simulator", "run_sandbox", "write_ports_file"]
 SIMULATORS: dict[str, str] = {
     "salesforce": "erpbridge.sims.salesforce:SIMULATOR",
     "sap": "erpbridge.sims.sap:SIMULATOR",
+    "jiandaoyun": "erpbridge.sims.jiandaoyun:SIMULATOR",
 }
 
 
