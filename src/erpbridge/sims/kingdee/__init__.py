@@ -22,6 +22,7 @@ from erpbridge.sims.kingdee.seed import SeedSize, seed_state
 from erpbridge.sims.kingdee.state import KingdeeState, utc_now
 
 __all__ = [
+    "KINGDEE_FAULTS",
     "SANDBOX_ACCT_ID",
     "SANDBOX_APP_ID",
     "SANDBOX_APP_SECRET",

@@ -3,6 +3,8 @@
 The real service returns the form's business info in ``Result.NeedReturnData``; its exact
 property names are [UNSURE] (no captured answer was found). The simulator answers
 ``{"Id", "Name", "PkFieldName", "Entrys": [{"Key", "EntityType", "Fields": [...]}]}``
+(entity types ``HeadEntity``, ``SubHeadEntity`` whose fields a Save nests under the
+sub-head key, and ``EntryEntity``)
 with each field's ``Key``, ``Name`` (multi-language list), ``ElementType``,
 ``MustInput``, ``IsReadOnly`` and, for references, ``LookUpObjectFormId``.
 """
@@ -36,8 +38,6 @@ def _field(field: FieldDef, lcid: int) -> dict[str, object]:
     }
     if field.ref:
         out["LookUpObjectFormId"] = field.ref
-    if field.subhead:
-        out["SubHeadKey"] = field.subhead
     return out
 
 
@@ -47,9 +47,17 @@ def business_info(form: FormDef, lcid: int) -> dict[str, object]:
         {
             "Key": "FBillHead",
             "EntityType": "HeadEntity",
-            "Fields": [_field(f, lcid) for f in form.fields],
+            "Fields": [_field(f, lcid) for f in form.fields if not f.subhead],
         }
     ]
+    for subhead in form.subheads:
+        entities.append(
+            {
+                "Key": subhead,
+                "EntityType": "SubHeadEntity",
+                "Fields": [_field(f, lcid) for f in form.fields if f.subhead == subhead],
+            }
+        )
     for entry in form.entries:
         entities.append(
             {

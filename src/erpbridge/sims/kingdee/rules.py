@@ -329,12 +329,18 @@ class Rules:
             for part in parts:
                 text = str(part).strip()
                 if text:
-                    out.append((text, self.state.get(form, _as_pk(text))))
+                    out.append((f"内码为“{text}”", self.state.get(form, _as_pk(text))))
         elif isinstance(numbers, list):
+            what = "单据编号" if form.is_bill else "编码"
             for number in numbers:
-                out.append((number, self.state.by_number(form, str(number))))
+                out.append((f"{what}为“{number}”", self.state.by_number(form, str(number))))
         elif isinstance(numbers, str) and numbers.strip():
-            out += [(n, self.state.by_number(form, n)) for n in numbers.split(",") if n.strip()]
+            what = "单据编号" if form.is_bill else "编码"
+            out += [
+                (f"{what}为“{n}”", self.state.by_number(form, n))
+                for n in numbers.split(",")
+                if n.strip()
+            ]
         return out
 
     def change_status(
@@ -357,8 +363,7 @@ class Rules:
         code = MsgCode.OK
         for dindex, (asked, row) in enumerate(targets):
             if row is None:
-                what = "单据编号" if form.is_bill else "编码"
-                failed.append(ErrorItem(f"{what}为“{asked}”的{form.label}不存在！", "", dindex))
+                failed.append(ErrorItem(f"{asked}的{form.label}不存在！", "", dindex))
                 code = code or MsgCode.BAD_REQUEST
                 continue
             status = str(row.get("FDocumentStatus") or "A")

@@ -1,0 +1,543 @@
+"""The spi operations for Kingdee K/3 Cloud over its WebAPI (DynamicFormService)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import structlog
+
+from erpbridge.connectors.kingdee.client import KingdeeClient, response_status
+from erpbridge.connectors.kingdee.cursor import (
+    after_filter,
+    and_filters,
+    from_server_text,
+    quote,
+    to_server_text,
+)
+from erpbridge.connectors.kingdee.describe import FormInfo, parse_business_info
+from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
+from erpbridge.connectors.kingdee.settings import KingdeeSettings
+from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
+from erpbridge.spi.records import (
+    ChangePage,
+    CheckResult,
+    Cursor,
+    Record,
+    WriteMode,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+)
+from erpbridge.spi.schema import Catalog, Field, FieldType
+
+__all__ = ["MAX_QUERY_ROWS", "KingdeeConnector"]
+
+#: Kingdee documents Limit <= 2000 rows per ExecuteBillQuery.
+MAX_QUERY_ROWS = 2000
+#: ids or keys per ``IN (...)`` filter.
+_IN_CHUNK = 200
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+_log = structlog.get_logger(__name__)
+
+#: a JSON value (an alias, because the spi methods take a parameter called ``object``).
+_Value = object
+
+
+class KingdeeConnector:
+    """One connection to a K/3 Cloud data centre.
+
+    Args:
+        settings: the connection.
+        http: the HTTP client (the caller closes it).
+        client: a ready wire client (tests); default: made from ``settings`` and ``http``.
+    """
+
+    system = SYSTEM
+
+    def __init__(
+        self,
+        settings: KingdeeSettings,
+        http: httpx.AsyncClient,
+        client: KingdeeClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.limits = settings.limits
+        self.client = client or KingdeeClient(settings, http)
+        self._forms: dict[str, FormInfo] = {}
+
+    # --- check / describe -------------------------------------------------------------
+
+    async def check(self) -> CheckResult:
+        """Authenticate, read the first form's metadata and one record. Never raises."""
+        form = self.settings.forms[0] if self.settings.forms else "BD_Customer"
+        try:
+            info = await self._info(form)
+            await self._query(info, [info.pk], None, order=None, limit=1)
+        except ConnectorError as exc:
+            return CheckResult(False, str(exc), {"error": type(exc).__name__})
+        return CheckResult(True, "", {"auth": self.settings.auth, "acct_id": self.settings.acct_id})
+
+    async def describe(self) -> Catalog:
+        """Every configured form's fields, from QueryBusinessInfo."""
+        objects = {}
+        for form in self.settings.forms:
+            info = await self._info(form)
+            objects[info.schema.name] = info.schema
+        return Catalog(objects)
+
+    async def _info(self, form: str) -> FormInfo:
+        cached = self._forms.get(form.lower())
+        if cached is not None:
+            return cached
+        answer = await self.client.form_call(
+            "QueryBusinessInfo", {"data": {"FormId": form}}, form=form
+        )
+        status = response_status(answer)
+        if status is not None and status.get("IsSuccess") is False:
+            raise classify_items(_errors(status), status.get("MsgCode"), form=form)
+        info = parse_business_info(form, answer)
+        self._forms[form.lower()] = info
+        return info
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def _query(
+        self,
+        info: FormInfo,
+        keys: Sequence[str],
+        filter_string: str | None,
+        *,
+        order: str | None,
+        limit: int,
+    ) -> list[list[object]]:
+        data: dict[str, _Value] = {
+            "FormId": info.schema.name,
+            "FieldKeys": ",".join(keys),
+            "FilterString": filter_string or "",
+            "OrderString": order or "",
+            "TopRowCount": 0,
+            "StartRow": 0,
+            "Limit": limit,
+        }
+        answer = await self.client.form_call(
+            "ExecuteBillQuery", {"data": data}, form=info.schema.name
+        )
+        status = response_status(answer)
+        if status is not None:
+            raise classify_items(_errors(status), status.get("MsgCode"), form=info.schema.name)
+        if not isinstance(answer, list) or not all(isinstance(r, list) for r in answer):
+            raise ConnectorError(
+                "ExecuteBillQuery 的回答不是二维数组",
+                system=SYSTEM,
+                object=info.schema.name,
+                raw=json.dumps(answer, ensure_ascii=False)[:500],
+            )
+        return answer
+
+    def _header_keys(self, info: FormInfo) -> list[str]:
+        keys = [info.pk]
+        for f in info.header:
+            if f.name == info.pk:
+                continue
+            keys.append(f"{f.name}.FNumber" if f.type is FieldType.REFERENCE else f.name)
+        return keys
+
+    async def _records(self, info: FormInfo, rows: list[list[object]]) -> list[Record]:
+        keys = self._header_keys(info)
+        heads: list[dict[str, _Value]] = []
+        for row in rows:
+            fields = {(k.split(".")[0]): v for k, v in zip(keys, row, strict=False)}
+            heads.append(fields)
+        if info.entries and heads:
+            await self._attach_lines(info, heads)
+        return [self._record(info, h) for h in heads]
+
+    def _record(self, info: FormInfo, fields: dict[str, _Value]) -> Record:
+        stamp_text = fields.get(info.stamp_key) if info.stamp_key else None
+        stamp = from_server_text(stamp_text, self.settings.server_utc_offset_min)
+        version = str(stamp_text) if stamp_text else _digest(fields)
+        return Record(info.schema.name, str(fields[info.pk]), fields, version, stamp)
+
+    async def _attach_lines(self, info: FormInfo, heads: list[dict[str, _Value]]) -> None:
+        by_id = {h[info.pk]: h for h in heads}
+        for entry in info.entries.values():
+            keys = [info.pk, f"{entry.key}_{entry.id_key}"]
+            keys += [
+                f"{f.name}.FNumber" if f.type is FieldType.REFERENCE else f.name
+                for f in entry.fields
+            ]
+            for head in heads:
+                head[entry.key] = []
+            for chunk in _chunks(list(by_id), _IN_CHUNK):
+                ids = ",".join(quote(i) for i in chunk)
+                start = 0
+                while True:
+                    rows = await self._page(
+                        info, keys, f"{info.pk} IN ({ids})", f"{info.pk} ASC", start
+                    )
+                    for row in rows:
+                        if row[1] in (None, 0):
+                            continue  # a bill without lines (left join row)
+                        line = {entry.id_key: row[1]}
+                        line.update(
+                            {k.split(".")[0]: v for k, v in zip(keys[2:], row[2:], strict=False)}
+                        )
+                        lines = by_id[row[0]][entry.key]
+                        if isinstance(lines, list):
+                            lines.append(line)
+                    if len(rows) < MAX_QUERY_ROWS:
+                        break
+                    start += MAX_QUERY_ROWS
+
+    async def _page(
+        self, info: FormInfo, keys: list[str], flt: str, order: str, start: int
+    ) -> list[list[object]]:
+        data: dict[str, _Value] = {
+            "FormId": info.schema.name,
+            "FieldKeys": ",".join(keys),
+            "FilterString": flt,
+            "OrderString": order,
+            "TopRowCount": 0,
+            "StartRow": start,
+            "Limit": MAX_QUERY_ROWS,
+        }
+        answer = await self.client.form_call(
+            "ExecuteBillQuery", {"data": data}, form=info.schema.name
+        )
+        status = response_status(answer)
+        if status is not None:
+            raise classify_items(_errors(status), status.get("MsgCode"), form=info.schema.name)
+        return answer if isinstance(answer, list) else []
+
+    async def read_changes(
+        self, object: str, cursor: Cursor | None, page_size: int
+    ) -> AsyncIterator[ChangePage]:
+        """Pages in (FModifyDate, id) order from ``cursor.read_from``, read by keyset.
+
+        Forms without a modify stamp (``STK_Inventory``) are read whole, in id order,
+        every time (a snapshot; versions are content digests); their pages carry no cursor.
+        """
+        info = await self._info(object)
+        limit = max(1, min(page_size, MAX_QUERY_ROWS))
+        offset = self.settings.server_utc_offset_min
+        keys = self._header_keys(info)
+        stamp_key = info.stamp_key
+        extra = self.settings.read_filters.get(info.schema.name)
+        start = None
+        if cursor is not None and stamp_key:
+            start = f"{stamp_key} >= {quote(to_server_text(cursor.read_from, offset))}"
+        order = f"{stamp_key} ASC, {info.pk} ASC" if stamp_key else f"{info.pk} ASC"
+        current = cursor
+        after: str | None = None
+        while True:
+            rows = await self._query(
+                info, keys, and_filters(start, extra, after), order=order, limit=limit
+            )
+            records = await self._records(info, rows)
+            for record in records:
+                if record.stamp is not None:
+                    current = (
+                        current.advance(record.stamp, record.id)
+                        if current is not None
+                        else Cursor(record.stamp, record.id, self._overlap())
+                    )
+            has_more = len(rows) == limit
+            yield ChangePage(records, current if stamp_key else None, has_more)
+            if not has_more:
+                return
+            last = rows[-1]
+            if stamp_key:
+                after = after_filter(stamp_key, info.pk, str(last[keys.index(stamp_key)]), last[0])
+            else:
+                after = f"{info.pk} > {quote(last[0])}"
+
+    def _overlap(self) -> timedelta:
+        return timedelta(seconds=self.settings.overlap_s)
+
+    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+        """The records with these internal ids; unknown ids are absent."""
+        info = await self._info(object)
+        pk_field = info.header_field(info.pk)
+        numeric = pk_field is None or pk_field.type is FieldType.INTEGER
+        wanted = [int(i) if numeric else i for i in ids if not numeric or str(i).isdigit()]
+        return await self._lookup(info, info.pk, wanted)
+
+    async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
+        """Records whose ``key_field`` is one of ``values``.
+
+        ``key_field`` is a header field (``FNumber``, ``FBillNo``) or a reference path
+        (``FCustId.FNumber``); a bare reference field compares its number.
+        """
+        info = await self._info(object)
+        head = key_field.split(".")[0]
+        if not _KEY.match(key_field) or info.header_field(head) is None:
+            raise ValidationError(
+                f"{key_field!r} 不是表单 {info.schema.name} 的表头字段",
+                field=key_field,
+                system=SYSTEM,
+                object=info.schema.name,
+            )
+        ref = info.header_field(head)
+        if ref is not None and ref.type is FieldType.REFERENCE and "." not in key_field:
+            key_field = f"{key_field}.FNumber"
+        return await self._lookup(info, key_field, [v for v in values if v is not None])
+
+    async def _lookup(self, info: FormInfo, key: str, values: Sequence[object]) -> list[Record]:
+        out: list[Record] = []
+        keys = self._header_keys(info)
+        for chunk in _chunks(list(dict.fromkeys(values)), _IN_CHUNK):
+            flt = f"{key} IN ({','.join(quote(v) for v in chunk)})"
+            rows = await self._query(info, keys, flt, order=f"{info.pk} ASC", limit=MAX_QUERY_ROWS)
+            out += await self._records(info, rows)
+        return out
+
+    # --- writing ----------------------------------------------------------------------
+
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """BatchSave creates and updates, Delete deletes; one result per op, in order.
+
+        Upserts without a target id look their natural key up first (``find``). With
+        ``submit_and_audit`` each save also submits and audits in the same transaction.
+        """
+        info = await self._info(object)
+        results: list[WriteResult | None] = [None] * len(ops)
+        saves: list[tuple[int, dict[str, _Value], bool]] = []
+        deletes: list[tuple[int, str]] = []
+        existing = await self._existing_for_upserts(info, ops)
+        for index, op in enumerate(ops):
+            try:
+                if op.mode is WriteMode.DELETE:
+                    deletes.append((index, self._target_id(info, op)))
+                    continue
+                target = op.target_id
+                if target is None and op.mode is WriteMode.UPSERT:
+                    target = existing.get(_key_of(op))
+                if target is None and op.mode is WriteMode.UPDATE:
+                    target = self._target_id(info, op)
+                model = self._model(info, op.fields)
+                if target is not None:
+                    model[info.pk] = _pk_value(target)
+                saves.append((index, model, target is not None))
+            except ConnectorError as exc:
+                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=exc)
+        batch = self.limits.batch_size or 100
+        for chunk in _chunks(saves, batch):
+            await self._batch_save(info, ops, chunk, results)
+        for chunk in _chunks(deletes, batch):
+            await self._delete(info, ops, chunk, results)
+        return [r for r in results if r is not None]
+
+    def _target_id(self, info: FormInfo, op: WriteOp) -> str:
+        if not op.target_id:
+            raise ValidationError(
+                f"{op.mode.value} 需要目标内码（{info.pk}）",
+                field=info.pk,
+                system=SYSTEM,
+                object=info.schema.name,
+            )
+        return op.target_id
+
+    async def _existing_for_upserts(
+        self, info: FormInfo, ops: Sequence[WriteOp]
+    ) -> dict[tuple[str, str], str]:
+        wanted: dict[str, list[object]] = {}
+        for op in ops:
+            if (
+                op.mode is WriteMode.UPSERT
+                and op.target_id is None
+                and op.key_field
+                and op.key_value is not None
+            ):
+                wanted.setdefault(op.key_field, []).append(op.key_value)
+        found: dict[tuple[str, str], str] = {}
+        for key_field, values in wanted.items():
+            for record in await self.find(info.schema.name, key_field, values):
+                value = record.fields.get(key_field.split(".")[0])
+                found[(key_field, str(value))] = record.id
+        return found
+
+    def _model(self, info: FormInfo, fields: Mapping[str, _Value]) -> dict[str, _Value]:
+        """The Save model: sub-head fields nested, references as {"FNumber": ..}, lines."""
+        model: dict[str, _Value] = {}
+        for key, value in fields.items():
+            entry = info.entries.get(key)
+            if entry is not None:
+                model[key] = self._lines(info, entry.key, entry.fields, value)
+                continue
+            field = info.header_field(key)
+            if field is None:
+                raise ValidationError(
+                    f"字段“{key}”不是表单 {info.schema.name} 的字段",
+                    field=key,
+                    system=SYSTEM,
+                    object=info.schema.name,
+                )
+            wire = _wire_value(field, value)
+            sub = info.subhead_of.get(field.name)
+            if sub is not None:
+                model.setdefault(sub, {})[field.name] = wire  # type: ignore[index]
+            else:
+                model[field.name] = wire
+        return model
+
+    def _lines(
+        self, info: FormInfo, key: str, fields: Sequence[Field], value: object
+    ) -> list[dict[str, _Value]]:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(
+                f"单据体“{key}”应为记录列表", field=key, system=SYSTEM, object=info.schema.name
+            )
+        by_name = {f.name.lower(): f for f in fields}
+        entry = info.entries[key]
+        out = []
+        for n, line in enumerate(value, start=1):
+            if not isinstance(line, Mapping):
+                raise ValidationError(
+                    f"单据体“{key}”第{n}行应为记录",
+                    field=key,
+                    system=SYSTEM,
+                    object=info.schema.name,
+                )
+            wire: dict[str, _Value] = {}
+            for name, v in line.items():
+                if name.lower() == entry.id_key.lower():
+                    wire[entry.id_key] = v
+                    continue
+                field = by_name.get(name.lower())
+                if field is None:
+                    raise ValidationError(
+                        f"字段“{key}.{name}”不是单据体的字段",
+                        field=f"{key}.{name}",
+                        system=SYSTEM,
+                        object=info.schema.name,
+                    )
+                wire[field.name] = _wire_value(field, v)
+            out.append(wire)
+        return out
+
+    async def _batch_save(
+        self,
+        info: FormInfo,
+        ops: Sequence[WriteOp],
+        chunk: Sequence[tuple[int, dict[str, _Value], bool]],
+        results: list[WriteResult | None],
+    ) -> None:
+        update_keys = sorted(
+            {k for _, m, is_update in chunk if is_update for k in m if k != info.pk}
+        )
+        data: dict[str, _Value] = {
+            "Model": [m for _, m, _ in chunk],
+            "NeedReturnFields": [info.number_key],
+            "IsDeleteEntry": True,
+        }
+        if update_keys:
+            data["NeedUpDateFields"] = update_keys
+        if self.settings.submit_and_audit:
+            data["IsAutoSubmitAndAudit"] = True
+        answer = await self.client.form_call(
+            "BatchSave", {"formid": info.schema.name, "data": data}, form=info.schema.name
+        )
+        status = response_status(answer)
+        if status is None:
+            raise ConnectorError(
+                "BatchSave 的回答缺少 ResponseStatus",
+                system=SYSTEM,
+                object=info.schema.name,
+                raw=json.dumps(answer, ensure_ascii=False)[:500],
+            )
+        done = {s.get("DIndex"): s for s in _list(status.get("SuccessEntitys"))}
+        failed: dict[object, list[Mapping[str, _Value]]] = {}
+        for e in _errors(status):
+            failed.setdefault(e.get("DIndex", 0), []).append(e)
+        for dindex, (index, _, is_update) in enumerate(chunk):
+            op = ops[index]
+            if dindex in done:
+                outcome = WriteOutcome.UPDATED if is_update else WriteOutcome.CREATED
+                results[index] = WriteResult(op.ref, outcome, target_id=str(done[dindex].get("Id")))
+            else:
+                items = failed.get(dindex) or _errors(status)
+                error = classify_items(items, status.get("MsgCode"), form=info.schema.name)
+                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+
+    async def _delete(
+        self,
+        info: FormInfo,
+        ops: Sequence[WriteOp],
+        chunk: Sequence[tuple[int, str]],
+        results: list[WriteResult | None],
+    ) -> None:
+        data = {"Ids": ",".join(target for _, target in chunk)}
+        answer = await self.client.form_call(
+            "Delete", {"formid": info.schema.name, "data": data}, form=info.schema.name
+        )
+        status = response_status(answer) or {}
+        done = {s.get("DIndex") for s in _list(status.get("SuccessEntitys"))}
+        failed: dict[object, list[Mapping[str, _Value]]] = {}
+        for e in _errors(status):
+            failed.setdefault(e.get("DIndex", 0), []).append(e)
+        for dindex, (index, target) in enumerate(chunk):
+            op = ops[index]
+            if dindex in done:
+                results[index] = WriteResult(op.ref, WriteOutcome.DELETED, target_id=target)
+                continue
+            error = classify_items(
+                failed.get(dindex) or _errors(status),
+                status.get("MsgCode"),
+                form=info.schema.name,
+            )
+            if isinstance(error, NotFoundError):  # already gone: deleting again changes nothing
+                results[index] = WriteResult(op.ref, WriteOutcome.UNCHANGED, target_id=target)
+            else:
+                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+
+    async def aclose(self) -> None:
+        """Nothing to release: sessions expire on the server; the caller closes ``http``."""
+
+
+def _key_of(op: WriteOp) -> tuple[str, str]:
+    return (op.key_field or "", str(op.key_value))
+
+
+def _pk_value(target: str) -> object:
+    return int(target) if target.isdigit() else target
+
+
+def _wire_value(field: Field, value: object) -> object:
+    if isinstance(value, Decimal):
+        value = float(value)
+    elif isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, date):
+        value = value.isoformat()
+    if (
+        field.type is FieldType.REFERENCE
+        and isinstance(value, str | int)
+        and not isinstance(value, bool)
+    ):
+        return {"FNumber": value}
+    return value
+
+
+def _list(value: object) -> list[Mapping[str, _Value]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _errors(status: Mapping[str, _Value]) -> list[Mapping[str, _Value]]:
+    return _list(status.get("Errors"))
+
+
+def _digest(fields: Mapping[str, _Value]) -> str:
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _chunks(items: list, size: int):  # type: ignore[no-untyped-def,type-arg]
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
