@@ -29,6 +29,7 @@ __all__ = ["SIMULATORS", "load_simulator", "run_sandbox", "write_ports_file"]
 #: every simulator: short name -> "module:attribute" holding its SimulatorSpec.
 SIMULATORS: dict[str, str] = {
     "salesforce": "erpbridge.sims.salesforce:SIMULATOR",
+    "kingdee": "erpbridge.sims.kingdee:SIMULATOR",
     "sap": "erpbridge.sims.sap:SIMULATOR",
     "jiandaoyun": "erpbridge.sims.jiandaoyun:SIMULATOR",
 }

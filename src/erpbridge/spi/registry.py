@@ -31,6 +31,7 @@ ConnectorFactory = Callable[[ConnectionSettings, "httpx.AsyncClient | None"], "C
 #: built-in connectors: short name -> "module:attribute" holding a ConnectorSpec.
 _BUILTIN: dict[str, str] = {
     "salesforce": "erpbridge.connectors.salesforce:SPEC",
+    "kingdee": "erpbridge.connectors.kingdee:SPEC",
     "jiandaoyun": "erpbridge.connectors.jiandaoyun:SPEC",
 }
 
