@@ -35,6 +35,7 @@ def settings_from_entry(entry: dict[str, object], **overrides: object) -> Salesf
     values: dict[str, object] = {
         "base_url": entry["base_url"],
         "api_version": entry["api_version"],
+        "auth": entry["auth"],
         "username": entry["username"],
         "password": Secret.literal(str(entry["password"])),
         "security_token": Secret.literal(str(entry["security_token"])),

@@ -23,7 +23,7 @@ def connection_entry(base_url: str, ca_file: Path | None) -> Mapping[str, object
     return {
         "base_url": base_url,
         "api_version": API_VERSION,
-        "auth": "password",
+        "auth": "oauth_password",
         "username": auth.USERNAME,
         "password": auth.PASSWORD,
         "security_token": auth.SECURITY_TOKEN,

@@ -12,7 +12,6 @@ Deletes move a record to the recycle bin: it stays with ``IsDeleted = true`` and
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -191,7 +190,7 @@ class OrgState:
             if row is None:
                 continue
             docs.append(Document(obj, rid, row, str(row["SystemModstamp"]), bool(row["IsDeleted"])))
-            changed.setdefault(obj, []).append(copy.deepcopy(row))
+            changed.setdefault(obj, []).append(row)
         with self.store.transaction():
             self.store.put_many(docs)
             self.store.set_meta("counters", json.dumps(self.counters))
@@ -203,7 +202,8 @@ class OrgState:
         unit = self._unit
         assert unit is not None, "write outside unit()"  # noqa: S101 - programming error
         before = self.records[obj].get(rid)
-        unit.undo.append((obj, rid, copy.deepcopy(before) if before is not None else None))
+        # rows are replaced, never changed in place, so the old object is the undo copy
+        unit.undo.append((obj, rid, before))
         unit.touched[(obj, rid)] = None
 
     def _index(self, obj: str, row: Row) -> None:
