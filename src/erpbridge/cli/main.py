@@ -68,6 +68,7 @@ app.command("sync")(engine.sync_cmd)
 app.command("jobs")(ops.jobs_cmd)
 app.command("runs")(ops.runs_cmd)
 app.add_typer(ops.dlq_app, name="dlq")
+app.add_typer(ops.audit_app, name="audit")
 app.command("sandbox")(sandbox_cmd)
 
 

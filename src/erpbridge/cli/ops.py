@@ -32,7 +32,7 @@ from erpbridge.spi.errors import ConfigError
 from erpbridge.store import open_store
 from erpbridge.store.schema import jobs, runs
 
-__all__ = ["dlq_app", "jobs_cmd", "runs_cmd"]
+__all__ = ["audit_app", "dlq_app", "jobs_cmd", "runs_cmd"]
 
 dlq_app = typer.Typer(help="Dead letters: list, show, edit, replay, discard.", no_args_is_help=True)
 
@@ -376,3 +376,22 @@ def dlq_edit(
         except ConfigError as exc:
             fail(exc.describe())
     console.print(json.dumps(edited, ensure_ascii=False, indent=2), markup=False)
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(project: Path | None = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Recompute the audit chain; exit 1 if any entry was edited, removed or reordered."""
+    from erpbridge.store.audit import verify_audit_log
+
+    store = _store(project)
+    with store.connect() as conn:
+        ok, count, reason = verify_audit_log(conn)
+    if as_json:
+        emit_json({"ok": ok, "entries": count, "reason": reason})
+    else:
+        console.print(f"audit log: {count} entries checked: {reason}")
+    if not ok:
+        raise typer.Exit(1)

@@ -116,11 +116,12 @@ def enqueue_changes(
         return IntakeResult()
     unique = list(latest.values())
     done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
-    fresh = [
-        c for c in unique if not (c.stamp and c.record_id in done and c.stamp < done[c.record_id])
-    ]
-    stale = len(unique) - len(fresh)
-    duplicates_in_batch = seen - len(unique)
+
+    def is_stale(change: Change) -> bool:
+        return bool(
+            change.stamp and change.record_id in done and change.stamp < done[change.record_id]
+        )
+
     rows = [
         {
             "flow": flow,
@@ -129,7 +130,9 @@ def enqueue_changes(
             "source_stamp": c.stamp,
             "kind": c.kind.value,
             "trigger": trigger,
-            "state": JobState.QUEUED.value,
+            # A version older than one already written is kept for the record, never run.
+            "state": JobState.SUPERSEDED.value if is_stale(c) else JobState.QUEUED.value,
+            "outcome": "stale" if is_stale(c) else None,
             "partition": partition_of(flow, c.record_id),
             "attempts": 0,
             "next_attempt_at": now,
@@ -137,21 +140,18 @@ def enqueue_changes(
             "created_at": now,
             "updated_at": now,
         }
-        for c in fresh
+        for c in unique
     ]
-    if not rows:
-        return IntakeResult(duplicates=duplicates_in_batch, stale=stale)
     statement = (
         _insert(conn)
         .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
-        .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp)
+        .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp, jobs.c.state)
     )
     inserted = conn.execute(statement, rows).all()
-    _supersede_older(conn, flow, inserted, now)
-    queued = len(inserted)
-    return IntakeResult(
-        queued=queued, duplicates=len(rows) - queued + duplicates_in_batch, stale=stale
-    )
+    fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
+    _supersede_older(conn, flow, fresh, now)
+    stale = len(inserted) - len(fresh)
+    return IntakeResult(queued=len(fresh), duplicates=seen - len(inserted), stale=stale)
 
 
 def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: datetime) -> None:
