@@ -347,3 +347,12 @@ def test_version_is_stable_and_tracks_meaning_only() -> None:
 def test_mapping_errors_share_the_spi_base_class() -> None:
     assert issubclass(MappingCompileError, MappingError)
     assert issubclass(FieldMappingError, MappingError)
+
+
+def test_huge_decimal_in_a_record_gives_a_quick_clear_error() -> None:
+    record = {"X": Decimal("1E+999999999"), "Y": 10**4000}
+
+    for expression in ("text(source.X)", "xref.customer(source.X)", "money(source.X)",
+                       "integer(source.X)", "source.Y * source.Y", "money(source.Y)"):  # fmt: skip
+        with pytest.raises(FieldMappingError):
+            evaluate(expression, record)

@@ -136,7 +136,10 @@ def show(value: object) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, Decimal):
-        return format(value, "f")
+        # fixed-point text of 1E+999999999 would be a billion characters
+        return format(value, "f") if _is_modest(value) else str(value)
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"<{value.bit_length()}-bit number>"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, datetime | date | time):
@@ -148,7 +151,30 @@ def show(value: object) -> str:
     return f"<{type(value).__name__}>"
 
 
+def _is_modest(number: Decimal) -> bool:
+    return number.is_finite() and abs(number.adjusted()) <= 100
+
+
 def brief(value: object, limit: int = 60) -> str:
-    """:func:`show`, cut to ``limit`` characters for error messages."""
-    text = show(value)
+    """:func:`show`, cut to ``limit`` characters for error messages.
+
+    Lists and records are shown to a small depth and length first, so a huge or deeply
+    nested value never makes the message itself slow.
+    """
+    text = show(_clip(value, 3))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip(value: object, depth: int) -> object:
+    if isinstance(value, str):
+        return value[:200]
+    if isinstance(value, list | tuple):
+        if depth <= 0:
+            return ["…"] if value else []
+        return [_clip(v, depth - 1) for v in value[:5]] + (["…"] if len(value) > 5 else [])
+    if isinstance(value, Mapping):
+        if depth <= 0:
+            return {"…": "…"} if value else {}
+        items = list(value.items())[:5]
+        return {str(k)[:40]: _clip(v, depth - 1) for k, v in items}
+    return value

@@ -49,6 +49,8 @@ def text_of(value: object) -> str:
     if value is False:
         return "false"
     if isinstance(value, Decimal):
+        if not value.is_finite() or abs(value.adjusted()) > 100:
+            raise FunctionError(f"{brief(value)} is not a usable number")
         return format(value, "f")
     if isinstance(value, int | float):
         return repr(value)
