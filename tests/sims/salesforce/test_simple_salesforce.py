@@ -195,3 +195,44 @@ def test_duplicate_external_id_match_is_refused_as_duplicate_value(sf: Salesforc
     sf.Product2.create({"Name": "Dup A", "ERP_Material__c": key})
     with pytest.raises(SalesforceMalformedRequest, match="DUPLICATE_VALUE"):
         sf.Product2.create({"Name": "Dup B", "ERP_Material__c": key})
+
+
+def test_bulk2_insert_then_upsert_by_external_id(sf: Salesforce) -> None:
+    key = _key()
+    records = [
+        {"Name": f"Bulk {key} {i}", "ERP_Customer_Id__c": f"{key}-{i}", "Phone": "+86"}
+        for i in range(5)
+    ]
+    inserted = sf.bulk2.Account.insert(records=records, wait=0)
+    updated = sf.bulk2.Account.upsert(
+        records=[{"ERP_Customer_Id__c": f"{key}-0", "Name": "Renamed"}],
+        external_id_field="ERP_Customer_Id__c",
+        wait=0,
+    )
+    assert inserted[0]["numberRecordsProcessed"] == 5
+    assert inserted[0]["numberRecordsFailed"] == 0
+    assert updated[0]["numberRecordsProcessed"] == 1
+    assert sf.Account.get_by_custom_id("ERP_Customer_Id__c", f"{key}-0")["Name"] == "Renamed"
+
+
+def test_bulk2_failed_rows_are_reported_with_their_error(sf: Salesforce) -> None:
+    result = sf.bulk2.Contact.insert(
+        records=[{"LastName": "ok"}, {"FirstName": "no last name"}], wait=0
+    )
+    failed = sf.bulk2.Contact.get_failed_records(result[0]["job_id"])
+    assert result[0]["numberRecordsFailed"] == 1
+    assert "REQUIRED_FIELD_MISSING" in failed
+
+
+def test_bulk2_query_pages_with_the_locator(sf: Salesforce) -> None:
+    pages = list(
+        sf.bulk2.Order.query(
+            "SELECT Id, OrderNumber, Account.Name FROM Order", max_records=1000, wait=0
+        )
+    )
+    lines = [line for page in pages for line in page.splitlines()[1:]]
+    assert len(pages) == 3
+    assert pages[0].splitlines()[0] == '"Id","OrderNumber","Account.Name"' or pages[0].startswith(
+        "Id,"
+    )
+    assert len(lines) == 3000

@@ -29,6 +29,7 @@ from erpbridge.sims._common.faults import FaultConfig, FaultMiddleware
 from erpbridge.sims._common.persist import DocumentStore
 from erpbridge.sims._common.spec import SimulatorContext
 from erpbridge.sims.salesforce import auth, rest
+from erpbridge.sims.salesforce.bulk2 import Bulk2Jobs
 from erpbridge.sims.salesforce.errors import SfError, method_not_allowed, not_found
 from erpbridge.sims.salesforce.faults import SALESFORCE_FAULTS
 from erpbridge.sims.salesforce.outbound import OutboundNotifier, configs_from_json
@@ -55,15 +56,17 @@ class SalesforceSim:
     outbound: OutboundNotifier
     base_url: str
     cursors: QueryCursors = field(init=False)
+    bulk2: Bulk2Jobs = field(init=False)
 
     def __post_init__(self) -> None:
         self.cursors = QueryCursors(self.org)
+        self.bulk2 = Bulk2Jobs(self.org)
         self.org.listeners.append(self.outbound.on_change)
 
     @property
     def rest(self) -> rest.RestContext:
         """The context REST handlers work in."""
-        return rest.RestContext(self.org, self.cursors, self.usage)
+        return rest.RestContext(self.org, self.cursors, self.usage, self.bulk2)
 
 
 def _error(exc: SfError, headers: dict[str, str] | None = None) -> Response:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from erpbridge.sims.salesforce import composite
+from erpbridge.sims.salesforce.bulk2 import Bulk2Jobs
 from erpbridge.sims.salesforce.errors import SfError, method_not_allowed, not_found
 from erpbridge.sims.salesforce.query import QueryCursors, batch_size_from_header
 from erpbridge.sims.salesforce.render import (
@@ -50,6 +51,7 @@ class RestContext:
     org: OrgState
     cursors: QueryCursors
     usage: ApiUsage
+    bulk2: Bulk2Jobs
 
 
 async def read_json(request: Request) -> object:
@@ -264,7 +266,7 @@ async def dispatch(ctx: RestContext, parts: list[str], request: Request, version
     """
     if not parts:
         base = f"/services/data/v{version}"
-        names = ("sobjects", "query", "queryAll", "limits", "composite")
+        names = ("sobjects", "query", "queryAll", "limits", "composite", "jobs")
         return _json({n: f"{base}/{n}" for n in names})
     head, rest = parts[0], parts[1:]
     if head == "sobjects":
@@ -273,6 +275,9 @@ async def dispatch(ctx: RestContext, parts: list[str], request: Request, version
         return await _query(ctx, rest, request, version, all_=head == "queryAll")
     if head == "limits" and not rest:
         return _limits(ctx)
+    if head == "jobs":
+        body = await read_json(request) if request.method in ("POST", "PATCH") else None
+        return await ctx.bulk2.dispatch(rest, request, version, body)
     if head == "composite" and rest and rest[0] == "sobjects":
         return await composite.dispatch(ctx.org, rest[1:], request, version, read_json)
     raise not_found()
