@@ -987,9 +987,10 @@ def xref_id(value: object) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) <= 40:
-        if value == value.to_integral_value():
-            return str(int(value))
+    if not isinstance(value, Decimal) or not value.is_finite() or abs(value.adjusted()) > 40:
+        raise FieldMappingError(f"{brief(value)} is not an id")
+    if value == value.to_integral_value():
+        return str(int(value))
     raise FieldMappingError(f"{brief(value)} is not an id")
 
 
