@@ -245,15 +245,17 @@ class KingdeeSimApp:
         failed: list[ErrorItem] = []
         returned: list[object] = []
         code = MsgCode.OK  # one MsgCode per answer: the first failure's
-        for dindex, model in enumerate(models):
-            try:
-                row, _ = self.rules.save(form, model, options)
-            except BusinessError as exc:
-                failed += exc.items(dindex)
-                code = code or exc.msg_code
-                continue
-            done.append(SuccessItem(row[form.pk], str(row.get(form.number_key) or ""), dindex))
-            returned.append(self._return_data(form, row, options))
+        with self.state.batch():
+            for dindex, model in enumerate(models):
+                try:
+                    row, _ = self.rules.save(form, model, options)
+                except BusinessError as exc:
+                    failed += exc.items(dindex)
+                    code = code or exc.msg_code
+                    continue
+                number = str(row.get(form.number_key) or "")
+                done.append(SuccessItem(row[form.pk], number, dindex))
+                returned.append(self._return_data(form, row, options))
         answer = {
             "Result": {
                 "ResponseStatus": response_status(failed, done, code),

@@ -10,7 +10,8 @@ Business rules live in rules.py; this module is storage, ids and the clock.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 from erpbridge.sims._common.persist import Document, DocumentStore
@@ -124,6 +125,15 @@ class KingdeeState:
             self._numbers[form.form_id].pop(str(row.get(form.number_key) or "").casefold(), None)
         if self.store is not None:
             self.store.remove(form.form_id, str(pk))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes of one call into one SQLite transaction (BatchSave, seeding)."""
+        if self.store is None:
+            yield
+            return
+        with self.store.transaction():
+            yield
 
     def copy_of(self, row: Row) -> Row:
         """A deep copy to change before :meth:`put` (a failed save leaves no trace)."""
