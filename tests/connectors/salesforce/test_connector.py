@@ -285,3 +285,11 @@ async def test_expired_session_is_renewed_once_transparently(
     records = await connector.get("Pricebook2", sorted(sim.org.records["Pricebook2"]))
     assert len(records) == 2
     assert connector.client.session is not old
+
+
+async def test_check_with_an_unresolvable_secret_says_which_without_raising(
+    make_connector: Callable[..., SalesforceConnector],
+) -> None:
+    result = await make_connector(password=Secret("${env:ERPBRIDGE_TEST_UNSET_PASSWORD}")).check()
+    assert not result.ok
+    assert "ERPBRIDGE_TEST_UNSET_PASSWORD" in result.reason

@@ -100,6 +100,13 @@ async def test_bad_create_bodies_are_refused_with_the_field_named(
     assert len(org_app[1].org.records["Account"]) == before
 
 
+async def test_head_answers_like_get_without_a_body(api: httpx.AsyncClient) -> None:
+    head = await api.head(f"{BASE}/sobjects/Account/describe")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == "application/json"
+
+
 async def test_garbage_soap_login_gets_a_soap_fault_not_a_traceback(org_app: Org) -> None:
     transport = httpx.ASGITransport(app=org_app[0])
     async with httpx.AsyncClient(transport=transport, base_url="https://sf.test") as anon:

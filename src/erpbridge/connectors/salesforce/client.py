@@ -21,6 +21,7 @@ from erpbridge.connectors._http import map_transport_errors, read_json
 from erpbridge.connectors.salesforce.errors import SYSTEM, classify_response
 from erpbridge.connectors.salesforce.settings import SalesforceSettings
 from erpbridge.spi.errors import AuthError, ConnectorError
+from erpbridge.spi.secrets import Secret
 
 __all__ = ["SalesforceClient", "SalesforceSession", "expect_mapping"]
 
@@ -45,6 +46,16 @@ class SalesforceSession:
     def header(self) -> str:
         """The Authorization header value."""
         return f"Bearer {self._token}"
+
+
+def _reveal(secret: Secret | None, name: str) -> str:
+    """The secret's value; a reference that does not resolve is an auth error (no value shown)."""
+    if secret is None:
+        return ""
+    try:
+        return secret.reveal()
+    except LookupError as exc:
+        raise AuthError(f"{name} {secret.ref}: {exc}", system=SYSTEM) from exc
 
 
 def _origin(url: str) -> str:
@@ -77,8 +88,8 @@ class SalesforceClient:
 
     def _password(self) -> str:
         s = self.settings
-        token = s.security_token.reveal() if s.security_token else ""
-        return s.password.reveal() + token
+        token = _reveal(s.security_token, "security_token")
+        return _reveal(s.password, "password") + token
 
     async def login(self) -> SalesforceSession:
         """Log in with the configured flow; the session is kept for later calls.
@@ -101,7 +112,7 @@ class SalesforceClient:
                     data={
                         "grant_type": "password",
                         "client_id": s.client_id or "",
-                        "client_secret": s.client_secret.reveal() if s.client_secret else "",
+                        "client_secret": _reveal(s.client_secret, "client_secret"),
                         "username": s.username,
                         "password": self._password(),
                     },

@@ -4,7 +4,7 @@
 - ``describe``: ``/sobjects/{T}/describe`` for the configured objects.
 - ``read_changes``: SOQL on ``queryAll`` ordered by (SystemModstamp, Id), paged with
   ``nextRecordsUrl`` (:mod:`.cursor`); deletes arrive as tombstones.
-- ``get``: ``GET /composite/sobjects/{T}?ids=&fields=`` (200 ids per call).
+- ``get``: ``POST /composite/sobjects/{T}`` with ids and fields (200 ids per call).
 - ``find``: SOQL ``WHERE key IN (...)`` (200 values per query).
 - ``write``: sObject Collections, 200 records per call, ``allOrNone=false``, one result
   per op: create (POST), update (PATCH with id), upsert (PATCH ``/{T}/{key}``; a create
@@ -171,17 +171,18 @@ class SalesforceConnector:
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
         """Live records with these ids (missing or deleted ones are absent)."""
         name = soql_name(object)
-        fields = ",".join(await self._field_names(object))
+        fields = await self._field_names(object)
         found: list[Record] = []
         for start in range(0, len(ids), MAX_BATCH):
             chunk = [i for i in ids[start : start + MAX_BATCH] if i]
             if not chunk:
                 continue
+            # POST (not GET) keeps long field lists out of the URL; same answer.
             data = await self.client.call_json(
-                "GET",
+                "POST",
                 f"composite/sobjects/{name}",
                 object=name,
-                params={"ids": ",".join(chunk), "fields": fields},
+                json={"ids": chunk, "fields": fields},
             )
             if not isinstance(data, list):
                 raise ConnectorError("collections read did not answer a list", system=SYSTEM)

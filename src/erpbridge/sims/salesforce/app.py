@@ -180,6 +180,11 @@ def _handler(sim: SalesforceSim) -> Callable[[Request], Awaitable[Response]]:
             if path.rstrip("/") == "/services/data":
                 return await _versions(request)
             match = _DATA_PATH.match(path)
+            if match is not None and method == "HEAD":
+                # HEAD is GET without the body (Salesforce allows it on every GET resource)
+                as_get = Request({**request.scope, "method": "GET"}, request.receive)
+                full = await _data(sim, as_get, match)
+                return Response(status_code=full.status_code, headers=dict(full.headers))
             if match is not None:
                 return await _data(sim, request, match)
             if path.rstrip("/") == "/_sim/outbound":

@@ -191,7 +191,17 @@ async def dispatch(
     if len(parts) == 1:
         if method not in ("GET", "POST"):
             raise method_not_allowed(method, "GET,POST")
-        return JSONResponse(_read(org, o, request, version))
+        if method == "GET":
+            ids = _split(request.query_params.get("ids", ""))
+            names = _split(request.query_params.get("fields", ""))
+        else:  # POST with a body avoids URL length limits (same answer)
+            body = await read_json(request)
+            if not isinstance(body, Mapping):
+                raise SfError(400, "JSON_PARSER_ERROR", 'expected {"ids": [...], "fields": [...]}')
+            raw_ids, raw_fields = body.get("ids"), body.get("fields")
+            ids = [str(i) for i in raw_ids] if isinstance(raw_ids, list) else []
+            names = [str(f) for f in raw_fields] if isinstance(raw_fields, list) else []
+        return JSONResponse(_read(org, o, ids, names, version))
     if len(parts) == 2:
         if method != "PATCH":
             raise method_not_allowed(method, "PATCH")
@@ -207,15 +217,16 @@ async def dispatch(
     raise not_found()
 
 
-def _read(org: OrgState, o: ObjectDef, request: Request, version: str) -> list[object]:
-    ids = [i for i in request.query_params.get("ids", "").split(",") if i]
-    raw_fields = request.query_params.get("fields")
-    if not ids or not raw_fields:
+def _read(
+    org: OrgState, o: ObjectDef, ids: list[str], field_names: list[str], version: str
+) -> list[object]:
+    """Records by id (``null`` for missing ones), with the asked fields."""
+    if not ids or not field_names:
         raise SfError(400, "MISSING_ARGUMENT", "ids and fields parameters are required")
     if len(ids) > 2000:
         raise _too_many(len(ids))
     names = []
-    for name in (n.strip() for n in raw_fields.split(",") if n.strip()):
+    for name in field_names:
         f = o.field(name)
         if f is None:
             raise SfError(
@@ -227,3 +238,7 @@ def _read(org: OrgState, o: ObjectDef, request: Request, version: str) -> list[o
         row = org.live(o.name, rid)
         out.append(render_record(o, row, version, names) if row is not None else None)
     return out
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
