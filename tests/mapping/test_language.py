@@ -126,6 +126,7 @@ def test_runtime_error_is_a_mapping_error_with_a_clear_reason(
         ("1 / 0", "always fails"),
         ("f'{source.Name}'", "f-strings"),
         ("source.Name # comment", "comments"),
+        ("upper（source.Name）", "full-width punctuation; use '('"),
         ("(" * 40 + "1" + ")" * 40, "nested deeper"),
         ("1 + " * 100 + "1", "nested deeper"),
         ("[" + "1, " * 700 + "1]", "more than 600 parts"),

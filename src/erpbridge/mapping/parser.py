@@ -93,6 +93,12 @@ _REFUSED_NAMES: dict[type[ast.AST], str] = {
     ast.YieldFrom: "yield",
 }
 
+# what Chinese input methods type in place of ASCII punctuation
+_FULLWIDTH_PUNCTUATION = {
+    "（": "(", "）": ")", "，": ",", "“": '"', "”": '"', "‘": "'", "’": "'", "：": ":",
+    "【": "[", "】": "]", "｛": "{", "｝": "}", "＝": "=", "＋": "+", "－": "-", "＊": "*",
+    "／": "/", "＞": ">", "＜": "<", "。": ".", "．": ".", "；": ";",
+}  # fmt: skip
 _OPERAND_END_OPS = frozenset({")", "]", "}"})
 _SKIP = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT})
 
@@ -216,7 +222,10 @@ def _rewrite(text: str) -> tuple[str, list[int], list[int]]:
         if tok.type == tokenize.COMMENT:
             raise ExpressionSyntaxError("comments (#) are not allowed in expressions", user_pos)
         if tok.type == tokenize.ERRORTOKEN and tok.string.strip():
-            raise ExpressionSyntaxError(f"unexpected character {tok.string!r}", user_pos)
+            hint = ""
+            if tok.string[0] in _FULLWIDTH_PUNCTUATION:
+                hint = f" (full-width punctuation; use {_FULLWIDTH_PUNCTUATION[tok.string[0]]!r})"
+            raise ExpressionSyntaxError(f"unexpected character {tok.string!r}{hint}", user_pos)
         if tok.type == tokenize.OP and tok.string in "([{":
             depth += 1
             if depth > MAX_DEPTH:

@@ -216,7 +216,11 @@ class _RuleCompiler:
             self._collect(compiled)
             return FieldPlan(key, path, raw, raw, compiled.fn, compiled.kind)
         if raw is None or isinstance(raw, bool | int | float | Decimal):
-            value = Decimal(repr(raw)) if isinstance(raw, float) else raw
+            value: object = raw
+            if isinstance(raw, float):
+                value = Decimal(repr(float(raw)))
+            elif isinstance(raw, int) and not isinstance(raw, bool):
+                value = int(raw)  # YAML loaders give int subclasses (hex, octal)
             const = _constant(value)
             self.out.targets.append(TargetUse(steps, const.kind, pos, None))
             return FieldPlan(key, path, brief(value), None, const.fn, const.kind)

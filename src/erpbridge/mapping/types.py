@@ -58,12 +58,10 @@ class SourcePos:
     def at(self, line_offset: int, column_offset: int) -> SourcePos:
         """The position of the character at (line_offset, column_offset) in the expression.
 
-        Both offsets are 0-based. On the first line the column adds to this position's;
-        on later lines (a YAML block scalar) it is counted from the line's start.
+        Both offsets are 0-based. Later lines come from a YAML block scalar (``|``), whose
+        lines all share the first line's indentation, so the column adds to this one's.
         """
-        if line_offset == 0:
-            return SourcePos(self.path, self.line, self.column + column_offset)
-        return SourcePos(self.path, self.line + line_offset, column_offset + 1)
+        return SourcePos(self.path, self.line + line_offset, self.column + column_offset)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
