@@ -96,6 +96,8 @@ class Compiled:
     kind: FieldType = FieldType.UNKNOWN
     const: object = _NOT_CONST
     collectors: tuple[Collector, ...] = ()
+    #: for ``source.X`` / ``.X``: (reads the line, key), so a call can read it inline
+    field: tuple[bool, str] | None = None
 
     @property
     def is_const(self) -> bool:
@@ -296,9 +298,11 @@ class ExpressionCompiler:
         origin = self.line_origins[-1] if root == "line" else None
         ref = PathRef(root, tuple(steps), origin, self.parsed.start(node))
         self.paths.append(ref)
+        simple = (root == "line", steps[0]) if len(steps) == 1 and type(steps[0]) is str else None
         return Compiled(
             _path_getter(root, tuple(steps), self.env.aliases, self.text(node), self._soft > 0),
             FieldType.UNKNOWN,
+            field=simple,
         )
 
     _attribute = _path
@@ -658,7 +662,7 @@ class ExpressionCompiler:
             self._in_xref_arg -= 1
         self.env.entities_used.add(entity)
         return Compiled(
-            _xref_closure(entity, arg.fn, self.text(node.args[0]), optional),
+            _xref_closure(entity, arg.fn, self.text(node.args[0]), optional, arg.field),
             FieldType.REFERENCE,
             collectors=(*arg.collectors, _xref_collector(entity, arg.fn)),
         )
@@ -917,6 +921,7 @@ def _call_closure(
     fns: Sequence[Evaluator],
     texts: Sequence[str],
     literal: Sequence[bool],
+    field: tuple[bool, str] | None = None,
 ) -> Evaluator:
     """A call of a built-in with its run-time arguments; errors name the argument."""
     name, passes = spec.name, spec.null_passes and bool(fns)
@@ -941,6 +946,24 @@ def _call_closure(
                 raise fail(exc, ()) from None
 
         return call0
+    if len(fns) == 1 and field is not None:
+        # the argument is source.X or .X: read it here, one Python call fewer; the full
+        # reader still handles aliases, soft reads and the error for an absent field
+        f0, (from_line, key) = fns[0], field
+
+        def call1_field(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
+            try:
+                v = l[key] if from_line else s[key]  # type: ignore[index]  # l set in each
+            except (KeyError, TypeError):
+                v = f0(s, l, x)
+            if v is None and passes:
+                return None
+            try:
+                return impl(v)
+            except (FunctionError, *RUNTIME_ERRORS) as exc:
+                raise fail(exc, (v,)) from None
+
+        return call1_field
     if len(fns) == 1:
         f0 = fns[0]
 
@@ -994,9 +1017,19 @@ def xref_id(value: object) -> str:
     raise FieldMappingError(f"{brief(value)} is not an id")
 
 
-def _xref_closure(entity: str, arg: Evaluator, text: str, optional: bool) -> Evaluator:
+def _xref_closure(
+    entity: str, arg: Evaluator, text: str, optional: bool, field: tuple[bool, str] | None
+) -> Evaluator:
+    from_line, key = field if field is not None else (False, "")
+
     def xref(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
-        v = arg(s, l, x)
+        if field is None:
+            v = arg(s, l, x)
+        else:
+            try:
+                v = l[key] if from_line else s[key]  # type: ignore[index]  # l set in each
+            except (KeyError, TypeError):
+                v = arg(s, l, x)
         if v is None:
             return None
         sid = v if type(v) is str else xref_id(v)
