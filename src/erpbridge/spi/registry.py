@@ -30,6 +30,7 @@ ConnectorFactory = Callable[[ConnectionSettings, "httpx.AsyncClient | None"], "C
 
 #: built-in connectors: short name -> "module:attribute" holding a ConnectorSpec.
 _BUILTIN: dict[str, str] = {
+    "sap": "erpbridge.connectors.sap:SPEC",
     "salesforce": "erpbridge.connectors.salesforce:SPEC",
     "kingdee": "erpbridge.connectors.kingdee:SPEC",
     "jiandaoyun": "erpbridge.connectors.jiandaoyun:SPEC",

@@ -317,9 +317,11 @@ def test_sandbox_serves_sap_and_a_restart_keeps_its_data(tmp_path: Path) -> None
                 json={"SearchTerm2": "RESTART"},
                 headers={"X-CSRF-Token": token},
             )
-    with run_simulator(spec, tmp_path / "sap") as running:
-        with httpx.Client(base_url=str(running.entry["base_url"]), auth=auth) as client:
-            again = client.get(SO_ROOT + "A_SalesOrder/$count").text
-            partner = client.get(BP_ROOT + "A_BusinessPartner('17100001')").json()["d"]
+    with (
+        run_simulator(spec, tmp_path / "sap") as running,
+        httpx.Client(base_url=str(running.entry["base_url"]), auth=auth) as client,
+    ):
+        again = client.get(SO_ROOT + "A_SalesOrder/$count").text
+        partner = client.get(BP_ROOT + "A_BusinessPartner('17100001')").json()["d"]
     assert int(first) == int(again) == 3000
     assert partner["SearchTerm2"] == "RESTART"

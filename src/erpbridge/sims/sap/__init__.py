@@ -21,6 +21,7 @@ from erpbridge.sims.sap.state import SapState
 __all__ = [
     "SANDBOX_PASSWORD",
     "SANDBOX_USER",
+    "SAP_FAULTS",
     "SIMULATOR",
     "SapSimApp",
     "SeedSize",

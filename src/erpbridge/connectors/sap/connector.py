@@ -1,0 +1,471 @@
+"""The ``sap`` connector: every spi operation over SAP S/4HANA's OData V2 APIs.
+
+- ``check``: CSRF token fetch (proves URL, credentials, session) and one ``$metadata``.
+- ``describe``: ``$metadata`` of each service -> Catalog (describe.py).
+- ``read_changes``: ``LastChangeDateTime`` (or date + time) keyset pages, ``__next`` followed
+  (cursor.py); objects without a stamp are read whole in key order with ``$skip``.
+- ``get`` / ``find``: ``$filter`` with ``or``-ed equalities, chunked.
+- ``write``: one ``$batch`` per chunk, one changeset per record, a result per record; a
+  create (or upsert) with a natural key looks it up first, so a retried create never makes a
+  duplicate (DESIGN.md §3.2: API_SALES_ORDER_SRV has no idempotency key of its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from erpbridge.connectors.sap.batch import (
+    BatchOperation,
+    PartAnswer,
+    decode_batch_answer,
+    encode_batch,
+)
+from erpbridge.connectors.sap.client import SapClient, decode_d
+from erpbridge.connectors.sap.cursor import STAMPS, literal
+from erpbridge.connectors.sap.describe import EntitySetSchema, parse_metadata, to_object_schema
+from erpbridge.connectors.sap.errors import SYSTEM, classify_response, malformed_answer
+from erpbridge.connectors.sap.settings import DEFAULT_SERVICES, SapSettings
+from erpbridge.connectors.sap.values import from_wire, to_wire_fields
+from erpbridge.spi.errors import ConnectorError, NotFoundError, TransientError, ValidationError
+from erpbridge.spi.records import (
+    ChangePage,
+    CheckResult,
+    Cursor,
+    Record,
+    WriteMode,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+)
+from erpbridge.spi.schema import Catalog
+from erpbridge.spi.settings import Limits
+
+__all__ = ["DEFAULT_BATCH_SIZE", "EXPAND", "SapConnector"]
+
+_log = structlog.get_logger(__name__)
+
+#: records per $batch when the connection's limits do not say.
+DEFAULT_BATCH_SIZE = 100
+#: ids or values per $filter (keeps URLs well under Gateway's 8 KB line limit).
+_FILTER_CHUNK = 40
+#: nested lines read with each object (to-many navigations a flow needs).
+EXPAND: dict[str, str] = {
+    "A_SalesOrder": "to_Item",
+    "A_BusinessPartner": "to_BusinessPartnerAddress",
+    "A_Product": "to_Description",
+    "A_MaterialStock": "to_MatlStkInAcctMod",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    index: int
+    op: WriteOp
+    request: BatchOperation
+    outcome: WriteOutcome
+    target_id: str | None
+
+
+class SapConnector:
+    """One connection to one SAP system.
+
+    Args:
+        settings: the validated connection settings.
+        http: the caller's pooled client; None makes (and later closes) one of our own.
+    """
+
+    system = SYSTEM
+
+    def __init__(self, settings: SapSettings, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.limits: Limits = settings.limits
+        self._owns_http = http is None
+        if http is None:
+            pool = httpx.Limits(
+                max_connections=settings.limits.concurrency * 2,
+                max_keepalive_connections=settings.limits.concurrency,
+            )
+            http = httpx.AsyncClient(
+                limits=pool,
+                timeout=settings.limits.timeout_s,
+                verify=settings.ca_file or True,
+            )
+        self.http = http
+        self.client = SapClient(settings, http)
+        self._schemas: dict[str, dict[str, EntitySetSchema]] = {}
+        self._schema_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SapConnector({self.settings.base_url!r})"
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def _services(self) -> list[str]:
+        table = {**DEFAULT_SERVICES, **self.settings.services}
+        return sorted(set(table.values()))
+
+    async def _service_schema(self, service: str) -> dict[str, EntitySetSchema]:
+        async with self._schema_lock:
+            if service not in self._schemas:
+                xml = await self.client.get_metadata(service)
+                self._schemas[service] = parse_metadata(service, xml)
+            return self._schemas[service]
+
+    async def _set_schema(self, object: str) -> EntitySetSchema:
+        service = self.settings.service_of(object)
+        if service is None:
+            known = ", ".join(sorted({**DEFAULT_SERVICES, **self.settings.services}))
+            raise NotFoundError(
+                f"no OData service known for object {object!r} (known: {known}; add it "
+                "under services: in the connection)",
+                system=SYSTEM,
+                object=object,
+            )
+        sets = await self._service_schema(service)
+        if object not in sets:
+            raise NotFoundError(
+                f"service {service} has no entity set {object!r}", system=SYSTEM, object=object
+            )
+        return sets[object]
+
+    # --- records ----------------------------------------------------------------------------
+
+    def _fields(self, entity_set: EntitySetSchema, data: Mapping[str, object]) -> dict[str, object]:
+        sets = self._schemas.get(entity_set.service, {})
+        fields: dict[str, object] = {}
+        for name, value in data.items():
+            if name == "__metadata":
+                continue
+            prop = entity_set.props.get(name)
+            if prop is not None:
+                fields[name] = from_wire(prop.edm_type, value)
+                continue
+            nav = entity_set.navs.get(name)
+            target = sets.get(nav.target_set) if nav else None
+            if target is None or not isinstance(value, dict | list) or _is_deferred(value):
+                continue
+            rows = value.get("results", value) if isinstance(value, dict) else value
+            if isinstance(rows, list):
+                fields[name] = [self._fields(target, r) for r in rows if isinstance(r, dict)]
+            elif isinstance(rows, dict):
+                fields[name] = self._fields(target, rows)
+        return fields
+
+    def _record(self, entity_set: EntitySetSchema, data: object) -> Record:
+        if not isinstance(data, dict):
+            raise TransientError(
+                "an entity in the answer is not a JSON object",
+                system=SYSTEM,
+                object=entity_set.name,
+            )
+        fields = self._fields(entity_set, data)
+        spec = STAMPS.get(entity_set.name)
+        stamp = spec.stamp_of(fields) if spec else None
+        meta = data.get("__metadata")
+        etag = meta.get("etag") if isinstance(meta, dict) else None
+        version = str(etag) if etag else (stamp.isoformat() if stamp else None)
+        return Record(entity_set.name, record_id(entity_set, fields), fields, version, stamp)
+
+    def _records(self, entity_set: EntitySetSchema, d: Mapping[str, object]) -> list[Record]:
+        rows = d.get("results")
+        if not isinstance(rows, list):
+            raise TransientError(
+                "collection answer without a results list", system=SYSTEM, object=entity_set.name
+            )
+        return [self._record(entity_set, row) for row in rows]
+
+    async def _query(
+        self, entity_set: EntitySetSchema, params: dict[str, str], limit: int | None = None
+    ) -> list[Record]:
+        """Run a collection query, following ``__next`` until ``limit`` records or the end."""
+        expand = EXPAND.get(entity_set.name)
+        if expand:
+            params = {**params, "$expand": expand}
+        d = await self.client.get_json(
+            entity_set.service, entity_set.name, params=params, object=entity_set.name
+        )
+        records = self._records(entity_set, d)
+        while isinstance(d.get("__next"), str) and (limit is None or len(records) < limit):
+            d = await self.client.get_absolute_json(str(d["__next"]), entity_set.name)
+            records += self._records(entity_set, d)
+        return records
+
+    # --- spi --------------------------------------------------------------------------------
+
+    async def check(self) -> CheckResult:
+        """Fetch a CSRF token and one ``$metadata``; never raises."""
+        service = self._services()[0]
+        try:
+            await self.client.fetch_token(service)
+            await self._service_schema(service)
+        except ConnectorError as exc:
+            return CheckResult(False, reason=str(exc), details={"base_url": self.settings.base_url})
+        return CheckResult(
+            True,
+            reason=f"connected to {self.settings.base_url} as {self.settings.username}",
+            details={"base_url": self.settings.base_url, "service": service},
+        )
+
+    async def describe(self) -> Catalog:
+        """Every entity set of the configured services; services the system lacks are skipped."""
+        objects = {}
+        for service in self._services():
+            try:
+                sets = await self._service_schema(service)
+            except NotFoundError:
+                _log.warning("sap.service_missing", service=service)
+                continue
+            for name, entity_set in sets.items():
+                spec = STAMPS.get(name)
+                objects[name] = to_object_schema(
+                    entity_set, sets, spec.field_name if spec else None
+                )
+        return Catalog(objects)
+
+    async def read_changes(
+        self, object: str, cursor: Cursor | None, page_size: int
+    ) -> AsyncIterator[ChangePage]:
+        """Pages of records changed at or after ``cursor.read_from`` in (stamp, id) order."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        entity_set = await self._set_schema(object)
+        spec = STAMPS.get(object)
+        if spec is None or len(entity_set.keys) != 1:
+            async for page in self._read_whole(entity_set, page_size):
+                yield page
+            return
+        key = entity_set.keys[0]
+        read_from = cursor.read_from if cursor else None
+        overlap = cursor.overlap if cursor else Cursor(stamp=_EPOCH).overlap
+        position: tuple[datetime, str] | None = None
+        yielded = False
+        while True:
+            params = {"$orderby": spec.orderby(key), "$top": str(page_size)}
+            if position is not None:
+                params["$filter"] = spec.after_filter(position[0], key, position[1])
+            elif read_from is not None:
+                params["$filter"] = spec.start_filter(read_from)
+            records = (await self._query(entity_set, params, page_size))[:page_size]
+            has_more = len(records) == page_size
+            if not records:
+                if not yielded:
+                    yield ChangePage([], cursor, has_more=False)
+                return
+            last = records[-1]
+            position = (last.stamp or _EPOCH, last.id)
+            kept = [r for r in records if read_from is None or (r.stamp or _EPOCH) >= read_from]
+            if kept or not has_more:
+                yield ChangePage(
+                    kept, Cursor(stamp=position[0], last_id=last.id, overlap=overlap), has_more
+                )
+                yielded = True
+            if not has_more:
+                return
+
+    async def _read_whole(
+        self, entity_set: EntitySetSchema, page_size: int
+    ) -> AsyncIterator[ChangePage]:
+        """Objects without a change stamp (stock, customers): all records in key order."""
+        skip = 0
+        while True:
+            params = {
+                "$orderby": ",".join(f"{k} asc" for k in entity_set.keys),
+                "$top": str(page_size),
+                "$skip": str(skip),
+            }
+            records = (await self._query(entity_set, params, page_size))[:page_size]
+            has_more = len(records) == page_size
+            yield ChangePage(records, None, has_more)
+            if not has_more:
+                return
+            skip += page_size
+
+    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+        """The records with these ids (missing ids are absent from the answer)."""
+        entity_set = await self._set_schema(object)
+        if len(entity_set.keys) == 1:
+            return await self.find(object, entity_set.keys[0], list(ids))
+        found: list[Record] = []
+        for record_key in ids:
+            path = quote(f"{entity_set.name}({record_key})", safe="()'=,")
+            params = {"$expand": EXPAND[object]} if object in EXPAND else None
+            try:
+                d = await self.client.get_json(
+                    entity_set.service, path, params=params, object=object
+                )
+            except NotFoundError:
+                continue
+            found.append(self._record(entity_set, d))
+        return found
+
+    async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
+        """Records whose ``key_field`` equals one of ``values``."""
+        entity_set = await self._set_schema(object)
+        prop = entity_set.props.get(key_field)
+        if prop is None:
+            raise ValidationError(
+                f"{object} has no property {key_field!r} to look records up by",
+                field=key_field,
+                system=SYSTEM,
+                object=object,
+            )
+        unique = list(dict.fromkeys(v for v in values if v is not None))
+        found: list[Record] = []
+        for start in range(0, len(unique), _FILTER_CHUNK):
+            chunk = unique[start : start + _FILTER_CHUNK]
+            expression = " or ".join(f"{key_field} eq {literal(v, prop.edm_type)}" for v in chunk)
+            found += await self._query(entity_set, {"$filter": expression})
+        return found
+
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Write through ``$batch``; one result per op, in order."""
+        entity_set = await self._set_schema(object)
+        results: list[WriteResult | None] = [None] * len(ops)
+        size = self.limits.batch_size or DEFAULT_BATCH_SIZE
+        indexed = list(enumerate(ops))
+        for start in range(0, len(indexed), size):
+            chunk = indexed[start : start + size]
+            existing = await self._existing(entity_set, [op for _, op in chunk])
+            planned: list[_Planned] = []
+            for index, op in chunk:
+                outcome = self._plan(entity_set, index, op, existing)
+                if isinstance(outcome, WriteResult):
+                    results[index] = outcome
+                else:
+                    planned.append(outcome)
+            if planned:
+                answers = await self._send_batch(entity_set, [p.request for p in planned])
+                for plan, answer in zip(planned, answers, strict=True):
+                    results[plan.index] = self._result(entity_set, plan, answer)
+        _log.info("sap.write_done", object=object, records=len(ops))
+        return [r for r in results if r is not None]
+
+    async def aclose(self) -> None:
+        """Close our own HTTP client (the caller closes one it passed in)."""
+        if self._owns_http:
+            await self.http.aclose()
+
+    # --- write helpers ----------------------------------------------------------------------
+
+    async def _existing(
+        self, entity_set: EntitySetSchema, ops: Sequence[WriteOp]
+    ) -> dict[tuple[str, str], Record]:
+        """Records already holding the natural keys of creates/upserts (the pre-create lookup)."""
+        wanted: dict[str, list[object]] = {}
+        for op in ops:
+            if op.key_field and op.key_value is not None and op.mode is not WriteMode.DELETE:
+                if op.mode is WriteMode.UPDATE and op.target_id:
+                    continue
+                wanted.setdefault(op.key_field, []).append(op.key_value)
+        found: dict[tuple[str, str], Record] = {}
+        for key_field, values in wanted.items():
+            for record in await self.find(entity_set.name, key_field, values):
+                found.setdefault((key_field, str(record.fields.get(key_field))), record)
+        return found
+
+    def _plan(
+        self,
+        entity_set: EntitySetSchema,
+        index: int,
+        op: WriteOp,
+        existing: Mapping[tuple[str, str], Record],
+    ) -> _Planned | WriteResult:
+        match = None
+        if op.key_field and op.key_value is not None:
+            match = existing.get((op.key_field, str(op.key_value)))
+        target = op.target_id or (match.id if match else None)
+        sets = self._schemas.get(entity_set.service, {})
+        body = json.dumps(to_wire_fields(entity_set, op.fields, sets), ensure_ascii=False)
+        if op.mode is WriteMode.CREATE and match is not None:
+            # Already there: a retried create whose first answer was lost (no duplicate).
+            return WriteResult(op.ref, WriteOutcome.UNCHANGED, match.id, match.version)
+        if op.mode is WriteMode.CREATE or (op.mode is WriteMode.UPSERT and target is None):
+            request = BatchOperation("POST", entity_set.name, body.encode())
+            return _Planned(index, op, request, WriteOutcome.CREATED, None)
+        if target is None:
+            error = ValidationError(
+                f"{op.mode.value} needs target_id or a natural key that exists "
+                f"({op.key_field}={op.key_value!r} not found)",
+                field=op.key_field,
+                system=SYSTEM,
+                object=entity_set.name,
+            )
+            return WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+        path = quote(f"{entity_set.name}{key_predicate(entity_set, target)}", safe="()'=,")
+        if op.mode is WriteMode.DELETE:
+            request = BatchOperation("DELETE", path)
+            return _Planned(index, op, request, WriteOutcome.DELETED, target)
+        request = BatchOperation("PATCH", path, body.encode())
+        return _Planned(index, op, request, WriteOutcome.UPDATED, target)
+
+    async def _send_batch(
+        self, entity_set: EntitySetSchema, requests: list[BatchOperation]
+    ) -> list[list[PartAnswer]]:
+        content_type, body = encode_batch(requests)
+        response = await self.client.request(
+            "POST",
+            entity_set.service,
+            "$batch",
+            headers={"Content-Type": content_type},
+            content=body,
+            object=entity_set.name,
+            ok=(202,),
+        )
+        try:
+            answers = decode_batch_answer(
+                response.headers.get("content-type", ""), response.content
+            )
+        except ValueError as exc:
+            raise malformed_answer(response, str(exc), entity_set.name) from exc
+        if len(answers) != len(requests):
+            raise malformed_answer(
+                response,
+                f"{len(answers)} answers for {len(requests)} changesets",
+                entity_set.name,
+            )
+        return answers
+
+    def _result(
+        self, entity_set: EntitySetSchema, plan: _Planned, answers: list[PartAnswer]
+    ) -> WriteResult:
+        answer = answers[-1]
+        wire = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+        if answer.status >= 400:
+            error = classify_response(wire, entity_set.name)
+            return WriteResult(plan.op.ref, WriteOutcome.FAILED, plan.target_id, error=error)
+        if plan.outcome is WriteOutcome.CREATED:
+            try:
+                record = self._record(entity_set, decode_d(wire, entity_set.name))
+            except ConnectorError as exc:
+                return WriteResult(plan.op.ref, WriteOutcome.FAILED, error=exc)
+            return WriteResult(plan.op.ref, WriteOutcome.CREATED, record.id, record.version)
+        return WriteResult(plan.op.ref, plan.outcome, plan.target_id, answer.headers.get("etag"))
+
+
+def _is_deferred(value: object) -> bool:
+    return isinstance(value, dict) and "__deferred" in value
+
+
+def record_id(entity_set: EntitySetSchema, fields: Mapping[str, object]) -> str:
+    """A record's id: its key value, or ``K1='v1',K2='v2'`` for compound keys."""
+    if len(entity_set.keys) == 1:
+        return str(fields.get(entity_set.keys[0], ""))
+    return ",".join(
+        f"{k}={literal(fields.get(k, ''), entity_set.props[k].edm_type)}" for k in entity_set.keys
+    )
+
+
+def key_predicate(entity_set: EntitySetSchema, record_key: str) -> str:
+    """``('1000001')`` for a simple id; compound ids are already predicates."""
+    if len(entity_set.keys) == 1:
+        return f"({literal(record_key, entity_set.props[entity_set.keys[0]].edm_type)})"
+    return f"({record_key})"
