@@ -48,7 +48,8 @@ async def test_change_in_the_org_arrives_as_a_verified_change(
     row = sim.org.records["Account"][change.record_id]
     assert (change.object, change.kind) == ("Account", ChangeKind.UPSERT)
     assert row["Name"] == "推送测试"
-    assert change.version == row["SystemModstamp"]
+    assert change.version == row["SystemModstamp"]  # same text as a poll gives
+    assert b"Z</sf:SystemModstamp>" in body  # the SOAP message itself uses xsd:dateTime
     assert change.stamp is not None
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "changes_query",
     "parse_stamp",
     "record_from_row",
+    "rest_stamp",
     "soql_datetime",
     "soql_literal",
     "soql_name",
@@ -80,6 +81,12 @@ def changes_query(object: str, fields: Iterable[str], cursor: Cursor | None) -> 
         f"SELECT {', '.join(names)} FROM {object} "  # noqa: S608 - names checked by soql_name
         f"WHERE SystemModstamp >= {soql_datetime(start)} ORDER BY SystemModstamp, Id"
     )
+
+
+def rest_stamp(stamp: datetime) -> str:
+    """A datetime in the REST API's form (``2024-05-01T10:15:00.000+0000``), used as version."""
+    stamp = stamp.astimezone(UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
 
 
 def parse_stamp(text: object, *, object: str) -> datetime:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-from erpbridge.connectors.salesforce.cursor import parse_stamp
+from erpbridge.connectors.salesforce.cursor import parse_stamp, rest_stamp
 from erpbridge.spi.errors import AuthError, ConnectorError, ValidationError
 from erpbridge.spi.records import Change, ChangeKind
 
@@ -97,7 +97,8 @@ def _change(notification: ET.Element) -> Change:
     return Change(
         object=type_name,
         record_id=record_id,
-        version=stamp_text or None,
+        # the same version text a poll gives for this record (dedup compares versions)
+        version=rest_stamp(stamp) if stamp else None,
         stamp=stamp,
         kind=ChangeKind.UPSERT,
     )

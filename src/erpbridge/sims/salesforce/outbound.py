@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -30,6 +31,7 @@ __all__ = ["OutboundConfig", "OutboundNotifier", "configs_from_json", "render_no
 
 _log = logging.getLogger(__name__)
 _NS = "http://soap.sforce.com/2005/09/outbound"
+_REST_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 _MAX_PER_MESSAGE = 100
 _ATTEMPTS = 5
 _FIRST_BACKOFF_S = 0.5
@@ -48,7 +50,10 @@ class OutboundConfig:
 def _value(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    return escape(str(v))
+    text = str(v)
+    if _REST_DATETIME.match(text):
+        text = text[:-5] + "Z"  # xsd:dateTime in SOAP, not the REST "+0000" form
+    return escape(text)
 
 
 def render_notifications(

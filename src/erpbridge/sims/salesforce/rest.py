@@ -56,6 +56,13 @@ class RestContext:
 
 async def read_json(request: Request) -> object:
     """The request body as JSON, or Salesforce's JSON_PARSER_ERROR."""
+    content_type = request.headers.get("content-type", "application/json")
+    if "json" not in content_type.lower() and content_type.strip():
+        raise SfError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"Content-Type header specified in HTTP request is not supported: {content_type}",
+        )
     raw = await request.body()
     if len(raw) > _MAX_BODY_BYTES:
         raise SfError(413, "REQUEST_ENTITY_TOO_LARGE", "The request body is too large")
