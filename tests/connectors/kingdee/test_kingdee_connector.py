@@ -31,7 +31,7 @@ from erpbridge.spi import (
 )
 from erpbridge.spi.secrets import Secret
 
-from .conftest import BASE_URL, ConnectorFactory, StepClock
+from .conftest import BASE_URL, ConnectorFactory, StepClock, make_settings
 
 
 def _order(customer: str = "CUST00001", qty: float = 5, **extra: object) -> dict[str, object]:
@@ -374,3 +374,78 @@ def test_settings_refuse_signature_auth_without_an_app_secret() -> None:
 
     with pytest.raises(ValueError, match="app_id and app_secret"):
         KingdeeSettings(base_url=BASE_URL, acct_id="x", username="u", app_id=SANDBOX_APP_ID)
+
+
+async def test_updating_a_sub_head_field_and_lines_of_a_saved_order_takes_effect(kingdee) -> None:  # type: ignore[no-untyped-def]
+    created = await kingdee.write("SAL_SaleOrder", [WriteOp(WriteMode.CREATE, _order())])
+    target = created[0].target_id
+    lines = [
+        {
+            "FMaterialId": "WL00003",
+            "FUnitID": "Pcs",
+            "FQty": 2,
+            "FTaxPrice": 113,
+            "FEntryTaxRate": 13,
+        }
+    ]
+
+    updated = await kingdee.write(
+        "SAL_SaleOrder",
+        [
+            WriteOp(
+                WriteMode.UPDATE,
+                {"FSettleCurrId": "PRE007", "FSaleOrderEntry": lines},
+                target_id=target,
+            )
+        ],
+    )
+
+    record = (await kingdee.get("SAL_SaleOrder", [target]))[0]
+    assert updated[0].outcome is WriteOutcome.UPDATED
+    assert record.fields["FSettleCurrId"] == "PRE007"
+    assert [line["FMaterialId"] for line in record.fields["FSaleOrderEntry"]] == ["WL00003"]  # type: ignore[attr-defined]
+    assert record.fields["FBillAllAmount"] == 226.0
+
+
+def test_the_registry_builds_a_kingdee_connector_that_keeps_the_contract() -> None:
+    from erpbridge.spi import Connector, ConnectorRegistry
+
+    spec = ConnectorRegistry(use_entry_points=False).get("kingdee")
+    connector = spec.create(make_settings(), None)
+
+    assert spec.kind == "erp" and spec.settings.__name__ == "KingdeeSettings"
+    assert isinstance(connector, Connector)
+
+
+async def test_unaudit_to_update_changes_an_audited_customer_and_audits_it_again(
+    connect: ConnectorFactory,
+) -> None:
+    kingdee = connect(unaudit_to_update=True)
+    audited = (await kingdee.find("BD_Customer", "FNumber", ["CUST00004"]))[0]
+
+    results = await kingdee.write(
+        "BD_Customer", [WriteOp(WriteMode.UPDATE, {"FTEL": "0571-88886666"}, target_id=audited.id)]
+    )
+
+    after = (await kingdee.get("BD_Customer", [audited.id]))[0]
+    assert audited.fields["FDocumentStatus"] == "C"
+    assert results[0].outcome is WriteOutcome.UPDATED
+    assert after.fields["FTEL"] == "0571-88886666" and after.fields["FDocumentStatus"] == "C"
+
+
+async def test_unaudit_to_update_leaves_a_bill_in_approval_refused(
+    connect: ConnectorFactory, sim_state: KingdeeState
+) -> None:
+    kingdee = connect(unaudit_to_update=True)
+    submitted = next(
+        r for r in sim_state.tables["SAL_SaleOrder"].values() if r["FDocumentStatus"] == "B"
+    )
+
+    results = await kingdee.write(
+        "SAL_SaleOrder",
+        [WriteOp(WriteMode.UPDATE, {"FNote": "改"}, target_id=str(submitted["FID"]))],
+    )
+
+    assert results[0].outcome is WriteOutcome.FAILED
+    assert "审核中" in results[0].error.message  # type: ignore[union-attr]
+    assert sim_state.tables["SAL_SaleOrder"][submitted["FID"]]["FDocumentStatus"] == "B"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from erpbridge.connectors._http import build_client
@@ -18,8 +20,6 @@ def create(settings: ConnectionSettings, http: httpx.AsyncClient | None) -> King
     if not isinstance(settings, KingdeeSettings):
         raise TypeError("the kingdee connector needs KingdeeSettings")
     if http is None:
-        from pathlib import Path
-
         ca = Path(settings.ca_file) if settings.ca_file else None
         http = build_client(settings.limits, ca_file=ca)
     return KingdeeConnector(settings, http)

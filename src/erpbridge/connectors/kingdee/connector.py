@@ -6,8 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import httpx
 import structlog
@@ -23,18 +22,17 @@ from erpbridge.connectors.kingdee.cursor import (
 from erpbridge.connectors.kingdee.describe import FormInfo, parse_business_info
 from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
 from erpbridge.connectors.kingdee.settings import KingdeeSettings
-from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
+from erpbridge.connectors.kingdee.writer import Writer, chunks, errors_of
+from erpbridge.spi.errors import ConnectorError, ValidationError
 from erpbridge.spi.records import (
     ChangePage,
     CheckResult,
     Cursor,
     Record,
-    WriteMode,
     WriteOp,
-    WriteOutcome,
     WriteResult,
 )
-from erpbridge.spi.schema import Catalog, Field, FieldType
+from erpbridge.spi.schema import Catalog, FieldType
 
 __all__ = ["MAX_QUERY_ROWS", "KingdeeConnector"]
 
@@ -71,6 +69,7 @@ class KingdeeConnector:
         self.limits = settings.limits
         self.client = client or KingdeeClient(settings, http)
         self._forms: dict[str, FormInfo] = {}
+        self._writer = Writer(self.client, settings, self.find)
 
     # --- check / describe -------------------------------------------------------------
 
@@ -101,7 +100,7 @@ class KingdeeConnector:
         )
         status = response_status(answer)
         if status is not None and status.get("IsSuccess") is False:
-            raise classify_items(_errors(status), status.get("MsgCode"), form=form)
+            raise classify_items(errors_of(status), status.get("MsgCode"), form=form)
         info = parse_business_info(form, answer)
         self._forms[form.lower()] = info
         return info
@@ -131,7 +130,7 @@ class KingdeeConnector:
         )
         status = response_status(answer)
         if status is not None:
-            raise classify_items(_errors(status), status.get("MsgCode"), form=info.schema.name)
+            raise classify_items(errors_of(status), status.get("MsgCode"), form=info.schema.name)
         if not isinstance(answer, list) or not all(isinstance(r, list) for r in answer):
             raise ConnectorError(
                 "ExecuteBillQuery 的回答不是二维数组",
@@ -175,7 +174,7 @@ class KingdeeConnector:
             ]
             for head in heads:
                 head[entry.key] = []
-            for chunk in _chunks(list(by_id), _IN_CHUNK):
+            for chunk in chunks(list(by_id), _IN_CHUNK):
                 ids = ",".join(quote(i) for i in chunk)
                 start = 0
                 while True:
@@ -213,7 +212,7 @@ class KingdeeConnector:
         )
         status = response_status(answer)
         if status is not None:
-            raise classify_items(_errors(status), status.get("MsgCode"), form=info.schema.name)
+            raise classify_items(errors_of(status), status.get("MsgCode"), form=info.schema.name)
         return answer if isinstance(answer, list) else []
 
     async def read_changes(
@@ -292,7 +291,7 @@ class KingdeeConnector:
     async def _lookup(self, info: FormInfo, key: str, values: Sequence[object]) -> list[Record]:
         out: list[Record] = []
         keys = self._header_keys(info)
-        for chunk in _chunks(list(dict.fromkeys(values)), _IN_CHUNK):
+        for chunk in chunks(list(dict.fromkeys(values)), _IN_CHUNK):
             flt = f"{key} IN ({','.join(quote(v) for v in chunk)})"
             rows = await self._query(info, keys, flt, order=f"{info.pk} ASC", limit=MAX_QUERY_ROWS)
             out += await self._records(info, rows)
@@ -303,241 +302,16 @@ class KingdeeConnector:
     async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """BatchSave creates and updates, Delete deletes; one result per op, in order.
 
-        Upserts without a target id look their natural key up first (``find``). With
-        ``submit_and_audit`` each save also submits and audits in the same transaction.
+        Upserts without a target id look their natural key up first (``find``); see
+        writer.py for ``submit_and_audit`` and ``unaudit_to_update``.
         """
         info = await self._info(object)
-        results: list[WriteResult | None] = [None] * len(ops)
-        saves: list[tuple[int, dict[str, _Value], bool]] = []
-        deletes: list[tuple[int, str]] = []
-        existing = await self._existing_for_upserts(info, ops)
-        for index, op in enumerate(ops):
-            try:
-                if op.mode is WriteMode.DELETE:
-                    deletes.append((index, self._target_id(info, op)))
-                    continue
-                target = op.target_id
-                if target is None and op.mode is WriteMode.UPSERT:
-                    target = existing.get(_key_of(op))
-                if target is None and op.mode is WriteMode.UPDATE:
-                    target = self._target_id(info, op)
-                model = self._model(info, op.fields)
-                if target is not None:
-                    model[info.pk] = _pk_value(target)
-                saves.append((index, model, target is not None))
-            except ConnectorError as exc:
-                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=exc)
-        batch = self.limits.batch_size or 100
-        for chunk in _chunks(saves, batch):
-            await self._batch_save(info, ops, chunk, results)
-        for chunk in _chunks(deletes, batch):
-            await self._delete(info, ops, chunk, results)
-        return [r for r in results if r is not None]
-
-    def _target_id(self, info: FormInfo, op: WriteOp) -> str:
-        if not op.target_id:
-            raise ValidationError(
-                f"{op.mode.value} 需要目标内码（{info.pk}）",
-                field=info.pk,
-                system=SYSTEM,
-                object=info.schema.name,
-            )
-        return op.target_id
-
-    async def _existing_for_upserts(
-        self, info: FormInfo, ops: Sequence[WriteOp]
-    ) -> dict[tuple[str, str], str]:
-        wanted: dict[str, list[object]] = {}
-        for op in ops:
-            if (
-                op.mode is WriteMode.UPSERT
-                and op.target_id is None
-                and op.key_field
-                and op.key_value is not None
-            ):
-                wanted.setdefault(op.key_field, []).append(op.key_value)
-        found: dict[tuple[str, str], str] = {}
-        for key_field, values in wanted.items():
-            for record in await self.find(info.schema.name, key_field, values):
-                value = record.fields.get(key_field.split(".")[0])
-                found[(key_field, str(value))] = record.id
-        return found
-
-    def _model(self, info: FormInfo, fields: Mapping[str, _Value]) -> dict[str, _Value]:
-        """The Save model: sub-head fields nested, references as {"FNumber": ..}, lines."""
-        model: dict[str, _Value] = {}
-        for key, value in fields.items():
-            entry = info.entries.get(key)
-            if entry is not None:
-                model[key] = self._lines(info, entry.key, entry.fields, value)
-                continue
-            field = info.header_field(key)
-            if field is None:
-                raise ValidationError(
-                    f"字段“{key}”不是表单 {info.schema.name} 的字段",
-                    field=key,
-                    system=SYSTEM,
-                    object=info.schema.name,
-                )
-            wire = _wire_value(field, value)
-            sub = info.subhead_of.get(field.name)
-            if sub is not None:
-                model.setdefault(sub, {})[field.name] = wire  # type: ignore[index]
-            else:
-                model[field.name] = wire
-        return model
-
-    def _lines(
-        self, info: FormInfo, key: str, fields: Sequence[Field], value: object
-    ) -> list[dict[str, _Value]]:
-        if not isinstance(value, list | tuple):
-            raise ValidationError(
-                f"单据体“{key}”应为记录列表", field=key, system=SYSTEM, object=info.schema.name
-            )
-        by_name = {f.name.lower(): f for f in fields}
-        entry = info.entries[key]
-        out = []
-        for n, line in enumerate(value, start=1):
-            if not isinstance(line, Mapping):
-                raise ValidationError(
-                    f"单据体“{key}”第{n}行应为记录",
-                    field=key,
-                    system=SYSTEM,
-                    object=info.schema.name,
-                )
-            wire: dict[str, _Value] = {}
-            for name, v in line.items():
-                if name.lower() == entry.id_key.lower():
-                    wire[entry.id_key] = v
-                    continue
-                field = by_name.get(name.lower())
-                if field is None:
-                    raise ValidationError(
-                        f"字段“{key}.{name}”不是单据体的字段",
-                        field=f"{key}.{name}",
-                        system=SYSTEM,
-                        object=info.schema.name,
-                    )
-                wire[field.name] = _wire_value(field, v)
-            out.append(wire)
-        return out
-
-    async def _batch_save(
-        self,
-        info: FormInfo,
-        ops: Sequence[WriteOp],
-        chunk: Sequence[tuple[int, dict[str, _Value], bool]],
-        results: list[WriteResult | None],
-    ) -> None:
-        update_keys = sorted(
-            {k for _, m, is_update in chunk if is_update for k in m if k != info.pk}
-        )
-        data: dict[str, _Value] = {
-            "Model": [m for _, m, _ in chunk],
-            "NeedReturnFields": [info.number_key],
-            "IsDeleteEntry": True,
-        }
-        if update_keys:
-            data["NeedUpDateFields"] = update_keys
-        if self.settings.submit_and_audit:
-            data["IsAutoSubmitAndAudit"] = True
-        answer = await self.client.form_call(
-            "BatchSave", {"formid": info.schema.name, "data": data}, form=info.schema.name
-        )
-        status = response_status(answer)
-        if status is None:
-            raise ConnectorError(
-                "BatchSave 的回答缺少 ResponseStatus",
-                system=SYSTEM,
-                object=info.schema.name,
-                raw=json.dumps(answer, ensure_ascii=False)[:500],
-            )
-        done = {s.get("DIndex"): s for s in _list(status.get("SuccessEntitys"))}
-        failed: dict[object, list[Mapping[str, _Value]]] = {}
-        for e in _errors(status):
-            failed.setdefault(e.get("DIndex", 0), []).append(e)
-        for dindex, (index, _, is_update) in enumerate(chunk):
-            op = ops[index]
-            if dindex in done:
-                outcome = WriteOutcome.UPDATED if is_update else WriteOutcome.CREATED
-                results[index] = WriteResult(op.ref, outcome, target_id=str(done[dindex].get("Id")))
-            else:
-                items = failed.get(dindex) or _errors(status)
-                error = classify_items(items, status.get("MsgCode"), form=info.schema.name)
-                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
-
-    async def _delete(
-        self,
-        info: FormInfo,
-        ops: Sequence[WriteOp],
-        chunk: Sequence[tuple[int, str]],
-        results: list[WriteResult | None],
-    ) -> None:
-        data = {"Ids": ",".join(target for _, target in chunk)}
-        answer = await self.client.form_call(
-            "Delete", {"formid": info.schema.name, "data": data}, form=info.schema.name
-        )
-        status = response_status(answer) or {}
-        done = {s.get("DIndex") for s in _list(status.get("SuccessEntitys"))}
-        failed: dict[object, list[Mapping[str, _Value]]] = {}
-        for e in _errors(status):
-            failed.setdefault(e.get("DIndex", 0), []).append(e)
-        for dindex, (index, target) in enumerate(chunk):
-            op = ops[index]
-            if dindex in done:
-                results[index] = WriteResult(op.ref, WriteOutcome.DELETED, target_id=target)
-                continue
-            error = classify_items(
-                failed.get(dindex) or _errors(status),
-                status.get("MsgCode"),
-                form=info.schema.name,
-            )
-            if isinstance(error, NotFoundError):  # already gone: deleting again changes nothing
-                results[index] = WriteResult(op.ref, WriteOutcome.UNCHANGED, target_id=target)
-            else:
-                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+        return await self._writer.write(info, ops)
 
     async def aclose(self) -> None:
         """Nothing to release: sessions expire on the server; the caller closes ``http``."""
 
 
-def _key_of(op: WriteOp) -> tuple[str, str]:
-    return (op.key_field or "", str(op.key_value))
-
-
-def _pk_value(target: str) -> object:
-    return int(target) if target.isdigit() else target
-
-
-def _wire_value(field: Field, value: object) -> object:
-    if isinstance(value, Decimal):
-        value = float(value)
-    elif isinstance(value, datetime):
-        value = value.strftime("%Y-%m-%d %H:%M:%S")
-    elif isinstance(value, date):
-        value = value.isoformat()
-    if (
-        field.type is FieldType.REFERENCE
-        and isinstance(value, str | int)
-        and not isinstance(value, bool)
-    ):
-        return {"FNumber": value}
-    return value
-
-
-def _list(value: object) -> list[Mapping[str, _Value]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _errors(status: Mapping[str, _Value]) -> list[Mapping[str, _Value]]:
-    return _list(status.get("Errors"))
-
-
 def _digest(fields: Mapping[str, _Value]) -> str:
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _chunks(items: list, size: int):  # type: ignore[no-untyped-def,type-arg]
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

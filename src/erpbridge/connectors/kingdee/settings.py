@@ -43,6 +43,9 @@ class KingdeeSettings(ConnectionSettings):
             late commits). Default 60 s.
         submit_and_audit: after saving, submit and audit in the same transaction
             (``IsAutoSubmitAndAudit``), so a bill is never left half-approved. Default off.
+        unaudit_to_update: an update of an audited record (which K/3 Cloud refuses)
+            un-audits it, saves, and submits and audits it again. Default off: the
+            refusal comes back as a validation error with Kingdee's message.
         forms: the forms (objects) describe() reports.
         read_filters: an extra FilterString per form ANDed into read_changes
             (e.g. ``{"SAL_SaleOrder": "FDocumentStatus='C'"}`` to read audited bills only).
@@ -61,6 +64,7 @@ class KingdeeSettings(ConnectionSettings):
     server_utc_offset_min: int = Field(default=480, ge=-720, le=840)
     overlap_s: float = Field(default=60.0, ge=0)
     submit_and_audit: bool = False
+    unaudit_to_update: bool = False
     forms: tuple[str, ...] = DEFAULT_FORMS
     read_filters: dict[str, str] = Field(default_factory=dict)
     ca_file: str | None = None

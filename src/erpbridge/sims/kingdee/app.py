@@ -26,7 +26,7 @@ from erpbridge.sims.kingdee.describe import business_info
 from erpbridge.sims.kingdee.forms import FormDef, find_form
 from erpbridge.sims.kingdee.login import login
 from erpbridge.sims.kingdee.query import BillQuery, view_of
-from erpbridge.sims.kingdee.rules import Rules, SaveOptions, StatusOp, lower_keys
+from erpbridge.sims.kingdee.rules import Rules, SaveOptions, StatusOp
 from erpbridge.sims.kingdee.state import KingdeeState
 from erpbridge.sims.kingdee.wire import (
     BusinessError,
@@ -34,6 +34,7 @@ from erpbridge.sims.kingdee.wire import (
     MsgCode,
     SuccessItem,
     json_response,
+    lower_keys,
     response_status,
     session_lost,
 )

@@ -24,9 +24,8 @@ from erpbridge.sims.kingdee.filter import (
     parse_filter,
 )
 from erpbridge.sims.kingdee.forms import FORMS, EntryDef, FieldDef, FieldKind, FormDef
-from erpbridge.sims.kingdee.rules import lower_keys
 from erpbridge.sims.kingdee.state import KingdeeState, Row
-from erpbridge.sims.kingdee.wire import BusinessError, MsgCode, render_stamp
+from erpbridge.sims.kingdee.wire import BusinessError, MsgCode, lower_keys, render_stamp
 
 __all__ = ["MAX_LIMIT", "BillQuery", "view_of"]
 

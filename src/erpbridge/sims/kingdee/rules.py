@@ -18,34 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from erpbridge.sims.kingdee.filter import normalize_stamp, parse_stamp
-from erpbridge.sims.kingdee.forms import FORMS, EntryDef, FieldDef, FieldKind, FormDef
+from erpbridge.sims.kingdee.forms import FORMS, EntryDef, FieldDef, FormDef
 from erpbridge.sims.kingdee.state import KingdeeState, Row
-from erpbridge.sims.kingdee.wire import BusinessError, ErrorItem, MsgCode, SuccessItem
+from erpbridge.sims.kingdee.values import as_pk, coerce_value, compute, default_of, is_empty
+from erpbridge.sims.kingdee.wire import (
+    BusinessError,
+    ErrorItem,
+    MsgCode,
+    SuccessItem,
+    as_bool,
+    lower_keys,
+)
 
-__all__ = ["Rules", "SaveOptions", "StatusOp", "as_bool", "lower_keys"]
+__all__ = ["Rules", "SaveOptions", "StatusOp"]
 
 _STATUS_NAMES = {"Z": "暂存", "A": "创建", "B": "审核中", "C": "已审核", "D": "重新审核"}
-
-
-def as_bool(value: object, default: bool) -> bool:
-    """Kingdee options arrive as JSON booleans or as the strings "true"/"false"."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1")
-    if isinstance(value, int | float):
-        return bool(value)
-    return default
-
-
-def lower_keys(data: Mapping[str, object]) -> dict[str, object]:
-    """``data`` with lower-cased keys (Kingdee matches keys case-insensitively)."""
-    return {str(k).lower(): v for k, v in data.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +154,7 @@ class Rules:
             if row.get("FDocumentStatus") == "Z":
                 row["FDocumentStatus"] = "A"
         self._assign_number(form, row)
-        _compute(form, row)
+        compute(form, row)
         now = self.state.now_text()
         row["FModifyDate"] = now
         if options.auto_submit_audit and form.has_workflow and not draft:
@@ -178,7 +166,7 @@ class Rules:
     def _existing(self, form: FormDef, pk_value: object) -> Row | None:
         if pk_value in (None, "", 0, "0"):
             return None
-        pk = _as_pk(pk_value)
+        pk = as_pk(pk_value)
         row = self.state.get(form, pk)
         if row is None:
             raise BusinessError(
@@ -191,7 +179,7 @@ class Rules:
     def _new_row(self, form: FormDef) -> Row:
         row: Row = {}
         for f in form.fields:
-            row[f.key] = _default(f)
+            row[f.key] = default_of(f)
         for entry in form.entries:
             row[entry.key] = []
         row[form.pk] = self.state.next_id(form.form_id)
@@ -253,7 +241,7 @@ class Rules:
             entry_id = values.pop(entry.id_key.lower(), None)
             is_existing = entry_id not in (None, "", 0, "0")
             if is_existing:
-                found = old.get(_as_pk(entry_id))
+                found = old.get(as_pk(entry_id))
                 if found is None:
                     raise BusinessError(
                         f"{entry.label}第{index + 1}行：分录内码“{entry_id}”不存在",
@@ -261,7 +249,7 @@ class Rules:
                     )
                 line = dict(found)
             else:
-                line = {f.key: _default(f) for f in entry.fields}
+                line = {f.key: default_of(f) for f in entry.fields}
                 line[entry.id_key] = self.state.next_id("entry")
             for key, value in values.items():
                 field = fields.get(key)
@@ -277,7 +265,7 @@ class Rules:
     def _coerce(self, field: FieldDef, value: object, row: int = 0) -> object:
         where = f"第{row}行" if row else ""
         try:
-            return _coerce_value(self.state, field, value)
+            return coerce_value(self.state, field, value)
         except ValueError as exc:
             raise BusinessError(
                 f"{where}字段“{field.label}”({field.key}){exc}", field.key
@@ -285,7 +273,9 @@ class Rules:
 
     def _check_required(self, form: FormDef, row: Row) -> None:
         missing = [
-            f for f in form.fields if f.required and f.key != form.number_key and _empty(row[f.key])
+            f
+            for f in form.fields
+            if f.required and f.key != form.number_key and is_empty(row[f.key])
         ]
         items = [ErrorItem(f"字段“{f.label}”是必填项", f.key) for f in missing]
         for entry in form.entries:
@@ -295,7 +285,7 @@ class Rules:
                 items.append(ErrorItem(f"“{entry.label}”至少需要录入一行", entry.key))
             for n, line in enumerate(lines, start=1):
                 for f in entry.fields:
-                    if f.required and _empty(line.get(f.key)):
+                    if f.required and is_empty(line.get(f.key)):
                         items.append(ErrorItem(f"第{n}行字段“{f.label}”是必填项", f.key))
                 qty = line.get("FQty", line.get("FReqQty"))
                 if isinstance(qty, float) and qty <= 0:
@@ -329,7 +319,7 @@ class Rules:
             for part in parts:
                 text = str(part).strip()
                 if text:
-                    out.append((f"内码为“{text}”", self.state.get(form, _as_pk(text))))
+                    out.append((f"内码为“{text}”", self.state.get(form, as_pk(text))))
         elif isinstance(numbers, list):
             what = "单据编号" if form.is_bill else "编码"
             for number in numbers:
@@ -395,129 +385,3 @@ class Rules:
     def _describe(self, form: FormDef, row: Row) -> str:
         what = "单据编号" if form.is_bill else "编码"
         return f"{what}为“{row.get(form.number_key)}”的{form.label}"
-
-
-# --- values ---------------------------------------------------------------------------
-
-
-def _default(field: FieldDef) -> object:
-    if field.kind is FieldKind.TEXT:
-        return ""
-    if field.kind is FieldKind.BOOL:
-        return False
-    if field.kind is FieldKind.DECIMAL:
-        return 0.0
-    if field.kind is FieldKind.INT:
-        return 0
-    return None
-
-
-def _empty(value: object) -> bool:
-    return value is None or value == "" or value == 0
-
-
-def _as_pk(value: object) -> object:
-    text = str(value).strip()
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
-def _coerce_value(state: KingdeeState, field: FieldDef, value: object) -> object:
-    """Turn a Model value into the stored value, or raise ValueError with the reason."""
-    kind = field.kind
-    if value is None:
-        return _default(field)
-    if kind is FieldKind.REF:
-        return _resolve_ref(state, field, value)
-    if isinstance(value, dict | list):
-        raise ValueError("的值应为简单值，不能是对象或数组")
-    if kind is FieldKind.TEXT:
-        return str(value)
-    if kind in (FieldKind.DECIMAL, FieldKind.INT):
-        if isinstance(value, bool):
-            raise ValueError(f"的值“{value}”不是有效的数值")
-        try:
-            number = float(str(value).replace(",", "")) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-        except ValueError:
-            raise ValueError(f"的值“{value}”不是有效的数值") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError(f"的值“{value}”不是有效的数值")
-        return int(number) if kind is FieldKind.INT else round(number, 10)
-    if kind is FieldKind.BOOL:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1"):
-            return True
-        if text in ("false", "0", ""):
-            return False
-        raise ValueError(f"的值“{value}”不是有效的布尔值")
-    if kind in (FieldKind.DATE, FieldKind.DATETIME):
-        stamp = parse_stamp(str(value)) if isinstance(value, str) else None
-        if stamp is None:
-            raise ValueError(
-                f"的值“{value}”不是有效的日期（应为 yyyy-MM-dd 或 yyyy-MM-dd HH:mm:ss）"
-            )
-        if kind is FieldKind.DATE:
-            stamp = datetime(stamp.year, stamp.month, stamp.day)
-        return normalize_stamp(stamp)
-    return str(value)
-
-
-def _resolve_ref(state: KingdeeState, field: FieldDef, value: object) -> object:
-    target = FORMS[(field.ref or "").lower()]
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        value = {"FNumber": value}  # a bare number is taken as the code (tolerant)
-    if not isinstance(value, dict):
-        raise ValueError('的值应为 {"FNumber": "编码"}')
-    keys = lower_keys(value)
-    if not keys or all(v in (None, "") for v in keys.values()):
-        return None
-    number = keys.get("fnumber")
-    if number not in (None, ""):
-        row = state.by_number(target, str(number))
-        if row is None:
-            raise ValueError(f"的值“{number}”在{target.label}中不存在")
-        return row[target.pk]
-    for id_key in (target.pk.lower(), "fid", "id"):
-        if keys.get(id_key) not in (None, "", 0):
-            row = state.get(target, _as_pk(keys[id_key]))
-            if row is None:
-                raise ValueError(f"的内码“{keys[id_key]}”在{target.label}中不存在")
-            return row[target.pk]
-    if keys.get("fname") not in (None, ""):
-        matches = [r for r in state.rows(target) if r.get("FName") == keys["fname"]]
-        if len(matches) == 1:
-            return matches[0][target.pk]
-        raise ValueError(f"按名称“{keys['fname']}”找不到唯一的{target.label}")
-    raise ValueError('的值应为 {"FNumber": "编码"}')
-
-
-def _compute(form: FormDef, row: Row) -> None:
-    """Amounts the server computes (sales order lines and totals, available credit)."""
-    if form.form_id == "SAL_SaleOrder":
-        total = tax_total = net_total = 0.0
-        for line in row.get("FSaleOrderEntry") or []:  # type: ignore[attr-defined]
-            qty = float(line.get("FQty") or 0)
-            rate = float(line.get("FEntryTaxRate") or 0)
-            tax_price = float(line.get("FTaxPrice") or 0)
-            price = float(line.get("FPrice") or 0)
-            if tax_price:
-                price = round(tax_price / (1 + rate / 100), 6)
-            else:
-                tax_price = round(price * (1 + rate / 100), 6)
-            line["FPrice"], line["FTaxPrice"] = price, tax_price
-            line["FAllAmount"] = round(qty * tax_price, 2)
-            line["FAmount"] = round(line["FAllAmount"] / (1 + rate / 100), 2)
-            line["FEntryTaxAmount"] = round(line["FAllAmount"] - line["FAmount"], 2)
-            total += line["FAllAmount"]
-            net_total += line["FAmount"]
-            tax_total += line["FEntryTaxAmount"]
-        row["FBillAllAmount"] = round(total, 2)
-        row["FBillAmount"] = round(net_total, 2)
-        row["FBillTaxAmount"] = round(tax_total, 2)
-        if not row.get("FExchangeRate"):
-            row["FExchangeRate"] = 1.0
-    elif form.form_id == "CRE_CustCreditProfile":
-        limit = float(row.get("FCreditAmount") or 0)  # type: ignore[arg-type]
-        used = float(row.get("FUsedAmount") or 0)  # type: ignore[arg-type]
-        row["FAvailableAmount"] = round(limit - used, 2)

@@ -9,7 +9,7 @@ Message, DIndex, DVPFormId) and a ``MsgCode`` (reference §2.1, §5: 0 ok, 1 ses
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from starlette.responses import Response
@@ -19,7 +19,9 @@ __all__ = [
     "ErrorItem",
     "MsgCode",
     "SuccessItem",
+    "as_bool",
     "json_response",
+    "lower_keys",
     "render_stamp",
     "response_status",
     "session_lost",
@@ -136,3 +138,21 @@ def render_stamp(stored: object) -> str | None:
     head, _, fraction = stored.partition(".")
     fraction = fraction.rstrip("0")
     return f"{head}.{fraction}" if fraction else head
+
+
+def as_bool(value: object, default: bool) -> bool:
+    """Kingdee options arrive as JSON booleans or as the strings "true"/"false"."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int | float):
+        return bool(value)
+    return default
+
+
+def lower_keys(data: Mapping[str, object]) -> dict[str, object]:
+    """``data`` with lower-cased keys (Kingdee matches keys case-insensitively)."""
+    return {str(k).lower(): v for k, v in data.items()}

@@ -1,0 +1,349 @@
+"""Writes: WriteOps → BatchSave / Delete models, and the answers back to one result per op.
+
+- Creates and updates go through ``BatchSave`` (``limits.batch_size`` per call, 100 by
+  default); ``SuccessEntitys`` and ``Errors`` are matched to the ops by ``DIndex``.
+- Updates carry the primary key and ``NeedUpDateFields`` (field keys; for entries the
+  entry key plus its line fields, as Kingdee documents); ``IsDeleteEntry`` stays true, so
+  the lines given replace the bill's lines.
+- ``submit_and_audit`` adds ``IsAutoSubmitAndAudit``: save, submit and audit in one
+  server transaction, so a half-failed call never leaves a bill saved but unapproved.
+- ``unaudit_to_update``: K/3 Cloud refuses to save an audited record (MsgCode 11). With
+  this option the writer un-audits such records, saves them, and submits and audits them
+  again; if re-approval fails the result is a ``ConflictError`` saying the data is saved
+  (a retry of the same update is safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from erpbridge.connectors.kingdee.client import KingdeeClient, response_status
+from erpbridge.connectors.kingdee.describe import FormInfo
+from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
+from erpbridge.connectors.kingdee.settings import KingdeeSettings
+from erpbridge.spi.errors import ConflictError, ConnectorError, NotFoundError, ValidationError
+from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
+from erpbridge.spi.schema import Field, FieldType
+
+__all__ = ["Writer", "errors_of", "successes_of"]
+
+#: the MsgCode of a refusal because of the bill's state (audited, submitted).
+STATE_CODE = 11
+
+Json = object
+Model = dict[str, Json]
+Finder = Callable[[str, str, Sequence[object]], Awaitable[list[Record]]]
+
+
+def successes_of(status: Mapping[str, Json]) -> dict[object, Mapping[str, Json]]:
+    """``SuccessEntitys`` by ``DIndex``."""
+    items = status.get("SuccessEntitys")
+    entities = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    return {e.get("DIndex"): e for e in entities}
+
+
+def errors_of(status: Mapping[str, Json]) -> list[Mapping[str, Json]]:
+    """``Errors`` as a list of mappings."""
+    items = status.get("Errors")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _by_dindex(status: Mapping[str, Json]) -> dict[object, list[Mapping[str, Json]]]:
+    out: dict[object, list[Mapping[str, Json]]] = {}
+    for item in errors_of(status):
+        out.setdefault(item.get("DIndex", 0), []).append(item)
+    return out
+
+
+def chunks(items: Sequence[object], size: int) -> Iterator[list[object]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class _Save:
+    """One op bound for BatchSave."""
+
+    __slots__ = ("index", "is_update", "model")
+
+    def __init__(self, index: int, model: Model, is_update: bool) -> None:
+        self.index = index
+        self.model = model
+        self.is_update = is_update
+
+
+class Writer:
+    """Writes ops of one form.
+
+    Args:
+        client: the wire client.
+        settings: the connection (batch size, submit_and_audit, unaudit_to_update).
+        find: the connector's natural-key lookup (for upserts without a target id).
+    """
+
+    def __init__(self, client: KingdeeClient, settings: KingdeeSettings, find: Finder) -> None:
+        self.client = client
+        self.settings = settings
+        self.find = find
+
+    async def write(self, info: FormInfo, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """One result per op, in order; per-record failures are results, not raised."""
+        results: list[WriteResult | None] = [None] * len(ops)
+        saves: list[_Save] = []
+        deletes: list[tuple[int, str]] = []
+        existing = await self._existing_for_upserts(info, ops)
+        for index, op in enumerate(ops):
+            try:
+                if op.mode is WriteMode.DELETE:
+                    deletes.append((index, _target_id(info, op)))
+                    continue
+                target = op.target_id
+                if target is None and op.mode is WriteMode.UPSERT:
+                    target = existing.get((op.key_field or "", str(op.key_value)))
+                if target is None and op.mode is WriteMode.UPDATE:
+                    target = _target_id(info, op)
+                model = to_model(info, op.fields)
+                if target is not None:
+                    model[info.pk] = int(target) if target.isdigit() else target
+                saves.append(_Save(index, model, target is not None))
+            except ConnectorError as exc:
+                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=exc)
+        size = self.settings.limits.batch_size or 100
+        for batch in chunks(saves, size):
+            await self._batch_save(info, ops, batch, results)  # type: ignore[arg-type]
+        for batch in chunks(deletes, size):
+            await self._delete(info, ops, batch, results)  # type: ignore[arg-type]
+        return [r for r in results if r is not None]
+
+    async def _existing_for_upserts(
+        self, info: FormInfo, ops: Sequence[WriteOp]
+    ) -> dict[tuple[str, str], str]:
+        wanted: dict[str, list[object]] = {}
+        for op in ops:
+            if (
+                op.mode is WriteMode.UPSERT
+                and op.target_id is None
+                and op.key_field
+                and op.key_value is not None
+            ):
+                wanted.setdefault(op.key_field, []).append(op.key_value)
+        found: dict[tuple[str, str], str] = {}
+        for key_field, values in wanted.items():
+            for record in await self.find(info.schema.name, key_field, values):
+                value = record.fields.get(key_field.split(".")[0])
+                found[(key_field, str(value))] = record.id
+        return found
+
+    # --- BatchSave ------------------------------------------------------------------
+
+    async def _batch_save(
+        self,
+        info: FormInfo,
+        ops: Sequence[WriteOp],
+        batch: list[_Save],
+        results: list[WriteResult | None],
+        *,
+        auto_audit: bool | None = None,
+        may_unaudit: bool = True,
+    ) -> None:
+        form = info.schema.name
+        data: Model = {
+            "Model": [s.model for s in batch],
+            "NeedReturnFields": [info.number_key],
+            "IsDeleteEntry": True,
+        }
+        update_keys = sorted({k for s in batch if s.is_update for k in _update_keys(info, s.model)})
+        if update_keys:
+            data["NeedUpDateFields"] = update_keys
+        if self.settings.submit_and_audit if auto_audit is None else auto_audit:
+            data["IsAutoSubmitAndAudit"] = True
+        answer = await self.client.form_call("BatchSave", {"formid": form, "data": data}, form=form)
+        status = response_status(answer)
+        if status is None:
+            raise ConnectorError("BatchSave 的回答缺少 ResponseStatus", system=SYSTEM, object=form)
+        done, failed = successes_of(status), _by_dindex(status)
+        refused: list[_Save] = []
+        for dindex, save in enumerate(batch):
+            op = ops[save.index]
+            if dindex in done:
+                outcome = WriteOutcome.UPDATED if save.is_update else WriteOutcome.CREATED
+                target = str(done[dindex].get("Id"))
+                results[save.index] = WriteResult(op.ref, outcome, target_id=target)
+                continue
+            error = classify_items(
+                failed.get(dindex) or errors_of(status), status.get("MsgCode"), form=form
+            )
+            results[save.index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+            if save.is_update and error.status == STATE_CODE:
+                refused.append(save)
+        if refused and may_unaudit and self.settings.unaudit_to_update:
+            await self._update_audited(info, ops, refused, results)
+
+    async def _update_audited(
+        self,
+        info: FormInfo,
+        ops: Sequence[WriteOp],
+        refused: list[_Save],
+        results: list[WriteResult | None],
+    ) -> None:
+        """UnAudit, save, then Submit and Audit again (the option ``unaudit_to_update``)."""
+        ids = [str(s.model[info.pk]) for s in refused]
+        ok, _ = await self._status_op(info, "UnAudit", ids)
+        unaudited = [refused[d] for d in ok]  # the others keep their original error
+        if not unaudited:
+            return
+        await self._batch_save(info, ops, unaudited, results, auto_audit=False, may_unaudit=False)
+        pending = unaudited
+        for op_name in ("Submit", "Audit"):
+            ok, errors = await self._status_op(
+                info, op_name, [str(s.model[info.pk]) for s in pending]
+            )
+            for dindex, error in errors.items():
+                save = pending[dindex]
+                message = f"更新已保存，但重新{op_name}失败：{error.message}"
+                results[save.index] = WriteResult(
+                    ops[save.index].ref,
+                    WriteOutcome.FAILED,
+                    error=ConflictError(
+                        message, system=SYSTEM, object=info.schema.name, raw=error.raw
+                    ),
+                )
+            pending = [pending[d] for d in ok]
+
+    async def _status_op(
+        self, info: FormInfo, op: str, ids: list[str]
+    ) -> tuple[list[int], dict[int, ConnectorError]]:
+        """Run Submit/Audit/UnAudit on ``ids``; (DIndexes done, errors by DIndex)."""
+        form = info.schema.name
+        answer = await self.client.form_call(
+            op, {"formid": form, "data": {"Ids": ",".join(ids)}}, form=form
+        )
+        status = response_status(answer) or {}
+        done, failed = successes_of(status), _by_dindex(status)
+        ok = [d for d in range(len(ids)) if d in done]
+        errors = {
+            d: classify_items(failed.get(d) or errors_of(status), status.get("MsgCode"), form=form)
+            for d in range(len(ids))
+            if d not in done
+        }
+        return ok, errors
+
+    # --- Delete ---------------------------------------------------------------------
+
+    async def _delete(
+        self,
+        info: FormInfo,
+        ops: Sequence[WriteOp],
+        batch: list[tuple[int, str]],
+        results: list[WriteResult | None],
+    ) -> None:
+        ok, errors = await self._status_op(info, "Delete", [target for _, target in batch])
+        for dindex, (index, target) in enumerate(batch):
+            op = ops[index]
+            error = errors.get(dindex)
+            if dindex in ok:
+                results[index] = WriteResult(op.ref, WriteOutcome.DELETED, target_id=target)
+            elif isinstance(error, NotFoundError):  # already gone: deleting again changes nothing
+                results[index] = WriteResult(op.ref, WriteOutcome.UNCHANGED, target_id=target)
+            else:
+                results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+
+
+# --- models -------------------------------------------------------------------------
+
+
+def _target_id(info: FormInfo, op: WriteOp) -> str:
+    if not op.target_id:
+        raise ValidationError(
+            f"{op.mode.value} 需要目标内码（{info.pk}）",
+            field=info.pk,
+            system=SYSTEM,
+            object=info.schema.name,
+        )
+    return op.target_id
+
+
+def _refuse(info: FormInfo, message: str, field: str) -> ValidationError:
+    return ValidationError(message, field=field, system=SYSTEM, object=info.schema.name)
+
+
+def to_model(info: FormInfo, fields: Mapping[str, Json]) -> Model:
+    """The Save model: sub-head fields nested, references as ``{"FNumber": ..}``, lines.
+
+    Raises:
+        ValidationError: a field the form does not have (nothing is sent).
+    """
+    model: Model = {}
+    for key, value in fields.items():
+        entry = info.entries.get(key)
+        if entry is not None:
+            model[key] = _lines(info, key, entry.id_key, entry.fields, value)
+            continue
+        field = info.header_field(key)
+        if field is None:
+            raise _refuse(info, f"字段“{key}”不是表单 {info.schema.name} 的字段", key)
+        wire = wire_value(field, value)
+        sub = info.subhead_of.get(field.name)
+        if sub is None:
+            model[field.name] = wire
+        else:
+            nested = model.setdefault(sub, {})
+            if isinstance(nested, dict):
+                nested[field.name] = wire
+    return model
+
+
+def _lines(
+    info: FormInfo, key: str, id_key: str, fields: Sequence[Field], value: Json
+) -> list[Model]:
+    if not isinstance(value, list | tuple):
+        raise _refuse(info, f"单据体“{key}”应为记录列表", key)
+    by_name = {f.name.lower(): f for f in fields}
+    out = []
+    for n, line in enumerate(value, start=1):
+        if not isinstance(line, Mapping):
+            raise _refuse(info, f"单据体“{key}”第{n}行应为记录", key)
+        wire: Model = {}
+        for name, v in line.items():
+            if name.lower() == id_key.lower():
+                wire[id_key] = v
+                continue
+            field = by_name.get(str(name).lower())
+            if field is None:
+                raise _refuse(info, f"字段“{key}.{name}”不是单据体的字段", f"{key}.{name}")
+            wire[field.name] = wire_value(field, v)
+        out.append(wire)
+    return out
+
+
+def wire_value(field: Field, value: Json) -> Json:
+    """A record value as Kingdee takes it (numbers, date texts, ``{"FNumber"}`` references)."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    elif isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, date):
+        value = value.isoformat()
+    is_code = isinstance(value, str | int) and not isinstance(value, bool)
+    if field.type is FieldType.REFERENCE and is_code:
+        return {"FNumber": value}
+    return value
+
+
+def _update_keys(info: FormInfo, model: Model) -> list[str]:
+    """``NeedUpDateFields`` for one model: sub-head fields by their own key, entries by
+    the entry key plus their line fields (Kingdee's documented rule)."""
+    keys: list[str] = []
+    for key, value in model.items():
+        if key == info.pk:
+            continue
+        if key in info.entries and isinstance(value, list):
+            keys.append(key)
+            keys += [k for line in value if isinstance(line, dict) for k in line]
+        elif isinstance(value, dict) and info.header_field(key) is None:
+            keys += list(value)  # a sub-head: its fields are listed, not the sub-head key
+        else:
+            keys.append(key)
+    return keys
