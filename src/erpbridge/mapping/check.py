@@ -15,8 +15,8 @@ from datetime import datetime
 
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.compiled import analyse_spec
-from erpbridge.mapping.compiler import PathRef
 from erpbridge.mapping.errors import Problem, Severity
+from erpbridge.mapping.nodes import PathRef
 from erpbridge.mapping.rules import Analysis, PathUse, TargetUse
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.spi.schema import Field, FieldType, ObjectSchema

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from erpbridge.mapping.compiler import RUNTIME_ERRORS, Environment
 from erpbridge.mapping.errors import FieldMappingError, MappingCompileError
 from erpbridge.mapping.functions import builtin_functions
+from erpbridge.mapping.nodes import RUNTIME_ERRORS, Environment
 from erpbridge.mapping.rules import OMIT, Analysis, FieldPlan, analyse
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.mapping.types import Record, XrefMap

@@ -11,20 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from erpbridge.mapping.compiler import (
+from erpbridge.mapping.closures import each_closure, each_collectors
+from erpbridge.mapping.compiler import ExpressionCompiler
+from erpbridge.mapping.errors import FieldMappingError, Problem
+from erpbridge.mapping.functions import brief
+from erpbridge.mapping.functions.core import is_blank
+from erpbridge.mapping.nodes import (
     Collector,
     Compiled,
     Environment,
     ExpressionCompileError,
-    ExpressionCompiler,
     PathRef,
-    _constant,
-    _each_collectors,
-    each_closure,
+    constant,
 )
-from erpbridge.mapping.errors import FieldMappingError, Problem
-from erpbridge.mapping.functions import brief
-from erpbridge.mapping.functions.core import is_blank
 from erpbridge.mapping.parser import ExpressionSyntaxError, parse_expression
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.mapping.types import MAX_RULES, Evaluator, Record, SourcePos, XrefMap
@@ -221,7 +220,7 @@ class _RuleCompiler:
                 value = Decimal(repr(float(raw)))
             elif isinstance(raw, int) and not isinstance(raw, bool):
                 value = int(raw)  # YAML loaders give int subclasses (hex, octal)
-            const = _constant(value)
+            const = constant(value)
             self.out.targets.append(TargetUse(steps, const.kind, pos, None))
             return FieldPlan(key, path, brief(value), None, const.fn, const.kind)
         if isinstance(raw, Mapping):
@@ -278,7 +277,7 @@ class _RuleCompiler:
             base = found[0]
             expression: str = str(raw["expr"])
         else:
-            base = _constant(raw["const"])
+            base = constant(raw["const"])
             expression = brief(raw["const"])
         when_fn: Evaluator | None = None
         if "when" in raw:
@@ -340,7 +339,7 @@ class _RuleCompiler:
             inner = tuple(self.levels.pop())
         item = Compiled(_record_fn(plans), FieldType.OBJECT, collectors=inner)
         self._collect(lines)
-        self.levels[-1].extend(_each_collectors(lines.fn, item, None))
+        self.levels[-1].extend(each_collectors(lines.fn, item, None))
         fn = each_closure(lines.fn, item.fn, when.fn if when else None, text)
         if raw.get("required") is True:
             fn = _field_fn(fn, None, False, None, True, text)

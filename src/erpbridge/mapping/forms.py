@@ -1,0 +1,257 @@
+"""Argument binding, ``xref.<entity>(id)`` and the special forms of the language.
+
+``each``, ``coalesce``, ``default``, ``exists``, ``is_blank`` and ``table`` are compiled
+here rather than built from the registry: they evaluate their arguments lazily, read
+absent fields as null (``coalesce``, ``default``, ``exists``, ``is_blank``), or need the
+project's value tables.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from erpbridge.mapping.closures import each_closure, each_collectors, xref_closure, xref_collector
+from erpbridge.mapping.errors import FieldMappingError
+from erpbridge.mapping.functions import REQUIRED, FunctionSpec, brief
+from erpbridge.mapping.functions.core import is_blank
+from erpbridge.mapping.nodes import (
+    NOT_CONST,
+    Compiled,
+    ExpressionCompileError,
+    did_you_mean,
+    gather,
+    kind_of,
+)
+from erpbridge.mapping.tables import NO_DEFAULT, table_key
+from erpbridge.mapping.types import Record, XrefMap
+from erpbridge.spi.schema import FieldType
+
+if TYPE_CHECKING:
+    from erpbridge.mapping.compiler import ExpressionCompiler
+
+__all__ = ["FORMS", "bind_arguments", "compile_xref"]
+
+
+def bind_arguments(spec: FunctionSpec, node: ast.Call) -> dict[str, ast.expr | list[ast.expr]]:
+    """Match the call's arguments to the function's parameters."""
+    bound: dict[str, ast.expr | list[ast.expr]] = {}
+    params = list(spec.params)
+    positional = [p for p in params]
+    i = 0
+    for arg in node.args:
+        if i >= len(positional):
+            raise ExpressionCompileError(
+                f"{spec.name}() takes at most {len(positional)} arguments: {spec.signature()}",
+                arg,
+            )
+        param = positional[i]
+        if param.variadic:
+            bucket = bound.setdefault(param.name, [])
+            assert isinstance(bucket, list)  # noqa: S101  # set just above
+            bucket.append(arg)
+        else:
+            bound[param.name] = arg
+            i += 1
+    names = {p.name for p in params if not p.variadic}
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise ExpressionCompileError("** is not allowed", kw)
+        name = kw.arg[:-1] if kw.arg.endswith("_") and keyword.iskeyword(kw.arg[:-1]) else kw.arg
+        if name not in names:
+            raise ExpressionCompileError(
+                f"{spec.name}() has no parameter {name!r}: {spec.signature()}"
+                + did_you_mean(name, names),
+                kw,
+            )
+        if name in bound:
+            raise ExpressionCompileError(f"{spec.name}(): {name} is given twice", kw)
+        bound[name] = kw.value
+    for p in params:
+        if p.default is REQUIRED and not p.variadic and p.name not in bound:
+            raise ExpressionCompileError(f"{spec.name}() needs {p.name}: {spec.signature()}", node)
+    return bound
+
+
+def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> Compiled:
+    entity = c.text(func)[len("xref") :].strip().lstrip(".").strip()
+    if not c.allow_xref:
+        raise ExpressionCompileError("the flow's when: cannot use xref lookups", node)
+    if c.xref_arg_depth:
+        raise ExpressionCompileError("an xref id cannot itself come from an xref lookup", node)
+    known = c.env.xref_entities
+    if known is not None and entity not in known:
+        raise ExpressionCompileError(
+            f"unknown xref entity {entity!r}" + did_you_mean(entity, known), func
+        )
+    if len(node.args) != 1:
+        raise ExpressionCompileError(
+            f"xref.{entity}() takes one id: xref.{entity}(source.Id)", node
+        )
+    optional = False
+    for kw in node.keywords:
+        if kw.arg != "optional":
+            raise ExpressionCompileError(f"xref.{entity}() has only optional=true|false", kw)
+        value = c.const_value(kw.value, "optional")
+        if not isinstance(value, bool):
+            raise ExpressionCompileError("optional must be true or false", kw.value)
+        optional = value
+    c.xref_arg_depth += 1
+    try:
+        arg = c.node(node.args[0])
+    finally:
+        c.xref_arg_depth -= 1
+    c.env.entities_used.add(entity)
+    return Compiled(
+        xref_closure(entity, arg.fn, c.text(node.args[0]), optional, arg.field),
+        FieldType.REFERENCE,
+        collectors=(*arg.collectors, xref_collector(entity, arg.fn)),
+    )
+
+
+def soft_node(c: ExpressionCompiler, node: ast.expr) -> Compiled:
+    c.soft_depth += 1
+    try:
+        return c.node(node)
+    finally:
+        c.soft_depth -= 1
+
+
+def form_coalesce(
+    c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, object]
+) -> Compiled:
+    parts = [soft_node(c, a) for a in args.get("values", [])]  # type: ignore[attr-defined]
+    fns = [p.fn for p in parts]
+
+    def coalesce(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
+        for fn in fns:
+            value = fn(s, l, x)
+            if not is_blank(value):
+                return value
+        return None
+
+    kinds = {p.kind for p in parts if not (p.is_const and p.const is None)}
+    kind = kinds.pop() if len(kinds) == 1 else FieldType.UNKNOWN
+    return Compiled(coalesce, kind, collectors=gather(parts))
+
+
+def form_default(
+    c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+) -> Compiled:
+    value, fallback = soft_node(c, args["value"]), c.node(args["fallback"])
+    vf, ff = value.fn, fallback.fn
+
+    def default(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
+        v = vf(s, l, x)
+        return ff(s, l, x) if v is None or v == "" or is_blank(v) else v
+
+    kind = value.kind if value.kind == fallback.kind else FieldType.UNKNOWN
+    return Compiled(default, kind, collectors=gather((value, fallback)))
+
+
+def form_exists(
+    c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+) -> Compiled:
+    value = soft_node(c, args["value"])
+    vf = value.fn
+    return Compiled(
+        lambda s, ln, x: vf(s, ln, x) is not None,
+        FieldType.BOOLEAN,
+        collectors=value.collectors,
+    )
+
+
+def form_is_blank(
+    c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+) -> Compiled:
+    value = soft_node(c, args["value"])
+    vf = value.fn
+    return Compiled(
+        lambda s, ln, x: is_blank(vf(s, ln, x)), FieldType.BOOLEAN, collectors=value.collectors
+    )
+
+
+def form_table(
+    c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+) -> Compiled:
+    name = c.const_value(args["name"], "table(): the table name")
+    if not isinstance(name, str):
+        raise ExpressionCompileError("table(): the table name must be text", args["name"])
+    table = c.env.tables.get(name)
+    if table is None:
+        known = ", ".join(sorted(c.env.tables)) or "none defined"
+        hint = did_you_mean(name, c.env.tables) or f" (tables: {known})"
+        raise ExpressionCompileError(f"unknown table {name!r}{hint}", args["name"])
+    reverse = c.const_value(args["reverse"], "reverse") if "reverse" in args else False
+    if not isinstance(reverse, bool):
+        raise ExpressionCompileError("reverse must be true or false", args["reverse"])
+    has_default = "default" in args
+    call_default = c.const_value(args["default"], "default") if has_default else None
+    if table.strict and has_default:
+        raise ExpressionCompileError(
+            f"table {name!r} is strict: a default is not allowed", args["default"]
+        )
+    try:
+        values: Mapping[str, object] = table.reversed_values() if reverse else table.values
+    except ValueError as exc:
+        raise ExpressionCompileError(str(exc), node) from None
+    fallback = (
+        call_default
+        if has_default
+        else (None if table.default is NO_DEFAULT or reverse else table.default)
+    )
+    key = c.node(args["key"])
+    kf, key_text, strict, missing = key.fn, c.text(args["key"]), table.strict, NOT_CONST
+
+    def lookup(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
+        k = kf(s, l, x)
+        if k is None:
+            return None
+        found = values.get(k if type(k) is str else table_key(k), missing)
+        if found is missing:
+            if strict:
+                raise FieldMappingError(
+                    f"table(): {brief(k)} is not in table {name!r} ({key_text})",
+                    value=k,
+                    source=key_text,
+                )
+            return fallback
+        return found
+
+    kinds = {kind_of(v) for v in values.values()}
+    kind = kinds.pop() if len(kinds) == 1 else FieldType.UNKNOWN
+    return c.fold(Compiled(lookup, kind), key)
+
+
+def form_each(
+    c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
+) -> Compiled:
+    lines_node = args["lines"]
+    lines = c.node(lines_node)
+    origin = (
+        c.paths[-1] if c.paths and isinstance(lines_node, ast.Attribute | ast.Subscript) else None
+    )
+    c.line_origins.append(origin)
+    try:
+        item = c.node(args["item"])
+        when = c.node(args["when"]) if "when" in args else None
+    finally:
+        c.line_origins.pop()
+    return Compiled(
+        each_closure(lines.fn, item.fn, when.fn if when else None, c.text(lines_node)),
+        FieldType.LINES,
+        collectors=(*lines.collectors, *each_collectors(lines.fn, item, when)),
+    )
+
+
+#: special forms by name: (compiler, spec, call node, bound arguments) -> Compiled.
+FORMS: Mapping[str, Callable[..., Compiled]] = {
+    "coalesce": form_coalesce,
+    "default": form_default,
+    "exists": form_exists,
+    "is_blank": form_is_blank,
+    "table": form_table,
+    "each": form_each,
+}
