@@ -10,7 +10,7 @@ from k3cloud_webapi_sdk.main import K3CloudApiSdk
 from structlog.testing import capture_logs
 
 from erpbridge.connectors.kingdee.signing import signed_headers
-from erpbridge.sims._common.faults import FaultKind, FaultMiddleware
+from erpbridge.sims._common.faults import FaultConfig, FaultKind, FaultMiddleware
 from erpbridge.sims.kingdee import (
     SANDBOX_ACCT_ID,
     SANDBOX_APP_ID,
@@ -449,3 +449,37 @@ async def test_unaudit_to_update_leaves_a_bill_in_approval_refused(
     assert results[0].outcome is WriteOutcome.FAILED
     assert "审核中" in results[0].error.message  # type: ignore[union-attr]
     assert sim_state.tables["SAL_SaleOrder"][submitted["FID"]]["FDocumentStatus"] == "B"
+
+
+async def test_a_lost_reply_hides_a_write_that_did_happen(
+    kingdee, faulty_app: FaultMiddleware
+) -> None:  # type: ignore[no-untyped-def]
+    await kingdee.describe()
+    faulty_app.force(FaultKind.LOST_REPLY)
+
+    with pytest.raises(TransientError):
+        await kingdee.write(
+            "BD_Customer",
+            [
+                WriteOp(
+                    WriteMode.CREATE,
+                    {"FNumber": "CUST55555", "FName": "回复丢失客户", "FCreateOrgId": "100"},
+                )
+            ],
+        )
+    found = await kingdee.find("BD_Customer", "FNumber", ["CUST55555"])
+
+    assert [r.fields["FName"] for r in found] == [
+        "回复丢失客户"
+    ]  # re-read by natural key before retrying
+
+
+async def test_a_hang_ends_as_a_transient_gateway_timeout(
+    kingdee, faulty_app: FaultMiddleware
+) -> None:  # type: ignore[no-untyped-def]
+    await kingdee.describe()
+    faulty_app.configure(FaultConfig(hang_s=0))
+    faulty_app.force(FaultKind.HANG)
+
+    with pytest.raises(TransientError, match="504"):
+        await kingdee.get("BD_Customer", ["100001"])

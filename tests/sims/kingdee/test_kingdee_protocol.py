@@ -7,6 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from erpbridge.sims._common.server import run_simulator
 from erpbridge.sims.kingdee import SIMULATOR, KingdeeState
@@ -258,3 +260,43 @@ def test_a_restarted_simulator_keeps_its_records(tmp_path: Path) -> None:
 
     assert found.json() == [["重启测试客户"]]
     assert set(sim.entry) >= {"base_url", "acct_id", "username", "app_id", "app_secret"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("FQtyNameI()'=<>!,. %_-0123456789andorNOTinlike中文\\;")),
+        max_size=60,
+    )
+)
+def test_the_filter_parser_only_ever_raises_filter_errors(text: str) -> None:
+    def typer(key: str) -> FieldKind | None:
+        return {"fqty": FieldKind.DECIMAL, "fname": FieldKind.TEXT}.get(key.lower())
+
+    try:
+        flt = parse_filter(text, typer)
+    except FilterError:
+        return
+    flt.matches(lambda k: {"fqty": 1.0, "fname": "x"}[k.lower()])
+
+
+async def test_draft_then_save_moves_a_bill_from_z_to_a_and_view_by_id_shows_it(
+    kd_http: httpx.AsyncClient,
+) -> None:
+    draft = await kd_http.post(
+        FORM + "Draft.common.kdsvc",
+        json={"formid": "SAL_SaleOrder", "data": {"Model": {"FNote": "草稿"}}},
+    )
+    bill_id = draft.json()["Result"]["Id"]
+    viewed = await kd_http.post(
+        FORM + "View.common.kdsvc", json={"formid": "sal_saleorder", "data": {"Id": str(bill_id)}}
+    )
+    refused = await kd_http.post(
+        FORM + "Save.common.kdsvc",
+        json={"formid": "SAL_SaleOrder", "data": {"Model": {"FID": bill_id}}},
+    )
+
+    assert viewed.json()["Result"]["Result"]["DocumentStatus"] == "Z"
+    status = _status(refused)
+    assert status["IsSuccess"] is False
+    assert {e["FieldName"] for e in status["Errors"]} >= {"FDate", "FCustId", "FSaleOrderEntry"}  # type: ignore[union-attr]
