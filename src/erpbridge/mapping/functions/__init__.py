@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from erpbridge.mapping.functions import core, dates, ids, money, numbers, strings
+from erpbridge.mapping.functions import core, dates, ids, money, numbers, strings, units
 from erpbridge.mapping.functions._base import (
     REQUIRED,
     Example,
@@ -53,6 +53,7 @@ def builtin_functions() -> Mapping[str, FunctionSpec]:
         dates.FUNCTIONS,
         money.FUNCTIONS,
         numbers.FUNCTIONS,
+        units.FUNCTIONS,
         strings.FUNCTIONS,
         ids.FUNCTIONS,
     ):

@@ -38,6 +38,7 @@ __all__ = [
     "halfwidth_digits",
     "quantize",
     "rounding_mode",
+    "scale_of",
     "to_decimal",
 ]
 
@@ -152,7 +153,8 @@ def quantize(number: Decimal, scale: int, rounding: str) -> Decimal:
         raise FunctionError(f"{brief(number)} is too large for {scale} decimal places") from None
 
 
-def _scale(value: object) -> int | None:
+def scale_of(value: object) -> int | None:
+    """A ``scale=`` argument checked: None or a whole number 0..18 (ValueError)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 18:
@@ -161,7 +163,7 @@ def _scale(value: object) -> int | None:
 
 
 def _build_number(scale: object, rounding: object, decimal: object) -> Impl:
-    places, mode = _scale(scale), rounding_mode(rounding)
+    places, mode = scale_of(scale), rounding_mode(rounding)
     exp = exponent(places or 0)
     if decimal not in (".", ","):
         raise ValueError('decimal must be "." or ","')
@@ -194,7 +196,7 @@ def _build_integer(rounding: object) -> Impl:
 
 
 def _build_round(scale: object, rounding: object) -> Impl:
-    places, mode = _scale(scale) or 0, rounding_mode(rounding)
+    places, mode = scale_of(scale) or 0, rounding_mode(rounding)
 
     def round_(value: object) -> object:
         result = quantize(to_decimal(value), places, mode)
@@ -249,7 +251,7 @@ def _build_count() -> Impl:
 
 
 def _build_format_number(scale: object, thousands: object, decimal: object) -> Impl:
-    places = _scale(scale)
+    places = scale_of(scale)
     sep, mark = str(thousands), str(decimal)
     if len(sep) > 1 or len(mark) != 1 or sep == mark:
         raise ValueError("thousands and decimal must be single, different characters")
@@ -262,59 +264,6 @@ def _build_format_number(scale: object, thousands: object, decimal: object) -> I
         return text.replace(",", "\0").replace(".", mark).replace("\0", sep)
 
     return format_number
-
-
-# Quantity units: factor to the base unit of the dimension (kg, m, L, pcs).
-_UNITS: Mapping[str, tuple[str, Decimal]] = {
-    "kg": ("mass", Decimal(1)),
-    "公斤": ("mass", Decimal(1)),
-    "千克": ("mass", Decimal(1)),
-    "g": ("mass", Decimal("0.001")),
-    "克": ("mass", Decimal("0.001")),
-    "mg": ("mass", Decimal("0.000001")),
-    "t": ("mass", Decimal(1000)),
-    "吨": ("mass", Decimal(1000)),
-    "斤": ("mass", Decimal("0.5")),
-    "lb": ("mass", Decimal("0.45359237")),
-    "m": ("length", Decimal(1)),
-    "米": ("length", Decimal(1)),
-    "km": ("length", Decimal(1000)),
-    "公里": ("length", Decimal(1000)),
-    "cm": ("length", Decimal("0.01")),
-    "厘米": ("length", Decimal("0.01")),
-    "mm": ("length", Decimal("0.001")),
-    "毫米": ("length", Decimal("0.001")),
-    "L": ("volume", Decimal(1)),
-    "升": ("volume", Decimal(1)),
-    "mL": ("volume", Decimal("0.001")),
-    "毫升": ("volume", Decimal("0.001")),
-    "m3": ("volume", Decimal(1000)),
-    "立方米": ("volume", Decimal(1000)),
-    "pcs": ("count", Decimal(1)),
-    "个": ("count", Decimal(1)),
-    "dozen": ("count", Decimal(12)),
-    "打": ("count", Decimal(12)),
-}
-
-
-def _unit(name: object) -> tuple[str, Decimal]:
-    found = _UNITS.get(str(name))
-    if found is None:
-        raise ValueError(f"unknown unit {name!r}; known: {', '.join(_UNITS)}")
-    return found
-
-
-def _build_unit(from_: object, to: object, scale: object, rounding: object) -> Impl:
-    (dim_from, f_from), (dim_to, f_to) = _unit(from_), _unit(to)
-    if dim_from != dim_to:
-        raise ValueError(f"cannot convert {dim_from} ({from_}) to {dim_to} ({to})")
-    factor, places, mode = f_from / f_to, _scale(scale), rounding_mode(rounding)
-
-    def unit(value: object) -> Decimal:
-        result = to_decimal(value) * factor
-        return result.normalize() if places is None else quantize(result, places, mode)
-
-    return unit
 
 
 def _num_kind(consts: Mapping[str, object]) -> FieldType:
@@ -431,25 +380,5 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Example("format_number(1234567.891)", '"1,234,567.89"'),
             Example('format_number(1234.5, thousands=".", decimal=",")', '"1.234,50"'),
         ),
-    ),
-    FunctionSpec(
-        "unit",
-        "numbers",
-        "Convert a quantity between units of one dimension (kg/g/t/斤, m/cm/mm, L/mL, 个/打).",
-        (
-            Param("value", kinds=_NUMERIC),
-            Param("from", const=True),
-            Param("to", const=True),
-            Param("scale", None, const=True),
-            _R,
-        ),
-        FieldType.DECIMAL,
-        _build_unit,
-        (
-            Example('unit(2.5, from="吨", to="kg")', "2500"),
-            Example('unit(3, from="斤", to="kg")', "1.5"),
-            Example('unit(1, from="lb", to="kg", scale=3)', "0.454"),
-        ),
-        notes="Units: " + ", ".join(f"`{u}`" for u in _UNITS) + ".",
     ),
 )
