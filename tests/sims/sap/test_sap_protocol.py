@@ -131,6 +131,10 @@ async def test_bad_query_gets_400_with_odata_error_body(
         ("not (SalesOrder lt '1000050')", 10),
         ("TotalNetAmount gt 0M and length(SalesOrder) eq 7", 60),
         ("tolower(SalesOrderType) eq 'or'", 60),
+        ("SalesOrder eq '1000001' or SalesOrder eq '1000002' or SalesOrder eq 'nope'", 2),
+        ("SalesOrderType eq 'OR' and (SalesOrder eq '1000005' or SalesOrder eq '1000006')", 2),
+        ("SalesOrder eq '1000001' or SalesOrderType eq 'OR'", 60),
+        ("'1000001' eq SalesOrder", 1),
     ],
 )
 async def test_filter_functions_select_the_right_orders(

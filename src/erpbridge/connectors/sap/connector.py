@@ -17,11 +17,13 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import structlog
 
+from erpbridge.connectors._http import build_client
 from erpbridge.connectors.sap.batch import (
     BatchOperation,
     PartAnswer,
@@ -90,15 +92,8 @@ class SapConnector:
         self.limits: Limits = settings.limits
         self._owns_http = http is None
         if http is None:
-            pool = httpx.Limits(
-                max_connections=settings.limits.concurrency * 2,
-                max_keepalive_connections=settings.limits.concurrency,
-            )
-            http = httpx.AsyncClient(
-                limits=pool,
-                timeout=settings.limits.timeout_s,
-                verify=settings.ca_file or True,
-            )
+            ca_file = Path(settings.ca_file) if settings.ca_file else None
+            http = build_client(settings.limits, ca_file=ca_file)
         self.http = http
         self.client = SapClient(settings, http)
         self._schemas: dict[str, dict[str, EntitySetSchema]] = {}

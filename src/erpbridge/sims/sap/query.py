@@ -23,6 +23,7 @@ from erpbridge.sims.sap.model import EntitySetDef, PropDef
 from erpbridge.sims.sap.wire import Value, parse_datetime_text, parse_time_text
 
 __all__ = [
+    "Lookup",
     "Predicate",
     "QueryOptions",
     "parse_expand",
@@ -30,6 +31,7 @@ __all__ = [
     "parse_options",
     "parse_orderby",
     "parse_select",
+    "plan_filter",
 ]
 
 Row = dict[str, Value]
@@ -73,6 +75,22 @@ class _Operand:
     fn: _Expr
     edm: str | None
     prop: PropDef | None = None
+    #: a string constant (for index lookups)
+    const: str | None = None
+    #: rows matching this condition all have ``prop`` in ``values`` (an index can find them)
+    lookup: Lookup | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A condition that implies ``prop`` is one of ``values`` (string equality terms).
+
+    The service uses it to fetch candidates from an index instead of scanning the table,
+    as a real database would; the full predicate still decides.
+    """
+
+    prop: str
+    values: frozenset[str]
 
 
 def _filter_error(text: str, why: str) -> ODataError:
@@ -119,13 +137,13 @@ class _Parser:
         tok = self.peek()
         return tok is not None and tok.kind == "name" and tok.text.lower() == word
 
-    def parse(self) -> Predicate:
+    def parse(self) -> tuple[Predicate, Lookup | None]:
         if not self.toks:
             raise _filter_error(self.text, "empty expression")
         expr = self.or_expr()
         if self.peek() is not None:
             raise _filter_error(self.text, f"unexpected '{self.take().text}'")
-        return _as_predicate(expr, self.text)
+        return _as_predicate(expr, self.text), expr.lookup
 
     def or_expr(self) -> _Operand:
         left = self.and_expr()
@@ -133,7 +151,10 @@ class _Parser:
             self.take()
             right = self.and_expr()
             lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
-            left = _Operand(_either(lf, rf), "Edm.Boolean")
+            lookup = None
+            if left.lookup and right.lookup and left.lookup.prop == right.lookup.prop:
+                lookup = Lookup(left.lookup.prop, left.lookup.values | right.lookup.values)
+            left = _Operand(_either(lf, rf), "Edm.Boolean", lookup=lookup)
         return left
 
     def and_expr(self) -> _Operand:
@@ -142,7 +163,7 @@ class _Parser:
             self.take()
             right = self.not_expr()
             lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
-            left = _Operand(_both(lf, rf), "Edm.Boolean")
+            left = _Operand(_both(lf, rf), "Edm.Boolean", lookup=left.lookup or right.lookup)
         return left
 
     def not_expr(self) -> _Operand:
@@ -159,7 +180,11 @@ class _Parser:
             return left
         op_name = self.take().text.lower()
         right = self.primary()
-        return _compare(op_name, left, right, self.text)
+        result = _compare(op_name, left, right, self.text)
+        prop, const = (left.prop, right.const) if left.prop else (right.prop, left.const)
+        if op_name == "eq" and prop is not None and prop.type == "Edm.String" and const:
+            result = _Operand(result.fn, result.edm, lookup=Lookup(prop.name, frozenset([const])))
+        return result
 
     def primary(self) -> _Operand:
         tok = self.take()
@@ -169,7 +194,7 @@ class _Parser:
             return inner
         if tok.kind == "string":
             value = tok.text[1:-1].replace("''", "'")
-            return _Operand(lambda r: value, "Edm.String")
+            return _Operand(lambda r: value, "Edm.String", const=value)
         if tok.kind == "number":
             return _number(tok.text, self.text)
         if tok.kind == "typed":
@@ -339,6 +364,15 @@ def parse_filter(entity_set: EntitySetDef, text: str) -> Predicate:
     Raises:
         ODataError: 400 for a syntax error, an unknown property or mismatched types.
     """
+    return _Parser(entity_set, text).parse()[0]
+
+
+def plan_filter(entity_set: EntitySetDef, text: str) -> tuple[Predicate, Lookup | None]:
+    """The predicate and, when the filter pins a string property, the index lookup.
+
+    Raises:
+        ODataError: as :func:`parse_filter`.
+    """
     return _Parser(entity_set, text).parse()
 
 
@@ -426,6 +460,7 @@ class QueryOptions:
     """Parsed system query options of one collection request."""
 
     predicate: Predicate | None = None
+    lookup: Lookup | None = None
     order: tuple[tuple[str, bool], ...] = ()
     select: frozenset[str] | None = None
     expand: dict[str, object] | None = None
@@ -460,8 +495,10 @@ def parse_options(entity_set: EntitySetDef, params: dict[str, str]) -> QueryOpti
     if inline not in ("allpages", "none"):
         raise ODataError(400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{inline}' of $inlinecount")
     chosen = parse_select(entity_set, select) if select else None
+    plan = plan_filter(entity_set, filter_text) if filter_text else None
     return QueryOptions(
-        predicate=parse_filter(entity_set, filter_text) if filter_text else None,
+        predicate=plan[0] if plan else None,
+        lookup=plan[1] if plan else None,
         order=tuple(parse_orderby(entity_set, order)) if order else (),
         select=frozenset(chosen) if chosen is not None else None,
         expand=parse_expand(expand) if expand else None,

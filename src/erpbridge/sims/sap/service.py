@@ -164,13 +164,23 @@ class ODataService:
             return self._created(request, entity_set, row)
         if method not in ("GET", "HEAD"):
             raise _method_not_allowed(method, entity_set.name)
-        rows = self.state.rows(entity_set.name)
-        return self._list(request, entity_set, rows, is_count)
+        return self._list(request, entity_set, None, is_count)
 
     def _list(
-        self, request: ODataRequest, entity_set: EntitySetDef, rows: list[Row], is_count: bool
+        self,
+        request: ODataRequest,
+        entity_set: EntitySetDef,
+        rows: list[Row] | None,
+        is_count: bool,
     ) -> ODataResponse:
+        """A collection answer; ``rows`` None means the whole set (an index may narrow it)."""
         options = parse_options(entity_set, dict(request.params))
+        if rows is None:
+            lookup = options.lookup
+            if lookup is not None:
+                rows = self.state.rows_where(entity_set.name, lookup.prop, lookup.values)
+            else:
+                rows = self.state.rows(entity_set.name)
         if options.predicate is not None:
             predicate = options.predicate
             rows = [r for r in rows if predicate(r)]

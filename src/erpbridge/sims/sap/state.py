@@ -74,6 +74,15 @@ class SapState:
         table = self.tables[set_name]
         return [table[k] for k in sorted(index.get(values, ()))]
 
+    def rows_where(self, set_name: str, prop: str, values: frozenset[str]) -> list[Row]:
+        """Records whose ``prop`` is one of ``values`` (indexed), in key order."""
+        index = self._index(set_name, (prop,))
+        keys: set[Key] = set()
+        for value in values:
+            keys |= index.get((value,), set())
+        table = self.tables[set_name]
+        return [table[k] for k in sorted(keys)]
+
     def _index(self, set_name: str, props: tuple[str, ...]) -> dict[Key, set[Key]]:
         index = self._indexes.get((set_name, props))
         if index is None:
