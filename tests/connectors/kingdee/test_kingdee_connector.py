@@ -483,3 +483,26 @@ async def test_a_hang_ends_as_a_transient_gateway_timeout(
 
     with pytest.raises(TransientError, match="504"):
         await kingdee.get("BD_Customer", ["100001"])
+
+
+async def test_read_filters_limit_changes_to_audited_bills(
+    connect: ConnectorFactory, sim_state: KingdeeState
+) -> None:
+    kingdee = connect(read_filters={"SAL_SaleOrder": "FDocumentStatus = 'C'"})
+
+    records, _ = await _read_all(kingdee, "SAL_SaleOrder", None, page_size=3)
+
+    audited = [r for r in sim_state.tables["SAL_SaleOrder"].values() if r["FDocumentStatus"] == "C"]
+    assert len(records) == len(audited) > 0
+    assert {r.fields["FDocumentStatus"] for r in records} == {"C"}
+
+
+async def test_inventory_is_read_as_a_snapshot_with_content_versions(
+    kingdee, sim_state: KingdeeState
+) -> None:  # type: ignore[no-untyped-def]
+    records, pages = await _read_all(kingdee, "STK_Inventory", None, page_size=10)
+
+    assert len(records) == len(sim_state.tables["STK_Inventory"])
+    assert all(p.cursor is None for p in pages)
+    assert all(r.stamp is None and r.version for r in records)
+    assert all(r.fields["FBaseAvbQty"] <= r.fields["FBaseQty"] for r in records)  # type: ignore[operator]
