@@ -146,3 +146,10 @@ def test_without_schemas_only_the_language_is_checked() -> None:
     spec = MappingSpec("f", {"A": "source.Anything"})
 
     assert check_mapping(spec) == []
+
+
+def test_comparing_a_text_field_with_a_number_is_a_warning() -> None:
+    [problem] = _check({"SalesOrderType": '"OR"', "SoldToParty": '"1"'}, when="source.Id == 42")
+
+    assert problem.severity == "warning"
+    assert "comparing it with the number 42 is never true" in problem.message

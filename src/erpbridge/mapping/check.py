@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.compiled import analyse_spec
@@ -164,7 +165,12 @@ def _check_sources(spec: MappingSpec, analysis: Analysis, schema: ObjectSchema) 
             ))  # fmt: skip
     for use, values in analysis.compared:
         field, _ = resolver.resolve(use.ref)
-        if field is None or not field.picklist:
+        if field is None:
+            continue
+        mismatch = _literal_mismatch(field, values)
+        if mismatch:
+            out.append(_problem(spec, use, mismatch, "warning"))
+        if not field.picklist:
             continue
         for value in values:
             if isinstance(value, str) and value not in field.picklist:
@@ -176,6 +182,26 @@ def _check_sources(spec: MappingSpec, analysis: Analysis, schema: ObjectSchema) 
                     "warning",
                 ))  # fmt: skip
     return out
+
+
+_TEXTUAL = frozenset({FieldType.STRING, FieldType.TEXT, FieldType.PICKLIST, FieldType.REFERENCE})
+
+
+def _literal_mismatch(field: Field, values: tuple[object, ...]) -> str | None:
+    """A comparison that can never be true because nothing converts (``"1" == 1``)."""
+    for value in values:
+        is_number = isinstance(value, int | Decimal) and not isinstance(value, bool)
+        if field.type in _TEXTUAL and is_number:
+            return (
+                f"{field.name} is a {field.type.value} field: comparing it with the number "
+                f'{value} is never true (write "{value}")'
+            )
+        if field.type in _NUMERIC and isinstance(value, str):
+            return (
+                f"{field.name} is a {field.type.value} field: comparing it with the text "
+                f"{value!r} is never true (write {value} or number(...))"
+            )
+    return None
 
 
 def _problem(
