@@ -506,3 +506,23 @@ async def test_inventory_is_read_as_a_snapshot_with_content_versions(
     assert all(p.cursor is None for p in pages)
     assert all(r.stamp is None and r.version for r in records)
     assert all(r.fields["FBaseAvbQty"] <= r.fields["FBaseQty"] for r in records)  # type: ignore[operator]
+
+
+async def test_lookups_and_lines_page_past_the_row_limit(
+    kingdee, sim_state: KingdeeState, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from erpbridge.connectors.kingdee import connector as module
+
+    monkeypatch.setattr(module, "MAX_QUERY_ROWS", 2)
+    customers = {r["FCUSTID"]: r["FNumber"] for r in sim_state.tables["BD_Customer"].values()}
+    bills = list(sim_state.tables["SAL_SaleOrder"].values())
+    busiest = max(customers, key=lambda c: sum(b["FCustId"] == c for b in bills))
+
+    found = await kingdee.find("SAL_SaleOrder", "FCustId", [customers[busiest]])
+
+    mine = [b for b in bills if b["FCustId"] == busiest]
+    assert len(mine) > 2
+    assert sorted(int(r.id) for r in found) == sorted(b["FID"] for b in mine)
+    assert [len(r.fields["FSaleOrderEntry"]) for r in sorted(found, key=lambda r: int(r.id))] == [  # type: ignore[arg-type]
+        len(b["FSaleOrderEntry"]) for b in sorted(mine, key=lambda b: b["FID"])
+    ]

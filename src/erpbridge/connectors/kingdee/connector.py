@@ -293,8 +293,19 @@ class KingdeeConnector:
         keys = self._header_keys(info)
         for chunk in chunks(list(dict.fromkeys(values)), _IN_CHUNK):
             flt = f"{key} IN ({','.join(quote(v) for v in chunk)})"
-            rows = await self._query(info, keys, flt, order=f"{info.pk} ASC", limit=MAX_QUERY_ROWS)
-            out += await self._records(info, rows)
+            after: str | None = None
+            while True:  # a key can match more than one page (bills of one customer)
+                rows = await self._query(
+                    info,
+                    keys,
+                    and_filters(flt, after),
+                    order=f"{info.pk} ASC",
+                    limit=MAX_QUERY_ROWS,
+                )
+                out += await self._records(info, rows)
+                if len(rows) < MAX_QUERY_ROWS:
+                    break
+                after = f"{info.pk} > {quote(rows[-1][0])}"
         return out
 
     # --- writing ----------------------------------------------------------------------
