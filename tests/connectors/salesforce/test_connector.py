@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 import pytest
 
-from erpbridge.connectors.salesforce import SalesforceConnector
+from erpbridge.connectors.salesforce import SalesforceConnector, SalesforceSettings
+from erpbridge.sims._common.faults import FaultKind, FaultMiddleware
 from erpbridge.sims.salesforce.app import SalesforceSim
 from erpbridge.spi.connector import Connector, WebhookConnector
-from erpbridge.spi.errors import NotFoundError, ValidationError
+from erpbridge.spi.errors import NotFoundError, TransientError, ValidationError
 from erpbridge.spi.records import Cursor, Record, WriteMode, WriteOp, WriteOutcome
 from erpbridge.spi.registry import ConnectorRegistry
 from erpbridge.spi.schema import FieldType
@@ -293,3 +295,51 @@ async def test_check_with_an_unresolvable_secret_says_which_without_raising(
     result = await make_connector(password=Secret("${env:ERPBRIDGE_TEST_UNSET_PASSWORD}")).check()
     assert not result.ok
     assert "ERPBRIDGE_TEST_UNSET_PASSWORD" in result.reason
+
+
+async def test_ops_on_one_record_keep_their_order_within_a_write(
+    connector: SalesforceConnector, sim: SalesforceSim
+) -> None:
+    created = await connector.write("Contact", [WriteOp(WriteMode.CREATE, {"LastName": "Seq"})])
+    record_id = created[0].target_id
+    ops = [
+        WriteOp(WriteMode.UPDATE, {"Title": "first"}, target_id=record_id, ref="u1"),
+        WriteOp(WriteMode.DELETE, {}, target_id=record_id, ref="d"),
+        WriteOp(WriteMode.UPDATE, {"Title": "after delete"}, target_id=record_id, ref="u2"),
+    ]
+    results = await connector.write("Contact", ops)
+    assert [r.outcome for r in results] == [
+        WriteOutcome.UPDATED,
+        WriteOutcome.DELETED,
+        WriteOutcome.FAILED,
+    ]
+    assert sim.org.records["Contact"][str(record_id)]["Title"] == "first"
+
+
+class _FaultOnNthCollectionsCall(httpx.AsyncBaseTransport):
+    """Passes requests to the simulator; the n-th collections call meets a forced fault."""
+
+    def __init__(self, app: FaultMiddleware, n: int) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.app, self.n, self.seen = app, n, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/composite/sobjects"):
+            self.seen += 1
+            if self.seen == self.n:
+                self.app.force(FaultKind.ERROR)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_failing_later_call_keeps_earlier_results(
+    faults: FaultMiddleware, settings: SalesforceSettings
+) -> None:
+    transport = _FaultOnNthCollectionsCall(faults, n=2)
+    async with httpx.AsyncClient(transport=transport) as http:
+        connector = SalesforceConnector(settings, http)
+        ops = [WriteOp(WriteMode.CREATE, {"Name": f"Part {i}"}, ref=str(i)) for i in range(250)]
+        results = await connector.write("Account", ops)
+    assert [r.outcome for r in results[:200]] == [WriteOutcome.CREATED] * 200
+    assert {r.outcome for r in results[200:]} == {WriteOutcome.FAILED}
+    assert isinstance(results[-1].error, TransientError)
+    assert len(results) == 250

@@ -53,6 +53,12 @@ async def test_change_in_the_org_arrives_as_a_verified_change(
     assert change.stamp is not None
 
 
+def test_ack_is_the_soap_answer_salesforce_waits_for(connector: SalesforceConnector) -> None:
+    status, content_type, body = connector.webhook_ack()
+    assert (status, content_type.split(";")[0]) == (200, "text/xml")
+    assert b"<Ack>true</Ack>" in body
+
+
 async def test_message_from_another_org_is_refused(
     connector: SalesforceConnector, sim: SalesforceSim
 ) -> None:

@@ -33,7 +33,7 @@ from erpbridge.connectors.salesforce.cursor import (
 from erpbridge.connectors.salesforce.describe import schema_from_describe
 from erpbridge.connectors.salesforce.errors import SYSTEM, classify_result_error
 from erpbridge.connectors.salesforce.settings import SalesforceSettings
-from erpbridge.connectors.salesforce.webhook import parse_outbound_message
+from erpbridge.connectors.salesforce.webhook import ACK_RESPONSE, parse_outbound_message
 from erpbridge.spi.errors import ConnectorError, ValidationError
 from erpbridge.spi.records import (
     Change,
@@ -158,7 +158,7 @@ class SalesforceConnector:
             has_more_wire = not data.get("done", True) and isinstance(next_url, str)
             while len(pending) >= page_size or (pending and not has_more_wire):
                 page, pending = pending[:page_size], pending[page_size:]
-                position = _advance(position, page, cursor)
+                position = _advance(position, page)
                 yield ChangePage(page, position, has_more=bool(pending) or has_more_wire)
             if not has_more_wire:
                 return
@@ -228,24 +228,40 @@ class SalesforceConnector:
     # --- writing -------------------------------------------------------------------------
 
     async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """Write through sObject Collections; one result per op, in order."""
+        """Write through sObject Collections; one result per op, in order.
+
+        Consecutive ops of the same kind go in one call (at most 200, or ``batch_size``),
+        so ops on the same record keep their order. When a call fails after earlier calls
+        succeeded, the earlier results stand and the rest fail with that call's error.
+
+        Raises:
+            ConnectorError: the first call failed as a whole (nothing was written).
+        """
         name = soql_name(object)
-        results: list[WriteResult | None] = [None] * len(ops)
-        groups: dict[tuple[str, str | None], list[int]] = {}
-        for index, op in enumerate(ops):
-            kind, key = _route(op)
-            if kind == "invalid":
-                results[index] = _failed(op, key or "invalid write", name)
-                continue
-            groups.setdefault((kind, key), []).append(index)
         size = min(MAX_BATCH, self.limits.batch_size or MAX_BATCH)
-        for (kind, key), indexes in groups.items():
-            for start in range(0, len(indexes), size):
-                chunk = indexes[start : start + size]
-                answers = await self._send(name, kind, key, [ops[i] for i in chunk])
-                for i, result in zip(chunk, answers, strict=True):
-                    results[i] = result
-        return [r for r in results if r is not None]
+        results: list[WriteResult] = []
+        runs: list[tuple[str, str | None, list[WriteOp]]] = []
+        for op in ops:
+            kind, key = _route(op)
+            if runs and runs[-1][:2] == (kind, key) and len(runs[-1][2]) < size:
+                runs[-1][2].append(op)
+            else:
+                runs.append((kind, key, [op]))
+        for position, (kind, key, run) in enumerate(runs):
+            if kind == "invalid":
+                results.extend(_failed(op, key or "invalid write", name) for op in run)
+                continue
+            try:
+                results.extend(await self._send(name, kind, key, run))
+            except ConnectorError as exc:
+                if position == 0 or not results:
+                    raise
+                rest = [op for _, _, later in runs[position:] for op in later]
+                results.extend(
+                    WriteResult(op.ref, WriteOutcome.FAILED, op.target_id, error=exc) for op in rest
+                )
+                break
+        return results
 
     async def _send(
         self, name: str, kind: str, key: str | None, ops: list[WriteOp]
@@ -290,6 +306,14 @@ class SalesforceConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
         """Verify and parse a Salesforce outbound message (see :mod:`.webhook`)."""
         return parse_outbound_message(headers, body, org_id=self.settings.org_id)
+
+    def webhook_ack(self) -> tuple[int, str, bytes]:
+        """(status, content type, body) the receiver must answer once the changes are stored.
+
+        Salesforce re-sends an outbound message until it gets this SOAP ``Ack``; it is not
+        part of the spi, so the API layer asks for it when the connector has it.
+        """
+        return 200, "text/xml; charset=utf-8", ACK_RESPONSE
 
     async def aclose(self) -> None:
         """Forget the session; close the HTTP client if this connector made it."""
@@ -348,15 +372,13 @@ def _result(op: WriteOp, kind: str, answer: object, name: str) -> WriteResult:
     )
 
 
-def _advance(
-    position: Cursor | None, page: Sequence[Record], start: Cursor | None
-) -> Cursor | None:
-    overlap = start.overlap if start else Cursor(dt.datetime.now(dt.UTC)).overlap
+def _advance(position: Cursor | None, page: Sequence[Record]) -> Cursor | None:
+    """The cursor after ``page`` (a first cursor gets the spi's default overlap)."""
     for record in page:
         if record.stamp is None:
             continue
         if position is None:
-            position = Cursor(stamp=record.stamp, last_id=record.id, overlap=overlap)
+            position = Cursor(stamp=record.stamp, last_id=record.id)
         else:
             position = position.advance(record.stamp, record.id)
     return position
