@@ -126,6 +126,8 @@ def test_runtime_error_is_a_mapping_error_with_a_clear_reason(
         ("1 / 0", "always fails"),
         ("f'{source.Name}'", "f-strings"),
         ("source.Name # comment", "comments"),
+        ("each(source.Lines, {S: each(source.Lines, .Sku)})", "walks a list of the current line"),
+        ("each(source.Lines, each(.A, each(.B, each(.C, each(.D, .E)))))", "nested more than 4"),
         ("upper（source.Name）", "full-width punctuation; use '('"),
         ("(" * 40 + "1" + ")" * 40, "nested deeper"),
         ("1 + " * 100 + "1", "nested deeper"),
@@ -222,6 +224,28 @@ def test_required_rule_fails_on_blank_value() -> None:
 
     with pytest.raises(FieldMappingError, match=r"required but source\.Note is empty"):
         mapping.apply(RECORD)
+
+
+def test_nested_each_walks_the_lines_own_list() -> None:
+    record = {"Lines": [{"Sku": "A", "Slots": [{"Day": "2024-03-05"}, {"Day": "2024-03-06"}]}]}
+
+    value = evaluate(
+        'each(source.Lines, {Sku: .Sku, Plan: each(.Slots, date(.Day, to="yyyyMMdd"))})', record
+    )
+
+    assert value == [{"Sku": "A", "Plan": ["20240305", "20240306"]}]
+
+
+def test_nested_lines_form_refuses_a_source_list_inside_lines() -> None:
+    with pytest.raises(MappingCompileError, match="walks a list of the current line"):
+        compile_rules(
+            {
+                "E": {
+                    "each": "source.Lines",
+                    "map": {"X": {"each": "source.Lines", "map": {"Y": ".Sku"}}},
+                }
+            }
+        )
 
 
 def test_nested_lines_form_maps_lines_with_a_filter() -> None:

@@ -21,6 +21,7 @@ from erpbridge.mapping.nodes import (
     NOT_CONST,
     Compiled,
     ExpressionCompileError,
+    PathRef,
     did_you_mean,
     gather,
     kind_of,
@@ -32,7 +33,7 @@ from erpbridge.spi.schema import FieldType
 if TYPE_CHECKING:
     from erpbridge.mapping.compiler import ExpressionCompiler
 
-__all__ = ["FORMS", "bind_arguments", "compile_xref"]
+__all__ = ["FORMS", "MAX_EACH_DEPTH", "bind_arguments", "check_nested_lines", "compile_xref"]
 
 
 def bind_arguments(spec: FunctionSpec, node: ast.Call) -> dict[str, ast.expr | list[ast.expr]]:
@@ -225,6 +226,31 @@ def form_table(
     return c.fold(Compiled(lookup, kind), key)
 
 
+#: each() inside each() at most this deep (order -> lines -> schedule lines -> ...).
+MAX_EACH_DEPTH = 4
+
+
+def check_nested_lines(depth: int, origin: PathRef | None, node: ast.AST | None) -> None:
+    """Refuse an each() whose run time is not bounded by the record's size.
+
+    Inside each(), a nested each() must walk a list of the current line (``.Schedule``):
+    walking ``source.Lines`` again for every line would multiply the work per record.
+
+    Raises:
+        ExpressionCompileError: too deep, or a nested list that is not the line's own.
+    """
+    if depth == 0:
+        return
+    if depth >= MAX_EACH_DEPTH:
+        raise ExpressionCompileError(f"each() is nested more than {MAX_EACH_DEPTH} deep", node)
+    if origin is None or origin.root != "line":
+        raise ExpressionCompileError(
+            "inside each(), a nested each() walks a list of the current line (.Field); "
+            "compute totals over source lists outside the lines",
+            node,
+        )
+
+
 def form_each(
     c: ExpressionCompiler, spec: FunctionSpec, node: ast.Call, args: Mapping[str, ast.expr]
 ) -> Compiled:
@@ -233,6 +259,7 @@ def form_each(
     origin = (
         c.paths[-1] if c.paths and isinstance(lines_node, ast.Attribute | ast.Subscript) else None
     )
+    check_nested_lines(len(c.line_origins), origin, lines_node)
     c.line_origins.append(origin)
     try:
         item = c.node(args["item"])

@@ -14,6 +14,7 @@ from decimal import Decimal
 from erpbridge.mapping.closures import each_closure, each_collectors
 from erpbridge.mapping.compiler import ExpressionCompiler
 from erpbridge.mapping.errors import FieldMappingError, Problem
+from erpbridge.mapping.forms import check_nested_lines
 from erpbridge.mapping.functions import brief
 from erpbridge.mapping.functions.core import is_blank
 from erpbridge.mapping.nodes import (
@@ -322,6 +323,11 @@ class _RuleCompiler:
         text = str(raw["each"])
         tree_is_path = lines_compiler.paths and lines_compiler.paths[-1].offset == 0
         origin = lines_compiler.paths[-1] if tree_is_path else None
+        try:
+            check_nested_lines(len(origins), origin, None)
+        except ExpressionCompileError as exc:
+            self.problem(exc.message, path, text, pos)
+            return None
         inner_origins = (*origins, origin)
         self.levels.append([])
         try:
