@@ -155,23 +155,36 @@ def enqueue_changes(
 
 
 def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: datetime) -> None:
+    """Mark queued older jobs of the same records superseded.
+
+    An older job is superseded by a newer one of the same record when the newer one's
+    stamp is not older (or either has no stamp): the newer job reads the latest state.
+    One indexed select finds the candidates (usually none); one update marks them.
+    """
     newest: dict[str, tuple[int, datetime | None]] = {}
     for job_id, source_id, stamp in inserted:
         if source_id not in newest or job_id > newest[source_id][0]:
             newest[source_id] = (job_id, stamp)
-    for source_id, (job_id, stamp) in newest.items():
-        condition = sa.and_(
-            jobs.c.flow == flow,
-            jobs.c.source_id == source_id,
-            jobs.c.state == JobState.QUEUED.value,
-            jobs.c.id < job_id,
-        )
-        if stamp is not None:
-            condition = sa.and_(
-                condition, sa.or_(jobs.c.source_stamp.is_(None), jobs.c.source_stamp <= stamp)
+    moot: list[int] = []
+    ids = sorted(newest)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp).where(
+                jobs.c.flow == flow,
+                jobs.c.source_id.in_(ids[start : start + 500]),
+                jobs.c.state == JobState.QUEUED.value,
             )
+        )
+        for row in rows:
+            new_id, new_stamp = newest[str(row.source_id)]
+            stamp = row.source_stamp
+            if int(row.id) < new_id and (stamp is None or new_stamp is None or stamp <= new_stamp):
+                moot.append(int(row.id))
+    for start in range(0, len(moot), 500):
         conn.execute(
-            jobs.update().where(condition).values(state=JobState.SUPERSEDED.value, updated_at=now)
+            jobs.update()
+            .where(jobs.c.id.in_(moot[start : start + 500]), jobs.c.state == JobState.QUEUED.value)
+            .values(state=JobState.SUPERSEDED.value, updated_at=now)
         )
 
 

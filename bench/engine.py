@@ -1,0 +1,248 @@
+"""Engine throughput: intake -> worker -> no-op target -> commit, on SQLite and PostgreSQL.
+
+    python bench/engine.py [--jobs 20000] [--batch 1,100,1000] [--backend sqlite,postgresql]
+                           [--workers 1] [--queue-growth 0]
+
+Reports jobs/s for intake, for work, and end to end, p50/p99 intake-to-done latency and
+peak RSS. ``--queue-growth N`` also queues N jobs first and reports RSS while they wait,
+to show memory stays flat as the queue grows. Figures go to docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from erpbridge.config import load_project_text  # noqa: E402
+from erpbridge.engine.clock import SystemClock  # noqa: E402
+from erpbridge.engine.intake import intake_changes  # noqa: E402
+from erpbridge.engine.jobs import Trigger  # noqa: E402
+from erpbridge.engine.plans import build_plans  # noqa: E402
+from erpbridge.engine.runtime import Runtime  # noqa: E402
+from erpbridge.engine.worker import Worker  # noqa: E402
+from erpbridge.spi import (  # noqa: E402
+    Change,
+    ConnectionSettings,
+    ConnectorRegistry,
+    ConnectorSpec,
+    Limits,
+    Record,
+    WriteOp,
+    WriteOutcome,
+    WriteResult,
+)
+from erpbridge.store import open_store  # noqa: E402
+from erpbridge.store.schema import jobs as jobs_table  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+class NoopTarget:
+    """Accepts every write at once; finds nothing."""
+
+    system = "noop"
+
+    def __init__(self, batch: int) -> None:
+        self.limits = Limits(concurrency=8, batch_size=batch)
+
+    async def check(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
+        return []
+
+    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+        return []
+
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        return [
+            WriteResult(ref=op.ref, outcome=WriteOutcome.CREATED, target_id=f"T{op.ref}")
+            for op in ops
+        ]
+
+    async def aclose(self) -> None:
+        return None
+
+
+PROJECT = """\
+connections:
+  src: {type: noop}
+  dst: {type: noop}
+flows:
+  bench:
+    entity: thing
+    source: {connection: src, object: Thing, trigger: {webhook: true}}
+    target: {connection: dst, object: Thing, write: upsert, key: Code, batch_size: BATCH}
+    map:
+      Code: source.Code
+      Name: source.Name
+      Amount: money(source.Amount, scale=2)
+"""
+
+
+def _registry() -> ConnectorRegistry:
+    registry = ConnectorRegistry(builtin={}, use_entry_points=False)
+    registry.register(
+        ConnectorSpec(name="noop", settings=ConnectionSettings, create=lambda s, h: NoopTarget(1))
+    )  # type: ignore[arg-type,return-value]
+    return registry
+
+
+def _changes(start: int, count: int) -> list[Change]:
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Change.of(
+            Record(
+                object="Thing",
+                id=f"R{n}",
+                fields={"Code": f"C{n}", "Name": f"客户 {n}", "Amount": "1234.5"},
+                version="1",
+                stamp=stamp + timedelta(microseconds=n),
+            )
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _store_url(backend: str, tmp: Path) -> tuple[str, sa.Engine | None, str | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}", None, None
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"erpbridge_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return (
+        sa.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False),
+        admin,
+        name,
+    )
+
+
+def _work_process(url: str, batch: int, index: int) -> None:
+    asyncio.run(_work(url, batch, 1, first=index))
+
+
+async def _work(url: str, batch: int, workers: int, first: int = 0) -> float:
+    project = load_project_text(
+        PROJECT.replace("BATCH", str(batch)),
+        path=Path("bench.yaml"),
+        registry=_registry(),
+        environ={},
+    )
+    target = NoopTarget(batch)
+    runtime = Runtime(project, _registry(), connectors={"src": target, "dst": target})
+    plans = build_plans(project)
+    store = open_store(url, migrate=False)
+    claim = max(batch, 200)
+    pool = [
+        Worker(store, runtime, plans, worker_id=f"b{i}", claim_size=claim) for i in range(workers)
+    ]
+
+    async def loop(worker: Worker) -> None:
+        while await worker.run_once():
+            pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(w) for w in pool))
+    return time.perf_counter() - started
+
+
+def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dict[str, object]:
+    url, admin, name = _store_url(backend, tmp)
+    try:
+        store = open_store(url)
+        clock = SystemClock()
+        started = time.perf_counter()
+        intake_batch = max(batch, 1)
+        for start in range(0, jobs, intake_batch):
+            intake_changes(
+                store,
+                ["bench"],
+                _changes(start, min(intake_batch, jobs - start)),
+                Trigger.WEBHOOK,
+                clock,
+            )
+        intake_s = time.perf_counter() - started
+        if workers == 1:
+            work_s = asyncio.run(_work(url, batch, 1))
+        else:  # worker processes share the queue (SKIP LOCKED on PostgreSQL)
+            started = time.perf_counter()
+            procs = [
+                multiprocessing.Process(target=_work_process, args=(url, batch, i))
+                for i in range(workers)
+            ]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                proc.join()
+            work_s = time.perf_counter() - started
+        with store.connect() as conn:
+            done = conn.execute(
+                sa.text("select count(*) from jobs where state = 'done'")
+            ).scalar_one()
+            latencies = sorted(
+                (u - c).total_seconds()
+                for c, u in conn.execute(
+                    sa.select(jobs_table.c.created_at, jobs_table.c.updated_at)
+                ).all()
+            ) or [0.0]
+        store.dispose()
+        q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+        return {
+            "backend": backend,
+            "workers": workers,
+            "batch": batch,
+            "jobs": jobs,
+            "done": done,
+            "intake_jobs_s": round(jobs / intake_s),
+            "work_jobs_s": round(jobs / work_s),
+            "end_to_end_jobs_s": round(jobs / (intake_s + work_s)),
+            "p50_s": round(q[49], 3),
+            "p99_s": round(q[98], 3),
+            "peak_rss_mb": round(_rss_mb(), 1),
+        }
+    finally:
+        if admin is not None and name is not None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=20000)
+    parser.add_argument("--batch", default="1,100,1000")
+    parser.add_argument("--backend", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backend.split(","):
+            for batch in (int(b) for b in args.batch.split(",")):
+                jobs = min(args.jobs, 2000) if batch == 1 else args.jobs
+                print(run_one(backend, jobs, batch, args.workers, Path(tmp)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
