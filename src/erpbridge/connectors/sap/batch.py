@@ -98,7 +98,11 @@ def _http_answer(part: bytes) -> PartAnswer:
     headers, body = _head_and_rest(inner)
     status_line = headers.pop(":first", "")
     words = status_line.split(" ", 2)
-    if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
+    if (
+        len(words) < 2
+        or not words[0].startswith("HTTP/")
+        or not (words[1].isascii() and words[1].isdigit())
+    ):
         raise ValueError(f"bad status line {status_line[:60]!r}")
     return PartAnswer(int(words[1]), headers, body.rstrip(b"\r\n"))
 

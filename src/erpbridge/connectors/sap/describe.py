@@ -164,7 +164,7 @@ def _entity_set(
             name=prop.get("Name", ""),
             edm_type=prop.get("Type", "Edm.String"),
             nullable=prop.get("Nullable", "true") != "false",
-            max_length=int(length) if length and length.isdigit() else None,
+            max_length=int(length) if length and length.isascii() and length.isdigit() else None,
             label=prop.get(f"{_SAP}label", ""),
             creatable=_flag(prop, "creatable"),
             updatable=_flag(prop, "updatable"),

@@ -474,7 +474,7 @@ def _count(params: dict[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not raw.strip().isdigit():
+    if not (raw.strip().isascii() and raw.strip().isdigit()):  # "²".isdigit() is True
         raise ODataError(
             400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{raw}' of system query option {name}"
         )
