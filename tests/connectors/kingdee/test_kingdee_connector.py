@@ -138,7 +138,7 @@ async def test_describe_reports_header_subhead_and_entry_fields(connect: Connect
     assert order.field("FCustId").reference_to == "BD_Customer"  # type: ignore[union-attr]
     assert order.field("FSettleCurrId") is not None  # a sub-head field, flat in the schema
     lines = order.field("FSaleOrderEntry")
-    assert lines is not None and lines.type is FieldType.LINES
+    assert lines is not None and lines.type is FieldType.LINES and lines.label == "订单明细"
     assert lines.lines.field("FQty").required  # type: ignore[union-attr]
     assert catalog.objects["STK_Inventory"].stamp_field is None
     assert catalog.objects["BD_Customer"].field("客户名称") is not None
@@ -526,3 +526,23 @@ async def test_lookups_and_lines_page_past_the_row_limit(
     assert [len(r.fields["FSaleOrderEntry"]) for r in sorted(found, key=lambda r: int(r.id))] == [  # type: ignore[arg-type]
         len(b["FSaleOrderEntry"]) for b in sorted(mine, key=lambda b: b["FID"])
     ]
+
+
+async def test_the_connector_works_over_real_http_against_the_sandbox_simulator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from erpbridge.connectors.kingdee import KingdeeConnector
+    from erpbridge.sims._common.server import run_simulator
+    from erpbridge.sims.kingdee import SIMULATOR
+
+    with run_simulator(SIMULATOR, tmp_path) as sim:
+        entry = sim.entry
+        settings = make_settings(base_url=entry["base_url"], auth="app_secret")
+        async with httpx.AsyncClient(timeout=10) as http:
+            kingdee = KingdeeConnector(settings, http)
+            check = await kingdee.check()
+            written = await kingdee.write("SAL_SaleOrder", [WriteOp(WriteMode.CREATE, _order())])
+            read = await kingdee.get("SAL_SaleOrder", [written[0].target_id])
+
+    assert check.ok, check.reason
+    assert read[0].fields["FSaleOrderEntry"][0]["FMaterialId"] == "WL00002"  # type: ignore[index]

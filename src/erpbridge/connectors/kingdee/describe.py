@@ -46,6 +46,7 @@ class EntryInfo:
     key: str
     id_key: str
     fields: tuple[Field, ...]
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,8 @@ def parse_business_info(form_id: str, answer: object) -> FormInfo:
         kind = entity.get("EntityType")
         if kind == "EntryEntity":
             key = str(entity["Key"])
-            entries[key] = EntryInfo(key, str(entity.get("EntryPkFieldName") or "FEntryID"), fields)
+            id_key = str(entity.get("EntryPkFieldName") or "FEntryID")
+            entries[key] = EntryInfo(key, id_key, fields, _label(entity.get("Name")))
         else:
             header.extend(fields)
             if kind == "SubHeadEntity":
@@ -125,7 +127,7 @@ def parse_business_info(form_id: str, answer: object) -> FormInfo:
         Field(
             name=e.key,
             type=FieldType.LINES,
-            label=e.key,
+            label=e.label,
             lines=ObjectSchema(
                 e.key,
                 (Field(e.id_key, FieldType.INTEGER, read_only=True), *e.fields),
