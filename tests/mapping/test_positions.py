@@ -12,6 +12,7 @@ from erpbridge.mapping import (
     MappingSpec,
     SourcePos,
     compile_mapping,
+    rule_positions,
     yaml_positions,
     yaml_value_pos,
 )
@@ -70,3 +71,19 @@ def test_compile_errors_point_at_file_line_and_column() -> None:
         f"p.yaml:10:{LINES[9].index('sourc.X') + 1}",
         f"p.yaml:15:{LINES[14].index('x)') + 1}",
     ]
+
+
+def test_rule_positions_work_from_any_loader_marks() -> None:
+    flow = _flow()
+    marks = {}  # what a loader that copies to plain dicts keeps: key path -> (line, col)
+    for key in flow["map"]:
+        line, col = flow["map"].lc.value(key)
+        marks[(key,)] = (line + 1, col + 1)
+    marks[("Lines", "map", "Qty")] = (15, 12)
+    plain = {"Plain": "source.Name", "Quoted": "x", "Lines": {"each": ".", "map": {"Qty": "1"}}}
+
+    positions = rule_positions(plain, marks.get, "p.yaml", LINES)
+
+    assert positions["Plain"] == SourcePos("p.yaml", 5, 14)
+    assert positions["Quoted"] == SourcePos("p.yaml", 6, 16)
+    assert positions["Lines.Qty"] == SourcePos("p.yaml", 15, 12)

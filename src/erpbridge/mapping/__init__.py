@@ -25,7 +25,7 @@ from erpbridge.mapping.errors import (
     Severity,
 )
 from erpbridge.mapping.functions import FunctionSpec, builtin_functions
-from erpbridge.mapping.positions import yaml_positions, yaml_value_pos
+from erpbridge.mapping.positions import rule_positions, yaml_positions, yaml_value_pos
 from erpbridge.mapping.preview import PreviewField, PreviewRow, check_value, jsonable, preview
 from erpbridge.mapping.render import preview_table
 from erpbridge.mapping.rules import OMIT, FieldPlan
@@ -64,6 +64,7 @@ __all__ = [
     "load_tables",
     "preview",
     "preview_table",
+    "rule_positions",
     "yaml_positions",
     "yaml_value_pos",
 ]

@@ -1,72 +1,126 @@
-"""Source positions of rules in a YAML project file loaded with ruamel (round-trip mode).
+"""Where each rule's expression starts in the project file, for errors that point there.
 
-ruamel keeps the 0-based line and column of every mapping value (``node.lc``); these
-helpers turn them into the 1-based :class:`SourcePos` of the expression text itself,
-stepping over an opening quote and into a block scalar (``|``, ``>``).
+The loader knows where YAML values sit; these helpers turn that into the 1-based
+:class:`SourcePos` of the expression text itself (stepping over an opening quote and into
+a block scalar ``|``/``>``), keyed the way :class:`MappingSpec` ``positions`` expects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from erpbridge.mapping.types import SourcePos
 
-__all__ = ["yaml_positions", "yaml_value_pos"]
+__all__ = ["rule_positions", "yaml_positions", "yaml_value_pos"]
 
 _PARTS = ("expr", "const", "default", "when", "each")
+
+#: (path of keys below the map) -> 1-based (line, column) of that value, or None.
+ValueAt = Callable[[tuple[str, ...]], "tuple[int, int] | None"]
+
+
+def expression_start(
+    path: str, line: int, column: int, lines: Sequence[str] | None = None
+) -> SourcePos:
+    """The expression's first character for a YAML value at 1-based (line, column).
+
+    With the file's ``lines``, an opening quote is stepped over, and a block scalar's
+    position becomes its first content line.
+    """
+    if lines is not None and 1 <= line <= len(lines):
+        mark = lines[line - 1][column - 1 : column]
+        if mark in ("'", '"'):
+            return SourcePos(path, line, column + 1)
+        if mark in ("|", ">") and line < len(lines):
+            text = lines[line]
+            return SourcePos(path, line + 1, len(text) - len(text.lstrip(" ")) + 1)
+    return SourcePos(path, line, column)
+
+
+def rule_positions(
+    rules: Mapping[str, object],
+    value_at: ValueAt,
+    path: str,
+    lines: Sequence[str] | None = None,
+) -> dict[str, SourcePos]:
+    """The ``positions`` of a :class:`MappingSpec` from any loader that knows positions.
+
+    Args:
+        rules: the flow's ``map:`` as plain data.
+        value_at: gives the 1-based (line, column) of the value at a key path below the
+            map, e.g. ``lambda p: marks.value_at(("flows", name, "map", *p))``.
+        path: the file, as shown in messages.
+        lines: the file's lines (to step over quotes and into block scalars).
+
+    Returns:
+        Target-field paths (``to_Item.Material`` inside a nested ``map:``) and, for
+        dict-form rules, ``path@part`` (``Fax@expr``, ``to_Item@each``, ``Vip@when``).
+    """
+    out: dict[str, SourcePos] = {}
+    _walk(rules, value_at, path, lines, (), "", out)
+    return out
+
+
+def _walk(
+    rules: Mapping[str, object],
+    value_at: ValueAt,
+    path: str,
+    lines: Sequence[str] | None,
+    yaml_prefix: tuple[str, ...],
+    target_prefix: str,
+    out: dict[str, SourcePos],
+) -> None:
+    for key, value in rules.items():
+        here = (*yaml_prefix, str(key))
+        target = f"{target_prefix}{key}"
+        found = value_at(here)
+        if found is not None:
+            out[target] = expression_start(path, found[0], found[1], lines)
+        if not isinstance(value, Mapping):
+            continue
+        for part in _PARTS:
+            if part in value:
+                part_found = value_at((*here, part))
+                if part_found is not None:
+                    out[f"{target}@{part}"] = expression_start(path, *part_found, lines)
+        nested = value.get("map")
+        if isinstance(nested, Mapping):
+            _walk(nested, value_at, path, lines, (*here, "map"), f"{target}.", out)
+
+
+def _ruamel_value_at(root: Mapping[object, object]) -> ValueAt:
+    def value_at(keys: tuple[str, ...]) -> tuple[int, int] | None:
+        node: object = root
+        for key in keys[:-1]:
+            if not isinstance(node, Mapping) or key not in node:
+                return None
+            node = node[key]
+        try:
+            line, col = node.lc.value(keys[-1])  # type: ignore[attr-defined]
+        except (AttributeError, KeyError, TypeError, IndexError):
+            return None
+        return int(line) + 1, int(col) + 1
+
+    return value_at
 
 
 def yaml_value_pos(
     node: Mapping[object, object], key: object, path: str, lines: Sequence[str] | None = None
 ) -> SourcePos | None:
-    """Where the value of ``node[key]`` starts, or None when the loader kept no position.
+    """Where the value of ``node[key]`` starts in a ruamel round-trip document.
 
     Args:
         node: a ruamel ``CommentedMap`` (any mapping with ``lc.value(key)``).
         path: the file, as shown in messages.
         lines: the file's lines; with them, quotes and block scalars are stepped over.
     """
-    lc = getattr(node, "lc", None)
-    try:
-        line, col = lc.value(key)  # type: ignore[union-attr]
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return None
-    if lines is not None and 0 <= line < len(lines):
-        mark = lines[line][col : col + 1]
-        if mark in ("'", '"'):
-            col += 1
-        elif mark in ("|", ">") and line + 1 < len(lines):
-            text = lines[line + 1]
-            return SourcePos(path, line + 2, len(text) - len(text.lstrip(" ")) + 1)
-    return SourcePos(path, int(line) + 1, int(col) + 1)
+    found = _ruamel_value_at(node)((str(key),))
+    return None if found is None else expression_start(path, found[0], found[1], lines)
 
 
 def yaml_positions(
-    rules: Mapping[object, object],
-    path: str,
-    lines: Sequence[str] | None = None,
-    *,
-    prefix: str = "",
+    rules: Mapping[object, object], path: str, lines: Sequence[str] | None = None
 ) -> dict[str, SourcePos]:
-    """The ``positions`` of a :class:`MappingSpec` for a ruamel-loaded ``map:``.
-
-    Keys are target-field paths (``to_Item.Material`` inside a nested ``map:``) and, for
-    dict-form rules, ``path@part`` (``Fax@expr``, ``to_Item@each``, ``Vip@when``).
-    """
-    out: dict[str, SourcePos] = {}
-    for key, value in rules.items():
-        key_path = f"{prefix}{key}"
-        pos = yaml_value_pos(rules, key, path, lines)
-        if pos is not None:
-            out[key_path] = pos
-        if not isinstance(value, Mapping):
-            continue
-        for part in _PARTS:
-            if part in value:
-                part_pos = yaml_value_pos(value, part, path, lines)
-                if part_pos is not None:
-                    out[f"{key_path}@{part}"] = part_pos
-        nested = value.get("map")
-        if isinstance(nested, Mapping):
-            out.update(yaml_positions(nested, path, lines, prefix=f"{key_path}."))
-    return out
+    """:func:`rule_positions` for a ``map:`` loaded with ruamel in round-trip mode."""
+    plain = {str(k): v for k, v in rules.items()}
+    return rule_positions(plain, _ruamel_value_at(rules), path, lines)
