@@ -171,10 +171,41 @@ async def test_soql_quoted_datetime_is_refused_like_salesforce(api: httpx.AsyncC
 
 async def test_soql_unsupported_constructs_name_themselves(api: httpx.AsyncClient) -> None:
     response = await api.get(
-        f"{BASE}/query/", params={"q": "SELECT Id, (SELECT Id FROM Contacts) FROM Account"}
+        f"{BASE}/query/", params={"q": "SELECT Id FROM Account WHERE CreatedDate = TODAY"}
     )
     assert _error_code(response) == "MALFORMED_QUERY"
-    assert "sub-queries are not supported" in response.json()[0]["message"]
+    assert "'TODAY' is not supported" in response.json()[0]["message"]
+
+
+async def test_soql_child_subquery_nests_filtered_sorted_limited_children(
+    api: httpx.AsyncClient, org_app: Org
+) -> None:
+    org = org_app[1].org
+    result = await _query(
+        api,
+        "SELECT Id, (SELECT Id, Quantity FROM OrderItems WHERE Quantity > 1 "
+        "ORDER BY Quantity DESC LIMIT 2) FROM Order ORDER BY Id",
+    )
+    for record in result["records"]:  # type: ignore[attr-defined]
+        expected = sorted(
+            (
+                float(r["Quantity"])
+                for r in org.records["OrderItem"].values()
+                if r["OrderId"] == record["Id"] and float(r["Quantity"]) > 1
+            ),
+            reverse=True,
+        )[:2]
+        nested = record["OrderItems"]
+        got = [r["Quantity"] for r in nested["records"]] if nested else []
+        assert got == expected
+
+
+async def test_soql_unknown_child_relationship_is_invalid_type(api: httpx.AsyncClient) -> None:
+    response = await api.get(
+        f"{BASE}/query/", params={"q": "SELECT Id, (SELECT Id FROM Lines) FROM Order"}
+    )
+    assert _error_code(response) == "INVALID_TYPE"
+    assert "Didn't understand relationship 'Lines'" in response.json()[0]["message"]
 
 
 # --- writes and object rules ---------------------------------------------------------------

@@ -160,6 +160,8 @@ class Bulk2Jobs:
                 job.bound = parse_query(str(body.get("query", "")))
             except SoqlError as exc:
                 raise SfError(400, exc.code, exc.message) from None
+            if job.bound.children:
+                raise SfError(400, "INVALIDJOB", "Bulk API 2.0 does not support child sub-queries")
             if job.bound.count_only:
                 raise SfError(400, "INVALIDJOB", "Aggregate queries are not supported in Bulk API")
             job.rows = self.org.query(job.bound, include_deleted=operation == "queryAll")

@@ -17,11 +17,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from erpbridge.sims.salesforce.errors import SfError
-from erpbridge.sims.salesforce.render import render_query_row
+from erpbridge.sims.salesforce.render import ChildIndex, render_query_row
 from erpbridge.sims.salesforce.soql import BoundQuery, SoqlError, parse_query
 from erpbridge.sims.salesforce.state import OrgState, Row
 
-__all__ = ["QueryCursors", "batch_size_from_header"]
+__all__ = ["QueryCursors", "batch_size_from_header", "child_index"]
 
 DEFAULT_BATCH = 2000
 _LOCATOR_TTL_S = 15 * 60.0
@@ -44,6 +44,29 @@ class _Cursor:
     batch: int
     endpoint: str
     used_at: float
+    children: ChildIndex
+
+
+def child_index(org: OrgState, bound: BoundQuery) -> ChildIndex:
+    """For each child sub-query: parent id -> its live child rows (filtered, sorted, limited)."""
+    index: dict[str, dict[str, list[Row]]] = {}
+    for child in bound.children:
+        q = child.query
+        rows = [
+            r
+            for r in org.records[q.sobject.name].values()
+            if not r["IsDeleted"] and q.matches(r, org.parent)
+        ]
+        if q.order:
+            rows.sort(key=q.sort_key(org.parent))
+        grouped: dict[str, list[Row]] = {}
+        for r in rows:
+            link = r.get(child.link.name)
+            if isinstance(link, str):
+                grouped.setdefault(link, []).append(r)
+        end = None if q.limit is None else q.offset + q.limit
+        index[child.name] = {k: v[q.offset : end] for k, v in grouped.items()}
+    return index
 
 
 @dataclass(slots=True)
@@ -70,7 +93,9 @@ class QueryCursors:
         if bound.count_only:
             return {"totalSize": len(rows), "done": True, "records": []}
         endpoint = "queryAll" if include_deleted else "query"
-        cursor = _Cursor(bound, rows, batch, endpoint, time.monotonic())
+        cursor = _Cursor(
+            bound, rows, batch, endpoint, time.monotonic(), child_index(self.org, bound)
+        )
         locator = f"01gSm{next(self._ids):010d}"
         return self._page(locator, cursor, 0, version)
 
@@ -105,7 +130,8 @@ class QueryCursors:
             while len(self._open) > _MAX_OPEN:
                 self._open.popitem(last=False)
         body["records"] = [
-            render_query_row(cursor.bound, row, version, self.org.parent) for row in page
+            render_query_row(cursor.bound, row, version, self.org.parent, cursor.children)
+            for row in page
         ]
         return body
 

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from erpbridge.sims.salesforce.schema import OBJECTS, ObjectDef
+from erpbridge.sims.salesforce.schema import CHILD_RELATIONSHIPS, OBJECTS, ObjectDef
 from erpbridge.sims.salesforce.soql import BoundQuery, ParentLookup
 
 __all__ = [
+    "ChildIndex",
     "describe_global",
     "describe_object",
     "describe_summary",
     "render_query_row",
     "render_record",
 ]
-
-#: child relationship names on the parent (Salesforce's plural names).
-_CHILD_NAMES = {
-    ("Contact", "AccountId"): "Contacts",
-    ("Order", "AccountId"): "Orders",
-    ("Case", "AccountId"): "Cases",
-    ("Case", "ContactId"): "Cases",
-    ("OrderItem", "OrderId"): "OrderItems",
-    ("PricebookEntry", "Product2Id"): "PricebookEntries",
-    ("PricebookEntry", "Pricebook2Id"): "PricebookEntries",
-    ("OrderItem", "PricebookEntryId"): "OrderItems",
-    ("Order", "Pricebook2Id"): "Orders",
-}
 
 
 def _attributes(obj: str, record_id: object, version: str) -> dict[str, object]:
@@ -44,10 +32,19 @@ def render_record(
     return out
 
 
+#: child rows of a query: relationship name -> parent id -> rows (already filtered/sorted).
+ChildIndex = Mapping[str, Mapping[str, Sequence[Mapping[str, object]]]]
+
+
 def render_query_row(
-    bound: BoundQuery, row: Mapping[str, object], version: str, parent: ParentLookup
+    bound: BoundQuery,
+    row: Mapping[str, object],
+    version: str,
+    parent: ParentLookup,
+    children: ChildIndex | None = None,
 ) -> dict[str, object]:
-    """One query result row: selected fields, parents as nested records (or null)."""
+    """One query result row: selected fields, parents as nested records (or null), child
+    sub-queries as nested query results (or null when there are none)."""
     out: dict[str, object] = {"attributes": _attributes(bound.sobject.name, row["Id"], version)}
     for path in bound.fields:
         if not path.hops:
@@ -73,6 +70,17 @@ def render_query_row(
         else:
             if current is not None:
                 target[path.field.name] = current.get(path.field.name)
+    for child in bound.children:
+        rows = (children or {}).get(child.name, {}).get(str(row["Id"]), [])
+        out[child.name] = (
+            {
+                "totalSize": len(rows),
+                "done": True,
+                "records": [render_query_row(child.query, r, version, parent) for r in rows],
+            }
+            if rows
+            else None
+        )
     return out
 
 
@@ -115,7 +123,7 @@ def describe_object(obj: ObjectDef, version: str) -> dict[str, object]:
         {
             "childSObject": child.name,
             "field": f.name,
-            "relationshipName": _CHILD_NAMES.get((child.name, f.name)),
+            "relationshipName": CHILD_RELATIONSHIPS.get((child.name, f.name)),
             "cascadeDelete": (child.name, f.name)
             in {("OrderItem", "OrderId"), ("Contact", "AccountId"), ("Case", "AccountId")},
         }

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["OBJECTS", "FieldDef", "ObjectDef", "object_def"]
+__all__ = [
+    "CHILD_RELATIONSHIPS",
+    "OBJECTS",
+    "FieldDef",
+    "ObjectDef",
+    "child_relationship",
+    "object_def",
+]
 
 _SOAP_TYPES = {
     "id": "tns:ID",
@@ -362,4 +369,28 @@ def object_def(name: str) -> ObjectDef | None:
     for o in OBJECTS.values():
         if o.name.lower() == lowered:
             return o
+    return None
+
+
+#: child relationship names on the parent: (child object, its reference field) -> name.
+CHILD_RELATIONSHIPS = {
+    ("Contact", "AccountId"): "Contacts",
+    ("Order", "AccountId"): "Orders",
+    ("Case", "AccountId"): "Cases",
+    ("Case", "ContactId"): "Cases",
+    ("OrderItem", "OrderId"): "OrderItems",
+    ("PricebookEntry", "Product2Id"): "PricebookEntries",
+    ("PricebookEntry", "Pricebook2Id"): "PricebookEntries",
+    ("OrderItem", "PricebookEntryId"): "OrderItems",
+    ("Order", "Pricebook2Id"): "Orders",
+}
+
+
+def child_relationship(parent: str, name: str) -> tuple[str, ObjectDef, FieldDef] | None:
+    """(canonical name, child object, child's reference field) of ``parent``'s relationship."""
+    for (child_name, field_name), rel in CHILD_RELATIONSHIPS.items():
+        child = OBJECTS[child_name]
+        link = child.fields[field_name]
+        if rel.lower() == name.lower() and link.reference_to == parent:
+            return rel, child, link
     return None
