@@ -15,6 +15,7 @@ from erpbridge.sims.sap import SANDBOX_PASSWORD, SapSimApp
 from erpbridge.sims.sap.state import SapState
 from erpbridge.spi import (
     AuthError,
+    Connector,
     ConnectorRegistry,
     Cursor,
     FieldType,
@@ -313,8 +314,10 @@ async def test_logs_never_hold_the_password_or_tokens(connector: SapConnector) -
 
 def test_registry_builds_sap_from_its_spec() -> None:
     spec = ConnectorRegistry(use_entry_points=False).get("sap")
+    connector = spec.create(settings(), httpx.AsyncClient())
     assert spec is SPEC
     assert spec.kind == "erp"
+    assert isinstance(connector, Connector)
 
 
 @pytest.mark.parametrize(

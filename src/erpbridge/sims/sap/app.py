@@ -40,6 +40,8 @@ _log = structlog.get_logger(__name__)
 
 SERVICE_PREFIX = "/sap/opu/odata/sap/"
 SESSION_COOKIE = "SAP_SESSIONID_S4H_100"
+#: sessions kept at once; the oldest is dropped first (as if it had timed out).
+MAX_SESSIONS = 10_000
 _REALM = 'Basic realm="SAP NetWeaver Application Server [S4H/100]"'
 _MODIFYING = {"POST", "PUT", "PATCH", "MERGE", "DELETE"}
 _LOGON_PAGE = (
@@ -137,6 +139,8 @@ class SapSimApp:
             session_id = secrets.token_urlsafe(24)
             session = _Session(user=str(user))
             self._sessions[session_id] = session
+            if len(self._sessions) > MAX_SESSIONS:  # cookie-less clients open one per call
+                del self._sessions[next(iter(self._sessions))]
             set_cookies = [
                 f"{SESSION_COOKIE}={session_id}; path=/; HttpOnly",
                 "sap-usercontext=sap-client=100; path=/",
