@@ -128,17 +128,7 @@ class KingdeeConnector:
         answer = await self.client.form_call(
             "ExecuteBillQuery", {"data": data}, form=info.schema.name
         )
-        status = response_status(answer)
-        if status is not None:
-            raise classify_items(errors_of(status), status.get("MsgCode"), form=info.schema.name)
-        if not isinstance(answer, list) or not all(isinstance(r, list) for r in answer):
-            raise ConnectorError(
-                "ExecuteBillQuery 的回答不是二维数组",
-                system=SYSTEM,
-                object=info.schema.name,
-                raw=json.dumps(answer, ensure_ascii=False)[:500],
-            )
-        return answer
+        return _rows_of(answer, len(keys), info.schema.name)
 
     def _header_keys(self, info: FormInfo) -> list[str]:
         keys = [info.pk]
@@ -210,10 +200,7 @@ class KingdeeConnector:
         answer = await self.client.form_call(
             "ExecuteBillQuery", {"data": data}, form=info.schema.name
         )
-        status = response_status(answer)
-        if status is not None:
-            raise classify_items(errors_of(status), status.get("MsgCode"), form=info.schema.name)
-        return answer if isinstance(answer, list) else []
+        return _rows_of(answer, len(keys), info.schema.name)
 
     async def read_changes(
         self, object: str, cursor: Cursor | None, page_size: int
@@ -321,6 +308,29 @@ class KingdeeConnector:
 
     async def aclose(self) -> None:
         """Nothing to release: sessions expire on the server; the caller closes ``http``."""
+
+
+def _rows_of(answer: _Value, width: int, form: str) -> list[list[_Value]]:
+    """The rows of an ExecuteBillQuery answer, each ``width`` values with a primary key.
+
+    Raises:
+        ConnectorError (classified): the answer is Kingdee's wrapped error.
+        ConnectorError: anything else that is not such rows (quoted, shortened).
+    """
+    status = response_status(answer)
+    if status is not None:
+        raise classify_items(errors_of(status), status.get("MsgCode"), form=form)
+    if isinstance(answer, list) and all(
+        isinstance(r, list) and len(r) == width and isinstance(r[0], int | str) and r[0] != ""
+        for r in answer
+    ):
+        return answer  # checked just above
+    raise ConnectorError(
+        f"ExecuteBillQuery 的回答不是 {width} 列、首列为内码的二维数组",
+        system=SYSTEM,
+        object=form,
+        raw=json.dumps(answer, ensure_ascii=False)[:500],
+    )
 
 
 def _digest(fields: Mapping[str, _Value]) -> str:
