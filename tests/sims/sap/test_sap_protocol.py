@@ -329,3 +329,50 @@ def test_sandbox_serves_sap_and_a_restart_keeps_its_data(tmp_path: Path) -> None
         partner = client.get(BP_ROOT + "A_BusinessPartner('17100001')").json()["d"]
     assert int(first) == int(again) == 3000
     assert partner["SearchTerm2"] == "RESTART"
+
+
+async def test_business_days_pass_with_wall_clock_when_configured(sap_state: SapState) -> None:
+    seconds = [0.0]
+    app = SapSimApp(
+        sap_state,
+        username=SANDBOX_USER,
+        password=SANDBOX_PASSWORD,
+        day_s=60.0,
+        monotonic=lambda: seconds[0],
+    )
+    open_order = next(
+        r["SalesOrder"]
+        for r in sap_state.rows("A_SalesOrder")
+        if r["OverallTotalDeliveryStatus"] == "A" and r["TotalCreditCheckStatus"] == "A"
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://sap.test",
+        auth=(SANDBOX_USER, SANDBOX_PASSWORD),
+    ) as client:
+        before = (await client.get(SO_ROOT + f"A_SalesOrder('{open_order}')")).json()["d"]
+        seconds[0] = 150.0  # two and a half days
+        after = (await client.get(SO_ROOT + f"A_SalesOrder('{open_order}')")).json()["d"]
+    assert before["OverallSDProcessStatus"] == "A"
+    assert after["OverallTotalDeliveryStatus"] == "C"
+    assert after["OverallOrdReltdBillgStatus"] == "C"  # delivered on day 1, invoiced on day 2
+
+
+def test_credit_exposure_follows_orders_and_invoices(sap_state: SapState) -> None:
+    from erpbridge.sims.sap.rules import Rules
+
+    rules = Rules(sap_state)
+    partner = "17100004"
+    account = sap_state.related("A_CreditManagementAccount", ("BusinessPartner",), (partner,))[0]
+    assert account["CreditExposureAmount"] == rules.exposure_of(partner)
+    for _ in range(3):
+        rules.tick()
+    after = sap_state.related("A_CreditManagementAccount", ("BusinessPartner",), (partner,))[0]
+    open_value = sum(
+        r["TotalNetAmount"]
+        for r in sap_state.rows("A_SalesOrder")
+        if r["SoldToParty"] == partner
+        and r["OverallOrdReltdBillgStatus"] != "C"
+        and r["TotalCreditCheckStatus"] != "B"
+    )
+    assert after["CreditExposureAmount"] == open_value == rules.exposure_of(partner)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +29,9 @@ __all__ = [
     "build_app",
     "create_app",
 ]
+
+#: environment variable: wall-clock seconds per simulated business day (unset: manual ticks).
+DAY_ENV = "ERPBRIDGE_SAP_DAY_S"
 
 #: the sandbox's communication user (fixed, documented; never a real credential).
 SANDBOX_USER = "CC_ERPBRIDGE"
@@ -66,9 +70,26 @@ def build_app(
     username: str = SANDBOX_USER,
     password: str = SANDBOX_PASSWORD,
     max_page_size: int = 1000,
+    day_s: float | None = None,
 ) -> SapSimApp:
     """The simulator app over an existing state (tests use this with a small seed)."""
-    return SapSimApp(state, username=username, password=password, max_page_size=max_page_size)
+    return SapSimApp(
+        state, username=username, password=password, max_page_size=max_page_size, day_s=day_s
+    )
+
+
+def _day_s_from_env() -> float | None:
+    """``ERPBRIDGE_SAP_DAY_S``: seconds per simulated business day in the sandbox."""
+    raw = os.environ.get(DAY_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{DAY_ENV}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"{DAY_ENV}={raw!r} must be positive")
+    return value
 
 
 def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> FaultMiddleware:
@@ -78,7 +99,7 @@ def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> Fa
     if store.get_meta("seeded") is None or not state.load():
         seed_state(state, seed=context.seed, size=size)
         store.set_meta("seeded", str(context.seed))
-    app = build_app(state)
+    app = build_app(state, day_s=_day_s_from_env())
     app.on_shutdown = store.close
     return FaultMiddleware(app, context.faults, seed=context.seed, responses=SAP_FAULTS)
 

@@ -18,6 +18,7 @@ import binascii
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -64,12 +65,27 @@ class SapSimApp:
         username: the communication user accepted by basic auth.
         password: its password.
         max_page_size: server-side page size of collections. Default 1000.
+        day_s: wall-clock seconds per business day (deliveries and invoices happen as
+            requests arrive); None = days pass only on ``POST /sim/tick``. Default None.
+        monotonic: the clock measuring those seconds (tests inject one). Default
+            ``time.monotonic``.
     """
 
     def __init__(
-        self, state: SapState, *, username: str, password: str, max_page_size: int = 1000
+        self,
+        state: SapState,
+        *,
+        username: str,
+        password: str,
+        max_page_size: int = 1000,
+        day_s: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = state
+        self._monotonic = monotonic
+        #: wall-clock seconds per simulated business day; None = only ``/sim/tick``.
+        self.day_s = day_s
+        self._day_started = monotonic()
         self.service = ODataService(state, max_page_size=max_page_size)
         self._username = username
         self._password = password
@@ -108,7 +124,18 @@ class SapSimApp:
             response = _to_starlette(ODataResponse.error(error, ""), request.method)
         await response(scope, receive, send)
 
+    def _pass_days(self) -> None:
+        """Run the business days that passed since the last request (at most 30 at once)."""
+        if not self.day_s:
+            return
+        days = int((self._monotonic() - self._day_started) // self.day_s)
+        if days > 0:
+            self._day_started += days * self.day_s
+            for _ in range(min(days, 30)):
+                self.tick()
+
     async def _answer(self, request: Request) -> Response:
+        self._pass_days()
         method = request.method.upper()
         path: str = request.url.path
         user = self._basic_user(request)

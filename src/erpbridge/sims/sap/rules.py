@@ -374,19 +374,32 @@ class Rules:
         if not accounts:
             order["TotalCreditCheckStatus"] = ""
             return
-        account = dict(accounts[0])
-        exposure = self.exposure_of(partner)
-        account["CreditExposureAmount"] = exposure
-        self.state.put("A_CreditManagementAccount", account)
-        limit = account.get("CreditLimitAmount")
-        failed = isinstance(limit, Decimal) and exposure > limit
+        limit = accounts[0].get("CreditLimitAmount")
+        failed = isinstance(limit, Decimal) and self.exposure_of(partner) > limit
         order["TotalCreditCheckStatus"] = "B" if failed else "A"
         self.state.put("A_SalesOrder", order)
+        self._refresh_exposure(partner)
+
+    def _refresh_exposure(self, partner: str) -> None:
+        for account in self.state.related(
+            "A_CreditManagementAccount", ("BusinessPartner",), (partner,)
+        ):
+            exposure = self.exposure_of(partner)
+            if account.get("CreditExposureAmount") != exposure:
+                self.state.put(
+                    "A_CreditManagementAccount", {**account, "CreditExposureAmount": exposure}
+                )
 
     def exposure_of(self, partner: str) -> Decimal:
-        """Open order value of a partner: orders not yet invoiced and not credit-blocked."""
+        """Open order value of a partner: orders not yet invoiced and not credit-blocked.
+
+        (A blocked order uses no credit until it is released; UNSURE how a given release
+        counts it.)
+        """
         total = Decimal(0)
         for row in self.state.related("A_SalesOrder", ("SoldToParty",), (partner,)):
+            if row.get("TotalCreditCheckStatus") == "B":
+                continue
             if row.get("OverallOrdReltdBillgStatus") != "C" and isinstance(
                 row.get("TotalNetAmount"), Decimal
             ):
@@ -405,6 +418,7 @@ class Rules:
             how many orders changed.
         """
         changed = 0
+        invoiced: set[str] = set()
         order_set = self.state.sets["A_SalesOrder"]
         with self.state.transaction():
             for order in list(self.state.tables["A_SalesOrder"].values()):
@@ -418,6 +432,7 @@ class Rules:
                         continue
                     row.update(OverallOrdReltdBillgStatus="C", OverallSDProcessStatus="C")
                     item_status = {"SDProcessStatus": "C"}
+                    invoiced.add(str(row.get("SoldToParty")))
                 else:
                     if row.get("TotalCreditCheckStatus") == "B" or row.get("DeliveryBlockReason"):
                         continue
@@ -430,6 +445,8 @@ class Rules:
                 self._touch(order_set, row)
                 self.state.put("A_SalesOrder", row)
                 changed += 1
+            for partner in sorted(invoiced):
+                self._refresh_exposure(partner)
         return changed
 
     def _issue_stock(self, item: Row) -> None:
