@@ -30,8 +30,15 @@ from erpbridge.connectors.salesforce.cursor import (
     soql_literal,
     soql_name,
 )
-from erpbridge.connectors.salesforce.describe import schema_from_describe
+from erpbridge.connectors.salesforce.describe import child_objects, schema_from_describe
 from erpbridge.connectors.salesforce.errors import SYSTEM, classify_result_error
+from erpbridge.connectors.salesforce.lines import (
+    complete_lines,
+    flatten_lines,
+    line_fields,
+    select_list,
+    with_lines,
+)
 from erpbridge.connectors.salesforce.settings import SalesforceSettings
 from erpbridge.connectors.salesforce.webhook import ACK_RESPONSE, parse_outbound_message
 from erpbridge.spi.errors import ConnectorError, ValidationError
@@ -46,7 +53,7 @@ from erpbridge.spi.records import (
     WriteOutcome,
     WriteResult,
 )
-from erpbridge.spi.schema import Catalog, ObjectSchema
+from erpbridge.spi.schema import Catalog, FieldType, ObjectSchema
 from erpbridge.spi.settings import Limits
 
 __all__ = ["SalesforceConnector"]
@@ -112,11 +119,30 @@ class SalesforceConnector:
         return CheckResult(ok=True, details=details)
 
     async def schema(self, object: str) -> ObjectSchema:
-        """The described schema of ``object`` (cached for the connector's life)."""
+        """The described schema of ``object``, with its configured lines (cached).
+
+        Raises:
+            ConnectorError: a configured line relationship the object does not have.
+        """
         if object not in self._schemas:
             name = soql_name(object)
             data = await self.client.call_json("GET", f"sobjects/{name}/describe", object=name)
-            self._schemas[object] = schema_from_describe(data, object=name)
+            schema = schema_from_describe(data, object=name)
+            rels = self.settings.lines.get(name, ())
+            if rels:
+                children = child_objects(data)
+                lines = {}
+                for rel in rels:
+                    if rel not in children:
+                        raise ConnectorError(
+                            f"lines: {name} has no child relationship {rel!r} "
+                            f"(it has {', '.join(sorted(children)) or 'none'})",
+                            system=SYSTEM,
+                            object=name,
+                        )
+                    lines[rel] = await self.schema(children[rel])
+                schema = with_lines(schema, lines)
+            self._schemas[object] = schema
         return self._schemas[object]
 
     async def describe(self) -> Catalog:
@@ -126,8 +152,23 @@ class SalesforceConnector:
             objects[name] = await self.schema(name)
         return Catalog(objects=objects)
 
-    async def _field_names(self, object: str) -> list[str]:
-        return [f.name for f in (await self.schema(object)).fields]
+    async def _plain_fields(self, object: str) -> list[str]:
+        schema = await self.schema(object)
+        return [f.name for f in schema.fields if f.type is not FieldType.LINES]
+
+    async def _records(self, object: str, rows: object) -> list[Record]:
+        """Query rows -> records, with their lines fetched to the end and flattened."""
+        if not isinstance(rows, list):
+            raise ConnectorError("query result without records", system=SYSTEM, object=object)
+        rels = [f.name for f in line_fields(await self.schema(object))]
+        records = []
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            if rels:
+                row = flatten_lines(await complete_lines(self.client, row, rels, object), rels)
+            records.append(record_from_row(object, row))
+        return records
 
     # --- reading -------------------------------------------------------------------------
 
@@ -137,7 +178,10 @@ class SalesforceConnector:
         """Pages of changed records (tombstones included) in (SystemModstamp, Id) order."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        soql = changes_query(object, await self._field_names(object), cursor)
+        schema = await self.schema(object)
+        soql = changes_query(
+            object, select_list(schema, ("Id", "SystemModstamp", "IsDeleted")), cursor
+        )
         batch = max(_MIN_QUERY_BATCH, min(2000, page_size))
         headers = {"Sforce-Query-Options": f"batchSize={batch}"}
         data = expect_mapping(
@@ -150,10 +194,8 @@ class SalesforceConnector:
         position = cursor
         pending: list[Record] = []
         while True:
-            rows = data.get("records")
-            if not isinstance(rows, list):
-                raise ConnectorError("query result without records", system=SYSTEM, object=object)
-            pending.extend(after_cursor([record_from_row(object, r) for r in rows], cursor))
+            records = await self._records(object, data.get("records"))
+            pending.extend(after_cursor(records, cursor))
             next_url = data.get("nextRecordsUrl")
             has_more_wire = not data.get("done", True) and isinstance(next_url, str)
             while len(pending) >= page_size or (pending and not has_more_wire):
@@ -171,12 +213,14 @@ class SalesforceConnector:
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
         """Live records with these ids (missing or deleted ones are absent)."""
         name = soql_name(object)
-        fields = await self._field_names(object)
+        schema = await self.schema(object)
+        wanted = [i for i in dict.fromkeys(ids) if i]
+        if line_fields(schema):  # lines need a SOQL child sub-query
+            return await self.find(name, "Id", wanted)
+        fields = await self._plain_fields(object)
         found: list[Record] = []
-        for start in range(0, len(ids), MAX_BATCH):
-            chunk = [i for i in ids[start : start + MAX_BATCH] if i]
-            if not chunk:
-                continue
+        for start in range(0, len(wanted), MAX_BATCH):
+            chunk = wanted[start : start + MAX_BATCH]
             # POST (not GET) keeps long field lists out of the URL; same answer.
             data = await self.client.call_json(
                 "POST",
@@ -186,13 +230,13 @@ class SalesforceConnector:
             )
             if not isinstance(data, list):
                 raise ConnectorError("collections read did not answer a list", system=SYSTEM)
-            found.extend(record_from_row(name, row) for row in data if isinstance(row, Mapping))
+            found.extend(await self._records(name, [row for row in data if row is not None]))
         return found
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         """Live records whose ``key_field`` is one of ``values`` (SOQL ``IN``)."""
         name, key = soql_name(object), soql_name(key_field)
-        fields = ", ".join(dict.fromkeys(["Id", *await self._field_names(object)]))
+        fields = select_list(await self.schema(object))
         try:
             literals = list(dict.fromkeys(soql_literal(v) for v in values if v is not None))
         except ValueError as exc:
@@ -212,10 +256,7 @@ class SalesforceConnector:
             object=object,
         )
         while True:
-            rows = data.get("records")
-            if not isinstance(rows, list):
-                raise ConnectorError("query result without records", system=SYSTEM, object=object)
-            yield [record_from_row(object, r) for r in rows]
+            yield await self._records(object, data.get("records"))
             next_url = data.get("nextRecordsUrl")
             if data.get("done", True) or not isinstance(next_url, str):
                 return
@@ -326,6 +367,16 @@ def _route(op: WriteOp) -> tuple[str, str | None]:
     """(call kind, upsert key) for one op, or ("invalid", reason)."""
     if op.mode is WriteMode.DELETE:
         return ("delete", None) if op.target_id else ("invalid", "delete needs target_id")
+    nested = [
+        k
+        for k, v in op.fields.items()
+        if isinstance(v, list | tuple) and v and all(isinstance(item, Mapping) for item in v)
+    ]
+    if nested:
+        return "invalid", (
+            f"lines {', '.join(nested)} cannot be written with the parent; "
+            "write the child object's records"
+        )
     if op.mode is WriteMode.UPDATE:
         return ("update", None) if op.target_id else ("invalid", "update needs target_id")
     has_key = op.key_field is not None and op.key_value not in (None, "")

@@ -15,7 +15,7 @@ twice and nothing that shares a stamp is skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from erpbridge.spi.errors import ConnectorError, ValidationError
@@ -71,14 +71,17 @@ def soql_name(name: str) -> str:
     return name
 
 
-def changes_query(object: str, fields: Iterable[str], cursor: Cursor | None) -> str:
-    """The SOQL of a change read from ``cursor`` (None = from the beginning)."""
-    names = [soql_name(n) for n in dict.fromkeys(["Id", "SystemModstamp", "IsDeleted", *fields])]
+def changes_query(object: str, select: str, cursor: Cursor | None) -> str:
+    """The SOQL of a change read from ``cursor`` (None = from the beginning).
+
+    ``select`` is a checked select list (:func:`.lines.select_list`) that starts with
+    ``Id, SystemModstamp, IsDeleted``.
+    """
     soql_name(object)
     start = cursor.read_from if cursor else _EPOCH
     start = start.replace(microsecond=0)
     return (
-        f"SELECT {', '.join(names)} FROM {object} "  # noqa: S608 - names checked by soql_name
+        f"SELECT {select} FROM {object} "  # noqa: S608 - names checked by soql_name
         f"WHERE SystemModstamp >= {soql_datetime(start)} ORDER BY SystemModstamp, Id"
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from erpbridge.spi.errors import ConnectorError
 from erpbridge.spi.schema import Field, FieldType, ObjectSchema
 
-__all__ = ["FIELD_TYPES", "SKIPPED_TYPES", "schema_from_describe"]
+__all__ = ["FIELD_TYPES", "SKIPPED_TYPES", "child_objects", "schema_from_describe"]
 
 #: Salesforce field type -> portable type.
 FIELD_TYPES: dict[str, FieldType] = {
@@ -79,3 +79,13 @@ def schema_from_describe(data: object, *, object: str) -> ObjectSchema:
         natural_keys=keys,
         stamp_field="SystemModstamp",
     )
+
+
+def child_objects(data: object) -> dict[str, str]:
+    """Child relationship name -> child object, from a describe's ``childRelationships``."""
+    raw = data.get("childRelationships") if isinstance(data, Mapping) else None
+    out: dict[str, str] = {}
+    for rel in raw if isinstance(raw, list) else []:
+        if isinstance(rel, Mapping) and rel.get("relationshipName") and rel.get("childSObject"):
+            out[str(rel["relationshipName"])] = str(rel["childSObject"])
+    return out

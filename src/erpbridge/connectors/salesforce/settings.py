@@ -10,7 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import ConnectionSettings
 
-__all__ = ["DEFAULT_OBJECTS", "SalesforceSettings"]
+__all__ = ["DEFAULT_LINES", "DEFAULT_OBJECTS", "SalesforceSettings"]
+
+#: child relationships read with their parent by default.
+DEFAULT_LINES: dict[str, tuple[str, ...]] = {"Order": ("OrderItems",)}
 
 #: objects described by default (the ones erpbridge's flows use).
 DEFAULT_OBJECTS = (
@@ -44,6 +47,8 @@ class SalesforceSettings(ConnectionSettings):
         ca_file: an extra CA to trust (the sandbox simulator's); default: system CAs.
         objects: objects ``describe()`` covers. Default: the eight standard objects
             erpbridge's flows use.
+        lines: per object, child relationships read with the parent as LINES fields.
+            Default ``{"Order": ("OrderItems",)}``; ``{}`` turns it off.
     """
 
     base_url: str = "https://login.salesforce.com"
@@ -57,6 +62,7 @@ class SalesforceSettings(ConnectionSettings):
     org_id: str | None = Field(default=None, pattern=r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
     ca_file: Path | None = None
     objects: tuple[str, ...] = DEFAULT_OBJECTS
+    lines: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_LINES))
 
     @field_validator("base_url")
     @classmethod
