@@ -175,6 +175,28 @@ def test_preview_gives_the_same_values_as_apply(expression: str, record: dict[st
     assert row.target == applied
 
 
+def _outcome(mapping: object, record: dict[str, object]) -> tuple[str, str]:
+    try:
+        return "ok", repr(mapping.apply(record, {("customer", "x"): "C-X"}))  # type: ignore[attr-defined]
+    except MappingError as exc:
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS, EXPRESSIONS, RECORDS)
+def test_generated_fast_path_gives_what_the_closures_give(
+    first: str, second: str, record: dict[str, object]
+) -> None:
+    spec = MappingSpec("fuzz", {"a": first, "b": second, "c": "source"}, tables=TABLES)
+    try:
+        fast = compile_mapping(spec, clock=lambda: FIXED_NOW)
+    except MappingError:
+        return
+    closures = compile_mapping(spec, clock=lambda: FIXED_NOW, fast=False)
+
+    assert _outcome(fast, record) == _outcome(closures, record)
+
+
 DESIGN_RULES = {
     "SoldToParty": "xref.customer(source.A)",
     "RequestedDeliveryDate": 'date(source.B, to="odata")',

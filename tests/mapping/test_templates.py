@@ -196,6 +196,7 @@ def test_template_mapping_applies_to_its_sample(flow: str) -> None:
     source = SAMPLES[flow]
 
     assert mapping.accepts(source)
+    assert mapping.is_fast
     assert mapping.xref_requests(source) <= set(XREFS)
     assert mapping.apply(source, XREFS) == EXPECTED[flow]
 

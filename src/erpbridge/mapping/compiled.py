@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from erpbridge.mapping.errors import FieldMappingError, MappingCompileError
+from erpbridge.mapping.codegen import build_fast_apply
+from erpbridge.mapping.errors import FieldMappingError, MappingCompileError, MappingError
 from erpbridge.mapping.functions import builtin_functions
 from erpbridge.mapping.nodes import RUNTIME_ERRORS, Environment
 from erpbridge.mapping.rules import OMIT, Analysis, FieldPlan, analyse
@@ -40,6 +41,7 @@ class CompiledMapping:
     __slots__ = (
         "_conditional",
         "_exprs",
+        "_fast",
         "_plan",
         "_version",
         "_when",
@@ -50,7 +52,14 @@ class CompiledMapping:
         "spec",
     )
 
-    def __init__(self, spec: MappingSpec, analysis: Analysis, entities: frozenset[str]) -> None:
+    def __init__(
+        self,
+        spec: MappingSpec,
+        analysis: Analysis,
+        entities: frozenset[str],
+        *,
+        fast: bool = True,
+    ) -> None:
         self.spec = spec
         self.flow = spec.flow
         self._version = spec.version()
@@ -60,11 +69,17 @@ class CompiledMapping:
         self._when = analysis.when
         self._plan = tuple((f.name, f.fn) for f in self.fields)
         self._conditional = any(f.conditional for f in self.fields)
+        self._fast = build_fast_apply(self.flow, self.fields) if fast else None
         self._exprs = {f.name: f.expression for f in self.fields}
 
     def version(self) -> str:
         """:meth:`MappingSpec.version` of the spec this was compiled from (16 hex digits)."""
         return self._version
+
+    @property
+    def is_fast(self) -> bool:
+        """True when ``apply`` runs generated code first (see codegen.py)."""
+        return self._fast is not None
 
     @property
     def target_fields(self) -> tuple[str, ...]:
@@ -121,8 +136,13 @@ class CompiledMapping:
             FieldMappingError: any other per-record problem (dead letter), naming the
                 flow, the target field, the expression and the source value.
         """
-        if not self._conditional:
-            try:  # the fast path: one comprehension over the compiled fields
+        if self._fast is not None:
+            try:  # the generated function (codegen.py); the closures below are the reference
+                return self._fast(source, xrefs)
+            except (MappingError, AttributeError, *RUNTIME_ERRORS):
+                pass  # map again with the closures: they raise the precise error
+        elif not self._conditional:
+            try:  # one comprehension over the compiled fields
                 return {name: fn(source, None, xrefs) for name, fn in self._plan}
             except (FieldMappingError, *RUNTIME_ERRORS):
                 pass  # map again field by field to name the field that failed
@@ -181,7 +201,7 @@ def analyse_spec(
 
 
 def compile_mapping(
-    spec: MappingSpec, *, clock: Callable[[], datetime] | None = None
+    spec: MappingSpec, *, clock: Callable[[], datetime] | None = None, fast: bool = True
 ) -> CompiledMapping:
     """Compile a flow's mapping once; share the result across records and workers.
 
@@ -189,6 +209,8 @@ def compile_mapping(
         spec: the mapping.
         clock: what ``now()``/``today()`` read (default: the system clock, UTC). Tests
             and preview pass a fixed clock.
+        fast: also generate the fast path for ``apply`` (codegen.py). Default True;
+            False maps with the closures only (same results, slower).
 
     Raises:
         MappingCompileError: every error found, each with file, line and column.
@@ -197,4 +219,4 @@ def compile_mapping(
     errors = [p for p in analysis.problems if p.severity == "error"]
     if errors:
         raise MappingCompileError(errors, flow=spec.flow)
-    return CompiledMapping(spec, analysis, frozenset(env.entities_used))
+    return CompiledMapping(spec, analysis, frozenset(env.entities_used), fast=fast)

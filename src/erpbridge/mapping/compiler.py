@@ -22,6 +22,16 @@ from erpbridge.mapping.closures import (
     not_equals,
     path_getter,
 )
+from erpbridge.mapping.codegen import (
+    emit_apply,
+    emit_bool,
+    emit_call,
+    emit_choice,
+    emit_field,
+    emit_list,
+    emit_not,
+    emit_record,
+)
 from erpbridge.mapping.errors import FieldMappingError, MappingError
 from erpbridge.mapping.forms import FORMS, bind_arguments, compile_xref
 from erpbridge.mapping.functions import FunctionSpec
@@ -208,12 +218,18 @@ class ExpressionCompiler:
         origin = self.line_origins[-1] if root == "line" else None
         ref = PathRef(root, tuple(steps), origin, self.parsed.start(node))
         self.paths.append(ref)
-        simple = (root == "line", steps[0]) if len(steps) == 1 and type(steps[0]) is str else None
-        return Compiled(
-            path_getter(root, tuple(steps), self.env.aliases, self.text(node), self.soft_depth > 0),
-            FieldType.UNKNOWN,
-            field=simple,
+        getter = path_getter(
+            root, tuple(steps), self.env.aliases, self.text(node), self.soft_depth > 0
         )
+        if len(steps) == 1 and isinstance(steps[0], str):
+            from_line, key = root == "line", steps[0]
+            return Compiled(
+                getter,
+                FieldType.UNKNOWN,
+                field=(from_line, key),
+                emit=emit_field(getter, from_line, key),
+            )
+        return Compiled(getter, FieldType.UNKNOWN)
 
     _attribute = _path
     _subscript = _path
@@ -251,7 +267,10 @@ class ExpressionCompiler:
             def compare(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
                 return test(lf(s, l, x), rf(s, l, x))
 
-            return self.fold(Compiled(compare, FieldType.BOOLEAN), left, *(c for _, c in checks))
+            emit = emit_apply(test, [left, right])
+            return self.fold(
+                Compiled(compare, FieldType.BOOLEAN, emit=emit), left, *(c for _, c in checks)
+            )
         first = left.fn
         chain = [(t, c.fn) for t, c in checks]
 
@@ -282,22 +301,36 @@ class ExpressionCompiler:
             def all_(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
                 return all(p(s, l, x) for p in parts)
 
-            return self.fold(Compiled(all_, FieldType.BOOLEAN), *compiled)
+            return self.fold(
+                Compiled(all_, FieldType.BOOLEAN, emit=emit_bool("and", compiled)), *compiled
+            )
 
         def any_(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
             return any(p(s, l, x) for p in parts)
 
-        return self.fold(Compiled(any_, FieldType.BOOLEAN), *compiled)
+        return self.fold(
+            Compiled(any_, FieldType.BOOLEAN, emit=emit_bool("or", compiled)), *compiled
+        )
 
     def _unaryop(self, node: ast.UnaryOp) -> Compiled:
         operand = self.node(node.operand)
         fn = operand.fn
         if isinstance(node.op, ast.Not):
             return self.fold(
-                Compiled(lambda s, ln, x: not fn(s, ln, x), FieldType.BOOLEAN), operand
+                Compiled(
+                    lambda s, ln, x: not fn(s, ln, x), FieldType.BOOLEAN, emit=emit_not(operand)
+                ),
+                operand,
             )
         if isinstance(node.op, ast.USub):
-            return self.fold(Compiled(lambda s, ln, x: negate(fn(s, ln, x)), operand.kind), operand)
+            return self.fold(
+                Compiled(
+                    lambda s, ln, x: negate(fn(s, ln, x)),
+                    operand.kind,
+                    emit=emit_apply(negate, [operand]),
+                ),
+                operand,
+            )
         return self.fold(
             Compiled(lambda s, ln, x: negate(negate(fn(s, ln, x))), operand.kind), operand
         )
@@ -315,7 +348,7 @@ class ExpressionCompiler:
             kind = FieldType.STRING
         elif left.kind == FieldType.UNKNOWN or right.kind == FieldType.UNKNOWN:
             kind = FieldType.UNKNOWN
-        return self.fold(Compiled(binop, kind), left, right)
+        return self.fold(Compiled(binop, kind, emit=emit_apply(op, [left, right])), left, right)
 
     def _ifexp(self, node: ast.IfExp) -> Compiled:
         test, body, orelse = self.node(node.test), self.node(node.body), self.node(node.orelse)
@@ -326,7 +359,10 @@ class ExpressionCompiler:
 
         kind = body.kind if body.kind == orelse.kind else FieldType.UNKNOWN
         return Compiled(
-            choose, kind, collectors=test.collectors + body.collectors + orelse.collectors
+            choose,
+            kind,
+            collectors=test.collectors + body.collectors + orelse.collectors,
+            emit=emit_choice(test, body, orelse),
         )
 
     def _list(self, node: ast.List | ast.Tuple) -> Compiled:
@@ -338,7 +374,7 @@ class ExpressionCompiler:
         def make_list(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
             return [f(s, l, x) for f in fns]
 
-        return Compiled(make_list, FieldType.LINES, collectors=gather(items))
+        return Compiled(make_list, FieldType.LINES, collectors=gather(items), emit=emit_list(items))
 
     _tuple = _list
 
@@ -388,7 +424,9 @@ class ExpressionCompiler:
                 raise
             raise first  # now() may differ the second time; report what failed first
 
-        return Compiled(make_record, FieldType.OBJECT, collectors=gather(items))
+        return Compiled(
+            make_record, FieldType.OBJECT, collectors=gather(items), emit=emit_record(keys, items)
+        )
 
     def fold(self, result: Compiled, *parts: Compiled) -> Compiled:
         """Evaluate at compile time when every part is a literal."""
@@ -479,15 +517,21 @@ class ExpressionCompiler:
         if absent:  # the impl's own defaults apply; fewer arguments, a faster call
             runtime, texts = runtime[: len(runtime) - absent], texts[: len(texts) - absent]
         call = call_closure(
-            spec, impl, [r.fn for r in runtime], texts, [r.is_const for r in runtime]
+            spec,
+            impl,
+            [r.fn for r in runtime],
+            texts,
+            [r.is_const for r in runtime],
+            runtime[0].field if len(runtime) == 1 else None,
         )
+        emit = emit_call(impl, runtime, spec.null_passes) if runtime else None
         if spec.pure:
             return (
-                self.fold(Compiled(call, kind), *runtime)
+                self.fold(Compiled(call, kind, emit=emit), *runtime)
                 if runtime
                 else constant(self._fold_now(call, spec), kind)
             )
-        return Compiled(call, kind, collectors=gather(runtime))
+        return Compiled(call, kind, collectors=gather(runtime), emit=emit)
 
     def _fold_now(self, call: Evaluator, spec: FunctionSpec) -> object:
         try:

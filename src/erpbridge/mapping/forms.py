@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from erpbridge.mapping.closures import each_closure, each_collectors, xref_closure, xref_collector
+from erpbridge.mapping.codegen import emit_each, emit_lookup
 from erpbridge.mapping.errors import FieldMappingError
 from erpbridge.mapping.functions import REQUIRED, FunctionSpec, brief
 from erpbridge.mapping.functions.core import is_blank
@@ -105,10 +106,12 @@ def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> 
     finally:
         c.xref_arg_depth -= 1
     c.env.entities_used.add(entity)
+    lookup = xref_closure(entity, arg.fn, c.text(node.args[0]), optional, arg.field)
     return Compiled(
-        xref_closure(entity, arg.fn, c.text(node.args[0]), optional, arg.field),
+        lookup,
         FieldType.REFERENCE,
         collectors=(*arg.collectors, xref_collector(entity, arg.fn)),
+        emit=emit_lookup(entity, arg, lookup, xref=True),
     )
 
 
@@ -223,7 +226,7 @@ def form_table(
 
     kinds = {kind_of(v) for v in values.values()}
     kind = kinds.pop() if len(kinds) == 1 else FieldType.UNKNOWN
-    return c.fold(Compiled(lookup, kind), key)
+    return c.fold(Compiled(lookup, kind, emit=emit_lookup(values, key, lookup, xref=False)), key)
 
 
 #: each() inside each() at most this deep (order -> lines -> schedule lines -> ...).
@@ -266,10 +269,12 @@ def form_each(
         when = c.node(args["when"]) if "when" in args else None
     finally:
         c.line_origins.pop()
+    walk = each_closure(lines.fn, item.fn, when.fn if when else None, c.text(lines_node))
     return Compiled(
-        each_closure(lines.fn, item.fn, when.fn if when else None, c.text(lines_node)),
+        walk,
         FieldType.LINES,
         collectors=(*lines.collectors, *each_collectors(lines.fn, item, when)),
+        emit=emit_each(walk, lines, item, when),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.functions import FunctionSpec
@@ -21,12 +22,16 @@ from erpbridge.mapping.tables import ValueTable
 from erpbridge.mapping.types import Evaluator, Record, XrefMap
 from erpbridge.spi.schema import FieldType
 
+if TYPE_CHECKING:
+    from erpbridge.mapping.codegen import Emitter
+
 __all__ = [
     "EMPTY_XREFS",
     "NOT_CONST",
     "RUNTIME_ERRORS",
     "Collector",
     "Compiled",
+    "Emit",
     "Environment",
     "ExpressionCompileError",
     "PathRef",
@@ -39,6 +44,8 @@ __all__ = [
 
 #: collects (entity, source id) pairs: (source, line, out set) -> None.
 Collector = Callable[[Record, "Record | None", set[tuple[str, str]]], None]
+#: writes a node as Python source: (emitter, name of the current line variable) -> source.
+Emit = Callable[["Emitter", str], str]
 #: marks a Compiled that is not a literal.
 NOT_CONST = object()
 #: no xrefs (the flow filter, folding, collectors).
@@ -103,6 +110,8 @@ class Compiled:
     collectors: tuple[Collector, ...] = ()
     #: for ``source.X`` / ``.X``: (reads the line, key), so a call can read it inline
     field: tuple[bool, str] | None = None
+    #: writes this node as Python source for the fast path (codegen.py); None: call fn
+    emit: Emit | None = None
 
     @property
     def is_const(self) -> bool:

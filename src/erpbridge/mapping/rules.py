@@ -55,6 +55,7 @@ class FieldPlan:
         fn: the evaluator; returns ``OMIT`` when a ``when:`` says to leave the field out.
         kind: the static kind of the value, when known.
         conditional: the rule has a ``when:`` and may leave the field out.
+        compiled: the node, when the rule is a plain expression (for the fast path).
     """
 
     name: str
@@ -64,6 +65,7 @@ class FieldPlan:
     fn: Evaluator
     kind: FieldType
     conditional: bool = False
+    compiled: Compiled | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +216,7 @@ class _RuleCompiler:
             compiled = found[0]
             self.out.targets.append(TargetUse(steps, compiled.kind, pos, raw))
             self._collect(compiled)
-            return FieldPlan(key, path, raw, raw, compiled.fn, compiled.kind)
+            return FieldPlan(key, path, raw, raw, compiled.fn, compiled.kind, compiled=compiled)
         if raw is None or isinstance(raw, bool | int | float | Decimal):
             value: object = raw
             if isinstance(raw, float):
