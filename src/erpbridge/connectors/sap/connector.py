@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -30,13 +28,14 @@ from erpbridge.connectors.sap.batch import (
     decode_batch_answer,
     encode_batch,
 )
-from erpbridge.connectors.sap.client import SapClient, decode_d
+from erpbridge.connectors.sap.client import SapClient
 from erpbridge.connectors.sap.cursor import STAMPS, literal
 from erpbridge.connectors.sap.describe import EntitySetSchema, parse_metadata, to_object_schema
-from erpbridge.connectors.sap.errors import SYSTEM, classify_response, malformed_answer
+from erpbridge.connectors.sap.errors import SYSTEM, malformed_answer
+from erpbridge.connectors.sap.records import to_record, to_records
 from erpbridge.connectors.sap.settings import DEFAULT_SERVICES, SapSettings
-from erpbridge.connectors.sap.values import from_wire, to_wire_fields
-from erpbridge.spi.errors import ConnectorError, NotFoundError, TransientError, ValidationError
+from erpbridge.connectors.sap.writer import PlannedWrite, plan_write, write_result
+from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
 from erpbridge.spi.records import (
     ChangePage,
     CheckResult,
@@ -44,7 +43,6 @@ from erpbridge.spi.records import (
     Record,
     WriteMode,
     WriteOp,
-    WriteOutcome,
     WriteResult,
 )
 from erpbridge.spi.schema import Catalog
@@ -66,15 +64,6 @@ EXPAND: dict[str, str] = {
     "A_MaterialStock": "to_MatlStkInAcctMod",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    index: int
-    op: WriteOp
-    request: BatchOperation
-    outcome: WriteOutcome
-    target_id: str | None
 
 
 class SapConnector:
@@ -134,49 +123,8 @@ class SapConnector:
 
     # --- records ----------------------------------------------------------------------------
 
-    def _fields(self, entity_set: EntitySetSchema, data: Mapping[str, object]) -> dict[str, object]:
-        sets = self._schemas.get(entity_set.service, {})
-        fields: dict[str, object] = {}
-        for name, value in data.items():
-            if name == "__metadata":
-                continue
-            prop = entity_set.props.get(name)
-            if prop is not None:
-                fields[name] = from_wire(prop.edm_type, value)
-                continue
-            nav = entity_set.navs.get(name)
-            target = sets.get(nav.target_set) if nav else None
-            if target is None or not isinstance(value, dict | list) or _is_deferred(value):
-                continue
-            rows = value.get("results", value) if isinstance(value, dict) else value
-            if isinstance(rows, list):
-                fields[name] = [self._fields(target, r) for r in rows if isinstance(r, dict)]
-            elif isinstance(rows, dict):
-                fields[name] = self._fields(target, rows)
-        return fields
-
-    def _record(self, entity_set: EntitySetSchema, data: object) -> Record:
-        if not isinstance(data, dict):
-            raise TransientError(
-                "an entity in the answer is not a JSON object",
-                system=SYSTEM,
-                object=entity_set.name,
-            )
-        fields = self._fields(entity_set, data)
-        spec = STAMPS.get(entity_set.name)
-        stamp = spec.stamp_of(fields) if spec else None
-        meta = data.get("__metadata")
-        etag = meta.get("etag") if isinstance(meta, dict) else None
-        version = str(etag) if etag else (stamp.isoformat() if stamp else None)
-        return Record(entity_set.name, record_id(entity_set, fields), fields, version, stamp)
-
-    def _records(self, entity_set: EntitySetSchema, d: Mapping[str, object]) -> list[Record]:
-        rows = d.get("results")
-        if not isinstance(rows, list):
-            raise TransientError(
-                "collection answer without a results list", system=SYSTEM, object=entity_set.name
-            )
-        return [self._record(entity_set, row) for row in rows]
+    def _sets(self, entity_set: EntitySetSchema) -> dict[str, EntitySetSchema]:
+        return self._schemas.get(entity_set.service, {})
 
     async def _query(
         self, entity_set: EntitySetSchema, params: dict[str, str], limit: int | None = None
@@ -188,10 +136,10 @@ class SapConnector:
         d = await self.client.get_json(
             entity_set.service, entity_set.name, params=params, object=entity_set.name
         )
-        records = self._records(entity_set, d)
+        records = to_records(entity_set, d, self._sets(entity_set))
         while isinstance(d.get("__next"), str) and (limit is None or len(records) < limit):
             d = await self.client.get_absolute_json(str(d["__next"]), entity_set.name)
-            records += self._records(entity_set, d)
+            records += to_records(entity_set, d, self._sets(entity_set))
         return records
 
     # --- spi --------------------------------------------------------------------------------
@@ -299,7 +247,7 @@ class SapConnector:
                 )
             except NotFoundError:
                 continue
-            found.append(self._record(entity_set, d))
+            found.append(to_record(entity_set, d, self._sets(entity_set)))
         return found
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
@@ -330,9 +278,9 @@ class SapConnector:
         for start in range(0, len(indexed), size):
             chunk = indexed[start : start + size]
             existing = await self._existing(entity_set, [op for _, op in chunk])
-            planned: list[_Planned] = []
+            planned: list[PlannedWrite] = []
             for index, op in chunk:
-                outcome = self._plan(entity_set, index, op, existing)
+                outcome = plan_write(entity_set, index, op, existing, self._sets(entity_set))
                 if isinstance(outcome, WriteResult):
                     results[index] = outcome
                 else:
@@ -340,7 +288,9 @@ class SapConnector:
             if planned:
                 answers = await self._send_batch(entity_set, [p.request for p in planned])
                 for plan, answer in zip(planned, answers, strict=True):
-                    results[plan.index] = self._result(entity_set, plan, answer)
+                    results[plan.index] = write_result(
+                        entity_set, plan, answer, self._sets(entity_set)
+                    )
         _log.info("sap.write_done", object=object, records=len(ops))
         return [r for r in results if r is not None]
 
@@ -366,41 +316,6 @@ class SapConnector:
             for record in await self.find(entity_set.name, key_field, values):
                 found.setdefault((key_field, str(record.fields.get(key_field))), record)
         return found
-
-    def _plan(
-        self,
-        entity_set: EntitySetSchema,
-        index: int,
-        op: WriteOp,
-        existing: Mapping[tuple[str, str], Record],
-    ) -> _Planned | WriteResult:
-        match = None
-        if op.key_field and op.key_value is not None:
-            match = existing.get((op.key_field, str(op.key_value)))
-        target = op.target_id or (match.id if match else None)
-        sets = self._schemas.get(entity_set.service, {})
-        body = json.dumps(to_wire_fields(entity_set, op.fields, sets), ensure_ascii=False)
-        if op.mode is WriteMode.CREATE and match is not None:
-            # Already there: a retried create whose first answer was lost (no duplicate).
-            return WriteResult(op.ref, WriteOutcome.UNCHANGED, match.id, match.version)
-        if op.mode is WriteMode.CREATE or (op.mode is WriteMode.UPSERT and target is None):
-            request = BatchOperation("POST", entity_set.name, body.encode())
-            return _Planned(index, op, request, WriteOutcome.CREATED, None)
-        if target is None:
-            error = ValidationError(
-                f"{op.mode.value} needs target_id or a natural key that exists "
-                f"({op.key_field}={op.key_value!r} not found)",
-                field=op.key_field,
-                system=SYSTEM,
-                object=entity_set.name,
-            )
-            return WriteResult(op.ref, WriteOutcome.FAILED, error=error)
-        path = quote(f"{entity_set.name}{key_predicate(entity_set, target)}", safe="()'=,")
-        if op.mode is WriteMode.DELETE:
-            request = BatchOperation("DELETE", path)
-            return _Planned(index, op, request, WriteOutcome.DELETED, target)
-        request = BatchOperation("PATCH", path, body.encode())
-        return _Planned(index, op, request, WriteOutcome.UPDATED, target)
 
     async def _send_batch(
         self, entity_set: EntitySetSchema, requests: list[BatchOperation]
@@ -428,39 +343,3 @@ class SapConnector:
                 entity_set.name,
             )
         return answers
-
-    def _result(
-        self, entity_set: EntitySetSchema, plan: _Planned, answers: list[PartAnswer]
-    ) -> WriteResult:
-        answer = answers[-1]
-        wire = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
-        if answer.status >= 400:
-            error = classify_response(wire, entity_set.name)
-            return WriteResult(plan.op.ref, WriteOutcome.FAILED, plan.target_id, error=error)
-        if plan.outcome is WriteOutcome.CREATED:
-            try:
-                record = self._record(entity_set, decode_d(wire, entity_set.name))
-            except ConnectorError as exc:
-                return WriteResult(plan.op.ref, WriteOutcome.FAILED, error=exc)
-            return WriteResult(plan.op.ref, WriteOutcome.CREATED, record.id, record.version)
-        return WriteResult(plan.op.ref, plan.outcome, plan.target_id, answer.headers.get("etag"))
-
-
-def _is_deferred(value: object) -> bool:
-    return isinstance(value, dict) and "__deferred" in value
-
-
-def record_id(entity_set: EntitySetSchema, fields: Mapping[str, object]) -> str:
-    """A record's id: its key value, or ``K1='v1',K2='v2'`` for compound keys."""
-    if len(entity_set.keys) == 1:
-        return str(fields.get(entity_set.keys[0], ""))
-    return ",".join(
-        f"{k}={literal(fields.get(k, ''), entity_set.props[k].edm_type)}" for k in entity_set.keys
-    )
-
-
-def key_predicate(entity_set: EntitySetSchema, record_key: str) -> str:
-    """``('1000001')`` for a simple id; compound ids are already predicates."""
-    if len(entity_set.keys) == 1:
-        return f"({literal(record_key, entity_set.props[entity_set.keys[0]].edm_type)})"
-    return f"({record_key})"

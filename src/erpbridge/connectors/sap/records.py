@@ -1,0 +1,100 @@
+"""OData entities (verbose JSON) -> spi Records: typed fields, nested lines, id, version, stamp.
+
+Record ids are the key value (``1000001``) or, for compound keys, the key predicate
+(``Material='TG11',Plant='1710',…``), so :func:`key_predicate` can address the entity again.
+The version is the entity's ETag (``__metadata.etag``), else its change stamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from erpbridge.connectors.sap.cursor import STAMPS, literal
+from erpbridge.connectors.sap.describe import EntitySetSchema
+from erpbridge.connectors.sap.errors import SYSTEM
+from erpbridge.connectors.sap.values import from_wire
+from erpbridge.spi.errors import TransientError
+from erpbridge.spi.records import Record
+
+__all__ = ["entity_fields", "key_predicate", "record_id", "to_record", "to_records"]
+
+
+def _is_deferred(value: object) -> bool:
+    return isinstance(value, dict) and "__deferred" in value
+
+
+def entity_fields(
+    entity_set: EntitySetSchema, data: Mapping[str, object], sets: Mapping[str, EntitySetSchema]
+) -> dict[str, object]:
+    """An entity's properties as Python values; expanded navigations as nested fields."""
+    fields: dict[str, object] = {}
+    for name, value in data.items():
+        if name == "__metadata":
+            continue
+        prop = entity_set.props.get(name)
+        if prop is not None:
+            fields[name] = from_wire(prop.edm_type, value)
+            continue
+        nav = entity_set.navs.get(name)
+        target = sets.get(nav.target_set) if nav else None
+        if target is None or not isinstance(value, dict | list) or _is_deferred(value):
+            continue
+        rows = value.get("results", value) if isinstance(value, dict) else value
+        if isinstance(rows, list):
+            fields[name] = [entity_fields(target, r, sets) for r in rows if isinstance(r, dict)]
+        elif isinstance(rows, dict):
+            fields[name] = entity_fields(target, rows, sets)
+    return fields
+
+
+def to_record(
+    entity_set: EntitySetSchema, data: object, sets: Mapping[str, EntitySetSchema]
+) -> Record:
+    """One entity as a Record.
+
+    Raises:
+        TransientError: the entity is not a JSON object (a broken answer).
+    """
+    if not isinstance(data, dict):
+        raise TransientError(
+            "an entity in the answer is not a JSON object", system=SYSTEM, object=entity_set.name
+        )
+    fields = entity_fields(entity_set, data, sets)
+    spec = STAMPS.get(entity_set.name)
+    stamp = spec.stamp_of(fields) if spec else None
+    meta = data.get("__metadata")
+    etag = meta.get("etag") if isinstance(meta, dict) else None
+    version = str(etag) if etag else (stamp.isoformat() if stamp else None)
+    return Record(entity_set.name, record_id(entity_set, fields), fields, version, stamp)
+
+
+def to_records(
+    entity_set: EntitySetSchema, d: Mapping[str, object], sets: Mapping[str, EntitySetSchema]
+) -> list[Record]:
+    """The entities of a collection answer's ``d``.
+
+    Raises:
+        TransientError: ``d`` has no ``results`` list.
+    """
+    rows = d.get("results")
+    if not isinstance(rows, list):
+        raise TransientError(
+            "collection answer without a results list", system=SYSTEM, object=entity_set.name
+        )
+    return [to_record(entity_set, row, sets) for row in rows]
+
+
+def record_id(entity_set: EntitySetSchema, fields: Mapping[str, object]) -> str:
+    """A record's id: its key value, or ``K1='v1',K2='v2'`` for compound keys."""
+    if len(entity_set.keys) == 1:
+        return str(fields.get(entity_set.keys[0], ""))
+    return ",".join(
+        f"{k}={literal(fields.get(k, ''), entity_set.props[k].edm_type)}" for k in entity_set.keys
+    )
+
+
+def key_predicate(entity_set: EntitySetSchema, record_key: str) -> str:
+    """``('1000001')`` for a simple id; compound ids are already predicates."""
+    if len(entity_set.keys) == 1:
+        return f"({literal(record_key, entity_set.props[entity_set.keys[0]].edm_type)})"
+    return f"({record_key})"
