@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -171,10 +171,32 @@ async def test_soql_quoted_datetime_is_refused_like_salesforce(api: httpx.AsyncC
 
 async def test_soql_unsupported_constructs_name_themselves(api: httpx.AsyncClient) -> None:
     response = await api.get(
-        f"{BASE}/query/", params={"q": "SELECT Id FROM Account WHERE CreatedDate = TODAY"}
+        f"{BASE}/query/", params={"q": "SELECT Id FROM Account WHERE CreatedDate = THIS_MONTH"}
     )
     assert _error_code(response) == "MALFORMED_QUERY"
-    assert "'TODAY' is not supported" in response.json()[0]["message"]
+    assert "'THIS_MONTH' is not supported" in response.json()[0]["message"]
+
+
+async def test_soql_date_literals_cover_whole_utc_days(
+    api: httpx.AsyncClient, org_app: Org
+) -> None:
+    today = datetime.now(UTC).date()
+    orders = org_app[1].org.records["Order"].values()
+    created_today = sum(1 for r in orders if str(r["CreatedDate"])[:10] == today.isoformat())
+    window = {(today - timedelta(days=d)).isoformat() for d in range(0, 8)}
+    effective_last_7 = sum(1 for r in orders if r["EffectiveDate"] in window)
+    q = "SELECT COUNT() FROM Order WHERE "
+    assert (await _query(api, q + "CreatedDate = LAST_N_DAYS:30"))["totalSize"] == len(orders)
+    assert (await _query(api, q + "CreatedDate > TODAY"))["totalSize"] == 0
+    assert (await _query(api, q + "CreatedDate = TODAY"))["totalSize"] == created_today
+    assert (await _query(api, q + "EffectiveDate = LAST_N_DAYS:7"))["totalSize"] == effective_last_7
+
+
+async def test_soql_date_literal_on_a_text_field_is_refused(api: httpx.AsyncClient) -> None:
+    response = await api.get(
+        f"{BASE}/query/", params={"q": "SELECT Id FROM Account WHERE Name = TODAY"}
+    )
+    assert _error_code(response) == "INVALID_FIELD"
 
 
 async def test_soql_child_subquery_nests_filtered_sorted_limited_children(

@@ -157,7 +157,7 @@ class Bulk2Jobs:
             if operation not in ("query", "queryAll"):
                 raise SfError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
             try:
-                job.bound = parse_query(str(body.get("query", "")))
+                job.bound = parse_query(str(body.get("query", "")), now=self.org.clock())
             except SoqlError as exc:
                 raise SfError(400, exc.code, exc.message) from None
             if job.bound.children:

@@ -86,7 +86,7 @@ class QueryCursors:
             SfError: 400 with MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE.
         """
         try:
-            bound = parse_query(soql)
+            bound = parse_query(soql, now=self.org.clock())
         except SoqlError as exc:
             raise SfError(400, exc.code, exc.message) from None
         rows = self.org.query(bound, include_deleted=include_deleted)

@@ -5,11 +5,12 @@ Supported: ``SELECT`` field lists with dotted parent fields (``Account.Name``) a
 ``AND``/``OR``/``NOT`` and parentheses; literals: quoted strings, numbers, ``true``/
 ``false``/``null``, unquoted dates and datetimes (``2024-05-01T10:15:00Z``, ``+08:00``);
 ``ORDER BY`` several fields with ``ASC``/``DESC`` and ``NULLS FIRST``/``LAST``; ``LIMIT``;
-``OFFSET``; one level of child sub-queries in the SELECT list
-(``(SELECT Id, Quantity FROM OrderItems ORDER BY … LIMIT …)``). Not supported (answered
-``MALFORMED_QUERY`` naming the construct): aggregates other than ``COUNT()``,
-``GROUP BY``, date literals such as ``TODAY``, bind variables, ``TYPEOF``, ``WITH``,
-``FOR UPDATE``. The parser is :mod:`.soql_parser`.
+``OFFSET``; the date literals ``TODAY``, ``YESTERDAY``, ``TOMORROW``, ``LAST_N_DAYS:n`` and
+``NEXT_N_DAYS:n`` (UTC days: the simulated org's time zone is UTC); one level of child
+sub-queries in the SELECT list (``(SELECT Id, Quantity FROM OrderItems ORDER BY … LIMIT …)``).
+Not supported (answered ``MALFORMED_QUERY`` naming the construct): aggregates other
+than ``COUNT()``, ``GROUP BY``, other date literals (``THIS_MONTH`` …), bind variables,
+``TYPEOF``, ``WITH``, ``FOR UPDATE``. The parser is :mod:`.soql_parser`.
 
 Salesforce semantics copied: keywords and field names are case-insensitive; ``=`` and
 ``LIKE`` on text compare case-insensitively; datetimes compare as instants; ``ASC`` sorts
@@ -21,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from erpbridge.sims.salesforce.schema import (
     NUMBER_TYPES,
@@ -32,6 +34,7 @@ from erpbridge.sims.salesforce.schema import (
 from erpbridge.sims.salesforce.soql_parser import (
     Bool,
     Compare,
+    DateLiteral,
     Expr,
     In,
     Parsed,
@@ -89,6 +92,7 @@ class BoundQuery:
     offset: int
     _resolved: dict[tuple[str, ...], _Resolved]
     children: list[BoundChild] = field(default_factory=list)
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())
 
     def matches(self, row: Row, parent: ParentLookup) -> bool:
         """True when ``row`` satisfies the WHERE clause."""
@@ -115,6 +119,16 @@ class BoundQuery:
 
         return key
 
+    def _range(self, literal: DateLiteral, f: FieldDef) -> tuple[str, str]:
+        first, after = literal_range(literal, self.today)
+        if f.type == "date":
+            return first.isoformat(), after.isoformat()
+        midnight = datetime.min.time()
+        return (
+            format_datetime(datetime.combine(first, midnight, tzinfo=UTC)),
+            format_datetime(datetime.combine(after, midnight, tzinfo=UTC)),
+        )
+
     def _eval(self, expr: Expr, row: Row, parent: ParentLookup) -> bool:
         if isinstance(expr, Bool):
             if expr.op == "AND":
@@ -127,6 +141,8 @@ class BoundQuery:
         if isinstance(expr, In):
             wanted = {_comparable(path.field, v) for v in expr.values}
             return (actual in wanted) != expr.negate
+        if isinstance(expr.value, DateLiteral):
+            return _in_range(expr.op, actual, self._range(expr.value, path.field))
         want = _comparable(path.field, expr.value)
         if expr.op == "=":
             return actual == want
@@ -147,6 +163,33 @@ class BoundQuery:
             )
         except TypeError:
             return False
+
+
+def _in_range(op: str, actual: object, bounds: tuple[str, str]) -> bool:
+    """SOQL date-literal comparison: ``=`` means inside [start, end), ``<`` before start …"""
+    if not isinstance(actual, str):
+        return op == "!="
+    start, end = bounds
+    return {
+        "=": start <= actual < end,
+        "!=": not start <= actual < end,
+        "<": actual < start,
+        "<=": actual < end,
+        ">": actual >= end,
+        ">=": actual >= start,
+    }.get(op, False)
+
+
+def literal_range(literal: DateLiteral, today: date) -> tuple[date, date]:
+    """The [first day, day after the last) a date literal covers (UTC days)."""
+    day = timedelta(days=1)
+    return {
+        "TODAY": (today, today + day),
+        "YESTERDAY": (today - day, today),
+        "TOMORROW": (today + day, today + 2 * day),
+        "LAST_N_DAYS": (today - literal.n * day, today + day),
+        "NEXT_N_DAYS": (today + day, today + (literal.n + 1) * day),
+    }[literal.name]
 
 
 class _Asc:
@@ -238,7 +281,7 @@ def _paths(expr: Expr | None) -> list[Path]:
     return [expr.path]
 
 
-def parse_query(text: str) -> BoundQuery:
+def parse_query(text: str, *, now: datetime | None = None) -> BoundQuery:
     """Parse ``text`` and check it against the simulated schema.
 
     Raises:
@@ -258,10 +301,11 @@ def parse_query(text: str) -> BoundQuery:
             "custom object, be sure to append the '__c' after the entity name. Please "
             "reference your WSDL or the describe call for the appropriate names.",
         )
-    return _bind(parsed, obj, text)
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return _bind(parsed, obj, text, today)
 
 
-def _bind(parsed: Parsed, obj: ObjectDef, text: str) -> BoundQuery:
+def _bind(parsed: Parsed, obj: ObjectDef, text: str, today: date) -> BoundQuery:
     resolved: dict[tuple[str, ...], _Resolved] = {}
     order_paths = [p for p, _, _ in parsed.order]
     for p in [*parsed.fields, *_paths(parsed.where), *order_paths]:
@@ -289,7 +333,7 @@ def _bind(parsed: Parsed, obj: ObjectDef, text: str) -> BoundQuery:
                 "the describe call for the appropriate names.",
             )
         name, child, link = found
-        children.append(BoundChild(name, link, _bind(sub.query, child, text)))
+        children.append(BoundChild(name, link, _bind(sub.query, child, text, today)))
     return BoundQuery(
         sobject=obj,
         count_only=parsed.count_only,
@@ -300,6 +344,7 @@ def _bind(parsed: Parsed, obj: ObjectDef, text: str) -> BoundQuery:
         offset=parsed.offset,
         _resolved=resolved,
         children=children,
+        today=today,
     )
 
 
@@ -317,6 +362,18 @@ def _check_literals(
     values = expr.values if isinstance(expr, In) else (expr.value,)
     for v in values:
         if v is None:
+            continue
+        if isinstance(v, DateLiteral):
+            if (
+                f.type not in ("date", "datetime")
+                or isinstance(expr, In)
+                or (isinstance(expr, Compare) and expr.op == "LIKE")
+            ):
+                raise SoqlError(
+                    "INVALID_FIELD",
+                    f"\n{text}\nvalue of filter criterion for field '{f.name}' cannot be the "
+                    f"date literal {v.name}",
+                )
             continue
         if f.type == "datetime" and not (isinstance(expr, Compare) and expr.is_datetime):
             raise SoqlError(

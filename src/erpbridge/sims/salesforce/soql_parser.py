@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 __all__ = [
     "Bool",
     "Compare",
+    "DateLiteral",
     "Expr",
     "In",
     "Parsed",
@@ -89,6 +90,19 @@ class Compare:
     op: str
     value: object
     is_datetime: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DateLiteral:
+    """``TODAY``, ``YESTERDAY``, ``TOMORROW``, ``LAST_N_DAYS:n``, ``NEXT_N_DAYS:n``."""
+
+    name: str
+    n: int = 0
+
+
+_DATE_LITERAL = re.compile(
+    r"^(TODAY|YESTERDAY|TOMORROW|(?:LAST|NEXT)_N_DAYS:(\d+))$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +350,10 @@ class Parser:
             return float(tok.text), False
         if tok.kind == "ident" and tok.text.lower() in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[tok.text.lower()], False
+        date_literal = _DATE_LITERAL.match(tok.text) if tok.kind == "ident" else None
+        if date_literal is not None:
+            name = tok.text.split(":")[0].upper()
+            return DateLiteral(name, int(date_literal[2] or 0)), False
         if tok.kind == "ident":
             self.i -= 1
             self._fail(

@@ -73,6 +73,10 @@ class OrgState:
 
     # --- reading -------------------------------------------------------------------------
 
+    def clock(self) -> datetime:
+        """The org's current time (UTC), from its clock."""
+        return self._clock()
+
     def now(self) -> str:
         """A stamp for a write: the clock, never earlier than the previous stamp."""
         stamp = format_datetime(self._clock())
