@@ -171,3 +171,17 @@ async def test_connection_refused_is_transient() -> None:
     result = await conn.check()
     assert not result.ok
     assert "cannot reach SAP" in result.reason
+
+
+def test_error_page_echoing_credentials_is_blanked() -> None:
+    settings()  # a connection resolves its password first: it is then a known secret
+    page = (
+        "<html><body>Request rejected: Authorization: Basic Q0NfRVJQQlJJREdFOlNhbmRib3g="
+        f" password={SANDBOX_PASSWORD}</body></html>"
+    )
+    error = classify_response(
+        httpx.Response(502, headers={"content-type": "text/html"}, text=page), "A_SalesOrder"
+    )
+    shown = str(error) + (error.raw or "")
+    assert SANDBOX_PASSWORD not in shown
+    assert "Q0NfRVJQQlJJREdFOlNhbmRib3g=" not in shown

@@ -5,8 +5,9 @@ found, 405 method not allowed, 412 ETag mismatch, 423/409 lock, 429 API Manageme
 5xx server trouble (503 is SAP's throttling answer; with ``Retry-After`` it is a rate limit).
 SAP Gateway sends a JSON error body whose ``error.message.value`` is the text a person needs;
 the Web Dispatcher and proxies send HTML pages. Either way the system's own text is kept
-verbatim on the error (``message`` and ``raw``); our credentials never are (we never echo
-request headers).
+verbatim on the error (``message`` and ``raw``); our credentials never are: we never echo
+request headers, and any known secret value or Basic/Bearer token in a body is blanked
+(``connectors._http.redact``) in case a proxy page echoes one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from erpbridge.connectors._http import redact
 from erpbridge.spi.errors import (
     AuthError,
     ConflictError,
@@ -100,14 +102,14 @@ def sap_error_text(body: bytes, content_type: str) -> tuple[str, str | None, str
                 if target:
                     break
             if value:
-                return str(value), error.get("code"), target
+                return redact(str(value)), error.get("code"), target
         except (json.JSONDecodeError, AttributeError):
             pass  # not SAP's JSON error body: fall through to plain text
     if "html" in content_type or text.lstrip().startswith("<"):
         title = _TITLE.search(text)
         shown = title[1] if title and title[1].strip() else _TAGS.sub(" ", text)
-        return _excerpt(shown), None, None
-    return _excerpt(text), None, None
+        return redact(_excerpt(shown)), None, None
+    return redact(_excerpt(text)), None, None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -132,7 +134,7 @@ def classify_response(response: httpx.Response, object: str | None = None) -> Co
     if status == 503 and retry_after is not None:
         cls = RateLimitedError  # SAP throttles with 503 + Retry-After
     shown = f"HTTP {status}" + (f" {code}" if code else "") + f": {message}"
-    raw = response.text[:_RAW_LIMIT]
+    raw = redact(response.text[:_RAW_LIMIT])
     if cls is RateLimitedError:
         return RateLimitedError(
             shown, retry_after_s=retry_after, system=SYSTEM, object=object, raw=raw, status=status
@@ -154,7 +156,7 @@ def malformed_answer(
         f"HTTP {response.status_code} with {content_type}: {why} ({message})",
         system=SYSTEM,
         object=object,
-        raw=response.text[:_RAW_LIMIT],
+        raw=redact(response.text[:_RAW_LIMIT]),
         status=response.status_code,
     )
 
