@@ -122,6 +122,8 @@ async def test_unknown_key_field_raises_validation_with_salesforce_text(
         (httpx.Response(500, content=b""), TransientError, "empty body"),
         (httpx.Response(502, text="upstream broke"), TransientError, "upstream broke"),
         (httpx.Response(429, headers={"Retry-After": "9"}), RateLimitedError, "429"),
+        (httpx.Response(200, json={"unexpected": "shape"}), ConnectorError, "without a fields"),
+        (httpx.Response(200, json=[1, 2]), ConnectorError, "without a fields"),
     ],
 )
 async def test_odd_answers_become_spi_errors(

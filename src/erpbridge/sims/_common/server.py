@@ -145,7 +145,11 @@ def run_simulator(
     context = SimulatorContext(
         data_dir=data_dir, seed=seed, faults=faults or FaultConfig(), base_url=base_url
     )
-    app = spec.create_app(context)
+    try:
+        app = spec.create_app(context)
+    except BaseException:
+        sock.close()
+        raise
     ca_file = tls.ca_file if tls else None
     with serve_app(app, sock=sock, tls=tls, log_level=log_level):
         yield RunningSimulator(
