@@ -101,3 +101,70 @@ _rows = st.lists(
 )
 def test_odd_answers_only_ever_become_connector_errors(body: object, status: int) -> None:
     asyncio.run(_exercise(json.dumps(body), status))
+
+
+_item = st.dictionaries(
+    st.sampled_from(["DIndex", "Id", "Number", "Message", "FieldName"]),
+    st.one_of(_json, st.integers(0, 2)),
+    max_size=5,
+)
+_status = st.fixed_dictionaries(
+    {},
+    optional={
+        "IsSuccess": st.one_of(st.booleans(), _json),
+        "Errors": st.one_of(st.lists(_item, max_size=3), _json),
+        "SuccessEntitys": st.one_of(st.lists(_item, max_size=3), _json),
+        "MsgCode": st.one_of(st.integers(0, 12), _json),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(status=_status, wrapped=st.booleans())
+def test_odd_response_statuses_only_ever_become_connector_errors(
+    status: dict[str, object], wrapped: bool
+) -> None:
+    answer: object = {"Result": {"ResponseStatus": status}}
+    asyncio.run(_exercise(json.dumps([[answer]] if wrapped else answer), 200))
+
+
+_entity = st.fixed_dictionaries(
+    {},
+    optional={
+        "Key": _json,
+        "EntityType": st.sampled_from(["HeadEntity", "SubHeadEntity", "EntryEntity", "x"]),
+        "Fields": st.one_of(
+            st.lists(
+                st.dictionaries(
+                    st.sampled_from(
+                        ["Key", "Name", "ElementType", "MustInput", "LookUpObjectFormId"]
+                    ),
+                    st.one_of(_json, st.sampled_from(["FNumber", "BaseDataField"])),
+                    max_size=5,
+                ),
+                max_size=3,
+            ),
+            _json,
+        ),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    info=st.dictionaries(
+        st.sampled_from(["Id", "Name", "PkFieldName", "Entrys", "NumberFieldName"]),
+        st.one_of(_json, st.lists(_entity, max_size=3)),
+        max_size=5,
+    )
+)
+def test_odd_metadata_only_ever_becomes_a_connector_error(info: dict[str, object]) -> None:
+    body = json.dumps({"Result": {"ResponseStatus": {"IsSuccess": True}, "NeedReturnData": info}})
+
+    async def describe() -> None:
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, text=body))
+        async with httpx.AsyncClient(transport=transport) as http:
+            with contextlib.suppress(ConnectorError):
+                await KingdeeConnector(make_settings(forms=("BD_Customer",)), http).describe()
+
+    asyncio.run(describe())

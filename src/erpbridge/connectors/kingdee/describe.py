@@ -67,22 +67,27 @@ class FormInfo:
         return next((f for f in self.header if f.name.lower() == lowered), None)
 
 
+def _text(value: object) -> str | None:
+    """A non-empty string, or None (metadata values are checked, never str()-ed blindly)."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def _label(value: object) -> str:
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return str(value[0].get("Value") or "")
-    return str(value or "")
+        return _text(value[0].get("Value")) or ""
+    return _text(value) or ""
 
 
 def _field(raw: Mapping[str, object]) -> Field:
     kind = ELEMENT_TYPES.get(str(raw.get("ElementType")), FieldType.UNKNOWN)
     return Field(
-        name=str(raw["Key"]),
+        name=_text(raw.get("Key")) or "",
         type=kind,
         label=_label(raw.get("Name")),
         required=bool(raw.get("MustInput")),
         read_only=bool(raw.get("IsReadOnly")),
         picklist=_STATUS_VALUES if kind is FieldType.PICKLIST else (),
-        reference_to=str(raw["LookUpObjectFormId"]) if raw.get("LookUpObjectFormId") else None,
+        reference_to=_text(raw.get("LookUpObjectFormId")),
     )
 
 
@@ -110,19 +115,23 @@ def parse_business_info(form_id: str, answer: object) -> FormInfo:
     for entity in info["Entrys"]:
         if not isinstance(entity, dict) or not isinstance(entity.get("Fields"), list):
             raise _bad(form_id, "实体缺少 Fields")
-        fields = tuple(_field(f) for f in entity["Fields"] if isinstance(f, dict) and f.get("Key"))
+        fields = tuple(
+            _field(f) for f in entity["Fields"] if isinstance(f, dict) and _text(f.get("Key"))
+        )
         kind = entity.get("EntityType")
-        if kind == "EntryEntity":
-            key = str(entity["Key"])
-            id_key = str(entity.get("EntryPkFieldName") or "FEntryID")
+        key = _text(entity.get("Key"))
+        if kind in ("EntryEntity", "SubHeadEntity") and key is None:
+            raise _bad(form_id, f"{kind} 缺少 Key")
+        if kind == "EntryEntity" and key is not None:
+            id_key = _text(entity.get("EntryPkFieldName")) or "FEntryID"
             entries[key] = EntryInfo(key, id_key, fields, _label(entity.get("Name")))
         else:
             header.extend(fields)
-            if kind == "SubHeadEntity":
-                subhead_of.update({f.name: str(entity["Key"]) for f in fields})
-    pk = str(info.get("PkFieldName") or "FID")
-    number_key = str(info.get("NumberFieldName") or "FNumber")
-    stamp = str(info.get("ModifyDateFieldName") or "") or None
+            if kind == "SubHeadEntity" and key is not None:
+                subhead_of.update({f.name: key for f in fields})
+    pk = _text(info.get("PkFieldName")) or "FID"
+    number_key = _text(info.get("NumberFieldName")) or "FNumber"
+    stamp = _text(info.get("ModifyDateFieldName"))
     lines = [
         Field(
             name=e.key,
@@ -137,7 +146,7 @@ def parse_business_info(form_id: str, answer: object) -> FormInfo:
         for e in entries.values()
     ]
     schema = ObjectSchema(
-        name=str(info.get("Id") or form_id),
+        name=_text(info.get("Id")) or form_id,
         fields=(*header, *lines),
         label=_label(info.get("Name")),
         id_field=pk,

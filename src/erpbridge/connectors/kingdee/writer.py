@@ -23,7 +23,13 @@ from erpbridge.connectors.kingdee.client import KingdeeClient, response_status
 from erpbridge.connectors.kingdee.describe import FormInfo
 from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
 from erpbridge.connectors.kingdee.settings import KingdeeSettings
-from erpbridge.spi.errors import ConflictError, ConnectorError, NotFoundError, ValidationError
+from erpbridge.spi.errors import (
+    ConflictError,
+    ConnectorError,
+    NotFoundError,
+    TransientError,
+    ValidationError,
+)
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
 from erpbridge.spi.schema import Field, FieldType
 
@@ -37,11 +43,30 @@ Model = dict[str, Json]
 Finder = Callable[[str, str, Sequence[object]], Awaitable[list[Record]]]
 
 
-def successes_of(status: Mapping[str, Json]) -> dict[object, Mapping[str, Json]]:
-    """``SuccessEntitys`` by ``DIndex``."""
+def _dindex(item: Mapping[str, Json]) -> int | None:
+    """An item's ``DIndex`` (0 when absent, as in a single Save); None when it is garbage."""
+    value = item.get("DIndex", 0)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def successes_of(status: Mapping[str, Json]) -> dict[int, str]:
+    """The internal ids in ``SuccessEntitys`` by ``DIndex`` (entries without an id skipped)."""
     items = status.get("SuccessEntitys")
-    entities = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-    return {e.get("DIndex"): e for e in entities}
+    out: dict[int, str] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        dindex, entity_id = _dindex(item), item.get("Id")
+        valid_id = isinstance(entity_id, int | str) and not isinstance(entity_id, bool)
+        if dindex is not None and valid_id and str(entity_id).strip():
+            out[dindex] = str(entity_id)
+    return out
 
 
 def errors_of(status: Mapping[str, Json]) -> list[Mapping[str, Json]]:
@@ -50,11 +75,28 @@ def errors_of(status: Mapping[str, Json]) -> list[Mapping[str, Json]]:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
-def _by_dindex(status: Mapping[str, Json]) -> dict[object, list[Mapping[str, Json]]]:
-    out: dict[object, list[Mapping[str, Json]]] = {}
+def _by_dindex(status: Mapping[str, Json]) -> dict[int | None, list[Mapping[str, Json]]]:
+    out: dict[int | None, list[Mapping[str, Json]]] = {}
     for item in errors_of(status):
-        out.setdefault(item.get("DIndex", 0), []).append(item)
+        out.setdefault(_dindex(item), []).append(item)
     return out
+
+
+def _error_for(
+    status: Mapping[str, Json],
+    failed: Mapping[int | None, list[Mapping[str, Json]]],
+    dindex: int,
+    form: str,
+) -> ConnectorError:
+    """The error of record ``dindex``: its own items, else the answer's, else "no result"."""
+    items = failed.get(dindex) or errors_of(status)
+    if not items:
+        # Neither a success nor an error for this record: the outcome is unknown (it may
+        # have been saved), as with a lost reply; the engine re-reads before retrying.
+        return TransientError(
+            f"金蝶的回答中没有第{dindex + 1}条记录的结果", system=SYSTEM, object=form
+        )
+    return classify_items(items, status.get("MsgCode"), form=form)
 
 
 def chunks(items: Sequence[object], size: int) -> Iterator[list[object]]:
@@ -169,12 +211,9 @@ class Writer:
             op = ops[save.index]
             if dindex in done:
                 outcome = WriteOutcome.UPDATED if save.is_update else WriteOutcome.CREATED
-                target = str(done[dindex].get("Id"))
-                results[save.index] = WriteResult(op.ref, outcome, target_id=target)
+                results[save.index] = WriteResult(op.ref, outcome, target_id=done[dindex])
                 continue
-            error = classify_items(
-                failed.get(dindex) or errors_of(status), status.get("MsgCode"), form=form
-            )
+            error = _error_for(status, failed, dindex, form)
             results[save.index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
             if save.is_update and error.status == STATE_CODE:
                 refused.append(save)
@@ -223,11 +262,7 @@ class Writer:
         status = response_status(answer) or {}
         done, failed = successes_of(status), _by_dindex(status)
         ok = [d for d in range(len(ids)) if d in done]
-        errors = {
-            d: classify_items(failed.get(d) or errors_of(status), status.get("MsgCode"), form=form)
-            for d in range(len(ids))
-            if d not in done
-        }
+        errors = {d: _error_for(status, failed, d, form) for d in range(len(ids)) if d not in done}
         return ok, errors
 
     # --- Delete ---------------------------------------------------------------------
