@@ -94,6 +94,9 @@ def configure_logging(
 
 
 def get_logger(name: str | None = None) -> Any:
-    """A structlog logger (bound with ``logger=name`` when given)."""
-    logger = structlog.get_logger()
-    return logger.bind(logger=name) if name else logger
+    """A structlog logger (with ``component=name`` when given).
+
+    Lazy: modules create their loggers at import time, before :func:`configure_logging`
+    runs; the configuration is looked up at the first log call, not here.
+    """
+    return structlog.get_logger(component=name) if name else structlog.get_logger()

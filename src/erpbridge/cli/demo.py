@@ -1,34 +1,44 @@
-"""``erpbridge demo``: a project from the starter template, against the simulators.
+"""``erpbridge demo``: the starter project running against the simulators, end to end.
 
-What it does today (the foundation issue): starts the simulators the template's
-connections need, writes their settings into the project's ``.env``, validates the
-project, creates the store, checks every connection over real HTTP, and prints what each
-flow would do. The business-flow issue extends it to run the flows end to end.
+It starts the simulators the template's connections need (real HTTP on 127.0.0.1),
+writes their settings into the project's ``.env``, validates the project, creates the
+store, checks every connection, then runs the hub — polls, mapping, batched writes,
+retries, dead letters — with live progress until the data has flowed, and prints a
+summary a person can check, verified through the target system's own API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import sqlalchemy as sa
 import typer
+from rich.live import Live
 from rich.table import Table
 
 from erpbridge.cli._common import console, default_registry, fail, print_config_errors
-from erpbridge.cli.project import plan_rows
 from erpbridge.config import ConfigErrors, Project, load_project
 from erpbridge.config.yamlfile import load_yaml
+from erpbridge.engine.hub import Hub
+from erpbridge.engine.plans import build_plans
+from erpbridge.engine.runtime import Runtime
 from erpbridge.flows.templates import template_files
 from erpbridge.sims.sandbox import SIMULATORS, run_sandbox
-from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.errors import ConfigError, ConnectorError
 from erpbridge.spi.records import CheckResult
 from erpbridge.store import current_revision, open_store, redact_url
+from erpbridge.store.schema import dead_letters, jobs
 
 __all__ = ["demo", "dotenv_lines"]
+
+#: the demo stops waiting for the data after this long (it normally takes seconds).
+DEMO_TIMEOUT_S = 100.0
 
 
 def dotenv_lines(entries: Mapping[str, Mapping[str, object]]) -> list[str]:
@@ -41,17 +51,133 @@ def dotenv_lines(entries: Mapping[str, Mapping[str, object]]) -> list[str]:
     return lines
 
 
-async def _check_all(project: Project) -> dict[str, CheckResult]:
-    registry = default_registry()
-    results: dict[str, CheckResult] = {}
-    for name, settings in project.connections.items():
-        spec = registry.get(project.spec.connections[name].type)
-        connector = spec.create(settings, None)
+def _systems_of(path: Path) -> list[str]:
+    """Connection types in the project file that have a simulator."""
+    data = load_yaml(path).data or {}
+    connections = data.get("connections") or {}
+    kinds = {str(c.get("type")) for c in connections.values() if isinstance(c, dict)}
+    return sorted(kinds & set(SIMULATORS))
+
+
+async def _check_all(runtime: Runtime, project: Project) -> dict[str, CheckResult]:
+    return {name: await runtime.connector(name).check() for name in project.connections}
+
+
+def _progress(store: sa.Engine, flows: list[str]) -> tuple[Table, int]:
+    table = Table(title="Flows (live)")
+    for column in ("flow", "queued", "running/parked", "done", "filtered", "dead letters"):
+        table.add_column(column, justify="right" if column != "flow" else "left")
+    open_jobs = 0
+    with store.connect() as conn:
+        counts: dict[tuple[str, str], int] = {}
+        for flow, state, outcome, n in conn.execute(
+            sa.select(jobs.c.flow, jobs.c.state, jobs.c.outcome, sa.func.count()).group_by(
+                jobs.c.flow, jobs.c.state, jobs.c.outcome
+            )
+        ):
+            key = "filtered" if outcome == "filtered" else str(state)
+            counts[(str(flow), key)] = counts.get((str(flow), key), 0) + int(str(n))
+    for flow in flows:
+        queued = counts.get((flow, "queued"), 0)
+        busy = counts.get((flow, "running"), 0) + counts.get((flow, "parked"), 0)
+        open_jobs += queued + busy
+        table.add_row(
+            flow,
+            str(queued),
+            str(busy),
+            str(counts.get((flow, "done"), 0)),
+            str(counts.get((flow, "filtered"), 0)),
+            str(counts.get((flow, "dead"), 0)),
+        )
+    return table, open_jobs
+
+
+async def _run_until_flowed(hub: Hub) -> float:
+    """Run intake and workers until every flow has polled and the queue is empty."""
+    stop = asyncio.Event()
+    started = time.monotonic()
+    task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
+    flows = list(hub.plans)
+    try:
+        with Live(console=console, refresh_per_second=4) as live:
+            while time.monotonic() - started < DEMO_TIMEOUT_S:
+                await asyncio.sleep(0.5)
+                table, open_jobs = _progress(hub.store, flows)
+                live.update(table)
+                with hub.store.connect() as conn:
+                    polled = {r[0] for r in conn.execute(sa.text("select distinct flow from runs"))}
+                if open_jobs == 0 and set(flows) <= polled:
+                    break
+    finally:
+        stop.set()
+        await task
+    return time.monotonic() - started
+
+
+def _summary(hub: Hub) -> list[str]:
+    lines = []
+    with hub.store.connect() as conn:
+        for name, plan in hub.plans.items():
+            rows: dict[str, int] = {
+                str(outcome): int(str(count))
+                for outcome, count in conn.execute(
+                    sa.select(jobs.c.outcome, sa.func.count(sa.distinct(jobs.c.source_id)))
+                    .where(jobs.c.flow == name, jobs.c.state == "done")
+                    .group_by(jobs.c.outcome)
+                )
+            }
+            written = conn.execute(
+                sa.select(sa.func.count(sa.distinct(jobs.c.source_id))).where(
+                    jobs.c.flow == name,
+                    jobs.c.outcome.in_(("created", "updated", "unchanged")),
+                )
+            ).scalar_one()
+            source = f"{plan.source_connection}:{plan.spec.source.object}"
+            target = f"{plan.target_connection}:{plan.spec.target.object}"
+            extra = f"; {rows['filtered']} skipped by when:" if rows.get("filtered") else ""
+            lines.append(f"{written} records {source} → {target}{extra}")
+        dead = conn.execute(
+            sa.select(dead_letters.c.flow, dead_letters.c.error_message, sa.func.count())
+            .where(dead_letters.c.state == "open")
+            .group_by(dead_letters.c.flow, dead_letters.c.error_message)
+            .order_by(sa.func.count().desc())
+            .limit(5)
+        ).all()
+    for flow, message, count in dead:
+        lines.append(f"{count} dead letter(s) in {flow}: {message}")
+    return lines
+
+
+async def _verify_in_target(hub: Hub) -> list[str]:
+    """Count, through each target's own API, the records erpbridge says it wrote."""
+    lines = []
+    with hub.store.connect() as conn:
+        by_flow = {
+            str(flow): [
+                str(t)
+                for (t,) in conn.execute(
+                    sa.select(jobs.c.target_id)
+                    .where(jobs.c.flow == flow, jobs.c.target_id.is_not(None))
+                    .limit(200)
+                )
+            ]
+            for flow in hub.plans
+        }
+    for name, ids in by_flow.items():
+        if not ids:
+            continue
+        plan = hub.plans[name]
+        target = hub.runtime.connector(plan.target_connection)
         try:
-            results[name] = await connector.check()
-        finally:
-            await connector.aclose()
-    return results
+            found = await target.get(plan.spec.target.object, ids)
+        except ConnectorError as exc:
+            lines.append(f"{name}: could not read back from {plan.target_connection}: {exc}")
+            continue
+        lines.append(
+            f"{name}: {len(found)} of {len(ids)} sampled records read back from "
+            f"{plan.target_connection}:{plan.spec.target.object} through its own API"
+        )
+    return lines
 
 
 def demo(
@@ -61,7 +187,7 @@ def demo(
     ),
     keep: bool = typer.Option(False, "--keep", help="Keep the sandbox running until Ctrl-C."),
 ) -> None:
-    """Run the starter project against the simulators and show what flows where."""
+    """Run a template project against the simulators: data really flows, then a summary."""
     started = time.monotonic()
     workdir = directory or Path(tempfile.mkdtemp(prefix="erpbridge-demo-"))
     try:
@@ -82,66 +208,53 @@ def demo(
             console.print(f"[bold]2.[/] simulator {name} serving at {entry.get('base_url')}")
         try:
             project = load_project(workdir / "erpbridge.yaml", registry=default_registry())
+            plans = build_plans(project)
         except ConfigErrors as exc:
             print_config_errors(exc.errors)
             fail("the template does not validate (a bug: please report it)")
-        console.print("[bold]3.[/] project validated")
+        console.print(f"[bold]3.[/] project validated: {len(plans)} flows")
         url = project.store_url()
         try:
-            engine = open_store(url)
-            revision = current_revision(engine)
+            store = open_store(url)
         except ConfigError as exc:
             fail(exc.describe())
-        console.print(f"[bold]4.[/] store {redact_url(url)} at schema {revision}")
-        checks = asyncio.run(_check_all(project))
-        _print_checks(checks)
-        _print_plan(project)
-        elapsed = time.monotonic() - started
-        console.print(
-            f"Done in {elapsed:.1f}s. Project: {workdir} (ports file: {workdir / 'sandbox.json'}). "
-            "Flows run end to end once the engine lands (`erpbridge run`)."
-        )
-        if keep:
-            console.print("Sandbox running; Ctrl-C to stop.")
+        console.print(f"[bold]4.[/] store {redact_url(url)} at schema {current_revision(store)}")
+        hub = Hub(project, store, Runtime(project, default_registry()), plans)
+
+        async def go() -> tuple[dict[str, CheckResult], float, list[str]]:
             try:
+                checks = await _check_all(hub.runtime, project)
+                bad = [f"{n}: {r.reason}" for n, r in checks.items() if not r.ok]
+                if bad:
+                    return checks, 0.0, []
+                for name in checks:
+                    console.print(f"[bold]5.[/] connection {name}: ok")
+                elapsed = await _run_until_flowed(hub)
+                return checks, elapsed, await _verify_in_target(hub)
+            finally:
+                await hub.runtime.aclose()
+
+        checks, elapsed, verified = asyncio.run(go())
+        failed = [f"{n}: {r.reason}" for n, r in checks.items() if not r.ok]
+        if failed:
+            fail("connection check failed: " + "; ".join(failed))
+        console.print(f"\n[bold]6.[/] data flowed in {elapsed:.1f}s")
+        console.rule("Summary")
+        for line in _summary(hub) + verified:
+            console.print("  " + line, markup=False)
+        console.print(
+            f"\nLook further: erpbridge dlq list -p {workdir} · erpbridge runs -p {workdir} · "
+            f"erpbridge jobs -p {workdir} · ports file {workdir / 'sandbox.json'}"
+        )
+        console.print(f"Done in {time.monotonic() - started:.1f}s.")
+        if keep:
+            console.print(
+                f"Sandbox running; try `erpbridge run -p {workdir}` in another shell "
+                "(metrics at http://127.0.0.1:8080/metrics). Ctrl-C stops."
+            )
+            with contextlib.suppress(KeyboardInterrupt):
                 while True:
                     time.sleep(3600)
-            except KeyboardInterrupt:
-                console.print("stopped")
-        failed = [name for name, result in checks.items() if not result.ok]
+        store.dispose()
     if directory is None and not keep:
         shutil.rmtree(workdir / "sandbox", ignore_errors=True)
-    if failed:
-        fail(f"connection check failed: {', '.join(failed)}")
-
-
-def _systems_of(path: Path) -> list[str]:
-    """Connection types in the project file that have a simulator."""
-    data = load_yaml(path).data or {}
-    connections = data.get("connections") or {}
-    kinds = {str(c.get("type")) for c in connections.values() if isinstance(c, dict)}
-    return sorted(kinds & set(SIMULATORS))
-
-
-def _print_checks(checks: Mapping[str, CheckResult]) -> None:
-    table = Table(title="Connections")
-    table.add_column("connection")
-    table.add_column("check")
-    for name, result in checks.items():
-        table.add_row(name, "ok" if result.ok else f"FAILED: {result.reason}")
-    console.print(table)
-
-
-def _print_plan(project: Project) -> None:
-    table = Table(title="What each flow would do")
-    for column in ("flow", "source → target", "trigger", "write", "fields"):
-        table.add_column(column)
-    for row in plan_rows(project):
-        table.add_row(
-            row["flow"],
-            f"{row['source']} → {row['target']}",
-            row["trigger"],
-            row["write"],
-            ", ".join(row["fields"]),
-        )
-    console.print(table)

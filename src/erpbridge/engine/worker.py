@@ -64,8 +64,37 @@ from erpbridge.spi.errors import (
     ValidationError,
 )
 from erpbridge.spi.records import Change, Record, WriteMode, WriteOp, WriteOutcome, WriteResult
+from erpbridge.store.schema import jobs as jobs_table
 
 __all__ = ["Worker", "error_class_of"]
+
+
+def _pending_dependencies(
+    conn: sa.Connection, wanted: list[tuple[str, Change]]
+) -> dict[str, list[Change]]:
+    """The dependency syncs still needed: one per (flow, record), none if a job is open."""
+    by_flow: dict[str, dict[str, Change]] = defaultdict(dict)
+    for flow, change in wanted:
+        by_flow[flow].setdefault(change.record_id, change)
+    out: dict[str, list[Change]] = {}
+    for flow, changes in by_flow.items():
+        open_ids = {
+            str(r[0])
+            for r in conn.execute(
+                sa.select(jobs_table.c.source_id).where(
+                    jobs_table.c.flow == flow,
+                    jobs_table.c.source_id.in_(list(changes)),
+                    jobs_table.c.state.in_(
+                        (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
+                    ),
+                )
+            )
+        }
+        pending = [c for record_id, c in changes.items() if record_id not in open_ids]
+        if pending:
+            out[flow] = pending
+    return out
+
 
 log = get_logger("engine.worker")
 
@@ -538,8 +567,8 @@ class Worker:
                 park_job(conn, job, until, since, reason, self.id, now)
             for job_id, at in batch.released:
                 release_jobs(conn, [job_id], at)
-            for flow, change in batch.dependencies:
-                enqueue_changes(conn, flow, [change], Trigger.MANUAL.value, now)
+            for flow, changes in _pending_dependencies(conn, batch.dependencies).items():
+                enqueue_changes(conn, flow, changes, Trigger.MANUAL.value, now)
         for finished in batch.finished:
             self.metrics.jobs.labels(plan.name, JobState.DONE.value).inc()
             latency = (now - finished.job.created_at).total_seconds()

@@ -1,0 +1,35 @@
+"""`erpbridge demo` end to end: simulators, hub, real HTTP, summary checked through the target."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from erpbridge.cli import _common
+from erpbridge.cli.main import app
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_moves_data_and_verifies_it_in_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ERPBRIDGE_DB_URL", raising=False)
+    monkeypatch.setattr(_common.console, "width", 200)
+    result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    customers = re.search(r"(\d+) records salesforce:Account → sap:A_BusinessPartner", out)
+    orders = re.search(
+        r"(\d+) records salesforce:Order → sap:A_SalesOrder; (\d+) skipped by when:", out
+    )
+    assert customers and int(customers.group(1)) >= 200
+    assert orders and int(orders.group(1)) > 100 and int(orders.group(2)) > 100
+    for flow in ("customers-to-sap", "orders-to-sap"):
+        read_back = re.search(rf"{flow}: (\d+) of (\d+) sampled records read back", out)
+        assert read_back and read_back.group(1) == read_back.group(2), out
+    assert "dead letter(s) in" not in out
+    assert (tmp_path / "erpbridge.db").is_file() and (tmp_path / ".env").is_file()
