@@ -546,3 +546,20 @@ async def test_the_connector_works_over_real_http_against_the_sandbox_simulator(
 
     assert check.ok, check.reason
     assert read[0].fields["FSaleOrderEntry"][0]["FMaterialId"] == "WL00002"  # type: ignore[index]
+
+
+async def test_concurrent_calls_that_find_the_session_expired_log_in_once(
+    connect: ConnectorFactory, clock: StepClock
+) -> None:
+    import asyncio
+
+    kingdee = connect(auth="password")
+    await kingdee.describe()
+    clock.advance(timedelta(hours=2).total_seconds())
+
+    found = await asyncio.gather(
+        *(kingdee.find("BD_Customer", "FNumber", [f"CUST0000{i}"]) for i in range(1, 6))
+    )
+
+    assert [len(f) for f in found] == [1, 1, 1, 1, 1]
+    assert kingdee.client.logins == 2

@@ -13,6 +13,7 @@ Session ids and secrets never reach logs or errors.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -72,6 +73,8 @@ class KingdeeClient:
         self.http = http
         self.clock = clock
         self._session_id: str | None = None
+        # Concurrent calls that all find the session lost log in once, not once each.
+        self._login_lock = asyncio.Lock()
         self.logins = 0  # how many logins this client made (observable in tests and bench)
 
     # --- public ---------------------------------------------------------------------
@@ -85,19 +88,27 @@ class KingdeeClient:
             ConnectorError: an answer that is not JSON.
         """
         if self.settings.auth != "signature" and self._session_id is None:
-            await self.login()
+            await self._login_unless_renewed(None)
+        used = self._session_id
         answer = await self._post(FORM_SERVICE + op, body, form=form)
         status = response_status(answer)
         if status is not None and is_session_lost(status):
             _log.info("kingdee.session_lost", op=op, object=form, auth=self.settings.auth)
-            self._session_id = None
-            if self.settings.auth != "signature":
-                await self.login()
+            if self.settings.auth == "signature":
+                self._session_id = None  # the next signed request opens a new session
+            else:
+                await self._login_unless_renewed(used)
             answer = await self._post(FORM_SERVICE + op, body, form=form)
             status = response_status(answer)
             if status is not None and is_session_lost(status):
                 raise classify_items(_items(status), status.get("MsgCode"), form=form)
         return answer
+
+    async def _login_unless_renewed(self, lost: str | None) -> None:
+        """Log in, unless another call already replaced the session ``lost``."""
+        async with self._login_lock:
+            if self._session_id is None or self._session_id == lost:
+                await self.login()
 
     async def login(self) -> None:
         """ValidateUser or LoginByAppSecret; keeps the session id.
