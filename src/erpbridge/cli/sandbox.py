@@ -69,4 +69,7 @@ def sandbox_cmd(
             except KeyboardInterrupt:
                 typer.echo("stopping")
     except ConfigError as exc:
-        raise typer.BadParameter(exc.reason, param_hint="--only") from exc
+        if exc.field == "only":
+            raise typer.BadParameter(exc.reason, param_hint="--only") from exc
+        typer.echo(f"erpbridge sandbox: {exc}", err=True)
+        raise typer.Exit(2) from exc

@@ -15,6 +15,7 @@ from erpbridge.sims.salesforce.app import SalesforceSim
 from erpbridge.sims.salesforce.schema import OBJECTS
 from erpbridge.sims.salesforce.seed import SeedSize
 from erpbridge.sims.salesforce.soql import format_datetime
+from erpbridge.spi.errors import ConfigError
 
 from .conftest import BASE
 
@@ -349,3 +350,39 @@ async def test_restarted_simulator_keeps_its_records(tmp_path: Path) -> None:
     _, again = build_app(tmp_path, size=SeedSize.small(), seed=99)
     assert again.org.records["Account"][record_id]["Name"] == "Survives restart"
     assert {name: len(rows) for name, rows in again.org.records.items()} == counts
+
+
+async def test_outbound_configuration_survives_a_restart(tmp_path: Path) -> None:
+    app, sim = build_app(tmp_path, size=SeedSize.small())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://sf.test") as client:
+        token = sim.sessions.issue()
+        response = await client.put(
+            "/_sim/outbound",
+            json=[{"url": "http://hub.test/hooks/sf", "object": "Order"}],
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    sim.org.store.close()
+    _, again = build_app(tmp_path, size=SeedSize.small())
+    assert response.json() == {"configured": 1}
+    assert [(c.url, c.object) for c in again.outbound.configs] == [
+        ("http://hub.test/hooks/sf", "Order")
+    ]
+
+
+def test_outbound_target_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERPBRIDGE_SALESFORCE_OUTBOUND_URL", "http://127.0.0.1:9/hooks/sf")
+    monkeypatch.setenv("ERPBRIDGE_SALESFORCE_OUTBOUND_OBJECTS", "Account, Case")
+    _, sim = build_app(tmp_path, size=SeedSize.small())
+    assert [c.object for c in sim.outbound.configs] == ["Account", "Case"]
+
+
+def test_bad_outbound_environment_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERPBRIDGE_SALESFORCE_OUTBOUND_URL", "http://127.0.0.1:9/hooks/sf")
+    monkeypatch.setenv("ERPBRIDGE_SALESFORCE_OUTBOUND_OBJECTS", "Acount")
+    with pytest.raises(ConfigError, match="unknown sObject 'Acount'"):
+        build_app(tmp_path, size=SeedSize.small())

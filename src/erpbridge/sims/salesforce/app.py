@@ -11,7 +11,9 @@ fault for SOAP, never a Python traceback (an unexpected error is a 500
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,11 +34,12 @@ from erpbridge.sims.salesforce import auth, rest
 from erpbridge.sims.salesforce.bulk2 import Bulk2Jobs
 from erpbridge.sims.salesforce.errors import SfError, method_not_allowed, not_found
 from erpbridge.sims.salesforce.faults import SALESFORCE_FAULTS
-from erpbridge.sims.salesforce.outbound import OutboundNotifier, configs_from_json
+from erpbridge.sims.salesforce.outbound import OutboundConfig, OutboundNotifier, configs_from_json
 from erpbridge.sims.salesforce.query import QueryCursors
 from erpbridge.sims.salesforce.schema import object_def
 from erpbridge.sims.salesforce.seed import SeedSize, seed_org
 from erpbridge.sims.salesforce.state import Clock, OrgState
+from erpbridge.spi.errors import ConfigError
 
 __all__ = ["SUPPORTED_VERSIONS", "SalesforceSim", "build_app", "create_app", "sim_of"]
 
@@ -147,22 +150,61 @@ async def _admin_outbound(sim: SalesforceSim, request: Request) -> Response:
         )
     if request.method == "DELETE":
         sim.outbound.configure([])
+        sim.org.store.set_meta("outbound", "[]")
         return Response(status_code=204)
     if request.method != "PUT":
         raise method_not_allowed(request.method, "GET,PUT,DELETE")
+    body = await rest.read_json(request)
     try:
-        configs = configs_from_json(await rest.read_json(request))
-        for i, c in enumerate(configs):
-            o = object_def(c.object)
-            if o is None:
-                raise ValueError(f"[{i}].object: unknown sObject {c.object!r}")
-            unknown = [f for f in c.fields if o.field(f) is None]
-            if unknown:
-                raise ValueError(f"[{i}].fields: unknown fields {unknown} on {o.name}")
+        configs = checked_outbound(body)
     except ValueError as exc:
         raise SfError(400, "INVALID_INPUT", str(exc)) from None
+    sim.org.store.set_meta("outbound", json.dumps(body))
     sim.outbound.configure(configs)
     return JSONResponse({"configured": len(configs)})
+
+
+def checked_outbound(body: object) -> list[OutboundConfig]:
+    """Outbound message definitions from JSON, with objects and fields checked.
+
+    Raises:
+        ValueError: naming the entry and what is wrong.
+    """
+    configs = configs_from_json(body)
+    for i, c in enumerate(configs):
+        o = object_def(c.object)
+        if o is None:
+            raise ValueError(f"[{i}].object: unknown sObject {c.object!r}")
+        unknown = [f for f in c.fields if o.field(f) is None]
+        if unknown:
+            raise ValueError(f"[{i}].fields: unknown fields {unknown} on {o.name}")
+    return configs
+
+
+def _initial_outbound(org: OrgState) -> list[OutboundConfig]:
+    """Definitions kept from an earlier run, else from ``ERPBRIDGE_SALESFORCE_OUTBOUND_URL``.
+
+    The environment form sends changes of ``ERPBRIDGE_SALESFORCE_OUTBOUND_OBJECTS``
+    (comma-separated; default Account,Order,Case) with all their fields.
+
+    Raises:
+        ConfigError: the environment names an unknown object or a non-HTTP URL.
+    """
+    stored = org.store.get_meta("outbound")
+    if stored:
+        try:
+            return checked_outbound(json.loads(stored))
+        except ValueError:
+            _log.warning("salesforce.sim.outbound_config_ignored")
+    url = os.environ.get("ERPBRIDGE_SALESFORCE_OUTBOUND_URL", "").strip()
+    if not url:
+        return []
+    objects = os.environ.get("ERPBRIDGE_SALESFORCE_OUTBOUND_OBJECTS", "Account,Order,Case")
+    body = [{"url": url, "object": o.strip()} for o in objects.split(",") if o.strip()]
+    try:
+        return checked_outbound(body)
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="ERPBRIDGE_SALESFORCE_OUTBOUND_URL") from None
 
 
 def _handler(sim: SalesforceSim) -> Callable[[Request], Awaitable[Response]]:
@@ -231,6 +273,7 @@ def build_app(
         outbound=OutboundNotifier(base_url),
         base_url=base_url.rstrip("/"),
     )
+    sim.outbound.configure(_initial_outbound(org))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
