@@ -13,7 +13,7 @@ import typer
 
 from erpbridge import __version__
 from erpbridge.cli import connectors as connectors_cmd
-from erpbridge.cli import db, demo, engine, ops, project
+from erpbridge.cli import db, demo, engine, ops, preview, project
 from erpbridge.cli._common import err_console
 from erpbridge.log import configure_logging, redact
 from erpbridge.spi.errors import ErpBridgeError
@@ -58,6 +58,7 @@ app.command("init")(project.init)
 app.command("templates")(project.templates)
 app.command("validate")(project.validate)
 app.command("plan")(project.plan)
+app.command("preview")(preview.preview_cmd)
 app.command("connectors")(connectors_cmd.connectors)
 app.command("demo")(demo.demo)
 app.add_typer(db.app, name="db")
