@@ -11,13 +11,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from starlette.responses import Response
-
-from erpbridge.sims._common.faults import FaultMiddleware, FaultResponses
+from erpbridge.sims._common.faults import FaultMiddleware
 from erpbridge.sims._common.persist import DocumentStore
 from erpbridge.sims._common.spec import SimulatorContext, SimulatorSpec
 from erpbridge.sims.kingdee.app import KingdeeSimApp
 from erpbridge.sims.kingdee.auth import Credentials, SessionBook
+from erpbridge.sims.kingdee.faults import KINGDEE_FAULTS
 from erpbridge.sims.kingdee.seed import SeedSize, seed_state
 from erpbridge.sims.kingdee.state import KingdeeState, utc_now
 
@@ -62,34 +61,6 @@ def sandbox_credentials() -> Credentials:
         disabled_users=frozenset({DISABLED_USER}),
         apps={SANDBOX_APP_ID: SANDBOX_APP_SECRET},
     )
-
-
-_IIS_PAGE = (
-    "<!DOCTYPE html><html><head><title>{title}</title></head>"
-    "<body><h1>Server Error</h1><h2>{title}</h2><p>{detail}</p></body></html>"
-)
-
-
-def _iis(
-    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
-) -> Response:
-    body = _IIS_PAGE.format(title=title, detail=detail)
-    return Response(body, status_code=status, media_type="text/html", headers=dict(headers or {}))
-
-
-#: Kingdee's fault answers: IIS error pages (K/3 Cloud runs on IIS); throttling is 429 with
-#: Retry-After as the Kingdee public gateway answers [UNSURE: on-premise has no throttling].
-KINGDEE_FAULTS = FaultResponses(
-    error=lambda: _iis(500, "500 - Internal server error.", "simulated server error"),
-    throttle=lambda retry_after_s: _iis(
-        429,
-        "429 - Too Many Requests",
-        "simulated throttling",
-        {"Retry-After": f"{retry_after_s:g}"},
-    ),
-    hang=lambda: _iis(504, "504 - Gateway Timeout", "simulated timeout"),
-    lost_reply=lambda: _iis(502, "502 - Bad Gateway", "simulated: the request was handled"),
-)
 
 
 def build_app(
