@@ -300,3 +300,20 @@ async def test_draft_then_save_moves_a_bill_from_z_to_a_and_view_by_id_shows_it(
     status = _status(refused)
     assert status["IsSuccess"] is False
     assert {e["FieldName"] for e in status["Errors"]} >= {"FDate", "FCustId", "FSaleOrderEntry"}  # type: ignore[union-attr]
+
+
+async def test_a_query_whose_data_is_not_json_gets_the_wrapped_query_error(
+    kd_http: httpx.AsyncClient,
+) -> None:
+    answer = await kd_http.post(FORM + "ExecuteBillQuery.common.kdsvc", json={"data": "{oops"})
+
+    assert isinstance(answer.json(), list)
+    assert _status(answer)["MsgCode"] == 4
+
+
+async def test_logout_ends_the_session(kd_http: httpx.AsyncClient) -> None:
+    await kd_http.post(AUTH + "Logout.common.kdsvc", json={})
+
+    answer = await _query(kd_http, FormId="BD_Customer", FieldKeys="FNumber")
+
+    assert _status(answer)["MsgCode"] == 1

@@ -165,8 +165,6 @@ class KingdeeSimApp:
         if session is None:
             return json_response(session_lost())
         headers = {"Set-Cookie": f"{SESSION_COOKIE}={new_id}; path=/"} if new_id else None
-        form_id, data = _form_and_data(op, body)
-        call = _Call(op, form_id, data, body, session)
         handler = {
             "save": self._save,
             "batchsave": self._batch_save,
@@ -183,7 +181,8 @@ class KingdeeSimApp:
         if handler is None:
             return PlainTextResponse("The resource cannot be found.", status_code=404)
         try:
-            answer = handler(call)
+            form_id, data = _form_and_data(op, body)
+            answer = handler(_Call(op, form_id, data, body, session))
         except BusinessError as exc:
             answer = self._error_answer(op, exc)
         return json_response(answer, headers)
