@@ -32,6 +32,7 @@ SIMULATORS: dict[str, str] = {
     "kingdee": "erpbridge.sims.kingdee:SIMULATOR",
     "sap": "erpbridge.sims.sap:SIMULATOR",
     "jiandaoyun": "erpbridge.sims.jiandaoyun:SIMULATOR",
+    "yonbip": "erpbridge.sims.yonbip:SIMULATOR",
 }
 
 

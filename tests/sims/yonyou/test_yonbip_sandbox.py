@@ -1,0 +1,36 @@
+"""``erpbridge sandbox`` serves the YonBIP simulator on loopback with a usable ports entry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from erpbridge.sims.sandbox import run_sandbox
+from erpbridge.sims.yonbip import sign
+
+from .conftest import timestamp_ms
+
+
+def test_sandbox_serves_yonbip_and_its_entry_gets_a_token(tmp_path: Path) -> None:
+    ports = tmp_path / "sandbox.json"
+    with run_sandbox(tmp_path / "data", only=["yonbip"], ports_file=ports):
+        entry = json.loads(ports.read_text(encoding="utf-8"))["yonbip"]
+        ts = timestamp_ms()
+        answer = httpx.get(
+            entry["token_url"] + "/open-auth/selfAppAuth/getAccessToken",
+            params={
+                "appKey": entry["app_key"],
+                "timestamp": ts,
+                "signature": sign(entry["app_key"], ts, entry["app_secret"]),
+            },
+        )
+        token = answer.json()["data"]["access_token"]
+        listed = httpx.post(
+            entry["gateway_url"] + "/yonbip/digitalModel/merchant/newlist",
+            params={"access_token": token},
+            json={"pageIndex": 1, "pageSize": 3},
+        )
+    assert listed.json()["code"] == "200" and len(listed.json()["data"]) == 3
+    assert set(entry) == {"gateway_url", "token_url", "app_key", "app_secret"}
