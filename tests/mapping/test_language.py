@@ -381,3 +381,13 @@ def test_huge_decimal_in_a_record_gives_a_quick_clear_error() -> None:
                        "integer(source.X)", "source.Y * source.Y", "money(source.Y)"):  # fmt: skip
         with pytest.raises(FieldMappingError):
             evaluate(expression, record)
+
+
+def test_regex_escapes_in_plain_text_literals_work_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = evaluate(r'replace(source.P, "\D", "")', {"P": "138-1234-5678"})
+
+    assert value == "13812345678"

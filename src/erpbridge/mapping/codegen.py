@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from erpbridge.mapping.functions.core import is_blank
 from erpbridge.mapping.types import MAX_LINES_PER_LIST, Record, XrefMap
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "emit_bool",
     "emit_call",
     "emit_choice",
+    "emit_coalesce",
     "emit_each",
     "emit_field",
     "emit_list",
@@ -228,6 +230,25 @@ def emit_lookup(entity_or_values: object, arg: Compiled, fallback: object, xref:
         else:
             found = f"({r} := {e.bind(entity_or_values, '_v')}.get({t}, _M)) is not _M"
         return f"({r} if _type({t} := {key}) is _str and {found} else {f}(_s, {line}, _x))"
+
+    return emit
+
+
+def emit_coalesce(parts: Sequence[Compiled], *, last_is_fallback: bool = False) -> Emit:
+    """``coalesce(a, b, ...)``: the first value that is not blank, else null.
+
+    With ``last_is_fallback`` (``default(a, b)``) the last part is given as it is.
+    """
+
+    def emit(e: Emitter, line: str) -> str:
+        blank = e.bind(is_blank, "_o")
+        tail = "None" if not last_is_fallback else f"({e.code(parts[-1], line)})"
+        tried = parts if not last_is_fallback else parts[:-1]
+        out = tail
+        for part in reversed(tried):
+            t = e.temp()
+            out = f"({t} if not {blank}({t} := {e.code(part, line)}) else {out})"
+        return out
 
     return emit
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from erpbridge.mapping.closures import each_closure, each_collectors, xref_closure, xref_collector
-from erpbridge.mapping.codegen import emit_each, emit_lookup
+from erpbridge.mapping.codegen import emit_apply, emit_coalesce, emit_each, emit_lookup
 from erpbridge.mapping.errors import FieldMappingError
 from erpbridge.mapping.functions import REQUIRED, FunctionSpec, brief
 from erpbridge.mapping.functions.core import is_blank
@@ -138,7 +138,7 @@ def form_coalesce(
 
     kinds = {p.kind for p in parts if not (p.is_const and p.const is None)}
     kind = kinds.pop() if len(kinds) == 1 else FieldType.UNKNOWN
-    return Compiled(coalesce, kind, collectors=gather(parts))
+    return Compiled(coalesce, kind, collectors=gather(parts), emit=emit_coalesce(parts))
 
 
 def form_default(
@@ -152,7 +152,12 @@ def form_default(
         return ff(s, l, x) if v is None or v == "" or is_blank(v) else v
 
     kind = value.kind if value.kind == fallback.kind else FieldType.UNKNOWN
-    return Compiled(default, kind, collectors=gather((value, fallback)))
+    return Compiled(
+        default,
+        kind,
+        collectors=gather((value, fallback)),
+        emit=emit_coalesce((value, fallback), last_is_fallback=True),
+    )
 
 
 def form_exists(
@@ -164,6 +169,7 @@ def form_exists(
         lambda s, ln, x: vf(s, ln, x) is not None,
         FieldType.BOOLEAN,
         collectors=value.collectors,
+        emit=lambda e, line: f"(({e.code(value, line)}) is not None)",
     )
 
 
@@ -173,7 +179,10 @@ def form_is_blank(
     value = soft_node(c, args["value"])
     vf = value.fn
     return Compiled(
-        lambda s, ln, x: is_blank(vf(s, ln, x)), FieldType.BOOLEAN, collectors=value.collectors
+        lambda s, ln, x: is_blank(vf(s, ln, x)),
+        FieldType.BOOLEAN,
+        collectors=value.collectors,
+        emit=emit_apply(is_blank, [value]),
     )
 
 

@@ -19,6 +19,7 @@ import ast
 import io
 import keyword
 import tokenize
+import warnings
 from dataclasses import dataclass
 
 from erpbridge.mapping.types import MAX_DEPTH, MAX_EXPRESSION_CHARS, MAX_NODES
@@ -175,7 +176,12 @@ def parse_expression(text: str) -> ParsedExpression:
         raise ExpressionSyntaxError("NUL character in expression", text.index("\x00"))
     parsed, origin, marks = _rewrite(text)
     try:
-        tree = ast.parse(parsed, mode="eval")
+        with warnings.catch_warnings():
+            # "\d" in a text literal stays a backslash and a d, as users of regexes expect;
+            # Python's warnings about it (and "1if") would only be noise in the log
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(parsed, mode="eval")
     except SyntaxError as exc:
         raise _syntax_error(exc, parsed, origin) from None
     except (RecursionError, MemoryError, ValueError) as exc:
