@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal
 
 import pytest
@@ -384,8 +385,6 @@ def test_huge_decimal_in_a_record_gives_a_quick_clear_error() -> None:
 
 
 def test_regex_escapes_in_plain_text_literals_work_without_warnings() -> None:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         value = evaluate(r'replace(source.P, "\D", "")', {"P": "138-1234-5678"})
