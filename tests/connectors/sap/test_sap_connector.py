@@ -336,3 +336,25 @@ def test_bad_settings_are_refused_with_the_field_named(data: dict, fragment: str
     with pytest.raises(Exception) as info:
         SPEC.settings.model_validate(data)
     assert fragment in str(info.value)
+
+
+async def test_create_business_partner_with_address_lines(
+    connector: SapConnector, sim_state: SapState
+) -> None:
+    partner = {
+        "BusinessPartnerCategory": "2",
+        "OrganizationBPName1": "杭州西湖茶叶有限公司",
+        "SearchTerm1": "SF-ACC-77",
+        "to_BusinessPartnerAddress": [
+            {"StreetName": "龙井路", "HouseNumber": "8", "CityName": "杭州", "Country": "CN"}
+        ],
+    }
+    results = await connector.write(
+        "A_BusinessPartner",
+        [WriteOp(WriteMode.UPSERT, partner, key_field="SearchTerm1", key_value="SF-ACC-77")],
+    )
+    number = results[0].target_id
+    read = await connector.get("A_BusinessPartner", [number])  # type: ignore[list-item]
+    assert results[0].outcome is WriteOutcome.CREATED
+    assert read[0].fields["to_BusinessPartnerAddress"][0]["CityName"] == "杭州"  # type: ignore[index]
+    assert sim_state.get("A_Customer", (number,)) is not None  # usable as sold-to party

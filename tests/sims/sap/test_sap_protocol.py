@@ -376,3 +376,25 @@ def test_credit_exposure_follows_orders_and_invoices(sap_state: SapState) -> Non
         and r["TotalCreditCheckStatus"] != "B"
     )
     assert after["CreditExposureAmount"] == open_value == rules.exposure_of(partner)
+
+
+async def test_merge_tunnelled_through_post_updates_and_put_clears_omitted_fields(
+    sap_http: httpx.AsyncClient, sap_state: SapState
+) -> None:
+    token = await _token(sap_http)
+    merged = await sap_http.post(
+        BP_ROOT + "A_BusinessPartner('17100005')",
+        json={"SearchTerm2": "MERGED"},
+        headers={"X-CSRF-Token": token, "X-HTTP-Method": "MERGE"},
+    )
+    put = await sap_http.put(
+        BP_ROOT + "A_BusinessPartner('17100006')",
+        json={"BusinessPartnerCategory": "2", "OrganizationBPName1": "Replaced Ltd"},
+        headers={"X-CSRF-Token": token},
+    )
+    replaced = sap_state.get("A_BusinessPartner", ("17100006",))
+    assert merged.status_code == put.status_code == 204
+    assert sap_state.get("A_BusinessPartner", ("17100005",))["SearchTerm2"] == "MERGED"  # type: ignore[index]
+    assert replaced["OrganizationBPName1"] == "Replaced Ltd"  # type: ignore[index]
+    assert replaced["SearchTerm1"] is None  # type: ignore[index]
+    assert replaced["BusinessPartner"] == "17100006"  # type: ignore[index]
