@@ -25,7 +25,12 @@ from erpbridge.mapping.errors import (
     Severity,
 )
 from erpbridge.mapping.functions import FunctionSpec, builtin_functions
-from erpbridge.mapping.positions import rule_positions, yaml_positions, yaml_value_pos
+from erpbridge.mapping.positions import (
+    expression_start,
+    rule_positions,
+    yaml_positions,
+    yaml_value_pos,
+)
 from erpbridge.mapping.preview import PreviewField, PreviewRow, check_value, jsonable, preview
 from erpbridge.mapping.render import preview_table
 from erpbridge.mapping.rules import OMIT, FieldPlan
@@ -58,6 +63,7 @@ __all__ = [
     "check_mapping",
     "check_value",
     "compile_mapping",
+    "expression_start",
     "jsonable",
     "kinds_compatible",
     "load_table",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from erpbridge.mapping.types import SourcePos
 
-__all__ = ["rule_positions", "yaml_positions", "yaml_value_pos"]
+__all__ = ["expression_start", "rule_positions", "yaml_positions", "yaml_value_pos"]
 
 _PARTS = ("expr", "const", "default", "when", "each")
 
