@@ -255,3 +255,26 @@ def test_sdk_bill_query_returns_objects_keyed_by_field_keys(kd_server: RunningSe
         "FBaseAvbQty",
     }
     assert all(r["FBaseAvbQty"] <= r["FBaseQty"] for r in rows)
+
+
+def test_sdk_excute_operation_forbids_and_enables_a_customer(kd_server: RunningServer) -> None:
+    sdk = _sdk(kd_server)
+
+    forbidden = _status(sdk.ExcuteOperation("BD_Customer", "Forbid", {"Numbers": ["CUST00002"]}))
+    again = _status(sdk.ExcuteOperation("BD_Customer", "Forbid", {"Numbers": ["CUST00002"]}))
+    status = json.loads(
+        sdk.ExecuteBillQuery(
+            {
+                "FormId": "BD_Customer",
+                "FieldKeys": "FForbidStatus",
+                "FilterString": "FNumber='CUST00002'",
+            }
+        )
+    )
+    enabled = _status(sdk.ExcuteOperation("BD_Customer", "Enable", {"Numbers": ["CUST00002"]}))
+    unknown = _status(sdk.ExcuteOperation("BD_Customer", "Explode", {"Numbers": ["CUST00002"]}))
+
+    assert forbidden["IsSuccess"] and enabled["IsSuccess"]
+    assert status == [["B"]]
+    assert again["IsSuccess"] is False and "已禁用" in again["Errors"][0]["Message"]
+    assert unknown["IsSuccess"] is False and unknown["Errors"][0]["FieldName"] == "opNumber"

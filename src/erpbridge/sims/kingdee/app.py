@@ -3,7 +3,8 @@
 Services (reference §2): ``Kingdee.BOS.WebApi.ServicesStub.AuthService.<Method>``
 (ValidateUser, ValidateUser2, LoginByAppSecret, LoginByAppSecret2, Logout) and
 ``Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.<Op>`` (Save, BatchSave, Draft,
-View, ExecuteBillQuery, BillQuery, Submit, Audit, UnAudit, Delete, QueryBusinessInfo).
+View, ExecuteBillQuery, BillQuery, Submit, Audit, UnAudit, Delete, QueryBusinessInfo,
+ExcuteOperation Forbid/Enable).
 Every answer of a known service is HTTP 200, business errors included
 (``IsSuccess: false``); an unknown data centre is the one non-200 (``Fail to verify
 thirty passport``), as observed. Bodies are accepted in the three shapes clients send:
@@ -177,6 +178,7 @@ class KingdeeSimApp:
             "unaudit": self._status,
             "delete": self._status,
             "querybusinessinfo": self._business_info,
+            "excuteoperation": self._operation,  # sic: the SDK and the server spell it so
         }.get(op)
         if handler is None:
             return PlainTextResponse("The resource cannot be found.", status_code=404)
@@ -303,6 +305,17 @@ class KingdeeSimApp:
         operation = op.get(call.op, StatusOp.DELETE)
         targets = self.rules.targets(form, data)
         done, failed, code = self.rules.change_status(form, operation, targets)
+        return {"Result": {"ResponseStatus": response_status(failed, done, code)}}
+
+    def _operation(self, call: _Call) -> object:
+        """ExcuteOperation: only Forbid/Enable of base data (other opNumbers [UNSURE])."""
+        form, data = self._form(call), self._data(call)
+        op_number = str(lower_keys(call.body).get("opnumber") or "").strip().lower()
+        if op_number not in ("forbid", "enable"):
+            message = f"操作“{op_number or '(空)'}”不存在或模拟器不支持（支持 Forbid、Enable）"
+            raise BusinessError(message, "opNumber", MsgCode.BAD_REQUEST)
+        targets = self.rules.targets(form, data)
+        done, failed, code = self.rules.forbid(form, op_number, targets)
         return {"Result": {"ResponseStatus": response_status(failed, done, code)}}
 
     def _business_info(self, call: _Call) -> object:

@@ -370,6 +370,33 @@ class Rules:
             done.append(SuccessItem(row[form.pk], number, dindex))
         return done, failed, code
 
+    def forbid(
+        self, form: FormDef, op: str, targets: Sequence[tuple[object, Row | None]]
+    ) -> tuple[list[SuccessItem], list[ErrorItem], int]:
+        """ExcuteOperation ``Forbid``/``Enable`` on base data: FForbidStatus A ↔ B."""
+        to = "B" if op == "forbid" else "A"
+        if form.is_bill or not form.writable:
+            message = f"表单“{form.label}”({form.form_id})不支持此操作"
+            return [], [ErrorItem(message, "", i) for i in range(len(targets))], MsgCode.BAD_REQUEST
+        if not targets:
+            item = ErrorItem("请至少选择一条需要操作的数据（Numbers 或 Ids）", "")
+            return [], [item], MsgCode.BAD_REQUEST
+        done: list[SuccessItem] = []
+        failed: list[ErrorItem] = []
+        for dindex, (asked, row) in enumerate(targets):
+            if row is None:
+                failed.append(ErrorItem(f"{asked}的{form.label}不存在！", "", dindex))
+            elif row.get("FForbidStatus") == to:
+                state = "已禁用" if to == "B" else "未禁用"
+                failed.append(ErrorItem(f"{self._describe(form, row)}{state}！", "", dindex))
+            else:
+                changed = self.state.copy_of(row)
+                changed["FForbidStatus"] = to
+                changed["FModifyDate"] = self.state.now_text()
+                self.state.put(form, changed)
+                done.append(SuccessItem(row[form.pk], str(row.get(form.number_key)), dindex))
+        return done, failed, (MsgCode.STATE if failed else MsgCode.OK)
+
     def _move(self, form: FormDef, row: Row, to: str) -> None:
         changed = self.state.copy_of(row)
         now = self.state.now_text()
