@@ -252,3 +252,25 @@ def test_pyodata_sees_status_flow_after_business_day(
         > delivered.LastChangeDateTime
         > datetime(2020, 1, 1, tzinfo=UTC)
     )
+
+
+def test_pyodata_counts_and_navigates_between_order_and_items(orders: Service) -> None:
+    count = orders.entity_sets.A_SalesOrder.get_entities().count().execute()
+    items = (
+        orders.entity_sets.A_SalesOrder.get_entity("1000001")
+        .nav("to_Item")
+        .get_entities()
+        .execute()
+    )
+    item = orders.entity_sets.A_SalesOrderItem.get_entity(
+        SalesOrder="1000001", SalesOrderItem=items[0].SalesOrderItem
+    ).execute()
+    ranged = (
+        orders.entity_sets.A_SalesOrder.get_entities()
+        .filter(SalesOrder__range=("1000001", "1000004"))
+        .execute()
+    )
+    assert count == 60
+    assert [i.SalesOrderItem for i in items][:1] == ["10"]
+    assert item.nav("to_SalesOrder").execute().SalesOrder == "1000001"
+    assert len(ranged) == 4  # pyodata's __range sends gte/lte; accepted leniently
