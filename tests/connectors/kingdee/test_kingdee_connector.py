@@ -563,3 +563,18 @@ async def test_concurrent_calls_that_find_the_session_expired_log_in_once(
 
     assert [len(f) for f in found] == [1, 1, 1, 1, 1]
     assert kingdee.client.logins == 2
+
+
+async def test_the_credit_stand_in_is_read_when_asked_for_though_not_described_by_default(
+    kingdee,
+) -> None:  # type: ignore[no-untyped-def]
+    catalog = await kingdee.describe()
+    records, _ = await _read_all(kingdee, "CRE_CustCreditProfile", None, page_size=50)
+
+    assert "CRE_CustCreditProfile" not in catalog.objects
+    assert records and all(
+        r.fields["FAvailableAmount"]
+        == round(r.fields["FCreditAmount"] - r.fields["FUsedAmount"], 2)  # type: ignore[operator]
+        for r in records
+    )
+    assert all(str(r.fields["FCustomerId"]).startswith("CUST") for r in records)

@@ -11,14 +11,15 @@ from erpbridge.spi.settings import ConnectionSettings, Limits
 
 __all__ = ["DEFAULT_FORMS", "KingdeeSettings"]
 
-#: the forms describe() reports unless ``forms`` says otherwise.
+#: the forms describe() reports unless ``forms`` says otherwise: standard K/3 Cloud forms
+#: only. The simulator's credit form ``CRE_CustCreditProfile`` is a stand-in that a real
+#: tenant lacks, so it is listed only where configured (the sandbox template does).
 DEFAULT_FORMS = (
     "BD_Customer",
     "BD_MATERIAL",
     "SAL_SaleOrder",
     "STK_Inventory",
     "PUR_Requisition",
-    "CRE_CustCreditProfile",
 )
 
 
