@@ -236,3 +236,36 @@ def test_bulk2_query_pages_with_the_locator(sf: Salesforce) -> None:
         "Id,"
     )
     assert len(lines) == 3000
+
+
+def test_limits_and_metadata_resources(sf: Salesforce) -> None:
+    limits = sf.limits()
+    metadata = sf.Product2.metadata()
+    assert limits["DailyApiRequests"]["Max"] == 15000
+    assert metadata["objectDescribe"]["keyPrefix"] == "01t"
+
+
+def test_collections_upsert_by_external_id_through_restful(sf: Salesforce) -> None:
+    key = _key()
+    body = {
+        "allOrNone": True,
+        "records": [
+            {"attributes": {"type": "Product2"}, "ERP_Material__c": f"{key}-1", "Name": "One"},
+            {"attributes": {"type": "Product2"}, "ERP_Material__c": f"{key}-2", "Name": "Two"},
+        ],
+    }
+    first = sf.restful("composite/sobjects/Product2/ERP_Material__c", method="PATCH", json=body)
+    again = sf.restful("composite/sobjects/Product2/ERP_Material__c", method="PATCH", json=body)
+    assert [r["created"] for r in first] == [True, True]
+    assert [r["created"] for r in again] == [False, False]
+    assert [r["id"] for r in first] == [r["id"] for r in again]
+
+
+def test_query_with_child_subquery_returns_nested_records(sf: Salesforce) -> None:
+    result = sf.query(
+        "SELECT Id, OrderNumber, (SELECT Id, Quantity FROM OrderItems) FROM Order "
+        "ORDER BY OrderNumber LIMIT 5"
+    )
+    nested = [r["OrderItems"] for r in result["records"]]
+    assert all(n is None or n["totalSize"] == len(n["records"]) for n in nested)
+    assert any(n and n["records"] for n in nested)
