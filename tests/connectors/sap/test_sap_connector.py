@@ -358,3 +358,41 @@ async def test_create_business_partner_with_address_lines(
     assert results[0].outcome is WriteOutcome.CREATED
     assert read[0].fields["to_BusinessPartnerAddress"][0]["CityName"] == "杭州"  # type: ignore[index]
     assert sim_state.get("A_Customer", (number,)) is not None  # usable as sold-to party
+
+
+async def test_created_order_status_flows_back_after_business_days(
+    connector: SapConnector, sim_app: SapSimApp, clock: StepClock
+) -> None:
+    created = await connector.write(
+        "A_SalesOrder", [WriteOp(WriteMode.CREATE, _order("SF-FLOW", sold_to="17100002"))]
+    )
+    start = [p async for p in connector.read_changes("A_SalesOrder", None, 100)][-1].cursor
+    clock.advance(timedelta(days=1))
+    sim_app.tick()
+    clock.advance(timedelta(days=1))
+    sim_app.tick()
+    pages = [p async for p in connector.read_changes("A_SalesOrder", start, 100)]
+    mine = [r for p in pages for r in p.records if r.id == created[0].target_id]
+    assert len(mine) == 1
+    assert mine[0].fields["OverallTotalDeliveryStatus"] == "C"
+    assert mine[0].fields["OverallOrdReltdBillgStatus"] == "C"
+    assert mine[0].fields["OverallSDProcessStatus"] == "C"
+    assert mine[0].version != created[0].version
+
+
+async def test_item_quantity_update_by_compound_id_reprices_the_order(
+    connector: SapConnector,
+) -> None:
+    created = await connector.write(
+        "A_SalesOrder", [WriteOp(WriteMode.CREATE, _order("SF-QTY", qty="1"))]
+    )
+    order_id = created[0].target_id
+    before = (await connector.get("A_SalesOrder", [order_id]))[0]  # type: ignore[list-item]
+    item_id = f"SalesOrder='{order_id}',SalesOrderItem='10'"
+    results = await connector.write(
+        "A_SalesOrderItem",
+        [WriteOp(WriteMode.UPDATE, {"RequestedQuantity": Decimal(3)}, target_id=item_id)],
+    )
+    after = (await connector.get("A_SalesOrder", [order_id]))[0]  # type: ignore[list-item]
+    assert results[0].outcome is WriteOutcome.UPDATED
+    assert after.fields["TotalNetAmount"] == 3 * before.fields["TotalNetAmount"]  # type: ignore[operator]

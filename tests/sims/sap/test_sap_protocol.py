@@ -398,3 +398,31 @@ async def test_merge_tunnelled_through_post_updates_and_put_clears_omitted_field
     assert replaced["OrganizationBPName1"] == "Replaced Ltd"  # type: ignore[index]
     assert replaced["SearchTerm1"] is None  # type: ignore[index]
     assert replaced["BusinessPartner"] == "17100006"  # type: ignore[index]
+
+
+async def test_failed_changeset_restores_the_order_an_item_create_repriced(
+    sap_http: httpx.AsyncClient, sap_state: SapState
+) -> None:
+    before = dict(sap_state.get("A_SalesOrder", ("1000004",)) or {})
+    add_item = (
+        "POST A_SalesOrder('1000004')/to_Item HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+        + json.dumps({"Material": "TG0011", "RequestedQuantity": "4"})
+    )
+    failing = (
+        "PATCH A_SalesOrder('0000000') HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+        + json.dumps({"PurchaseOrderByCustomer": "X"})
+    )
+    answer = await sap_http.post(
+        SO_ROOT + "$batch",
+        content=_batch_body("batch_9", "changeset_9", [add_item, failing]).encode(),
+        headers={
+            "X-CSRF-Token": await _token(sap_http),
+            "Content-Type": "multipart/mixed;boundary=batch_9",
+        },
+    )
+    assert answer.status_code == 202
+    assert "HTTP/1.1 404" in answer.text
+    assert sap_state.get("A_SalesOrder", ("1000004",)) == before
+    assert len(sap_state.related("A_SalesOrderItem", ("SalesOrder",), ("1000004",))) == len(
+        [r for r in sap_state.rows("A_SalesOrderItem") if r["SalesOrder"] == "1000004"]
+    )

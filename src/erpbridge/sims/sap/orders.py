@@ -98,20 +98,11 @@ class OrderRules(RecordRules):
                 f", distr.chan.{order['DistributionChannel']}, language EN",
                 target="Material",
             )
-        quantity = fields.get("RequestedQuantity")
-        if not isinstance(quantity, Decimal) or quantity <= 0:
-            raise ODataError(
-                400,
-                "V1/263",
-                f"Enter a requested quantity greater than zero for material {material}",
-                target="RequestedQuantity",
-            )
         fields.update(
             SalesOrder=order["SalesOrder"],
             SalesOrderItem=str((position + 1) * 10),
             SalesOrderItemCategory=fields.get("SalesOrderItemCategory") or "TAN",
             RequestedQuantityUnit=fields.get("RequestedQuantityUnit") or product["BaseUnit"],
-            NetAmount=(quantity * price_of(material)).quantize(Decimal("0.01")),
             TransactionCurrency=order["TransactionCurrency"],
             MaterialGroup=product.get("ProductGroup"),
             Plant=fields.get("Plant") or "1710",
@@ -120,8 +111,33 @@ class OrderRules(RecordRules):
             DeliveryStatus="A",
         )
         item = self._complete(item_set, fields)
+        self._price_item(order, item)
         self.state.put(item_set.name, item)
         return item
+
+    def _price_item(self, order: Row, item: Row) -> None:
+        """Check material and quantity and set the item's net value (qty x list price)."""
+        item_set = self.state.sets["A_SalesOrderItem"]
+        material = str(item.get("Material") or "")
+        if not material:
+            raise missing(item_set, "Material")
+        if self.state.get("A_Product", (material,)) is None:
+            raise ODataError(
+                400,
+                "V1/392",
+                f"Material {material} is not defined for sales org.{order['SalesOrganization']}"
+                f", distr.chan.{order['DistributionChannel']}, language EN",
+                target="Material",
+            )
+        quantity = item.get("RequestedQuantity")
+        if not isinstance(quantity, Decimal) or quantity <= 0:
+            raise ODataError(
+                400,
+                "V1/263",
+                f"Enter a requested quantity greater than zero for material {material}",
+                target="RequestedQuantity",
+            )
+        item["NetAmount"] = (quantity * price_of(material)).quantize(Decimal("0.01"))
 
     def _reprice(self, order: Row) -> None:
         items = self.state.related("A_SalesOrderItem", ("SalesOrder",), (str(order["SalesOrder"]),))

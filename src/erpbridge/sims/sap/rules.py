@@ -43,6 +43,7 @@ class Rules(OrderRules):
                 order = self.state.get("A_SalesOrder", (str(values.get("SalesOrder") or ""),))
                 if order is None:
                     raise not_found("A_SalesOrder", str(values.get("SalesOrder")))
+                order = dict(order)  # stored rows change only through put() (undo log)
                 item = self._add_item(order, payload, self._item_count(order))
                 self._reprice(order)
                 return item
@@ -105,11 +106,15 @@ class Rules(OrderRules):
         with self.state.transaction():
             row = self._complete(entity_set, row)
             self._touch(entity_set, row)
-            self.state.put(entity_set.name, row)
+            order = None
             if entity_set.name == "A_SalesOrderItem":
                 order = self.state.get("A_SalesOrder", (str(row["SalesOrder"]),))
                 if order is not None:
-                    self._reprice(order)
+                    self._price_item(order, row)
+            self.state.put(entity_set.name, row)
+            if order is not None:
+                # a copy: stored rows change only through put(), so the undo log sees them
+                self._reprice(dict(order))
         return row
 
     def delete(self, entity_set: EntitySetDef, key: Key) -> None:
