@@ -15,13 +15,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
 import structlog
 
+from erpbridge.connectors.salesforce.batch import collection_call, failed, route, write_result
 from erpbridge.connectors.salesforce.client import SalesforceClient, expect_mapping
 from erpbridge.connectors.salesforce.cursor import (
     after_cursor,
@@ -31,7 +30,7 @@ from erpbridge.connectors.salesforce.cursor import (
     soql_name,
 )
 from erpbridge.connectors.salesforce.describe import child_objects, schema_from_describe
-from erpbridge.connectors.salesforce.errors import SYSTEM, classify_result_error
+from erpbridge.connectors.salesforce.errors import SYSTEM
 from erpbridge.connectors.salesforce.lines import (
     complete_lines,
     flatten_lines,
@@ -48,7 +47,6 @@ from erpbridge.spi.records import (
     CheckResult,
     Cursor,
     Record,
-    WriteMode,
     WriteOp,
     WriteOutcome,
     WriteResult,
@@ -62,20 +60,6 @@ _log = structlog.get_logger(__name__)
 #: sObject Collections take at most 200 records per call.
 MAX_BATCH = 200
 _MIN_QUERY_BATCH = 200
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class SalesforceConnector:
@@ -283,14 +267,14 @@ class SalesforceConnector:
         results: list[WriteResult] = []
         runs: list[tuple[str, str | None, list[WriteOp]]] = []
         for op in ops:
-            kind, key = _route(op)
+            kind, key = route(op)
             if runs and runs[-1][:2] == (kind, key) and len(runs[-1][2]) < size:
                 runs[-1][2].append(op)
             else:
                 runs.append((kind, key, [op]))
         for position, (kind, key, run) in enumerate(runs):
             if kind == "invalid":
-                results.extend(_failed(op, key or "invalid write", name) for op in run)
+                results.extend(failed(op, key or "invalid write", name) for op in run)
                 continue
             try:
                 results.extend(await self._send(name, kind, key, run))
@@ -307,32 +291,8 @@ class SalesforceConnector:
     async def _send(
         self, name: str, kind: str, key: str | None, ops: list[WriteOp]
     ) -> list[WriteResult]:
-        if kind == "delete":
-            ids = ",".join(str(op.target_id) for op in ops)
-            data = await self.client.call_json(
-                "DELETE",
-                "composite/sobjects",
-                object=name,
-                params={"ids": ids, "allOrNone": "false"},
-            )
-        else:
-            records = []
-            for op in ops:
-                body: dict[str, object] = {"attributes": {"type": name}}
-                body.update({k: _jsonable(v) for k, v in op.fields.items()})
-                if kind == "update":
-                    body["id"] = op.target_id
-                if kind == "upsert" and key is not None:
-                    body[key] = _jsonable(op.key_value)
-                records.append(body)
-            method, path = {
-                "create": ("POST", "composite/sobjects"),
-                "update": ("PATCH", "composite/sobjects"),
-                "upsert": ("PATCH", f"composite/sobjects/{name}/{key}"),
-            }[kind]
-            data = await self.client.call_json(
-                method, path, object=name, json={"allOrNone": False, "records": records}
-            )
+        method, path, params, body = collection_call(name, kind, key, ops)
+        data = await self.client.call_json(method, path, object=name, params=params, json=body)
         if not isinstance(data, list) or len(data) != len(ops):
             raise ConnectorError(
                 f"collections answer has {len(data) if isinstance(data, list) else 'no'} "
@@ -340,7 +300,7 @@ class SalesforceConnector:
                 system=SYSTEM,
                 object=name,
             )
-        return [_result(op, kind, answer, name) for op, answer in zip(ops, data, strict=True)]
+        return [write_result(op, kind, answer, name) for op, answer in zip(ops, data, strict=True)]
 
     # --- webhook -------------------------------------------------------------------------
 
@@ -361,66 +321,6 @@ class SalesforceConnector:
         self.client.session = None
         if self._owns_http:
             await self.client.http.aclose()
-
-
-def _route(op: WriteOp) -> tuple[str, str | None]:
-    """(call kind, upsert key) for one op, or ("invalid", reason)."""
-    if op.mode is WriteMode.DELETE:
-        return ("delete", None) if op.target_id else ("invalid", "delete needs target_id")
-    nested = [
-        k
-        for k, v in op.fields.items()
-        if isinstance(v, list | tuple) and v and all(isinstance(item, Mapping) for item in v)
-    ]
-    if nested:
-        return "invalid", (
-            f"lines {', '.join(nested)} cannot be written with the parent; "
-            "write the child object's records"
-        )
-    if op.mode is WriteMode.UPDATE:
-        return ("update", None) if op.target_id else ("invalid", "update needs target_id")
-    has_key = op.key_field is not None and op.key_value not in (None, "")
-    if op.mode is WriteMode.UPSERT and not has_key:
-        if op.target_id:
-            return "update", None
-        return "invalid", "upsert needs key_field and key_value (an External ID field)"
-    if has_key:
-        try:
-            return "upsert", soql_name(str(op.key_field))
-        except ValidationError as exc:
-            return "invalid", exc.message
-    return "create", None
-
-
-def _failed(op: WriteOp, reason: str, name: str) -> WriteResult:
-    return WriteResult(
-        ref=op.ref,
-        outcome=WriteOutcome.FAILED,
-        target_id=op.target_id,
-        error=ValidationError(reason, system=SYSTEM, object=name),
-    )
-
-
-def _result(op: WriteOp, kind: str, answer: object, name: str) -> WriteResult:
-    if not isinstance(answer, Mapping):
-        error = ConnectorError("collections result is not an object", system=SYSTEM, object=name)
-        return WriteResult(op.ref, WriteOutcome.FAILED, op.target_id, error=error)
-    record_id = answer.get("id") if isinstance(answer.get("id"), str) else op.target_id
-    if answer.get("success") is True:
-        if kind == "delete":
-            outcome = WriteOutcome.DELETED
-        elif kind == "create" or answer.get("created") is True:
-            outcome = WriteOutcome.CREATED
-        else:
-            outcome = WriteOutcome.UPDATED
-        return WriteResult(op.ref, outcome, str(record_id) if record_id else None)
-    error = classify_result_error(answer, object=name)
-    if kind == "delete" and error.status == "ENTITY_IS_DELETED":
-        return WriteResult(op.ref, WriteOutcome.DELETED, op.target_id)  # already gone: done
-    _log.info("write.record_failed", object=name, error_class=type(error).__name__)
-    return WriteResult(
-        op.ref, WriteOutcome.FAILED, str(record_id) if record_id else None, error=error
-    )
 
 
 def _advance(position: Cursor | None, page: Sequence[Record]) -> Cursor | None:

@@ -43,8 +43,11 @@ def render_query_row(
     parent: ParentLookup,
     children: ChildIndex | None = None,
 ) -> dict[str, object]:
-    """One query result row: selected fields, parents as nested records (or null), child
-    sub-queries as nested query results (or null when there are none)."""
+    """One query result row.
+
+    Selected fields; parents as nested records (or null); child sub-queries as nested
+    query results (or null when there are none).
+    """
     out: dict[str, object] = {"attributes": _attributes(bound.sobject.name, row["Id"], version)}
     for path in bound.fields:
         if not path.hops:

@@ -80,12 +80,16 @@ def _unquote(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Path:
+    """A dotted field path (``Account.Name``) and where it stands in the query."""
+
     parts: tuple[str, ...]
     column: int
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
+    """``path op value`` (``=``, ``!=``, ``<`` …, ``LIKE``)."""
+
     path: Path
     op: str
     value: object
@@ -107,6 +111,8 @@ _DATE_LITERAL = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class In:
+    """``path [NOT] IN (values)``."""
+
     path: Path
     values: tuple[object, ...]
     negate: bool
@@ -114,6 +120,8 @@ class In:
 
 @dataclass(frozen=True, slots=True)
 class Bool:
+    """``AND`` / ``OR`` of several conditions, or ``NOT`` of one."""
+
     op: str  # AND | OR | NOT
     items: tuple[Expr, ...]
 
@@ -176,13 +184,16 @@ class Parser:
         self._fail_at(column, reason or f"unexpected token: {shown}")
 
     def peek(self) -> _Tok | None:
+        """The next token, not consumed (None at the end)."""
         return self.toks[self.i] if self.i < len(self.toks) else None
 
     def is_kw(self, *words: str) -> bool:
+        """True when the next token is one of these keywords (any case)."""
         tok = self.peek()
         return tok is not None and tok.kind == "ident" and tok.text.upper() in words
 
     def take(self) -> _Tok:
+        """Consume the next token (MALFORMED_QUERY at the end)."""
         tok = self.peek()
         if tok is None:
             self._fail()
@@ -191,17 +202,20 @@ class Parser:
         return tok
 
     def expect_kw(self, word: str) -> None:
+        """Consume keyword ``word`` or fail."""
         if not self.is_kw(word):
             self._fail()
         self.i += 1
 
     def expect(self, text: str) -> None:
+        """Consume the punctuation ``text`` or fail."""
         tok = self.peek()
         if tok is None or tok.text != text:
             self._fail()
         self.i += 1
 
     def path(self) -> Path:
+        """A field path."""
         tok = self.take()
         if tok.kind != "ident" or ":" in tok.text:
             self.i -= 1
@@ -289,6 +303,7 @@ class Parser:
         return int(tok.text)
 
     def or_expr(self) -> Expr:
+        """Conditions joined by OR (lowest precedence)."""
         items = [self.and_expr()]
         while self.is_kw("OR"):
             self.take()
@@ -296,6 +311,7 @@ class Parser:
         return items[0] if len(items) == 1 else Bool("OR", tuple(items))
 
     def and_expr(self) -> Expr:
+        """Conditions joined by AND."""
         items = [self.not_expr()]
         while self.is_kw("AND"):
             self.take()
@@ -303,6 +319,7 @@ class Parser:
         return items[0] if len(items) == 1 else Bool("AND", tuple(items))
 
     def not_expr(self) -> Expr:
+        """NOT, a parenthesised group, or one condition."""
         if self.is_kw("NOT"):
             self.take()
             return Bool("NOT", (self.not_expr(),))
@@ -315,6 +332,7 @@ class Parser:
         return self.condition()
 
     def condition(self) -> Expr:
+        """``path op literal`` or ``path [NOT] IN (...)``."""
         p = self.path()
         if self.is_kw("IN", "NOT"):
             negate = self.take().text.upper() == "NOT"
@@ -339,6 +357,7 @@ class Parser:
         return Compare(p, "!=" if tok.text == "<>" else tok.text, value, is_dt)
 
     def literal(self) -> tuple[object, bool]:
+        """A literal value and whether it was written as a datetime."""
         tok = self.take()
         if tok.kind == "string":
             return _unquote(tok.text), False
