@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 import httpx
-import structlog
 
 from erpbridge.connectors.salesforce.batch import collection_call, failed, route, write_result
 from erpbridge.connectors.salesforce.client import SalesforceClient, expect_mapping
@@ -56,7 +55,6 @@ from erpbridge.spi.settings import Limits
 
 __all__ = ["SalesforceConnector"]
 
-_log = structlog.get_logger(__name__)
 #: sObject Collections take at most 200 records per call.
 MAX_BATCH = 200
 _MIN_QUERY_BATCH = 200
