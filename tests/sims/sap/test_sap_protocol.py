@@ -426,3 +426,26 @@ async def test_failed_changeset_restores_the_order_an_item_create_repriced(
     assert len(sap_state.related("A_SalesOrderItem", ("SalesOrder",), ("1000004",))) == len(
         [r for r in sap_state.rows("A_SalesOrderItem") if r["SalesOrder"] == "1000004"]
     )
+
+
+async def test_update_ignores_read_only_fields_but_refuses_a_key_change(
+    sap_http: httpx.AsyncClient, sap_state: SapState
+) -> None:
+    token = await _token(sap_http)
+    before = dict(sap_state.get("A_SalesOrder", ("1000007",)) or {})
+    ignored = await sap_http.patch(
+        SO_ROOT + "A_SalesOrder('1000007')",
+        json={"TotalNetAmount": "1.00", "PurchaseOrderByCustomer": "KEPT-REF"},
+        headers={"X-CSRF-Token": token},
+    )
+    refused = await sap_http.patch(
+        SO_ROOT + "A_SalesOrder('1000007')",
+        json={"SalesOrder": "1000008"},
+        headers={"X-CSRF-Token": token},
+    )
+    after = sap_state.get("A_SalesOrder", ("1000007",))
+    assert ignored.status_code == 204
+    assert after["TotalNetAmount"] == before["TotalNetAmount"]  # type: ignore[index]
+    assert after["PurchaseOrderByCustomer"] == "KEPT-REF"  # type: ignore[index]
+    assert refused.status_code == 400
+    assert "Key property 'SalesOrder'" in _error(refused)["message"]["value"]  # type: ignore[index]

@@ -88,15 +88,19 @@ class Rules(OrderRules):
                 "is not supported); change the related entities directly",
                 target=name,
             )
-        for name, value in values.items():
-            prop = entity_set.prop_by_name[name]
-            if not prop.updatable and value != current.get(name):
+        for name in list(values):
+            if entity_set.prop_by_name[name].updatable:
+                continue
+            if name in entity_set.keys and values[name] != current.get(name):
                 raise ODataError(
                     400,
                     "/IWBEP/CM_MGW_RT/023",
-                    f"Property '{name}' of '{entity_set.type_name}' cannot be changed",
+                    f"Key property '{name}' of '{entity_set.type_name}' cannot be changed",
                     target=name,
                 )
+            # Gateway ignores read-only values sent back on update (clients often send the
+            # whole entity); UNSURE whether every API does, see README.md.
+            del values[name]
         row = dict(current)
         if replace:
             for prop in entity_set.props:
