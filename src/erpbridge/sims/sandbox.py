@@ -15,7 +15,7 @@ import difflib
 import importlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from erpbridge.sims._common.server import RunningSimulator, run_simulator
 from erpbridge.sims._common.spec import SimulatorSpec
 from erpbridge.spi.errors import ConfigError
 
-__all__ = ["SIMULATORS", "load_simulator", "run_sandbox", "write_ports_file"]
+__all__ = ["SIMULATORS", "load_simulator", "parse_faults", "run_sandbox", "write_ports_file"]
 
 #: every simulator: short name -> "module:attribute" holding its SimulatorSpec.
 SIMULATORS: dict[str, str] = {
@@ -32,6 +32,7 @@ SIMULATORS: dict[str, str] = {
     "kingdee": "erpbridge.sims.kingdee:SIMULATOR",
     "sap": "erpbridge.sims.sap:SIMULATOR",
     "jiandaoyun": "erpbridge.sims.jiandaoyun:SIMULATOR",
+    "oracle": "erpbridge.sims.oracle:SIMULATOR",
     "yonbip": "erpbridge.sims.yonbip:SIMULATOR",
 }
 
@@ -57,6 +58,33 @@ def load_simulator(name: str, registry: Mapping[str, str] | None = None) -> Simu
     return spec
 
 
+def parse_faults(items: Iterable[str], names: Iterable[str]) -> dict[str, FaultConfig]:
+    """Per-simulator faults from ``--fault`` items.
+
+    ``key=value`` applies to every simulator; ``name:key=value`` only to simulator
+    ``name`` (and wins over the general item for that key).
+
+    Raises:
+        ValueError: a bad item, or a prefix that names no simulator of this run.
+    """
+    chosen = list(names)
+    general: list[str] = []
+    targeted: dict[str, list[str]] = {name: [] for name in chosen}
+    for item in items:
+        head, sep, _ = item.partition("=")
+        prefix, colon, _ = head.partition(":")
+        if sep and colon:
+            if prefix.strip() not in targeted:
+                raise ValueError(
+                    f"fault {item!r}: {prefix.strip()!r} is not a simulator of this run "
+                    f"(running: {', '.join(chosen)})"
+                )
+            targeted[prefix.strip()].append(item.split(":", 1)[1])
+        else:
+            general.append(item)
+    return {name: FaultConfig.parse([*general, *targeted[name]]) for name in chosen}
+
+
 def write_ports_file(path: Path, running: Mapping[str, RunningSimulator]) -> None:
     """Write ``{name: entry}`` as JSON, atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +100,7 @@ def run_sandbox(
     *,
     only: Sequence[str] | None = None,
     seed: int = 0,
-    faults: FaultConfig | None = None,
+    faults: FaultConfig | Mapping[str, FaultConfig] | None = None,
     ports_file: Path | None = None,
     registry: Mapping[str, str] | None = None,
 ) -> Iterator[dict[str, RunningSimulator]]:
@@ -82,7 +110,8 @@ def run_sandbox(
         data_dir: each simulator gets ``data_dir/<name>`` (its data survives a restart).
         only: short names to start. Default: every simulator in the registry.
         seed: data and fault seed for every simulator. Default 0.
-        faults: injected into every simulator. Default none.
+        faults: injected into every simulator, or per simulator name (see
+            :func:`parse_faults`). Default none.
         ports_file: where to write the ports file; removed again on exit. Default: none.
         registry: name -> "module:attribute" table. Default :data:`SIMULATORS`.
 
@@ -96,7 +125,12 @@ def run_sandbox(
         running: dict[str, RunningSimulator] = {}
         for spec in specs:
             running[spec.name] = stack.enter_context(
-                run_simulator(spec, data_dir / spec.name, seed=seed, faults=faults)
+                run_simulator(
+                    spec,
+                    data_dir / spec.name,
+                    seed=seed,
+                    faults=faults.get(spec.name) if isinstance(faults, Mapping) else faults,
+                )
             )
         if ports_file is not None:
             write_ports_file(ports_file, running)

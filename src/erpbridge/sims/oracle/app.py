@@ -1,0 +1,162 @@
+"""The Oracle Fusion simulator as an ASGI app: Basic auth, version roots, JSON, batch.
+
+Reference §1: every call carries HTTP Basic credentials of an integration user (wrong or
+missing -> 401 with ``WWW-Authenticate``); resources live under
+``/fscmRestApi/resources/<version>/``; ``REST-Framework-Version`` selects the ``q`` syntax (1:
+query-by-example, 2+: expressions), the shape of expanded children (3+: collection objects)
+and of error bodies (4+: JSON details). A POST to the version root with the batch media type
+runs a batch (batch.py). Any unexpected failure answers a 500 in Oracle's error shape, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Callable
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from erpbridge.sims.oracle.batch import BATCH_MEDIA_TYPE, handle_batch
+from erpbridge.sims.oracle.errors import OracleError, error_body
+from erpbridge.sims.oracle.model import API_PREFIX, VERSIONS
+from erpbridge.sims.oracle.query import QueryError
+from erpbridge.sims.oracle.service import Answer, Call, OracleService, parse_body
+from erpbridge.sims.oracle.state import OracleState
+
+__all__ = ["OracleSimApp"]
+
+_log = structlog.get_logger(__name__)
+_REALM = 'Basic realm="Oracle Fusion Applications"'
+_BODY_LIMIT = 10 * 1024 * 1024
+_JSON_MEDIA = ("json",)
+
+
+class OracleSimApp:
+    """The ASGI app (wrap it in the shared ``FaultMiddleware`` to inject faults).
+
+    Args:
+        state: the records (seeded or loaded by the caller).
+        username: the integration user accepted by Basic auth.
+        password: its password.
+    """
+
+    def __init__(self, state: OracleState, *, username: str, password: str) -> None:
+        self.state = state
+        self.service = OracleService(state)
+        self._username = username
+        self._password = password
+        #: called on ASGI lifespan shutdown (create_app closes the SQLite store here).
+        self.on_shutdown: Callable[[], None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI call."""
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.on_shutdown is not None:
+                        self.on_shutdown()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        version = 1
+        try:
+            version = _framework_version(request)
+            response = await self._answer(request, version)
+        except OracleError as exc:
+            response = _error(exc, version)
+        except Exception as exc:  # noqa: BLE001 - process edge: never leak a traceback
+            _log.exception("oracle_sim.request_failed", path=request.url.path)
+            response = _error(OracleError(500, f"Internal error ({type(exc).__name__})."), version)
+        await response(scope, receive, send)
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        ok_user = hmac.compare_digest(user.encode(), self._username.encode())
+        return ok_user & hmac.compare_digest(password.encode(), self._password.encode())
+
+    async def _answer(self, request: Request, version: int) -> Response:
+        if not self._authorized(request):
+            return Response(b"", status_code=401, headers={"WWW-Authenticate": _REALM})
+        path: str = request.scope["path"]
+        if not path.startswith(API_PREFIX):
+            raise OracleError(404, f"No REST service at {path}.")
+        api_version, _, rest = path[len(API_PREFIX) :].partition("/")
+        if api_version not in VERSIONS:
+            raise OracleError(404, f"The REST API version {api_version} doesn't exist.")
+        method = request.method.upper()
+        override = request.headers.get("x-http-method-override", "").upper()
+        if method == "POST" and override in ("PATCH", "PUT", "DELETE"):
+            method = override  # documented for clients that cannot send PATCH
+        raw = await request.body()
+        if len(raw) > _BODY_LIMIT:
+            raise OracleError(413, "The request body is larger than 10 MB.")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        is_batch = rest.strip("/") == "" and method == "POST"
+        if is_batch and content_type != BATCH_MEDIA_TYPE:
+            raise OracleError(415, f"A batch request needs Content-Type {BATCH_MEDIA_TYPE}.")
+        if raw.strip() and not is_batch and "json" not in content_type:
+            raise OracleError(415, f"The media type {content_type or '(none)'} isn't supported.")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        root = f"{request.url.scheme}://{request.url.netloc}{API_PREFIX}{api_version}"
+        call = Call(
+            method=method,
+            path=rest,
+            query=dict(request.query_params),
+            headers=headers,
+            root=root,
+            payload=parse_body(raw),
+            framework_version=version,
+        )
+        try:
+            if is_batch:
+                answer = handle_batch(self.state, call, self.service.handle)
+            else:
+                answer = self.service.handle(call)
+        except QueryError as exc:
+            raise OracleError(
+                400, f"The query parameter {exc.parameter} isn't valid: {exc}."
+            ) from None
+        return _to_response(answer, method)
+
+
+def _framework_version(request: Request) -> int:
+    raw = request.headers.get("rest-framework-version", "").strip()
+    if not raw:
+        return 1  # reference §1.2: the default is version 1
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 9:
+        raise OracleError(400, f"The REST-Framework-Version {raw[:20]!r} isn't supported (1-9).")
+    return int(raw)
+
+
+def _error(error: OracleError, version: int) -> Response:
+    body, media_type = error_body(error, version)
+    return Response(body, status_code=error.status, media_type=media_type)
+
+
+def _to_response(answer: Answer, method: str) -> Response:
+    if answer.status in (204, 304) or answer.body is None:
+        return Response(b"", status_code=answer.status, headers=answer.headers)
+    body = json.dumps(answer.body, ensure_ascii=False).encode()
+    if method == "HEAD":
+        body = b""
+    return Response(
+        body, status_code=answer.status, headers=answer.headers, media_type=answer.media_type
+    )

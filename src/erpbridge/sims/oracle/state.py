@@ -1,0 +1,190 @@
+"""The simulator's records: in-memory tables, an undo log, write-through to SQLite.
+
+A record is a JSON-ready dict (children inline as lists, datetimes as Oracle-formatted UTC
+strings) plus ``@version``, the change counter behind its ETag. Every change runs inside
+:meth:`OracleState.transaction`: if anything in it fails, memory is restored and nothing is
+persisted (a batch request is all-or-nothing, reference §4); on success the touched records
+are written to the shared :class:`DocumentStore` in one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims.oracle.model import RESOURCES
+from erpbridge.sims.oracle.query import format_stamp
+
+__all__ = ["VERSION_KEY", "OracleState", "Row", "utc_now_ms"]
+
+Row = dict[str, object]
+VERSION_KEY = "@version"
+
+#: first numbers handed out per counter (Fusion ids are large 15-digit numbers).
+_COUNTER_START = {
+    "HeaderId": 300_100_571_000_001,
+    "OrderNumber": 520_001,
+    "LineId": 300_100_572_000_001,
+    "ChildId": 300_100_573_000_001,
+    "ItemId": 300_100_080_000_001,
+    "RequisitionHeaderId": 300_100_190_000_001,
+    "Requisition": 100_001,
+    "RequisitionLineId": 300_100_191_000_001,
+}
+
+
+def utc_now_ms() -> datetime:
+    """Now in UTC, cut to milliseconds (the precision of Oracle's stamps)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _sort_key(key: str) -> tuple[int, str]:
+    return (len(key), key) if key.isdigit() else (1 << 30, key)
+
+
+class OracleState:
+    """All tables of the simulated pod.
+
+    Args:
+        store: where records persist; None keeps them in memory only (unit tests).
+        clock: aware UTC now; injected so tests control time. Default: real time.
+    """
+
+    def __init__(
+        self, store: DocumentStore | None = None, clock: Callable[[], datetime] = utc_now_ms
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.tables: dict[str, dict[str, Row]] = {name: {} for name in RESOURCES}
+        self._alt: dict[str, dict[tuple[str, ...], str]] = {name: {} for name in RESOURCES}
+        self.counters: dict[str, int] = {}
+        self._undo: dict[tuple[str, str], Row | None] | None = None
+        self._counters_before: dict[str, int] = {}
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, resource: str, key: str) -> Row | None:
+        """The record with ``key``, or None."""
+        return self.tables[resource].get(key)
+
+    def by_alt_key(self, resource: str, values: tuple[str, ...]) -> str | None:
+        """The key of the record whose alternate key is ``values``, or None."""
+        return self._alt[resource].get(values)
+
+    def rows(self, resource: str) -> list[tuple[str, Row]]:
+        """(key, record) pairs of a resource in key order."""
+        table = self.tables[resource]
+        return [(k, table[k]) for k in sorted(table, key=_sort_key)]
+
+    def now(self) -> str:
+        """The clock's now as an Oracle stamp string."""
+        return format_stamp(self.clock())
+
+    # --- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing; nested calls join the outer one."""
+        if self._undo is not None:
+            yield
+            return
+        self._undo = {}
+        self._counters_before = dict(self.counters)
+        try:
+            yield
+        except BaseException:
+            undo, self._undo = self._undo, None
+            for (resource, key), old in undo.items():
+                self._place(resource, key, old)
+            self.counters = self._counters_before
+            raise
+        undo, self._undo = self._undo, None
+        self._persist(list(undo))
+
+    def put(self, resource: str, key: str, row: Row) -> None:
+        """Insert or replace a record (inside a transaction); bumps ``@version``."""
+        self._remember(resource, key)
+        old = self.tables[resource].get(key)
+        version = int(str(old.get(VERSION_KEY, 0))) if old else 0
+        row[VERSION_KEY] = version + 1
+        self._place(resource, key, row)
+
+    def remove(self, resource: str, key: str) -> None:
+        """Delete a record (inside a transaction)."""
+        self._remember(resource, key)
+        self._place(resource, key, None)
+
+    def next_id(self, counter: str) -> int:
+        """The next number of ``counter`` (gaps after a rollback are normal in Fusion too)."""
+        value = max(self.counters.get(counter, 0), _COUNTER_START.get(counter, 1))
+        self.counters[counter] = value + 1
+        return value
+
+    def _remember(self, resource: str, key: str) -> None:
+        if self._undo is None:
+            raise RuntimeError("OracleState writes must run inside transaction()")
+        if (resource, key) not in self._undo:
+            old = self.tables[resource].get(key)
+            self._undo[(resource, key)] = None if old is None else copy.deepcopy(old)
+
+    def _alt_of(self, resource: str, row: Row) -> tuple[str, ...] | None:
+        alt = RESOURCES[resource].alt_key
+        if not alt:
+            return None
+        return tuple(str(row.get(a) or "") for a in alt)
+
+    def _place(self, resource: str, key: str, row: Row | None) -> None:
+        table = self.tables[resource]
+        old = table.get(key)
+        if old is not None:
+            alt = self._alt_of(resource, old)
+            if alt is not None and self._alt[resource].get(alt) == key:
+                del self._alt[resource][alt]
+        if row is None:
+            table.pop(key, None)
+            return
+        table[key] = row
+        alt = self._alt_of(resource, row)
+        if alt is not None:
+            self._alt[resource][alt] = key
+
+    # --- persistence --------------------------------------------------------------------
+
+    def _persist(self, touched: list[tuple[str, str]]) -> None:
+        if self.store is None or not touched:
+            return
+        docs: list[Document] = []
+        gone: list[tuple[str, str]] = []
+        for resource, key in touched:
+            row = self.tables[resource].get(key)
+            if row is None:
+                gone.append((resource, key))
+            else:
+                stamp = str(row.get("LastUpdateDate") or self.now())
+                docs.append(Document(resource, key, dict(row), stamp))
+        with self.store.transaction():
+            self.store.put_many(docs)
+            for resource, key in gone:
+                self.store.remove(resource, key)
+            for name, value in self.counters.items():
+                self.store.set_meta(f"counter:{name}", str(value))
+
+    def load(self) -> bool:
+        """Read every record back from the store; False when it holds none."""
+        if self.store is None:
+            return False
+        found = False
+        for doc in self.store.load():
+            if doc.object not in self.tables:
+                continue
+            self._place(doc.object, doc.id, dict(doc.body))
+            found = True
+        for name in _COUNTER_START:
+            raw = self.store.get_meta(f"counter:{name}")
+            if raw is not None:
+                self.counters[name] = int(raw)
+        return found
