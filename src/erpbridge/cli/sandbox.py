@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from erpbridge.sims._common.faults import FaultConfig
-from erpbridge.sims.sandbox import SIMULATORS, run_sandbox
+from erpbridge.sims.sandbox import SIMULATORS, parse_faults, run_sandbox
 from erpbridge.spi.errors import ConfigError
 
 __all__ = ["sandbox_cmd"]
@@ -40,16 +39,17 @@ def sandbox_cmd(
         typer.Option(
             "--fault",
             help="name=value, repeatable: latency_ms, error_rate, throttle_rate, "
-            "retry_after_s, hang_rate, hang_s, lost_reply_rate, path_prefix.",
+            "retry_after_s, hang_rate, hang_s, lost_reply_rate, path_prefix; "
+            "prefix with a simulator (sap:throttle_rate=0.2) to fault only that one.",
         ),
     ] = None,
 ) -> None:
     """Serve the system simulators on 127.0.0.1 and write their ports file; Ctrl-C stops."""
+    names = [n.strip() for n in only.split(",") if n.strip()] or None
     try:
-        faults = FaultConfig.parse(fault or [])
+        faults = parse_faults(fault or [], names or SIMULATORS)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--fault") from exc
-    names = [n.strip() for n in only.split(",") if n.strip()] or None
     stop = threading.Event()
 
     def _on_term(signum: int, frame: FrameType | None) -> None:

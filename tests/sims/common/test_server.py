@@ -15,10 +15,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from erpbridge.sims._common.faults import FaultConfig
 from erpbridge.sims._common.server import serve_app
 from erpbridge.sims._common.spec import SimulatorContext, SimulatorSpec
 from erpbridge.sims._common.tls import make_tls_material
-from erpbridge.sims.sandbox import load_simulator, run_sandbox
+from erpbridge.sims.sandbox import load_simulator, parse_faults, run_sandbox
 from erpbridge.spi.errors import ConfigError
 
 
@@ -69,3 +70,16 @@ def test_sandbox_writes_ports_file_and_removes_it_on_stop(tmp_path: Path) -> Non
 def test_unknown_simulator_name_suggests_the_close_one() -> None:
     with pytest.raises(ConfigError, match="did you mean 'salesforce'"):
         load_simulator("salesforse")
+
+
+def test_faults_can_target_one_simulator() -> None:
+    faults = parse_faults(
+        ["latency_ms=5", "sap:throttle_rate=0.2", "salesforce:latency_ms=50"], ["salesforce", "sap"]
+    )
+    assert faults["salesforce"] == FaultConfig(latency_ms=50)
+    assert faults["sap"] == FaultConfig(latency_ms=5, throttle_rate=0.2)
+
+
+def test_fault_for_a_simulator_not_running_is_refused() -> None:
+    with pytest.raises(ValueError, match="'sapp' is not a simulator of this run"):
+        parse_faults(["sapp:error_rate=0.1"], ["salesforce", "sap"])
