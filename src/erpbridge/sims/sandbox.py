@@ -85,33 +85,6 @@ def parse_faults(items: Iterable[str], names: Iterable[str]) -> dict[str, FaultC
     return {name: FaultConfig.parse([*general, *targeted[name]]) for name in chosen}
 
 
-def parse_faults(items: Iterable[str], names: Iterable[str]) -> dict[str, FaultConfig]:
-    """Per-simulator faults from ``--fault`` items.
-
-    ``key=value`` applies to every simulator; ``name:key=value`` only to simulator
-    ``name`` (and wins over the general item for that key).
-
-    Raises:
-        ValueError: a bad item, or a prefix that names no simulator of this run.
-    """
-    chosen = list(names)
-    general: list[str] = []
-    targeted: dict[str, list[str]] = {name: [] for name in chosen}
-    for item in items:
-        head, sep, _ = item.partition("=")
-        prefix, colon, _ = head.partition(":")
-        if sep and colon:
-            if prefix.strip() not in targeted:
-                raise ValueError(
-                    f"fault {item!r}: {prefix.strip()!r} is not a simulator of this run "
-                    f"(running: {', '.join(chosen)})"
-                )
-            targeted[prefix.strip()].append(item.split(":", 1)[1])
-        else:
-            general.append(item)
-    return {name: FaultConfig.parse([*general, *targeted[name]]) for name in chosen}
-
-
 def write_ports_file(path: Path, running: Mapping[str, RunningSimulator]) -> None:
     """Write ``{name: entry}`` as JSON, atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
