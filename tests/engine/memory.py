@@ -20,10 +20,10 @@ from erpbridge.spi import (
     ChangePage,
     CheckResult,
     ConnectionSettings,
-    ConnectorError,
     ConnectorSpec,
     Cursor,
     Limits,
+    NotFoundError,
     RateLimitedError,
     Record,
     TransientError,
@@ -169,7 +169,13 @@ class MemoryConnector:
             if op.mode is WriteMode.UPDATE and op.target_id:
                 existing = self.sim.records.get(object, {}).get(op.target_id)
                 if existing is None:
-                    raise ConnectorError("unexpected", system=self.sim.name)
+                    gone = NotFoundError(
+                        f"{object} {op.target_id} does not exist",
+                        system=self.sim.name,
+                        object=object,
+                    )
+                    results.append(WriteResult(ref=op.ref, outcome=WriteOutcome.FAILED, error=gone))
+                    continue
                 merged = {**existing.fields, **op.fields}
                 if merged == dict(existing.fields):
                     results.append(

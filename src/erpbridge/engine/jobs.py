@@ -29,6 +29,7 @@ class Trigger(enum.StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     REPLAY = "replay"
+    RECON = "recon"
     BROKER = "broker"
     FILE = "file"
 

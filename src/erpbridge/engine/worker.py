@@ -45,6 +45,7 @@ from erpbridge.engine.queue import (
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import fields_hash, json_safe, record_from_snapshot
 from erpbridge.engine.xref import (
+    delete_xrefs,
     load_echo_hashes,
     lookup_reverse_xrefs,
     lookup_xrefs,
@@ -61,6 +62,7 @@ from erpbridge.spi.errors import (
     MappingError,
     NotFoundError,
     RateLimitedError,
+    TransientError,
     ValidationError,
 )
 from erpbridge.spi.records import Change, Record, WriteMode, WriteOp, WriteOutcome, WriteResult
@@ -111,7 +113,7 @@ def error_class_of(error: BaseException) -> str:
         (ConflictError, "conflict"),
         (NotFoundError, "not_found"),
         (MappingError, "mapping"),
-        (ConnectorError, "transient"),
+        (TransientError, "transient"),
     )
     for kind, name in table:
         if isinstance(error, kind):
@@ -131,6 +133,7 @@ class _Batch:
     parked: list[tuple[Job, datetime, datetime, str]] = field(default_factory=list)
     released: list[tuple[int, datetime]] = field(default_factory=list)
     xrefs: dict[str, str] = field(default_factory=dict)
+    stale_xrefs: list[str] = field(default_factory=list)
     echoes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     dependencies: list[tuple[str, Change]] = field(default_factory=list)
 
@@ -492,6 +495,19 @@ class Worker:
     ) -> None:
         if result.outcome is WriteOutcome.FAILED:
             assert result.error is not None  # noqa: S101 - WriteResult guarantees it
+            if (
+                isinstance(result.error, NotFoundError)
+                and op.mode is WriteMode.UPDATE
+                and plan.spec.target.write is not WriteMode.UPDATE
+                and not plan.policy.is_exhausted(job.attempts)
+            ):
+                # The record behind our xref was deleted in the target: forget the xref
+                # and try again at once, which looks the key up and creates it anew.
+                batch.stale_xrefs.append(record.id)
+                batch.retries.append(
+                    (job, Attempt("failed", "not_found", str(result.error)), self.clock.now())
+                )
+                return
             self._fail(plan, job, result.error, batch, job.source_snapshot, payload)
             return
         target_id = result.target_id or op.target_id
@@ -545,6 +561,7 @@ class Worker:
         now = self.clock.now()
         with self.store.begin() as conn:
             finish_jobs(conn, batch.finished, self.id, now)
+            delete_xrefs(conn, plan.xref_key, batch.stale_xrefs)
             save_xrefs(conn, plan.xref_key, batch.xrefs, now)
             save_echo_hashes(
                 conn, plan.target_connection, plan.spec.target.object, batch.echoes, now

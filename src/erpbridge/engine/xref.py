@@ -15,6 +15,7 @@ from erpbridge.store.schema import echo_hashes, xref
 __all__ = [
     "EchoHash",
     "XrefKey",
+    "delete_xrefs",
     "load_echo_hashes",
     "lookup_xrefs",
     "save_echo_hashes",
@@ -73,6 +74,21 @@ def lookup_reverse_xrefs(
         )
         found.update({str(t): str(s) for t, s in rows})
     return found
+
+
+def delete_xrefs(conn: Connection, key: XrefKey, source_ids: Iterable[str]) -> None:
+    """Forget xrefs whose target record no longer exists (it was deleted in the target)."""
+    entity, source_connection, target_connection = key
+    ids = sorted(set(source_ids))
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(
+            xref.delete().where(
+                xref.c.entity == entity,
+                xref.c.source_connection == source_connection,
+                xref.c.target_connection == target_connection,
+                xref.c.source_id.in_(ids[start : start + _CHUNK]),
+            )
+        )
 
 
 def save_xrefs(conn: Connection, key: XrefKey, pairs: Mapping[str, str], now: datetime) -> None:

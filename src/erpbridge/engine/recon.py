@@ -1,0 +1,496 @@
+"""Reconciliation: read both sides of a flow, map the source side, join, classify, repair.
+
+A run reads the source object (streaming, paged) and maps every record through the
+flow's compiled mapping — the same closures the workers use, with xrefs from the store —
+so "expected" means exactly what a sync would write. It reads the target object, joins
+both on the flow's natural key (``target.key``), and classifies every key: ``match``,
+``missing_in_target``, ``missing_in_source``, ``field`` (one difference per field, both
+values and the rule that produced the expected one), ``duplicate_source`` /
+``duplicate_target``, and ``unmappable`` (the mapping refused the record). Totals per
+class and per field, with amount sums when an amount field is named, are kept in the
+store with every difference. A side that fails marks the run failed with the reason, and
+nothing is repaired from a partial run.
+
+Repair turns differences into jobs of the flow (trigger ``recon``), through the engine
+with the same idempotency as any job: a missing or different record is synced again
+from its owner, the source; duplicates and records missing in the source are left for a
+person. ``dry_run`` lists what would be queued.
+
+Compared values are normalised: numbers as Decimals (so ``"100.00"`` equals ``100``),
+with a per-field tolerance; text trimmed; blank and null equal.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+from erpbridge.engine.clock import Clock
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.queue import enqueue_changes
+from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.snapshot import json_safe
+from erpbridge.engine.xref import lookup_xrefs
+from erpbridge.spi.errors import ConnectorError, MappingError
+from erpbridge.spi.records import Change, Cursor, Record
+from erpbridge.store.schema import jobs, recon_differences, recon_runs
+
+__all__ = ["Difference", "DifferenceKind", "ReconOptions", "ReconResult", "normalise", "run_recon"]
+
+
+class DifferenceKind(enum.StrEnum):
+    """How one key differs between the sides."""
+
+    MISSING_IN_TARGET = "missing_in_target"
+    MISSING_IN_SOURCE = "missing_in_source"
+    FIELD = "field"
+    DUPLICATE_SOURCE = "duplicate_source"
+    DUPLICATE_TARGET = "duplicate_target"
+    UNMAPPABLE = "unmappable"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconOptions:
+    """What a run compares.
+
+    Attributes:
+        since: only source records changed since then (None: everything).
+        fields: target fields to compare (None: every mapped field except the key).
+        tolerances: field -> allowed absolute difference for numbers (``amount=0.01``).
+        amount_field: a target field whose values are summed per class in the totals.
+        page_size: records per read page. Default 500.
+    """
+
+    since: datetime | None = None
+    fields: Sequence[str] | None = None
+    tolerances: Mapping[str, Decimal] = field(default_factory=dict)
+    amount_field: str | None = None
+    page_size: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One difference found by a run."""
+
+    kind: DifferenceKind
+    key: str
+    field: str | None = None
+    expected: Any = None
+    actual: Any = None
+    rule: str | None = None
+    source_id: str | None = None
+    amount: Decimal | None = None
+
+
+@dataclass(slots=True)
+class ReconResult:
+    """What a run found."""
+
+    run_id: int
+    flow: str
+    state: str
+    matches: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    repairs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def normalise(value: object) -> object:
+    """The comparable form of a value: Decimal for numbers, trimmed text, None for blank."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value)).normalize()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = Decimal(text.replace(",", ""))
+        except InvalidOperation:
+            return text
+        return number.normalize() if number.is_finite() else text
+    safe = json_safe(value)
+    return safe if not isinstance(safe, str) else safe.strip() or None
+
+
+def _equal(expected: object, actual: object, tolerance: Decimal | None) -> bool:
+    a, b = normalise(expected), normalise(actual)
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return abs(a - b) <= (tolerance or Decimal(0))
+    return a == b
+
+
+def _amount(fields: Mapping[str, object], name: str | None) -> Decimal | None:
+    value = normalise(fields.get(name)) if name else None
+    return value if isinstance(value, Decimal) else None
+
+
+Progress = Callable[[str, int], None]
+
+
+async def _read_all(
+    runtime: Runtime,
+    connection: str,
+    object_name: str,
+    since: datetime | None,
+    page_size: int,
+    on_page: Callable[[Sequence[Record]], None],
+) -> int:
+    source = runtime.connector(connection)
+    guard = runtime.guard(connection)
+    cursor = Cursor(stamp=since) if since else None
+    iterator = aiter(source.read_changes(object_name, cursor, page_size))
+    count = 0
+    while True:
+        try:
+            page = await guard.call(lambda: anext(iterator))
+        except StopAsyncIteration:
+            return count
+        on_page([r for r in page.records if not r.deleted])
+        count += len(page.records)
+
+
+async def run_recon(
+    store: sa.Engine,
+    runtime: Runtime,
+    plan: FlowPlan,
+    options: ReconOptions,
+    clock: Clock,
+    *,
+    progress: Progress | None = None,
+) -> ReconResult:
+    """Run one reconciliation of ``plan``'s flow and store it (see the module docstring)."""
+    key_field = plan.spec.target.key
+    now = clock.now()
+    params = {
+        "since": options.since.isoformat() if options.since else None,
+        "fields": list(options.fields) if options.fields else None,
+        "tolerances": {k: str(v) for k, v in options.tolerances.items()},
+        "amount_field": options.amount_field,
+        "key": key_field,
+    }
+    with store.begin() as conn:
+        run_id = int(
+            conn.execute(
+                recon_runs.insert()
+                .values(flow=plan.name, state="running", params=params, started_at=now)
+                .returning(recon_runs.c.id)
+            ).scalar_one()
+        )
+    result = ReconResult(run_id=run_id, flow=plan.name, state="running")
+    if not key_field:
+        return _finish(
+            store, result, clock, error="the flow has no target key to join on (target.key)"
+        )
+    expected: dict[str, list[tuple[str, dict[str, object]]]] = defaultdict(list)
+    unmappable: list[Difference] = []
+    actual: dict[str, list[dict[str, object]]] = defaultdict(list)
+
+    def map_page(records: Sequence[Record]) -> None:
+        wanted: dict[str, set[str]] = defaultdict(set)
+        accepted = [r for r in records if plan.mapper.accepts(r.fields)]
+        for record in accepted:
+            for entity, source_id in plan.mapper.xref_requests(record.fields):
+                wanted[entity].add(source_id)
+        xrefs: dict[tuple[str, str], str | None] = {}
+        with store.connect() as conn:
+            for entity, ids in wanted.items():
+                found = lookup_xrefs(
+                    conn, (entity, plan.source_connection, plan.target_connection), ids
+                )
+                xrefs.update({(entity, i): found.get(i) for i in ids})
+        for record in accepted:
+            try:
+                payload = plan.mapper.apply(record.fields, xrefs)
+            except MappingError as exc:
+                unmappable.append(
+                    Difference(
+                        DifferenceKind.UNMAPPABLE, key=record.id, rule=str(exc), source_id=record.id
+                    )
+                )
+                continue
+            key = normalise(payload.get(key_field))
+            if key is None:
+                unmappable.append(
+                    Difference(
+                        DifferenceKind.UNMAPPABLE,
+                        key=record.id,
+                        field=key_field,
+                        rule="the mapped record has no key value",
+                        source_id=record.id,
+                    )
+                )
+                continue
+            expected[str(key)].append((record.id, payload))
+        if progress:
+            progress("source", len(records))
+
+    def collect_target(records: Sequence[Record]) -> None:
+        for record in records:
+            key = normalise(record.fields.get(key_field))
+            if key is not None:
+                actual[str(key)].append(dict(record.fields))
+        if progress:
+            progress("target", len(records))
+
+    try:
+        await _read_all(
+            runtime,
+            plan.source_connection,
+            plan.spec.source.object,
+            options.since,
+            options.page_size,
+            map_page,
+        )
+        await _read_all(
+            runtime,
+            plan.target_connection,
+            plan.spec.target.object,
+            None,
+            options.page_size,
+            collect_target,
+        )
+    except ConnectorError as exc:
+        return _finish(
+            store, result, clock, error=f"reading failed, nothing compared or repaired: {exc}"
+        )
+    differences, result.matches = _compare(
+        plan, options, key_field, expected, actual, since_filtered=options.since is not None
+    )
+    result.differences = unmappable + differences
+    return _finish(store, result, clock)
+
+
+def _compare(
+    plan: FlowPlan,
+    options: ReconOptions,
+    key_field: str,
+    expected: Mapping[str, list[tuple[str, dict[str, object]]]],
+    actual: Mapping[str, list[dict[str, object]]],
+    *,
+    since_filtered: bool,
+) -> tuple[list[Difference], int]:
+    """(differences, number of keys that match on every compared field)."""
+    rules = {name: str(plan.spec.map.get(name)) for name in plan.spec.map}
+    out: list[Difference] = []
+    matches = 0
+    for key, sources in expected.items():
+        first_id, payload = sources[0]
+        amount = _amount(payload, options.amount_field)
+        if len(sources) > 1:
+            out.append(
+                Difference(
+                    DifferenceKind.DUPLICATE_SOURCE,
+                    key,
+                    actual=[s for s, _ in sources],
+                    source_id=first_id,
+                    amount=amount,
+                )
+            )
+            continue
+        targets = actual.get(key)
+        if not targets:
+            out.append(
+                Difference(
+                    DifferenceKind.MISSING_IN_TARGET,
+                    key,
+                    expected=json_safe(payload),
+                    source_id=first_id,
+                    amount=amount,
+                )
+            )
+            continue
+        if len(targets) > 1:
+            out.append(
+                Difference(
+                    DifferenceKind.DUPLICATE_TARGET,
+                    key,
+                    actual=len(targets),
+                    source_id=first_id,
+                    amount=amount,
+                )
+            )
+            continue
+        names = options.fields or [
+            n for n in payload if n != key_field and not isinstance(payload[n], list | dict)
+        ]
+        before = len(out)
+        for name in names:
+            want, got = payload.get(name), targets[0].get(name)
+            if not _equal(want, got, options.tolerances.get(name)):
+                diff_amount = None
+                if name == options.amount_field:
+                    a, b = normalise(want), normalise(got)
+                    diff_amount = (
+                        abs(a - b) if isinstance(a, Decimal) and isinstance(b, Decimal) else None
+                    )
+                out.append(
+                    Difference(
+                        DifferenceKind.FIELD,
+                        key,
+                        name,
+                        json_safe(want),
+                        json_safe(got),
+                        rules.get(name),
+                        first_id,
+                        diff_amount,
+                    )
+                )
+        matches += len(out) == before
+    if not since_filtered:  # with --since, target records outside the window are expected
+        for key, targets in actual.items():
+            if key not in expected:
+                amount = _amount(targets[0], options.amount_field)
+                out.append(
+                    Difference(
+                        DifferenceKind.MISSING_IN_SOURCE,
+                        key,
+                        actual=json_safe(targets[0]),
+                        amount=amount,
+                    )
+                )
+    return out, matches
+
+
+def _totals(result: ReconResult) -> dict[str, Any]:
+    by_kind: dict[str, dict[str, Any]] = {}
+    by_field: dict[str, int] = defaultdict(int)
+    for diff in result.differences:
+        entry = by_kind.setdefault(
+            diff.kind.value, {"count": 0, "keys": set(), "amount": Decimal(0)}
+        )
+        entry["count"] += 1
+        entry["keys"].add(diff.key)
+        if diff.amount is not None:
+            entry["amount"] += diff.amount
+        if diff.kind is DifferenceKind.FIELD and diff.field:
+            by_field[diff.field] += 1
+    return {
+        "match": result.matches,
+        "kinds": {
+            k: {"count": v["count"], "records": len(v["keys"]), "amount": format(v["amount"], "f")}
+            for k, v in sorted(by_kind.items())
+        },
+        "fields": dict(sorted(by_field.items())),
+    }
+
+
+def _finish(
+    store: sa.Engine, result: ReconResult, clock: Clock, error: str | None = None
+) -> ReconResult:
+    result.error = error
+    result.state = "failed" if error else "done"
+    result.totals = _totals(result) if not error else {}
+    with store.begin() as conn:
+        if not error and result.differences:
+            conn.execute(
+                recon_differences.insert(),
+                [
+                    {
+                        "run_id": result.run_id,
+                        "kind": d.kind.value,
+                        "record_key": d.key[:255],
+                        "field": d.field,
+                        "source_value": {
+                            "value": d.expected,
+                            "source_id": d.source_id,
+                            "amount": str(d.amount) if d.amount is not None else None,
+                        },
+                        "target_value": {"value": d.actual},
+                        "rule": d.rule,
+                    }
+                    for d in result.differences
+                ],
+            )
+        conn.execute(
+            recon_runs.update()
+            .where(recon_runs.c.id == result.run_id)
+            .values(state=result.state, totals=result.totals, error=error, finished_at=clock.now())
+        )
+    return result
+
+
+def plan_repairs(store: sa.Engine, run_id: int) -> list[dict[str, Any]]:
+    """What repairing run ``run_id`` would do, per difference not accepted by a person."""
+    with store.connect() as conn:
+        run = conn.execute(sa.select(recon_runs).where(recon_runs.c.id == run_id)).first()
+        if run is None or run.state != "done":
+            return []
+        rows = conn.execute(
+            sa.select(recon_differences)
+            .where(recon_differences.c.run_id == run_id, recon_differences.c.accepted.is_(False))
+            .order_by(recon_differences.c.id)
+        ).all()
+    repairs = []
+    seen: set[str] = set()
+    for row in rows:
+        source_id = (row.source_value or {}).get("source_id")
+        if (
+            row.kind in (DifferenceKind.MISSING_IN_TARGET.value, DifferenceKind.FIELD.value)
+            and source_id
+        ):
+            if source_id in seen:
+                continue
+            seen.add(source_id)
+            repairs.append(
+                {
+                    "difference": row.id,
+                    "kind": row.kind,
+                    "key": row.record_key,
+                    "action": "resync from source",
+                    "source_id": source_id,
+                }
+            )
+        else:
+            repairs.append(
+                {
+                    "difference": row.id,
+                    "kind": row.kind,
+                    "key": row.record_key,
+                    "action": "flag for a person",
+                }
+            )
+    return repairs
+
+
+def apply_repairs(
+    store: sa.Engine, plan: FlowPlan, run_id: int, clock: Clock
+) -> list[dict[str, Any]]:
+    """Queue the resync jobs of :func:`plan_repairs` (trigger ``recon``) and return them."""
+    repairs = plan_repairs(store, run_id)
+    changes = [
+        Change(object=plan.spec.source.object, record_id=r["source_id"], version=f"recon:{run_id}")
+        for r in repairs
+        if r["action"] == "resync from source"
+    ]
+    with store.begin() as conn:
+        enqueue_changes(conn, plan.name, changes, Trigger.RECON.value, clock.now())
+        ids = [r["difference"] for r in repairs if r["action"] == "resync from source"]
+        if ids:
+            query = sa.select(jobs.c.source_id, jobs.c.id).where(
+                jobs.c.flow == plan.name, jobs.c.source_version == f"recon:{run_id}"
+            )
+            job_ids = {str(r.source_id): int(str(r.id)) for r in conn.execute(query)}
+            for repair in repairs:
+                if repair["action"] == "resync from source":
+                    repair["job"] = job_ids.get(repair["source_id"])
+                    conn.execute(
+                        recon_differences.update()
+                        .where(recon_differences.c.id == repair["difference"])
+                        .values(repair_job_id=repair["job"])
+                    )
+    for repair in repairs:
+        repair.setdefault("job", None)
+    return repairs
