@@ -10,12 +10,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from starlette.responses import Response
-
-from erpbridge.sims._common.faults import FaultMiddleware, FaultResponses
+from erpbridge.sims._common.faults import FaultMiddleware
 from erpbridge.sims._common.persist import DocumentStore
 from erpbridge.sims._common.spec import SimulatorContext, SimulatorSpec
 from erpbridge.sims.sap.app import SapSimApp
+from erpbridge.sims.sap.faults import SAP_FAULTS
 from erpbridge.sims.sap.seed import SeedSize, seed_state
 from erpbridge.sims.sap.state import SapState
 
@@ -36,32 +35,6 @@ DAY_ENV = "ERPBRIDGE_SAP_DAY_S"
 #: the sandbox's communication user (fixed, documented; never a real credential).
 SANDBOX_USER = "CC_ERPBRIDGE"
 SANDBOX_PASSWORD = "Sandbox-S4H-Welcome1"  # noqa: S105 - documented sandbox credential
-
-_ICM_PAGE = (
-    "<html><head><title>{title}</title></head><body><h1>{title}</h1>"
-    "<p>SAP Web Dispatcher / ICM ({detail})</p></body></html>"
-)
-
-
-def _html(
-    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
-) -> Response:
-    body = _ICM_PAGE.format(title=title, detail=detail)
-    return Response(body, status_code=status, media_type="text/html", headers=dict(headers or {}))
-
-
-#: SAP's own fault answers: ICM HTML pages, and 503 (not 429) when throttled.
-SAP_FAULTS = FaultResponses(
-    error=lambda: _html(500, "500 Internal Server Error", "simulated server error"),
-    throttle=lambda retry_after_s: _html(
-        503,
-        "503 Service Unavailable",
-        "simulated throttling",
-        {"Retry-After": f"{retry_after_s:g}"},
-    ),
-    hang=lambda: _html(504, "504 Gateway Time-out", "simulated timeout"),
-    lost_reply=lambda: _html(502, "502 Bad Gateway", "simulated: the request was handled"),
-)
 
 
 def build_app(
