@@ -308,8 +308,10 @@ async def test_logs_never_hold_the_password_or_tokens(connector: SapConnector) -
         await connector.check()
         await connector.write("A_SalesOrder", [WriteOp(WriteMode.CREATE, _order("SF-LOG"))])
     text = repr(logs) + repr(connector) + repr(connector.client)
+    session_ids = list(connector.client._cookies.values())
     assert SANDBOX_PASSWORD not in text
     assert connector.client._csrf_token not in text  # type: ignore[operator]
+    assert session_ids and not any(value in text for value in session_ids)
 
 
 def test_registry_builds_sap_from_its_spec() -> None:
