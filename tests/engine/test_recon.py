@@ -120,3 +120,16 @@ async def test_reports_html_csv_json(harness: Harness, tmp_path: Path) -> None:
     assert "<!doctype html>" in html and "被人改了" in html and "<script" not in html
     rows = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("id,kind,key,field") and len(rows) == 1 + len(report["differences"])
+
+
+def test_dates_compare_across_wire_formats() -> None:
+    from erpbridge.engine.recon import normalise
+
+    assert (
+        normalise("/Date(1791849600000)/")
+        == normalise("2026-10-13T00:00:00+00:00")
+        == normalise("2026-10-13")
+    )
+    assert normalise("2026-10-13T08:00:00+08:00") == normalise("2026-10-13T00:00:00Z")
+    assert normalise(" 100.00 ") == normalise(100)
+    assert normalise("2026-10-14") != normalise("2026-10-13")

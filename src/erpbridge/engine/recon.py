@@ -23,10 +23,11 @@ with a per-field tolerance; text trimmed; blank and null equal.
 from __future__ import annotations
 
 import enum
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -104,18 +105,46 @@ class ReconResult:
     repairs: list[dict[str, Any]] = field(default_factory=list)
 
 
+_ODATA_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+_ISO_MOMENT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _moment(text: str) -> datetime | None:
+    """An OData ``/Date(ms)/`` or ISO 8601 date/date-time as aware UTC (naive = UTC)."""
+    match = _ODATA_DATE.match(text)
+    if match:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC)
+    if _ISO_MOMENT.match(text):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
 def normalise(value: object) -> object:
-    """The comparable form of a value: Decimal for numbers, trimmed text, None for blank."""
+    """The comparable form of a value: Decimal for numbers, aware UTC datetimes for dates
+    and moments (ISO 8601 or OData ``/Date(ms)/``), trimmed text, None for blank."""
     if value is None:
         return None
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float | Decimal):
         return Decimal(str(value)).normalize()
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
+        moment = _moment(text)
+        if moment is not None:
+            return moment.astimezone(UTC)
         try:
             number = Decimal(text.replace(",", ""))
         except InvalidOperation:
