@@ -386,3 +386,19 @@ def test_bad_outbound_environment_is_a_config_error(
     monkeypatch.setenv("ERPBRIDGE_SALESFORCE_OUTBOUND_OBJECTS", "Acount")
     with pytest.raises(ConfigError, match="unknown sObject 'Acount'"):
         build_app(tmp_path, size=SeedSize.small())
+
+
+async def test_bulk_v1_answers_its_own_error_shape(org_app: Org, api: httpx.AsyncClient) -> None:
+    transport = httpx.ASGITransport(app=org_app[0])
+    async with httpx.AsyncClient(transport=transport, base_url="https://sf.test") as anon:
+        no_session = await anon.post("/services/async/59.0/job", json={})
+    bad_job = await api.post(
+        "/services/async/59.0/job",
+        json={"operation": "merge", "object": "Account"},
+        headers={"X-SFDC-Session": api.headers["Authorization"].removeprefix("Bearer ")},
+    )
+    assert (no_session.status_code, no_session.json()["exceptionCode"]) == (400, "InvalidSessionId")
+    assert bad_job.json() == {
+        "exceptionCode": "InvalidJob",
+        "exceptionMessage": "Invalid operation: merge",
+    }

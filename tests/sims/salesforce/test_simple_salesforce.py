@@ -269,3 +269,25 @@ def test_query_with_child_subquery_returns_nested_records(sf: Salesforce) -> Non
     nested = [r["OrderItems"] for r in result["records"]]
     assert all(n is None or n["totalSize"] == len(n["records"]) for n in nested)
     assert any(n and n["records"] for n in nested)
+
+
+def test_bulk_v1_insert_and_upsert_give_per_record_results(sf: Salesforce) -> None:
+    key = _key()
+    inserted = sf.bulk.Contact.insert(
+        [{"LastName": f"Bulk1 {key}", "ERP_Contact_Id__c": f"{key}-1"}, {"FirstName": "no last"}]
+    )
+    upserted = sf.bulk.Contact.upsert(
+        [{"ERP_Contact_Id__c": f"{key}-1", "Title": "Buyer"}], "ERP_Contact_Id__c"
+    )
+    assert [r["success"] for r in inserted] == [True, False]
+    assert inserted[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+    assert upserted[0]["created"] is False
+    assert upserted[0]["id"] == inserted[0]["id"]
+
+
+def test_bulk_v1_query_returns_records(sf: Salesforce) -> None:
+    records = sf.bulk.Product2.query(
+        "SELECT Id, ProductCode FROM Product2 WHERE IsActive = true", wait=0
+    )
+    assert len(records) >= 250
+    assert all(r["ProductCode"] is None or r["ProductCode"].startswith("P-") for r in records[:250])

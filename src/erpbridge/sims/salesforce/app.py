@@ -31,6 +31,7 @@ from erpbridge.sims._common.faults import FaultConfig, FaultMiddleware
 from erpbridge.sims._common.persist import DocumentStore
 from erpbridge.sims._common.spec import SimulatorContext
 from erpbridge.sims.salesforce import auth, rest
+from erpbridge.sims.salesforce.bulk1 import Bulk1Jobs, BulkError
 from erpbridge.sims.salesforce.bulk2 import Bulk2Jobs
 from erpbridge.sims.salesforce.errors import SfError, method_not_allowed, not_found
 from erpbridge.sims.salesforce.faults import SALESFORCE_FAULTS
@@ -47,6 +48,7 @@ _log = logging.getLogger(__name__)
 #: API versions served (Summer '14 .. Winter '25).
 SUPPORTED_VERSIONS = [f"{v}.0" for v in range(31, 63)]
 _DATA_PATH = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
+_ASYNC_PATH = re.compile(r"^/services/async/(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
 
 
 @dataclass(slots=True)
@@ -60,10 +62,12 @@ class SalesforceSim:
     base_url: str
     cursors: QueryCursors = field(init=False)
     bulk2: Bulk2Jobs = field(init=False)
+    bulk1: Bulk1Jobs = field(init=False)
 
     def __post_init__(self) -> None:
         self.cursors = QueryCursors(self.org)
         self.bulk2 = Bulk2Jobs(self.org)
+        self.bulk1 = Bulk1Jobs(self.org)
         self.org.listeners.append(self.outbound.on_change)
 
     @property
@@ -122,6 +126,20 @@ async def _data(sim: SalesforceSim, request: Request, match: re.Match[str]) -> R
     except SfError as exc:
         response = _error(exc)
     response.headers["Sforce-Limit-Info"] = limit
+    return response
+
+
+async def _async(sim: SalesforceSim, request: Request, match: re.Match[str]) -> Response:
+    """Bulk API 1.0 (``/services/async/{version}/…``): X-SFDC-Session, its own errors."""
+    version = match["version"]
+    if version not in SUPPORTED_VERSIONS:
+        return BulkError("InvalidVersion", f"Invalid api version specified: {version}").response()
+    if not sim.sessions.is_valid(_bearer(request)):
+        return BulkError("InvalidSessionId", "Invalid session id").response()
+    sim.usage.used += 1
+    parts = [p for p in (match["rest"] or "").split("/") if p]
+    response = await sim.bulk1.dispatch(parts, request, version)
+    response.headers["Sforce-Limit-Info"] = f"api-usage={sim.usage.used}/{sim.usage.max}"
     return response
 
 
@@ -229,6 +247,9 @@ def _handler(sim: SalesforceSim) -> Callable[[Request], Awaitable[Response]]:
                 return Response(status_code=full.status_code, headers=dict(full.headers))
             if match is not None:
                 return await _data(sim, request, match)
+            bulk = _ASYNC_PATH.match(path)
+            if bulk is not None:
+                return await _async(sim, request, bulk)
             if path.rstrip("/") == "/_sim/outbound":
                 return await _admin_outbound(sim, request)
             raise not_found()
