@@ -52,6 +52,8 @@ ENDPOINTS = st.sampled_from(
         ("POST", f"{BASE}/jobs/ingest"),
         ("POST", f"{BASE}/jobs/query"),
         ("PUT", "/_sim/outbound"),
+        ("POST", "/services/async/59.0/job"),
+        ("POST", "/services/async/59.0/job/750Sm0000000001AAA/batch"),
     ]
 )
 
@@ -84,7 +86,9 @@ async def _send(requests: list[tuple[tuple[str, str], bytes]]) -> list[int]:
                     method, path, content=body, headers={"Content-Type": "application/json"}
                 )
                 statuses.append(response.status_code)
-                if response.status_code >= 400:
+                if response.status_code >= 400 and "/services/async/" in path:
+                    assert "exceptionCode" in response.json(), response.text  # Bulk 1.0 shape
+                elif response.status_code >= 400:
                     assert isinstance(response.json(), list), response.text
             return statuses
 
