@@ -265,9 +265,9 @@ class JiandaoyunConnector:
         for change_page in change_pages(records, cursor, max(1, page_size)):
             yield change_page
 
-    async def _gated(self, call: Awaitable[T]) -> T:
+    async def _gated(self, call: Callable[[], Awaitable[T]]) -> T:
         async with self._gate:
-            return await call
+            return await call()
 
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
         """The records with these ids (missing ones are absent)."""
@@ -277,7 +277,7 @@ class JiandaoyunConnector:
             body = {"app_id": self.settings.app_id, "entry_id": entry_id, "data_id": data_id}
             try:
                 answer = await self._gated(
-                    self.client.call("app/entry/data/get", body, object=entry_id)
+                    lambda: self.client.call("app/entry/data/get", body, object=entry_id)
                 )
             except NotFoundError:
                 return None
@@ -482,7 +482,7 @@ class JiandaoyunConnector:
             body["transaction_id"] = tid
         try:
             answer = await self._gated(
-                self.client.call("app/entry/data/create", body, object=form.entry_id)
+                lambda: self.client.call("app/entry/data/create", body, object=form.entry_id)
             )
             record = to_record(form.entry_id, answer.get("data"))
         except AuthError:
@@ -549,7 +549,7 @@ class JiandaoyunConnector:
             body["transaction_id"] = tid
         try:
             answer = await self._gated(
-                self.client.call("app/entry/data/update", body, object=form.entry_id)
+                lambda: self.client.call("app/entry/data/update", body, object=form.entry_id)
             )
             record = to_record(form.entry_id, answer.get("data"))
         except AuthError:

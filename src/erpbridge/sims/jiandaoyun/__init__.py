@@ -25,6 +25,7 @@ from erpbridge.sims.jiandaoyun.widgets import APP
 __all__ = [
     "JDY_FAULTS",
     "PUSH_URL_ENV",
+    "RATE_LIMITS_ENV",
     "SANDBOX_API_KEY",
     "SANDBOX_PUSH_SECRET",
     "SIMULATOR",
@@ -45,6 +46,8 @@ SANDBOX_API_KEY = "jdy-sandbox-0f3c9a5e7b2d4c18a6e1f0b9d8c7a6e5"
 SANDBOX_PUSH_SECRET = "jdy-sandbox-push-5d2a8c1e"  # noqa: S105 - sandbox value
 #: when set, the sandbox pushes to this URL from the start (else: ``POST /sim/push``).
 PUSH_URL_ENV = "ERPBRIDGE_JIANDAOYUN_PUSH_URL"
+#: ``off`` turns the documented request-rate limits off (benchmarks of the connector itself).
+RATE_LIMITS_ENV = "ERPBRIDGE_JIANDAOYUN_RATE_LIMITS"
 
 #: Jiandaoyun's own fault answers: its gateway's 502 and 429 (documented statuses),
 #: and the 8303 JSON body when throttled.
@@ -77,7 +80,8 @@ def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> Fa
         seed_state(state, seed=context.seed, size=size)
         store.set_meta("seeded", str(context.seed))
     push = PushConfig(url=os.environ.get(PUSH_URL_ENV, ""), secret=SANDBOX_PUSH_SECRET)
-    app = build_app(state, pusher=Pusher(push))
+    limits_on = os.environ.get(RATE_LIMITS_ENV, "on").strip().lower() not in ("off", "0", "false")
+    app = build_app(state, pusher=Pusher(push), limiter=RateLimiter(enabled=limits_on))
     app.on_shutdown = store.close
     return FaultMiddleware(app, context.faults, seed=context.seed, responses=JDY_FAULTS)
 
@@ -85,16 +89,15 @@ def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> Fa
 def connection_entry(base_url: str, ca_file: Path | None) -> Mapping[str, object]:
     """The ports-file entry: what a ``jiandaoyun`` connection needs (docs/sandbox.md).
 
-    ``push_secret`` verifies 数据推送 deliveries; ``push_config_url`` is where the sandbox
-    takes the push target (``POST {"url": "<hub>/hooks/<connection>"}``), since the real
-    product sets it in the form designer.
+    ``push_secret`` verifies 数据推送 deliveries. The push *target* is not a connection
+    setting (the real product sets it in the form designer): the sandbox takes it from
+    ``ERPBRIDGE_JIANDAOYUN_PUSH_URL`` or ``POST {base_url}/sim/push`` (README.md).
     """
     entry: dict[str, object] = {
         "base_url": base_url,
         "api_key": SANDBOX_API_KEY,
         "app_id": APP.app_id,
         "push_secret": SANDBOX_PUSH_SECRET,
-        "push_config_url": f"{base_url}/sim/push",
     }
     if ca_file is not None:
         entry["ca_file"] = str(ca_file)

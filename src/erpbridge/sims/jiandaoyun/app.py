@@ -7,8 +7,8 @@ code 8301 (the real code is not public; see errors.py).
 
 Simulator controls (not part of Jiandaoyun, need a valid key):
 ``POST /sim/push`` ``{"url", "secret"?, "events"?}`` sets the data-push target of every form
-(表单设置 → 数据推送); ``GET /sim/push`` shows the target (never the secret) and the last
-deliveries.
+(表单设置 → 数据推送; a missing ``secret`` keeps the current one, ``""`` turns signing
+off); ``GET /sim/push`` shows the target (never the secret) and the last deliveries.
 """
 
 from __future__ import annotations
@@ -149,12 +149,13 @@ class JdySimApp:
         if request.method != "POST":
             return error_response(INVALID_REQUEST, "只支持 GET 或 POST", status=405)
         body = await _json_body(request)
-        self.pusher.configure(_push_config(body))
+        self.pusher.configure(_push_config(body, self.pusher.config))
         return _json({"status": "success"})
 
 
-def _push_config(body: Mapping[str, object]) -> PushConfig:
-    url, secret = body.get("url", ""), body.get("secret", "")
+def _push_config(body: Mapping[str, object], current: PushConfig) -> PushConfig:
+    """New push settings; a ``secret`` left out keeps the current one."""
+    url, secret = body.get("url", ""), body.get("secret", current.secret)
     events = body.get("events", sorted(ALL_EVENTS))
     if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
         raise JdyError(INVALID_REQUEST, "url 必须是 http:// 或 https:// 地址")
