@@ -63,6 +63,15 @@ async def test_check_with_wrong_password_says_why_without_raising(
     assert "not-the-password" not in result.reason
 
 
+async def test_check_names_an_api_version_the_org_does_not_offer(
+    make_connector: Callable[..., SalesforceConnector],
+) -> None:
+    result = await make_connector(api_version="99.0").check()
+    assert not result.ok
+    assert "API version 99.0 is not offered" in result.reason
+    assert "31.0 to 62.0" in result.reason
+
+
 async def test_soap_login_flow_works_too(
     make_connector: Callable[..., SalesforceConnector],
 ) -> None:

@@ -86,9 +86,21 @@ class SalesforceConnector:
     # --- check and describe ----------------------------------------------------------
 
     async def check(self) -> CheckResult:
-        """Log in and read the API limits; says why not instead of raising."""
+        """Log in, check the API version is offered, read the limits; never raises."""
         try:
             session = await self.client.login()
+            versions = await self.client.call_json("GET", "/services/data/")
+            offered = [
+                str(v.get("version"))
+                for v in (versions if isinstance(versions, list) else [])
+                if isinstance(v, Mapping)
+            ]
+            if offered and self.settings.api_version not in offered:
+                return CheckResult(
+                    ok=False,
+                    reason=f"API version {self.settings.api_version} is not offered by this org "
+                    f"(it offers {offered[0]} to {offered[-1]})",
+                )
             limits = expect_mapping(await self.client.call_json("GET", "limits/"), "limits")
         except ConnectorError as exc:
             return CheckResult(ok=False, reason=f"{type(exc).__name__}: {exc}")
