@@ -90,3 +90,7 @@ def run() -> None:
             markup=False,
         )
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()
