@@ -1,0 +1,244 @@
+"""Writes: which API each op goes to, idempotency keys, per-op results.
+
+- ``merchant`` creates: ``merchant/idempotent/newinsert``, one call per record, with the
+  job's idempotency key as ``resubmitCheckKey`` — creates are where a lost answer would
+  make a duplicate, so they go through the idempotent API. Updates: one
+  ``batch/merchant/save`` call for the whole batch (``_status: "Update"``); that API is not
+  idempotent but an update repeated is harmless. Per-record results come from ``infos``
+  (saved, by id) and ``messages`` (``客户[code]: why``).
+- ``voucherorder``: ``voucherorder/singleSave`` per record (the open API has no batch
+  save for orders), ``resubmitCheckKey`` on every save.
+- Upserts without a target id look their natural key up first (``find``), so a crash
+  between the create and our xref commit never makes a second record.
+- A duplicate answer (``10004``/``100004``: the key was used over an hour ago) is the
+  earlier success: the op is reported created with the id the gateway gives back.
+- Deletes, and writes to ``product``/``currentstock``, are refused per op (the APIs used
+  here do not offer them).
+
+When a call fails as a whole (auth, transport, throttling), the ops already done keep
+their results and every op not yet done fails with that error, so the engine retries
+only those (their idempotency keys make the retry safe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+
+from erpbridge.connectors.yonbip.client import Answer, YonBipClient
+from erpbridge.connectors.yonbip.cursor import from_server_text
+from erpbridge.connectors.yonbip.errors import SYSTEM, classify_answer
+from erpbridge.connectors.yonbip.settings import YonBipSettings
+from erpbridge.spi.errors import (
+    ConflictError,
+    ConnectorError,
+    NotFoundError,
+    ValidationError,
+)
+from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
+
+__all__ = ["API", "Writer", "resubmit_key"]
+
+API = {
+    "merchant_insert": "/yonbip/digitalModel/merchant/idempotent/newinsert",
+    "merchant_batch": "/yonbip/digitalModel/batch/merchant/save",
+    "order_save": "/yonbip/sd/voucherorder/singleSave",
+}
+_MAX_KEY = 32
+#: errors that belong to one record; anything else stops the batch.
+_RECORD_ERRORS = (ValidationError, NotFoundError, ConflictError)
+_Find = Callable[[str, str, Sequence[object]], Awaitable[list[Record]]]
+
+
+def resubmit_key(key: str | None) -> str | None:
+    """The job's idempotency key as a ``resubmitCheckKey`` (at most 32 characters).
+
+    Longer keys become ``eb`` + 30 hex characters of their SHA-256: stable per job.
+    """
+    if key is None or key == "":
+        return None
+    if len(key) <= _MAX_KEY and key.isascii():
+        return key
+    return "eb" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:30]
+
+
+class Writer:
+    """Writes ops of one object through the APIs above."""
+
+    def __init__(self, client: YonBipClient, settings: YonBipSettings, find: _Find) -> None:
+        self.client = client
+        self.settings = settings
+        self.find = find
+
+    async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """One result per op, in order."""
+        results: list[WriteResult | None] = [None] * len(ops)
+        try:
+            targets = await self._targets(object, ops, results)
+            if object == "merchant":
+                await self._merchants(ops, targets, results)
+            elif object == "voucherorder":
+                await self._orders(ops, targets, results)
+        except ConnectorError as exc:
+            for n, result in enumerate(results):
+                if result is None:
+                    results[n] = _failed(ops[n], exc)
+        for n, result in enumerate(results):
+            if result is None:
+                results[n] = _failed(
+                    ops[n],
+                    ValidationError(
+                        f"{ops[n].mode.value} 不受支持：{object} 的开放接口没有此操作",
+                        field=None,
+                        system=SYSTEM,
+                        object=object,
+                    ),
+                )
+        return [r for r in results if r is not None]
+
+    async def _targets(
+        self, object: str, ops: Sequence[WriteOp], results: list[WriteResult | None]
+    ) -> list[str | None]:
+        """The target id of each op: given, or found by natural key for upserts."""
+        targets: list[str | None] = [op.target_id for op in ops]
+        by_key: dict[str, list[int]] = {}
+        for n, op in enumerate(ops):
+            if op.mode is WriteMode.DELETE or object not in ("merchant", "voucherorder"):
+                continue  # left unanswered: refused below
+            if op.mode in (WriteMode.UPDATE,) and not op.target_id:
+                results[n] = _failed(
+                    op,
+                    ValidationError(
+                        "update 需要 target_id", field="id", system=SYSTEM, object=object
+                    ),
+                )
+            elif op.mode is WriteMode.UPSERT and not op.target_id and op.key_field:
+                by_key.setdefault(op.key_field, []).append(n)
+        for key_field, positions in by_key.items():
+            values = [ops[n].key_value for n in positions]
+            found = await self.find(object, key_field, values)
+            ids = {str(r.fields.get(key_field)): r.id for r in found}
+            for n in positions:
+                targets[n] = ids.get(str(ops[n].key_value))
+        return targets
+
+    # --- merchant -----------------------------------------------------------------------
+
+    async def _merchants(
+        self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
+    ) -> None:
+        updates: list[int] = []
+        for n, op in enumerate(ops):
+            if results[n] is not None or op.mode is WriteMode.DELETE:
+                continue
+            if targets[n] is not None:
+                updates.append(n)
+                continue
+            data = _fields(op)
+            data.update({"_status": "Insert"})
+            key = resubmit_key(op.idempotency_key)
+            if key:
+                data["resubmitCheckKey"] = key
+            results[n] = await self._one(op, API["merchant_insert"], data, "merchant")
+        if updates:
+            await self._merchant_updates(ops, targets, updates, results)
+
+    async def _merchant_updates(
+        self,
+        ops: Sequence[WriteOp],
+        targets: list[str | None],
+        positions: list[int],
+        results: list[WriteResult | None],
+    ) -> None:
+        records = []
+        labels: dict[int, str] = {}
+        for i, n in enumerate(positions):
+            data = _fields(ops[n])
+            data.update({"_status": "Update", "id": int(str(targets[n]))})
+            labels[n] = str(data["code"]) if data.get("code") not in (None, "") else str(i)
+            records.append(data)
+        answer = await self.client.call(
+            "POST", API["merchant_batch"], body={"data": records}, object="merchant"
+        )
+        data = answer.data if isinstance(answer.data, dict) else {}
+        infos = _list(data.get("infos"))
+        messages = [str(m) for m in _list(data.get("messages"))]
+        saved = {str(r.get("id")): r for r in infos if isinstance(r, dict)}
+        for n in positions:
+            target = str(targets[n])
+            if target in saved:
+                results[n] = _done(ops[n], WriteOutcome.UPDATED, target, saved[target])
+                continue
+            prefix = f"客户[{labels[n]}]"
+            text = next((m for m in messages if m.startswith(prefix)), None)
+            reason = text.split(":", 1)[-1].strip() if text else "批量保存未返回此记录"
+            results[n] = _failed(
+                ops[n], classify_answer("999", reason, object="merchant", raw=text)
+            )
+
+    # --- voucherorder -------------------------------------------------------------------
+
+    async def _orders(
+        self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
+    ) -> None:
+        for n, op in enumerate(ops):
+            if results[n] is not None or op.mode is WriteMode.DELETE:
+                continue
+            data = _fields(op)
+            if self.settings.sales_org_code and "salesOrgId" not in data:
+                data["salesOrgId"] = self.settings.sales_org_code
+            if targets[n] is not None:
+                data.update({"_status": "Update", "id": int(str(targets[n]))})
+            else:
+                data["_status"] = "Insert"
+            key = resubmit_key(op.idempotency_key)
+            if key:
+                data["resubmitCheckKey"] = key
+            results[n] = await self._one(op, API["order_save"], data, "voucherorder")
+
+    async def _one(
+        self, op: WriteOp, api: str, data: dict[str, object], object: str
+    ) -> WriteResult:
+        try:
+            answer = await self.client.call("POST", api, body={"data": data}, object=object)
+        except _RECORD_ERRORS as exc:
+            return _failed(op, exc)
+        return _from_answer(op, answer, data.get("_status") == "Update", object)
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _fields(op: WriteOp) -> dict[str, object]:
+    return {k: v for k, v in op.fields.items() if k not in ("pubts", "_status")}
+
+
+def _from_answer(op: WriteOp, answer: Answer, is_update: bool, object: str) -> WriteResult:
+    data = answer.data
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if not isinstance(data, dict) or data.get("id") in (None, ""):
+        return _failed(
+            op,
+            ConnectorError(
+                "保存成功的回答缺少 data.id",
+                system=SYSTEM,
+                object=object,
+                raw=str(answer.data)[:500],
+            ),
+        )
+    outcome = WriteOutcome.UPDATED if is_update else WriteOutcome.CREATED
+    return _done(op, outcome, str(data["id"]), data)
+
+
+def _done(
+    op: WriteOp, outcome: WriteOutcome, target_id: str, data: dict[str, object]
+) -> WriteResult:
+    stamp = data.get("pubts")
+    version = str(stamp) if stamp and from_server_text(stamp, 0) is not None else None
+    return WriteResult(op.ref, outcome, target_id, version)
+
+
+def _failed(op: WriteOp, error: ConnectorError) -> WriteResult:
+    return WriteResult(op.ref, WriteOutcome.FAILED, op.target_id, None, error)
