@@ -67,11 +67,12 @@ def _proc_cpu_s(pid: int) -> float:
 
 def _start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     ports = workdir / "sandbox.json"
-    exe = Path(sys.executable).with_name("erpbridge")
+    # the sandbox command on its own (python -m), so other CLI commands cannot affect the run
     proc = subprocess.Popen(  # noqa: S603 - our own command
         [
-            str(exe),
-            "sandbox",
+            sys.executable,
+            "-m",
+            "erpbridge.cli.sandbox",
             "--only",
             "salesforce",
             "--ports-file",

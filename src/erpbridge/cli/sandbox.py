@@ -73,3 +73,7 @@ def sandbox_cmd(
             raise typer.BadParameter(exc.reason, param_hint="--only") from exc
         typer.echo(f"erpbridge sandbox: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+if __name__ == "__main__":  # ``python -m erpbridge.cli.sandbox``: the command on its own
+    typer.run(sandbox_cmd)
