@@ -121,11 +121,12 @@ async def test_create_update_delete_push_signed_payloads(
     )
     await jdy_app.pusher.drain()
 
-    bodies = [json.loads(r.raw) for r in receiver.got]
-    assert [b["op"] for b in bodies] == ["data_create", "data_update", "data_remove"]
-    assert bodies[0]["data"] == created
-    assert bodies[1]["data"] == updated
-    assert bodies[2]["data"]["_id"] == created["_id"]
+    # Deliveries run concurrently; the product does not promise their order either.
+    bodies = {json.loads(r.raw)["op"]: json.loads(r.raw)["data"] for r in receiver.got}
+    assert len(receiver.got) == 3
+    assert bodies["data_create"] == created
+    assert bodies["data_update"] == updated
+    assert bodies["data_remove"]["_id"] == created["_id"]
     for received in receiver.got:
         assert received.headers["x-jdy-signature"] == demo_signature(received, SECRET)
         assert received.query["timestamp"].isdigit()
