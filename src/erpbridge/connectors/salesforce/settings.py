@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import ConnectionSettings
@@ -50,6 +50,9 @@ class SalesforceSettings(ConnectionSettings):
         lines: per object, child relationships read with the parent as LINES fields.
             Default ``{"Order": ("OrderItems",)}``; ``{}`` turns it off.
     """
+
+    # A pasted password must not come back in the error text (pydantic shows inputs).
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     base_url: str = "https://login.salesforce.com"
     api_version: str = Field(default="59.0", pattern=r"^\d{2}\.0$")
