@@ -34,6 +34,7 @@ _BUILTIN: dict[str, str] = {
     "salesforce": "erpbridge.connectors.salesforce:SPEC",
     "kingdee": "erpbridge.connectors.kingdee:SPEC",
     "jiandaoyun": "erpbridge.connectors.jiandaoyun:SPEC",
+    "oracle": "erpbridge.connectors.oracle:SPEC",
     "yonbip": "erpbridge.connectors.yonbip:SPEC",
 }
 

@@ -1,0 +1,64 @@
+"""The objects the connector knows: resource path, id, change stamp, natural keys, children.
+
+Objects are named after their Fusion REST resources (``oracle:salesOrdersForOrderHub``).
+Reference §2 and §2.3 give the keys; ``onhandQuantityDetails`` has an opaque hash key, so its
+record id is taken from ``links[rel=self]`` (reference §1.3: "follow links[rel=self] rather
+than build keys"). ``customerCreditProfiles`` is not a confirmed Oracle resource name (§2,
+"Credit" [U]); a pod that exposes credit limits under another name maps it with the
+connection's ``resources`` setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["OBJECTS", "STAMP_FIELD", "ObjectSpec"]
+
+STAMP_FIELD = "LastUpdateDate"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSpec:
+    """How to read and write one object.
+
+    Attributes:
+        resource: the default resource name in the path.
+        id_field: the attribute holding the record id; None = the id is the last segment of
+            the item's self link (opaque hash keys).
+        natural_keys: attributes ``find`` is meant for (any queryable attribute works).
+        children: child collections read with each record (``expand``).
+        alt_key: the alternate key Oracle's ``Upsert-Mode`` matches on; empty = none.
+        writable: has create/update through REST.
+    """
+
+    resource: str
+    id_field: str | None
+    natural_keys: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()
+    alt_key: tuple[str, ...] = ()
+    writable: bool = False
+
+
+OBJECTS: dict[str, ObjectSpec] = {
+    "salesOrdersForOrderHub": ObjectSpec(
+        "salesOrdersForOrderHub",
+        "HeaderId",
+        ("SourceTransactionNumber", "SourceTransactionId", "OrderNumber"),
+        ("lines", "billToCustomer", "shipToCustomer"),
+        ("SourceTransactionSystem", "SourceTransactionId"),
+        writable=True,
+    ),
+    "receivablesCustomerAccountActivities": ObjectSpec(
+        "receivablesCustomerAccountActivities", "CustomerAccountId", ("AccountNumber",)
+    ),
+    "itemsV2": ObjectSpec(
+        "itemsV2", "ItemId", ("ItemNumber",), (), ("ItemNumber", "OrganizationCode"), writable=True
+    ),
+    "onhandQuantityDetails": ObjectSpec("onhandQuantityDetails", None, ("ItemNumber",)),
+    "purchaseRequisitions": ObjectSpec(
+        "purchaseRequisitions", "RequisitionHeaderId", ("Requisition",), ("lines",), writable=True
+    ),
+    "customerCreditProfiles": ObjectSpec(
+        "customerCreditProfiles", "CustomerAccountId", ("AccountNumber",)
+    ),
+}
