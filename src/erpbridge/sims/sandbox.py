@@ -34,6 +34,7 @@ SIMULATORS: dict[str, str] = {
     "jiandaoyun": "erpbridge.sims.jiandaoyun:SIMULATOR",
     "oracle": "erpbridge.sims.oracle:SIMULATOR",
     "yonbip": "erpbridge.sims.yonbip:SIMULATOR",
+    "yonyou": "erpbridge.sims.yonyou:SIMULATOR",
 }
 
 

@@ -17,6 +17,12 @@ from erpbridge.sims.yonbip import (
     build_app,
 )
 from erpbridge.sims.yonbip.seed import SeedSize, seed_state
+from erpbridge.sims.yonyou import SANDBOX_APP_KEY as U8_APP_KEY
+from erpbridge.sims.yonyou import SANDBOX_APP_SECRET as U8_APP_SECRET
+from erpbridge.sims.yonyou import SANDBOX_FROM_ACCOUNT, SANDBOX_TO_ACCOUNT, U8SimApp, U8State
+from erpbridge.sims.yonyou import build_app as build_u8_app
+from erpbridge.sims.yonyou.seed import SeedSize as U8SeedSize
+from erpbridge.sims.yonyou.seed import seed_state as seed_u8
 
 SMALL = SeedSize(customers=12, materials=8, orders=15)
 TOKEN_PATH = "/iuap-api-auth/open-auth/selfAppAuth/getAccessToken"
@@ -107,3 +113,80 @@ class Bip:
 @pytest.fixture
 async def bip(bip_raw: httpx.AsyncClient) -> Bip:
     return Bip(bip_raw, await fetch_token(bip_raw))
+
+
+# --- U8 OpenAPI --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def u8_state(clock: StepClock) -> U8State:
+    state = U8State(clock=clock)
+    seed_u8(state, seed=5, size=U8SeedSize(customers=12, inventories=8, orders=15))
+    return state
+
+
+@pytest.fixture
+def u8_app(u8_state: U8State) -> U8SimApp:
+    return build_u8_app(u8_state, base_url="http://u8.test")
+
+
+@pytest.fixture
+async def u8_raw(u8_app: U8SimApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=u8_app), base_url="http://u8.test"
+    ) as client:
+        yield client
+
+
+class U8:
+    """A tiny caller: the documented query parameters on every call."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def auth(self, **extra: object) -> dict[str, object]:
+        return {
+            "from_account": SANDBOX_FROM_ACCOUNT,
+            "to_account": SANDBOX_TO_ACCOUNT,
+            "app_key": U8_APP_KEY,
+            "token": self.token,
+            **extra,
+        }
+
+    async def get(self, path: str, **params: object) -> dict[str, object]:
+        return (await self.client.get(path, params=self.auth(**params))).json()  # type: ignore[no-any-return]
+
+    async def post(self, path: str, body: object, **params: object) -> dict[str, object]:
+        answer = await self.client.post(path, params=self.auth(**params), json=body)
+        return answer.json()  # type: ignore[no-any-return]
+
+    async def tradeid(self) -> str:
+        answer = await self.client.get(
+            "/system/tradeid",
+            params={
+                "from_account": SANDBOX_FROM_ACCOUNT,
+                "app_key": U8_APP_KEY,
+                "token": self.token,
+            },
+        )
+        return str(answer.json()["trade"]["id"])
+
+
+async def fetch_u8_token(client: httpx.AsyncClient) -> str:
+    answer = await client.get(
+        "/system/token",
+        params={
+            "from_account": SANDBOX_FROM_ACCOUNT,
+            "app_key": U8_APP_KEY,
+            "app_secret": U8_APP_SECRET,
+        },
+    )
+    body = answer.json()
+    assert body["errcode"] == "0", body
+    return str(body["token"]["id"])
+
+
+@pytest.fixture
+async def u8(u8_raw: httpx.AsyncClient) -> U8:
+    return U8(u8_raw, await fetch_u8_token(u8_raw))
