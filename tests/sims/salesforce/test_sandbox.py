@@ -42,6 +42,7 @@ def test_ports_file_entry_holds_what_a_connection_needs(tmp_path: Path) -> None:
         "client_secret",
         "org_id",
         "ca_file",
+        "private_key_file",
     }
     assert entry["base_url"].startswith("https://127.0.0.1:")
     assert total == 3000

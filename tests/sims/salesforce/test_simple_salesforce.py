@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -19,6 +22,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from erpbridge.sims._common.server import RunningSimulator
 from erpbridge.sims.salesforce.app import SalesforceSim
 from erpbridge.sims.salesforce.auth import (
     CONSUMER_KEY,
@@ -291,3 +295,36 @@ def test_bulk_v1_query_returns_records(sf: Salesforce) -> None:
     )
     assert len(records) >= 250
     assert all(r["ProductCode"] is None or r["ProductCode"].startswith("P-") for r in records[:250])
+
+
+def test_jwt_bearer_login_with_the_connected_app_key(
+    sf_session: requests.Session, sf_server: RunningSimulator
+) -> None:
+    sf = Salesforce(
+        username=USERNAME,
+        consumer_key=CONSUMER_KEY,
+        privatekey_file=str(sf_server.entry["private_key_file"]),
+        session=sf_session,
+    )
+    assert sf.query("SELECT COUNT() FROM Pricebook2")["totalSize"] >= 2
+
+
+def test_jwt_signed_with_another_key_is_refused(
+    sf_session: requests.Session, tmp_path: Path
+) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "other.key"
+    key_file.write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(SalesforceAuthenticationFailed, match="invalid_grant"):
+        Salesforce(
+            username=USERNAME,
+            consumer_key=CONSUMER_KEY,
+            privatekey_file=str(key_file),
+            session=sf_session,
+        )

@@ -11,6 +11,7 @@ from pathlib import Path
 from erpbridge.sims._common.spec import SimulatorSpec
 from erpbridge.sims.salesforce import auth
 from erpbridge.sims.salesforce.app import build_app, create_app, sim_of
+from erpbridge.sims.salesforce.jwt_bearer import app_key_file
 from erpbridge.sims.salesforce.state import ORG_ID
 
 __all__ = ["API_VERSION", "SIMULATOR", "build_app", "connection_entry", "create_app", "sim_of"]
@@ -31,6 +32,9 @@ def connection_entry(base_url: str, ca_file: Path | None) -> Mapping[str, object
         "client_secret": auth.CONSUMER_SECRET,
         "org_id": ORG_ID,
         "ca_file": str(ca_file) if ca_file else None,
+        # the connected app's key for the JWT bearer flow (auth: jwt); it lives in the
+        # simulator's data directory, whose tls/ folder holds ca_file
+        "private_key_file": str(app_key_file(ca_file.parent.parent)) if ca_file else None,
     }
 
 

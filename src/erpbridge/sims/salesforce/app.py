@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -35,6 +36,7 @@ from erpbridge.sims.salesforce.bulk1 import Bulk1Jobs, BulkError
 from erpbridge.sims.salesforce.bulk2 import Bulk2Jobs
 from erpbridge.sims.salesforce.errors import SfError, method_not_allowed, not_found
 from erpbridge.sims.salesforce.faults import SALESFORCE_FAULTS
+from erpbridge.sims.salesforce.jwt_bearer import ensure_app_key
 from erpbridge.sims.salesforce.outbound import OutboundConfig, OutboundNotifier, configs_from_json
 from erpbridge.sims.salesforce.query import QueryCursors
 from erpbridge.sims.salesforce.schema import object_def
@@ -60,6 +62,7 @@ class SalesforceSim:
     usage: rest.ApiUsage
     outbound: OutboundNotifier
     base_url: str
+    app_key: rsa.RSAPublicKey | None = None
     cursors: QueryCursors = field(init=False)
     bulk2: Bulk2Jobs = field(init=False)
     bulk1: Bulk1Jobs = field(init=False)
@@ -236,7 +239,7 @@ def _handler(sim: SalesforceSim) -> Callable[[Request], Awaitable[Response]]:
             if path.rstrip("/") == "/services/oauth2/token":
                 if method != "POST":
                     raise method_not_allowed(method, "POST")
-                return await auth.oauth_token(request, sim.sessions, sim.base_url)
+                return await auth.oauth_token(request, sim.sessions, sim.base_url, sim.app_key)
             if path.rstrip("/") == "/services/data":
                 return await _versions(request)
             match = _DATA_PATH.match(path)
@@ -271,6 +274,7 @@ def build_app(
     clock: Clock | None = None,
     size: SeedSize | None = None,
     api_limit: int = 15000,
+    jwt_key: bool = False,
 ) -> tuple[FaultMiddleware, SalesforceSim]:
     """The app and its parts; seeds ``data_dir`` on first use, reloads it afterwards.
 
@@ -282,6 +286,9 @@ def build_app(
         clock: time source for stamps. Default: the system clock (UTC).
         size: how much seed data. Default :class:`SeedSize` (full).
         api_limit: DailyApiRequests maximum. Default 15000 (Developer Edition).
+        jwt_key: make (or load) the connected app's key so the JWT bearer flow works.
+            Default False (RSA key generation is slow for throw-away test orgs);
+            :func:`create_app` (the sandbox) turns it on.
     """
     store = DocumentStore(data_dir / "salesforce.sqlite")
     org = OrgState(store, clock=clock) if clock else OrgState(store)
@@ -293,6 +300,7 @@ def build_app(
         usage=rest.ApiUsage(max=api_limit),
         outbound=OutboundNotifier(base_url),
         base_url=base_url.rstrip("/"),
+        app_key=ensure_app_key(data_dir) if jwt_key else None,
     )
     sim.outbound.configure(_initial_outbound(org))
 
@@ -315,7 +323,11 @@ def build_app(
 def create_app(context: SimulatorContext) -> ASGIApp:
     """:class:`SimulatorSpec` factory: the full-size org at ``context.data_dir``."""
     app, _ = build_app(
-        context.data_dir, seed=context.seed, faults=context.faults, base_url=context.base_url
+        context.data_dir,
+        seed=context.seed,
+        faults=context.faults,
+        base_url=context.base_url,
+        jwt_key=True,
     )
     return app
 

@@ -4,8 +4,9 @@ Copied behaviour (reference §1): the SOAP answer carries unprefixed ``sessionId
 ``serverUrl`` in the partner namespace; a refused login is HTTP 500 with a SOAP fault
 whose ``sf:exceptionCode`` is ``INVALID_LOGIN``. The token endpoint takes a form body and
 answers JSON; a refused login is 400 ``invalid_grant`` / ``authentication failure``.
-Sessions live two hours (Salesforce's default timeout) and do not survive a restart, so a
-client sees ``INVALID_SESSION_ID`` and logs in again, as after a real session expiry.
+The JWT bearer flow is in :mod:`.jwt_bearer`. Sessions live two hours (Salesforce's
+default timeout) and do not survive a restart, so a client sees ``INVALID_SESSION_ID`` and
+logs in again, as after a real session expiry.
 
 The integration user's security token may be appended to the password (SOAP and OAuth);
 the sandbox also accepts the bare password, as an org does for a trusted IP range.
@@ -23,9 +24,11 @@ from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import parse_qs
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from erpbridge.sims.salesforce.jwt_bearer import JwtRefusedError, verify_assertion
 from erpbridge.sims.salesforce.state import ORG_ID, USER_ID
 
 __all__ = [
@@ -152,11 +155,29 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
     return JSONResponse({"error": error, "error_description": description}, status_code=status)
 
 
-async def oauth_token(request: Request, sessions: SessionTable, base_url: str) -> Response:
-    """``POST /services/oauth2/token``: password and client-credentials grants."""
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+async def oauth_token(
+    request: Request,
+    sessions: SessionTable,
+    base_url: str,
+    app_key: rsa.RSAPublicKey | None = None,
+) -> Response:
+    """``POST /services/oauth2/token``: password, client-credentials and JWT bearer grants."""
     raw = (await request.body()).decode("utf-8", errors="replace")
     form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
     grant = form.get("grant_type", "")
+    if grant == JWT_GRANT and app_key is not None:
+        try:
+            user = verify_assertion(
+                form.get("assertion", ""), app_key, consumer_key=CONSUMER_KEY, base_url=base_url
+            )
+        except JwtRefusedError as exc:
+            return _oauth_error(exc.error, exc.description)
+        if user != USERNAME:
+            return _oauth_error("invalid_grant", "invalid assertion")
+        return _token_answer(sessions, base_url)
     if grant == "client_credentials":
         header = request.headers.get("authorization", "")
         try:
@@ -175,6 +196,10 @@ async def oauth_token(request: Request, sessions: SessionTable, base_url: str) -
         form.get("username") == USERNAME and _password_ok(form.get("password", ""))
     ):
         return _oauth_error("invalid_grant", "authentication failure")
+    return _token_answer(sessions, base_url)
+
+
+def _token_answer(sessions: SessionTable, base_url: str) -> Response:
     issued_at = str(int(time.time() * 1000))
     identity = f"{base_url}/id/{ORG_ID}/{USER_ID}"
     signature = base64.b64encode(
