@@ -227,6 +227,72 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
             admin.dispose()
 
 
+def _worker_rss(url: str, batch: int, jobs: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Work ``jobs`` jobs from a large queue in a fresh process; report time and peak RSS."""
+
+    async def go() -> float:
+        project = load_project_text(
+            PROJECT.replace("BATCH", str(batch)),
+            path=Path("bench.yaml"),
+            registry=_registry(),
+            environ={},
+        )
+        target = NoopTarget(batch)
+        runtime = Runtime(project, _registry(), connectors={"src": target, "dst": target})
+        worker = Worker(
+            open_store(url, migrate=False),
+            runtime,
+            build_plans(project),
+            worker_id="g",
+            claim_size=batch,
+        )
+        started = time.perf_counter()
+        worked = 0
+        while worked < jobs:
+            n = await worker.run_once()
+            if n == 0:
+                break
+            worked += n
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(go())
+    queue.put((elapsed, _rss_mb()))
+
+
+def queue_growth(sizes: Sequence[int], work: int, tmp: Path) -> None:
+    """Peak RSS of a worker process that works ``work`` jobs while N others wait."""
+    for size in sizes:
+        url = f"sqlite:///{tmp / f'growth-{size}.db'}"
+        store = open_store(url)
+        clock = SystemClock()
+        started = time.perf_counter()
+        for start in range(0, size + work, 5000):
+            intake_changes(
+                store,
+                ["bench"],
+                _changes(start, min(5000, size + work - start)),
+                Trigger.WEBHOOK,
+                clock,
+            )
+        intake_s = time.perf_counter() - started
+        store.dispose()
+        results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+        proc = multiprocessing.Process(target=_worker_rss, args=(url, 1000, work, results))
+        proc.start()
+        proc.join()
+        elapsed, rss = results.get()
+        print(
+            {
+                "queued": size + work,
+                "intake_s": round(intake_s, 1),
+                "worked": work,
+                "work_jobs_s": round(work / elapsed),
+                "worker_peak_rss_mb": round(rss, 1),
+            },
+            flush=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -235,7 +301,16 @@ def main() -> int:
     parser.add_argument("--batch", default="1,100,1000")
     parser.add_argument("--backend", default="sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--queue-growth",
+        default="",
+        help="e.g. 10000,100000,1000000: worker RSS with that many jobs queued (SQLite)",
+    )
     args = parser.parse_args()
+    if args.queue_growth:
+        with tempfile.TemporaryDirectory() as tmp:
+            queue_growth([int(n) for n in args.queue_growth.split(",")], 20000, Path(tmp))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backend.split(","):
             for batch in (int(b) for b in args.batch.split(",")):

@@ -188,9 +188,10 @@ def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: 
         )
 
 
-def _claimable(now: datetime) -> Any:
+def _not_blocked() -> Any:
+    """No older job of the same (flow, record) is still open: order per record."""
     older = jobs.alias("older")
-    blocked = (
+    return ~(
         sa.select(older.c.id)
         .where(
             older.c.flow == jobs.c.flow,
@@ -200,14 +201,6 @@ def _claimable(now: datetime) -> Any:
         )
         .exists()
     )
-    ready = sa.or_(
-        sa.and_(
-            jobs.c.state.in_((JobState.QUEUED.value, JobState.PARKED.value)),
-            jobs.c.next_attempt_at <= now,
-        ),
-        sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),
-    )
-    return sa.and_(ready, ~blocked)
 
 
 def claim_jobs(
@@ -218,14 +211,43 @@ def claim_jobs(
     now: datetime,
     flows: Sequence[str] | None = None,
 ) -> list[Job]:
-    """Claim up to ``limit`` ready jobs for ``worker``, leased until ``now + lease``."""
-    condition = _claimable(now)
-    if flows is not None:
-        condition = sa.and_(condition, jobs.c.flow.in_(flows))
-    select = sa.select(jobs.c.id).where(condition).order_by(jobs.c.id).limit(limit)
-    if conn.dialect.name == "postgresql":
-        select = select.with_for_update(skip_locked=True)
-    ids = [row[0] for row in conn.execute(select)]
+    """Claim up to ``limit`` ready jobs for ``worker``, leased until ``now + lease``.
+
+    Two selects, each walking an index in id order and stopping at ``limit``: queued jobs
+    (index ``state, id``: the cost does not grow with the queue), then the few parked
+    jobs that are due and running jobs whose lease ran out. The lowest ids win.
+    """
+    scope = jobs.c.flow.in_(flows) if flows is not None else sa.true()
+    queued = (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.state == JobState.QUEUED.value,
+            jobs.c.next_attempt_at <= now,
+            scope,
+            _not_blocked(),
+        )
+        .order_by(jobs.c.id)
+        .limit(limit)
+    )
+    stranded = (
+        sa.select(jobs.c.id)
+        .where(
+            sa.or_(
+                sa.and_(jobs.c.state == JobState.PARKED.value, jobs.c.next_attempt_at <= now),
+                sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),
+            ),
+            scope,
+            _not_blocked(),
+        )
+        .order_by(jobs.c.id)
+        .limit(limit)
+    )
+    ids: list[int] = []
+    for select in (queued, stranded):
+        if conn.dialect.name == "postgresql":
+            select = select.with_for_update(skip_locked=True)
+        ids += [int(row[0]) for row in conn.execute(select)]
+    ids = sorted(set(ids))[:limit]
     if not ids:
         return []
     claimed_state = sa.or_(

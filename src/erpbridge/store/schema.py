@@ -105,7 +105,7 @@ jobs = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("flow", "source_id", "source_version"),
-    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "state", "id"),
     sa.Index(None, "flow", "source_id"),
 )
 

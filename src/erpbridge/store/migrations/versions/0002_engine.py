@@ -36,6 +36,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     op.create_index(op.f("ix_runs_flow_started_at"), "runs", ["flow", "started_at"], unique=False)
+    # Claims walk queued jobs in id order and stop at the batch size (engine/queue.py);
+    # with (state, next_attempt_at) beside it, planners sort the whole queue instead.
+    op.drop_index(op.f("ix_jobs_state_next_attempt_at"), table_name="jobs")
+    op.create_index(op.f("ix_jobs_state_id"), "jobs", ["state", "id"], unique=False)
     with op.batch_alter_table("echo_hashes") as batch:
         # Existing rows (none before the engine) get an empty field list.
         batch.add_column(
@@ -65,6 +69,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_jobs_state_id"), table_name="jobs")
+    op.create_index(
+        op.f("ix_jobs_state_next_attempt_at"), "jobs", ["state", "next_attempt_at"], unique=False
+    )
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("waiting_since")
     with op.batch_alter_table("dead_letters") as batch:
