@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -531,3 +532,32 @@ async def test_odd_answers_become_spi_errors(
         assert caught.value.retry_after_s == 7.0
     if expected is ValidationError:
         assert "某个未知错误" in str(caught.value)
+
+
+# --- the other reading of batch_create: no success_ids in the answer ---------------------
+
+
+class WithoutSuccessIds(httpx.AsyncBaseTransport):
+    """The simulator's real answers, with ``success_ids`` removed from batch_create
+    (the reference is unsure the product sends them)."""
+
+    def __init__(self, app: object) -> None:
+        self.inner = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith("/batch_create") or response.status_code != 200:
+            return response
+        body = json.loads(await response.aread())
+        body.pop("success_ids", None)
+        return httpx.Response(200, json=body)
+
+
+async def test_created_ids_are_found_by_key_when_batch_create_omits_them(sim: object) -> None:
+    async with httpx.AsyncClient(transport=WithoutSuccessIds(sim)) as http:
+        connector = JiandaoyunConnector(make_settings(), http)
+        results = await connector.write(CUSTOMER, [create("NS1"), create("NS2")])
+        found = await connector.find(CUSTOMER, "客户编号", ["NS1", "NS2"])
+    by_code = {r.fields[CUST_CODE]: r.id for r in found}
+    assert [r.outcome for r in results] == [WriteOutcome.CREATED] * 2
+    assert [r.target_id for r in results] == [by_code["NS1"], by_code["NS2"]]

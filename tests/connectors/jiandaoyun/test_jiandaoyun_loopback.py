@@ -85,3 +85,20 @@ async def test_sandbox_entry_is_enough_to_connect_write_read_and_receive_pushes(
     assert check.ok, check.reason
     assert [r.id for r in found] == [created.target_id]
     assert [(c.kind, c.record_id) for c in hub.changes] == [(ChangeKind.UPSERT, created.target_id)]
+
+
+async def test_a_hanging_simulator_times_out_as_a_transient_error(tmp_path: Path) -> None:
+    from erpbridge.sims._common.faults import FaultConfig, FaultKind
+    from erpbridge.sims._common.server import run_simulator
+    from erpbridge.sims.jiandaoyun import SIMULATOR
+    from erpbridge.spi import Limits
+
+    with run_simulator(SIMULATOR, tmp_path, faults=FaultConfig(hang_s=3)) as running:
+        entry = dict(running.entry)
+        settings = settings_from(entry).model_copy(update={"limits": Limits(timeout_s=0.3)})
+        async with httpx.AsyncClient() as http:
+            connector = JiandaoyunConnector(settings, http)
+            running.app.force(FaultKind.HANG)  # type: ignore[attr-defined]
+            result = await connector.check()
+    assert not result.ok
+    assert "TransientError" in result.reason and "timed out" in result.reason
