@@ -412,3 +412,13 @@ async def test_item_answers_match_the_documented_shape(
     item = await fusion.get(href, params={"expand": "all"})
     assert item.status_code == 200 and item.headers["etag"]
     jsonschema.validate(item.json(), BY_RESOURCE[resource])
+
+
+async def test_equality_filter_follows_updates(fusion: httpx.AsyncClient) -> None:
+    old = (await fusion.get(f"{ORDERS}/CRM:10006")).json()["CustomerPONumber"]
+    before_old = await _all(fusion, ORDERS, q=f"CustomerPONumber = '{old}'")
+    await fusion.patch(f"{ORDERS}/CRM:10006", json={"CustomerPONumber": "MOVED-1"})
+    after_old = await _all(fusion, ORDERS, q=f"CustomerPONumber IN ('{old}')")
+    after_new = await _all(fusion, ORDERS, q="CustomerPONumber = 'MOVED-1'")
+    assert len(before_old) == len(after_old) + 1
+    assert [i["SourceTransactionId"] for i in after_new] == ["10006"]

@@ -214,6 +214,9 @@ class _Parser:
         self.i = 0
         self.lookup = lookup
         self.depth = 0
+        self.conds = 0
+        #: (attribute, values) when the whole filter is one ``=`` or ``IN``: an index hint.
+        self.hint: tuple[str, list[object]] | None = None
 
     def peek(self) -> _Tok:
         return self.tokens[self.i]
@@ -283,12 +286,15 @@ class _Parser:
         return attr
 
     def cond(self) -> Predicate:
+        self.conds += 1
         attr = self.attr()
         name = attr.name
         tok = self.take()
         if tok.kind == "op":
             value = _coerce(attr, self.take())
             op = tok.text
+            if op == "=":
+                self.hint = (name, [value])
             return lambda row: _compare(op, _stored(attr, row.get(name)), value)
         negate = False
         if tok.kind == "kw" and tok.text == "not":
@@ -308,6 +314,8 @@ class _Parser:
             return like
         if tok.kind == "kw" and tok.text == "in":
             values = self.value_list(attr)
+            if not negate:
+                self.hint = (name, values)
             return lambda row: (
                 row.get(name) is not None and (_stored(attr, row.get(name)) in values) != negate
             )
@@ -379,8 +387,13 @@ def _parse_qbe(text: str, lookup: AttrLookup) -> Predicate:
     return lambda row: all(p(row) for p in parts)
 
 
-def parse_q(text: str, lookup: AttrLookup, *, framework_version: int) -> Predicate:
-    """The predicate of a ``q`` value under the given framework version.
+def parse_q(
+    text: str, lookup: AttrLookup, *, framework_version: int
+) -> tuple[Predicate, tuple[str, list[object]] | None]:
+    """The predicate of a ``q`` value under the given framework version, and an index hint.
+
+    The hint is (attribute, values) when the whole filter is one ``=`` or ``IN``: only
+    records with one of those values can match (the caller may look them up by index).
 
     Raises:
         QueryError: syntax, unknown attribute or a literal of the wrong type; the message
@@ -389,8 +402,10 @@ def parse_q(text: str, lookup: AttrLookup, *, framework_version: int) -> Predica
     if len(text) > 8000:
         raise QueryError("the filter is longer than 8000 characters")
     if framework_version < 2:
-        return _parse_qbe(text, lookup)
-    return _Parser(text, lookup).parse()
+        return _parse_qbe(text, lookup), None
+    parser = _Parser(text, lookup)
+    pred = parser.parse()
+    return pred, parser.hint if parser.conds == 1 else None
 
 
 def parse_order_by(text: str, lookup: AttrLookup) -> list[tuple[str, bool]]:

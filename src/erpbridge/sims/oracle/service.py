@@ -224,11 +224,16 @@ class OracleService:
         limit = min(_int_param(call.query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
         offset = _int_param(call.query, "offset", 0)
         view = self._view(call, resource)
-        rows = self.state.rows(resource.name)
         q = call.query.get("q")
         if q:
-            pred = parse_q(q, resource.attr, framework_version=call.framework_version)
+            pred, hint = parse_q(q, resource.attr, framework_version=call.framework_version)
+            if hint is not None:
+                rows = self.state.lookup(resource.name, hint[0], hint[1])
+            else:
+                rows = self.state.rows(resource.name)
             rows = [(k, r) for k, r in rows if pred(r)]
+        else:
+            rows = self.state.rows(resource.name)
         order = call.query.get("orderBy")
         if order:
             for name, desc in reversed(parse_order_by(order, resource.attr)):

@@ -42,6 +42,15 @@ def utc_now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def _index_value(value: object) -> object:
+    """Index key: numbers as floats (query literals are), unhashables by their text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, list | dict):
+        return repr(value)
+    return value
+
+
 def _sort_key(key: str) -> tuple[int, str]:
     return (len(key), key) if key.isdigit() else (1 << 30, key)
 
@@ -61,6 +70,7 @@ class OracleState:
         self.clock = clock
         self.tables: dict[str, dict[str, Row]] = {name: {} for name in RESOURCES}
         self._alt: dict[str, dict[tuple[str, ...], str]] = {name: {} for name in RESOURCES}
+        self._indexes: dict[tuple[str, str], dict[object, set[str]]] = {}
         self.counters: dict[str, int] = {}
         self._undo: dict[tuple[str, str], Row | None] | None = None
         self._counters_before: dict[str, int] = {}
@@ -74,6 +84,20 @@ class OracleState:
     def by_alt_key(self, resource: str, values: tuple[str, ...]) -> str | None:
         """The key of the record whose alternate key is ``values``, or None."""
         return self._alt[resource].get(values)
+
+    def lookup(self, resource: str, attr: str, values: list[object]) -> list[tuple[str, Row]]:
+        """(key, record) pairs whose ``attr`` is one of ``values`` (indexed), in key order."""
+        index = self._indexes.get((resource, attr))
+        if index is None:
+            index = {}
+            for key, row in self.tables[resource].items():
+                index.setdefault(_index_value(row.get(attr)), set()).add(key)
+            self._indexes[(resource, attr)] = index
+        keys: set[str] = set()
+        for value in values:
+            keys |= index.get(_index_value(value), set())
+        table = self.tables[resource]
+        return [(k, table[k]) for k in sorted(keys, key=_sort_key)]
 
     def rows(self, resource: str) -> list[tuple[str, Row]]:
         """(key, record) pairs of a resource in key order."""
@@ -140,6 +164,13 @@ class OracleState:
     def _place(self, resource: str, key: str, row: Row | None) -> None:
         table = self.tables[resource]
         old = table.get(key)
+        for (index_resource, attr), index in self._indexes.items():
+            if index_resource != resource:
+                continue
+            if old is not None:
+                index.get(_index_value(old.get(attr)), set()).discard(key)
+            if row is not None:
+                index.setdefault(_index_value(row.get(attr)), set()).add(key)
         if old is not None:
             alt = self._alt_of(resource, old)
             if alt is not None and self._alt[resource].get(alt) == key:
@@ -183,6 +214,7 @@ class OracleState:
                 continue
             self._place(doc.object, doc.id, dict(doc.body))
             found = True
+        self._indexes.clear()
         for name in _COUNTER_START:
             raw = self.store.get_meta(f"counter:{name}")
             if raw is not None:
