@@ -352,3 +352,10 @@ async def test_a_failing_later_call_keeps_earlier_results(
     assert {r.outcome for r in results[200:]} == {WriteOutcome.FAILED}
     assert isinstance(results[-1].error, TransientError)
     assert len(results) == 250
+
+
+async def test_client_credentials_flow_works(
+    make_connector: Callable[..., SalesforceConnector],
+) -> None:
+    result = await make_connector(auth="client_credentials").check()
+    assert result.ok, result.reason

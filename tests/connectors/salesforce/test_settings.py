@@ -21,6 +21,15 @@ def _load(**changes: object) -> SalesforceSettings:
     return SalesforceSettings.model_validate({**BASE, **changes}, context={"secrets": resolver})
 
 
+def test_jwt_audience_follows_the_login_host() -> None:
+    production = _load(auth="jwt", private_key="${env:SF_SECRET}")
+    sandbox = _load(
+        auth="jwt", private_key="${env:SF_SECRET}", base_url="https://test.salesforce.com"
+    )
+    assert production.audience == "https://login.salesforce.com"
+    assert sandbox.audience == "https://test.salesforce.com"
+
+
 def test_valid_settings_resolve_secret_references() -> None:
     settings = _load()
     assert settings.password.reveal() == "pw-value"
@@ -32,6 +41,8 @@ def test_valid_settings_resolve_secret_references() -> None:
     [
         ({"password": "hunter2-plain"}, "a secret must be a reference"),
         ({"client_id": None}, "needs client_id and client_secret"),
+        ({"auth": "jwt"}, "needs client_id and private_key"),
+        ({"auth": "magic"}, "oauth_password"),
         ({"base_url": "login.salesforce.com"}, "must start with https://"),
         ({"api_version": "v59.0"}, "pattern"),
         ({"org_id": "not-an-org"}, "pattern"),

@@ -1,4 +1,5 @@
-"""Wire calls to Salesforce: login (OAuth 2.0 password flow or SOAP), REST calls, refresh.
+"""Wire calls to Salesforce: login (OAuth 2.0 password, JWT bearer or client-credentials
+flow, or SOAP), REST calls, refresh.
 
 The session id lives only in this object (never in logs, reprs or errors). A call that
 gets 401 ``INVALID_SESSION_ID`` logs in again once and is repeated once (the one inline
@@ -8,7 +9,10 @@ retry STYLE.md allows); every other failure is classified by :mod:`.errors` and 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape, unescape
@@ -16,6 +20,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from erpbridge.connectors._http import map_transport_errors, read_json
 from erpbridge.connectors.salesforce.errors import SYSTEM, classify_response
@@ -23,13 +30,14 @@ from erpbridge.connectors.salesforce.settings import SalesforceSettings
 from erpbridge.spi.errors import AuthError, ConnectorError
 from erpbridge.spi.secrets import Secret
 
-__all__ = ["SalesforceClient", "SalesforceSession", "expect_mapping"]
+__all__ = ["SalesforceClient", "SalesforceSession", "expect_mapping", "jwt_assertion"]
 
 _log = structlog.get_logger(__name__)
 _SESSION_ID = re.compile(r"<(?:\w+:)?sessionId>([^<]+)</", re.IGNORECASE)
 _SERVER_URL = re.compile(r"<(?:\w+:)?serverUrl>([^<]+)</", re.IGNORECASE)
 _ORG_ID = re.compile(r"<(?:\w+:)?organizationId>([^<]+)</", re.IGNORECASE)
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,31 @@ def _reveal(secret: Secret | None, name: str) -> str:
         return secret.reveal()
     except LookupError as exc:
         raise AuthError(f"{name} {secret.ref}: {exc}", system=SYSTEM) from exc
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_assertion(
+    private_key_pem: str, *, issuer: str, subject: str, audience: str, lifetime_s: int = 180
+) -> str:
+    """An RS256-signed JWT for the OAuth 2.0 JWT bearer flow (3 minutes, Salesforce's maximum).
+
+    Raises:
+        AuthError: the key is not a PEM RSA private key (the key itself is never shown).
+    """
+    try:
+        key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise AuthError("private_key is not a readable PEM private key", system=SYSTEM) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise AuthError("private_key must be an RSA key (RS256)", system=SYSTEM)
+    header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    claims = {"iss": issuer, "sub": subject, "aud": audience, "exp": int(time.time()) + lifetime_s}
+    payload = _b64url(json.dumps(claims).encode())
+    signature = key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{header}.{payload}.{_b64url(signature)}"
 
 
 def _origin(url: str) -> str:
@@ -107,15 +140,9 @@ class SalesforceClient:
                     headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
                 )
             else:
+                data, headers = self._token_request()
                 response = await self.http.post(
-                    f"{s.base_url}/services/oauth2/token",
-                    data={
-                        "grant_type": "password",
-                        "client_id": s.client_id or "",
-                        "client_secret": _reveal(s.client_secret, "client_secret"),
-                        "username": s.username,
-                        "password": self._password(),
-                    },
+                    f"{s.base_url}/services/oauth2/token", data=data, headers=headers
                 )
         if response.status_code != 200:
             error = classify_response(response)
@@ -125,6 +152,29 @@ class SalesforceClient:
         self.session = self._read_soap(response) if s.auth == "soap" else self._read_oauth(response)
         _log.info("salesforce.login", instance_url=self.session.instance_url, flow=s.auth)
         return self.session
+
+    def _token_request(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Form fields and headers of the OAuth token request for the configured flow."""
+        s = self.settings
+        if s.auth == "jwt":
+            assertion = jwt_assertion(
+                _reveal(s.private_key, "private_key"),
+                issuer=s.client_id or "",
+                subject=s.username,
+                audience=s.audience,
+            )
+            return {"grant_type": JWT_GRANT, "assertion": assertion}, {}
+        if s.auth == "client_credentials":
+            pair = f"{s.client_id}:{_reveal(s.client_secret, 'client_secret')}"
+            basic = base64.b64encode(pair.encode()).decode()
+            return {"grant_type": "client_credentials"}, {"Authorization": f"Basic {basic}"}
+        return {
+            "grant_type": "password",
+            "client_id": s.client_id or "",
+            "client_secret": _reveal(s.client_secret, "client_secret"),
+            "username": s.username,
+            "password": self._password(),
+        }, {}
 
     def _soap_envelope(self) -> str:
         return (

@@ -37,11 +37,18 @@ class SalesforceSettings(ConnectionSettings):
             instance URL the login returns.
         api_version: REST API version without "v". Default "59.0".
         auth: ``oauth_password`` (OAuth 2.0 username-password flow; needs client_id and
-            client_secret) or ``soap`` (SOAP ``login``). Default ``oauth_password``.
+            client_secret), ``jwt`` (JWT bearer flow; needs client_id and private_key),
+            ``client_credentials`` (runs as the connected app's "run as" user; needs
+            client_id and client_secret) or ``soap`` (SOAP ``login``). Default
+            ``oauth_password``. Salesforce turns the username-password flow off in new
+            orgs; prefer ``jwt`` in production.
         username: the integration user.
         password: the user's password (a secret reference).
         security_token: appended to the password when the org requires it (optional).
         client_id / client_secret: the connected app's consumer key and secret.
+        private_key: the PEM RSA key whose certificate the connected app holds (jwt).
+        jwt_audience: the JWT ``aud``. Default ``https://login.salesforce.com``
+            (``https://test.salesforce.com`` when base_url is a sandbox login host).
         org_id: the org's 18-character id; outbound messages from any other org are
             refused. Optional, but webhooks are refused without it.
         ca_file: an extra CA to trust (the sandbox simulator's); default: system CAs.
@@ -56,12 +63,14 @@ class SalesforceSettings(ConnectionSettings):
 
     base_url: str = "https://login.salesforce.com"
     api_version: str = Field(default="59.0", pattern=r"^\d{2}\.0$")
-    auth: Literal["oauth_password", "soap"] = "oauth_password"
+    auth: Literal["oauth_password", "jwt", "client_credentials", "soap"] = "oauth_password"
     username: str = Field(min_length=3)
     password: Secret
     security_token: Secret | None = None
     client_id: str | None = None
     client_secret: Secret | None = None
+    private_key: Secret | None = None
+    jwt_audience: str | None = None
     org_id: str | None = Field(default=None, pattern=r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
     ca_file: Path | None = None
     objects: tuple[str, ...] = DEFAULT_OBJECTS
@@ -76,7 +85,18 @@ class SalesforceSettings(ConnectionSettings):
         return value
 
     @model_validator(mode="after")
-    def _check_oauth(self) -> SalesforceSettings:
-        if self.auth == "oauth_password" and (self.client_id is None or self.client_secret is None):
-            raise ValueError("auth oauth_password needs client_id and client_secret")
+    def _check_flow(self) -> SalesforceSettings:
+        needs_secret = self.auth in ("oauth_password", "client_credentials")
+        if needs_secret and (self.client_id is None or self.client_secret is None):
+            raise ValueError(f"auth {self.auth} needs client_id and client_secret")
+        if self.auth == "jwt" and (self.client_id is None or self.private_key is None):
+            raise ValueError("auth jwt needs client_id and private_key")
         return self
+
+    @property
+    def audience(self) -> str:
+        """The JWT ``aud``: ``jwt_audience``, else the production or sandbox login host."""
+        if self.jwt_audience:
+            return self.jwt_audience
+        test = "test.salesforce.com" in self.base_url or ".sandbox." in self.base_url
+        return "https://test.salesforce.com" if test else "https://login.salesforce.com"
