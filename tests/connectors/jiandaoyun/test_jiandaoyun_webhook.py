@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
@@ -250,3 +252,51 @@ def test_settings_refuse_a_literal_secret() -> None:
     with pytest.raises(Exception, match="reference"):
         make_settings(push_secret="plain-text-secret")
     assert isinstance(make_settings().push_secret, Secret)
+
+
+#: parse_webhook does no I/O, so one connector serves every example.
+_FUZZ_RECEIVER = JiandaoyunConnector(
+    make_settings(push_max_age_s=300), httpx.AsyncClient(), clock=lambda: 1772330460.0
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    body=st.binary(max_size=200)
+    | st.builds(
+        lambda v: json.dumps(v).encode(),
+        st.dictionaries(
+            st.sampled_from(["op", "data", "x"]),
+            st.none()
+            | st.text(max_size=5)
+            | st.dictionaries(
+                st.sampled_from(["_id", "entryId", "updateTime"]),
+                st.text(max_size=5) | st.integers(),
+            ),
+            max_size=3,
+        ),
+    ),
+    nonce=st.text(max_size=6),
+    timestamp=st.text(max_size=12),
+    sign_it=st.booleans(),
+)
+def test_any_push_is_parsed_or_refused_with_a_spi_error(
+    body: bytes, nonce: str, timestamp: str, sign_it: bool
+) -> None:
+    connector = _FUZZ_RECEIVER
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    signature = (
+        hashlib.sha1(":".join([nonce, text, PUSH_SECRET, timestamp]).encode()).hexdigest()  # noqa: S324
+        if sign_it
+        else "0" * 40
+    )
+    try:
+        changes = connector.parse_webhook(
+            {"X-JDY-Signature": signature}, body, {"nonce": nonce, "timestamp": timestamp}
+        )
+    except (AuthError, ValidationError):
+        return
+    assert all(isinstance(c, Change) for c in changes)
