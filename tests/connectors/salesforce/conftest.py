@@ -44,6 +44,8 @@ def settings_from_entry(entry: dict[str, object], **overrides: object) -> Salesf
         "org_id": entry["org_id"],
         "ca_file": entry["ca_file"],
     }
+    if entry.get("private_key_file"):
+        values["private_key"] = Secret(f"${{file:{entry['private_key_file']}}}")
     values.update(overrides)
     return SalesforceSettings.model_validate(values)
 

@@ -49,6 +49,15 @@ async def test_connector_reads_over_https_with_the_ports_file_settings(
     assert first.has_more
 
 
+async def test_jwt_flow_with_the_ports_file_key_over_https(server: RunningSimulator) -> None:
+    connector = create_connector(settings_from_entry(dict(server.entry), auth="jwt"))
+    try:
+        result = await connector.check()
+    finally:
+        await connector.aclose()
+    assert result.ok, result.reason
+
+
 async def test_hanging_org_times_out_as_transient_error(tmp_path: Path) -> None:
     faults = FaultConfig(hang_rate=1.0, hang_s=5, path_prefix="/services/data")
     with run_simulator(SIMULATOR, tmp_path / "sf", faults=faults) as running:
