@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ from erpbridge.cli._common import (
     print_config_errors,
 )
 from erpbridge.config import ConfigErrors, FlowSpec, Project, find_project_file, load_project
-from erpbridge.engine.plans import mapping_problems
+from erpbridge.config.errors import located
+from erpbridge.engine.plans import mapping_problems, schema_problems
+from erpbridge.engine.runtime import Runtime
 from erpbridge.flows.templates import list_templates, template_files
-from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.errors import ConfigError, ConnectorError
+from erpbridge.spi.schema import Catalog
 
 __all__ = ["init", "plan", "plan_rows", "validate"]
 
@@ -63,14 +67,27 @@ def templates() -> None:
         console.print(name)
 
 
-def validate(project: Path | None = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
+def validate(
+    project: Path | None = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+    online: bool = typer.Option(
+        False,
+        "--online",
+        help="Also describe() every connection and check each mapping's fields against it.",
+    ),
+) -> None:
     """Check the project file and report every problem with file, line and column."""
     path = find_project_file(project)
+    warnings: list[ConfigError] = []
     try:
         loaded = load_project(path, registry=default_registry())
         problems = mapping_problems(loaded)
         if problems:
             raise ConfigErrors(problems)
+        if online:
+            found, warnings = asyncio.run(_online_problems(loaded))
+            if found:
+                raise ConfigErrors(found + warnings)
     except ConfigErrors as exc:
         if as_json:
             emit_json(
@@ -82,9 +99,36 @@ def validate(project: Path | None = PROJECT_OPTION, as_json: bool = JSON_OPTION)
             err_console.print(f"{count} problem{'s' if count != 1 else ''} in {path}")
         raise typer.Exit(1) from None
     if as_json:
-        emit_json({"ok": True, "file": str(path), "errors": []})
+        emit_json(
+            {
+                "ok": True,
+                "file": str(path),
+                "errors": [],
+                "warnings": [_error_json(w) for w in warnings],
+            }
+        )
     else:
-        console.print(f"{path}: ok")
+        print_config_errors(warnings)
+        console.print(f"{path}: ok" + (f" ({len(warnings)} warnings)" if warnings else ""))
+
+
+async def _online_problems(project: Project) -> tuple[list[ConfigError], list[ConfigError]]:
+    """Describe every connection once, then check mappings against the schemas."""
+    runtime = Runtime(project, default_registry())
+    catalogs: dict[str, Catalog] = {}
+    errors: list[ConfigError] = []
+    try:
+        for name in project.connections:
+            try:
+                catalogs[name] = await runtime.connector(name).describe()
+            except ConnectorError as exc:
+                errors.append(
+                    located(f"describe() failed: {exc}", project.marks, ("connections", name))
+                )
+    finally:
+        await runtime.aclose()
+    found, warnings = await schema_problems(project, catalogs)
+    return errors + found, warnings
 
 
 def _error_json(error: ConfigError) -> dict[str, Any]:

@@ -7,11 +7,11 @@ lists them with the project file's own problems.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from erpbridge.config import ConfigErrors, Project
-from erpbridge.config.errors import located
+from erpbridge.config.errors import did_you_mean, located
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.retry import RetryPolicy
 from erpbridge.mapping.aliases import Aliases
@@ -22,8 +22,15 @@ from erpbridge.mapping.spec import MappingSpec
 from erpbridge.mapping.tables import ValueTable, load_table
 from erpbridge.mapping.types import SourcePos
 from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.schema import Catalog
 
-__all__ = ["DEFAULT_BATCH_SIZE", "build_plans", "mapping_problems", "mapping_spec"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "build_plans",
+    "mapping_problems",
+    "mapping_spec",
+    "schema_problems",
+]
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -130,6 +137,41 @@ def mapping_problems(
             if problem.severity == "error":
                 errors.append(_problem_error(project, flow, problem))
     return errors
+
+
+async def schema_problems(
+    project: Project, catalogs: Mapping[str, Catalog]
+) -> tuple[list[ConfigError], list[ConfigError]]:
+    """(errors, warnings) of every mapping checked against the systems' own schemas.
+
+    ``catalogs`` maps connection name -> its ``describe()``; objects the catalog does not
+    have are errors with a did-you-mean; field problems come from ``check_mapping``.
+    """
+    errors: list[ConfigError] = []
+    warnings: list[ConfigError] = []
+    tables = _tables(project, errors)
+    for flow, spec in project.spec.flows.items():
+        schemas = []
+        for side in ("source", "target"):
+            end = getattr(spec, side)
+            catalog = catalogs.get(end.connection)
+            schema = catalog.objects.get(end.object) if catalog else None
+            if catalog is not None and schema is None:
+                hint = did_you_mean(end.object, list(catalog.objects))
+                errors.append(
+                    located(
+                        f"{end.connection} has no object {end.object!r}{hint}",
+                        project.marks,
+                        ("flows", flow, side, "object"),
+                        at_value=True,
+                    )
+                )
+            schemas.append(schema)
+        for problem in check_mapping(mapping_spec(project, flow, tables), schemas[0], schemas[1]):
+            (errors if problem.severity == "error" else warnings).append(
+                _problem_error(project, flow, problem)
+            )
+    return errors, warnings
 
 
 def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str, FlowPlan]:
