@@ -321,11 +321,18 @@ class OracleService:
         return Answer(status, body, ITEM_MEDIA_TYPE, headers)
 
 
+def _refuse_constant(name: str) -> object:
+    # Python accepts NaN/Infinity; JSON (and Oracle) do not.
+    raise OracleError(400, f"The request body isn't valid JSON: {name} is not a number.", "", "/")
+
+
 def parse_body(raw: bytes) -> object:
     """The JSON body of a request, or a 400 that says what is wrong with it."""
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise OracleError(400, f"The request body isn't valid JSON: {exc}.", "", "/") from None
+    except RecursionError:
+        raise OracleError(400, "The request body is nested too deeply.", "", "/") from None
