@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import socket
 import subprocess
 import sys
@@ -27,10 +28,62 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_run_serves_moves_data_and_stops_on_sigterm(tmp_path: Path) -> None:
+def _create_account(entry: dict[str, object]) -> str:
+    verify = ssl.create_default_context(cafile=str(entry["ca_file"]))
+    base = str(entry["base_url"])
+    token = httpx.post(
+        f"{base}/services/oauth2/token",
+        data={
+            "grant_type": "password",
+            "client_id": entry["client_id"],
+            "client_secret": entry["client_secret"],
+            "username": entry["username"],
+            "password": f"{entry['password']}{entry['security_token']}",
+        },
+        verify=verify,
+        timeout=10,
+    ).json()
+    answer = httpx.post(
+        f"{token['instance_url']}/services/data/v59.0/sobjects/Account",
+        json={"Name": "实时客户 Realtime Ltd", "AccountNumber": "RT-0001"},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        verify=verify,
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _wait_for(project: Path, record_id: str, deadline: float) -> tuple[str, str] | None:
+    engine = sa.create_engine(f"sqlite:///{project / 'erpbridge.db'}")
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    sa.text(
+                        "select trigger, outcome from jobs where flow = 'customers-to-sap' and source_id = :id and state = 'done'"
+                    ),
+                    {"id": record_id},
+                ).first()
+            if row is not None:
+                return (str(row[0]), str(row[1]))
+            time.sleep(0.3)
+        return None
+    finally:
+        engine.dispose()
+
+
+def test_run_serves_moves_data_and_stops_on_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, text in template_files("starter").items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     port = _free_port()
+    # Salesforce outbound messages (real-time) go to the hub's webhook receiver.
+    monkeypatch.setenv(
+        "ERPBRIDGE_SALESFORCE_OUTBOUND_URL", f"http://127.0.0.1:{port}/hooks/salesforce"
+    )
+    monkeypatch.setenv("ERPBRIDGE_SALESFORCE_OUTBOUND_OBJECTS", "Account")
     with run_sandbox(tmp_path / "sandbox", only=["salesforce", "sap"]) as running:
         lines = dotenv_lines({n: s.entry for n, s in running.items()})
         (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -76,12 +129,17 @@ def test_run_serves_moves_data_and_stops_on_sigterm(tmp_path: Path) -> None:
                 engine.dispose()
                 if done >= 300:
                     break
+            # a new account created through Salesforce's own API reaches SAP through the webhook
+            entry = running["salesforce"].entry
+            new_id = _create_account(entry)
+            webhook_done = _wait_for(tmp_path, new_id, deadline=time.monotonic() + 30)
             metrics = httpx.get(f"{base}/metrics", timeout=5).text
             unknown = httpx.post(f"{base}/hooks/nope", content=b"{}", timeout=5)
         finally:
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
     assert done >= 300, err.decode(errors="replace")[-2000:]
+    assert webhook_done == ("webhook", "created"), err.decode(errors="replace")[-2000:]
     assert 'erpbridge_jobs_total{flow="customers-to-sap",state="done"}' in metrics
     assert unknown.status_code == 404
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]

@@ -75,8 +75,8 @@ def create_app(hub: Hub, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Fas
             )
         connector = hub.runtime.connector(connection)
         if isinstance(connector, WebhookAcknowledger):
-            content_type, ack = connector.webhook_ack()
-            return Response(ack, media_type=content_type)
+            status, content_type, ack = connector.webhook_ack()
+            return Response(ack, status_code=status, media_type=content_type)
         return JSONResponse(
             {"queued": result.queued, "duplicates": result.duplicates + result.stale}
         )

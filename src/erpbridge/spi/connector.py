@@ -96,6 +96,6 @@ class WebhookAcknowledger(Protocol):
     this, the receiver answers ``200`` with a small JSON body.
     """
 
-    def webhook_ack(self) -> tuple[str, bytes]:
-        """(content type, body) of the answer that acknowledges a stored delivery."""
+    def webhook_ack(self) -> tuple[int, str, bytes]:
+        """(HTTP status, content type, body) of the answer acknowledging a stored delivery."""
         ...

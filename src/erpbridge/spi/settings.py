@@ -29,9 +29,10 @@ class ConnectionSettings(BaseModel):
     """Fields every connection has; each connector subclasses it with its own.
 
     Unknown keys are refused (a typo is an error at load, not a silent default).
-    Secret fields are typed :class:`erpbridge.spi.secrets.Secret`.
+    Secret fields are typed :class:`erpbridge.spi.secrets.Secret`. Validation messages
+    never repeat the input (a password pasted where a reference belongs stays unseen).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     limits: Limits = Field(default_factory=Limits)
