@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from erpbridge.connectors.oracle import OracleConnector
 from erpbridge.connectors.oracle.errors import classify_response
 from erpbridge.sims._common.faults import FaultKind, FaultMiddleware
-from erpbridge.sims.oracle import SANDBOX_PASSWORD, SANDBOX_USER, OracleState
+from erpbridge.sims.oracle import SANDBOX_PASSWORD, SANDBOX_USER, OracleState, build_app
 from erpbridge.spi.connector import Connector
 from erpbridge.spi.errors import (
     AuthError,
@@ -399,3 +399,23 @@ async def test_stamps_come_back_as_aware_utc(connector: OracleConnector) -> None
     [record] = await connector.get(ORDERS, [str(300_100_571_000_001)])
     assert record.stamp is not None and record.stamp.tzinfo is UTC
     assert record.stamp > datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_non_numeric_ids_are_simply_absent(connector: OracleConnector) -> None:
+    assert await connector.get(ORDERS, ["abc", "x'y"]) == []
+
+
+async def test_paged_expanded_lines_are_read_to_the_end(sim_state: OracleState) -> None:
+    # Whether Fusion pages expanded children is undocumented: the simulator can (1 per page).
+    paged = build_app(sim_state, child_limit=1)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=paged)) as http:
+        conn = OracleConnector(settings(), http)
+        records, _ = await _read_all(conn, ORDERS, None, 20)
+    many = [r for r in records if len(sim_state.tables[ORDERS][r.id]["lines"]) > 1]  # type: ignore[arg-type]
+    assert many
+    for record in records:
+        stored = sim_state.tables[ORDERS][record.id]["lines"]
+        assert [line["LineId"] for line in record.fields["lines"]] == [  # type: ignore[attr-defined]
+            line["LineId"]
+            for line in stored  # type: ignore[attr-defined]
+        ]

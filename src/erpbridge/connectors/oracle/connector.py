@@ -122,6 +122,43 @@ class OracleConnector:
         version = str(item.get(STAMP_FIELD)) if item.get(STAMP_FIELD) else None
         return Record(object=object, id=str(raw_id), fields=fields, version=version, stamp=stamp)
 
+    async def _records(
+        self, object: str, spec: ObjectSpec, resource: str, items: list[JsonObject]
+    ) -> list[Record]:
+        """Records of a page; expanded children the server paged are read to the end."""
+        records: list[Record] = []
+        for item in items:
+            for name in spec.children:
+                value = item.get(name)
+                if isinstance(value, dict) and value.get("hasMore") is True:
+                    rest = await self._rest_of_children(object, spec, resource, item, name, value)
+                    item = {**item, name: rest}
+            records.append(self._record(object, spec, item))
+        return records
+
+    async def _rest_of_children(
+        self,
+        object: str,
+        spec: ObjectSpec,
+        resource: str,
+        item: JsonObject,
+        name: str,
+        first: JsonObject,
+    ) -> list[JsonValue]:
+        key = item.get(spec.id_field) if spec.id_field else _self_key(item)
+        children = list(cast(list[JsonValue], first.get("items") or []))
+        while True:
+            params = {"onlyData": "true", "limit": str(_MAX_PAGE), "offset": str(len(children))}
+            body = await self.client.get(f"/{resource}/{key}/child/{name}", params, object=object)
+            page = body.get("items")
+            if not isinstance(page, list):
+                raise ConnectorError(
+                    f"child {name} answer without an items list", system=SYSTEM, object=object
+                )
+            children.extend(page)
+            if body.get("hasMore") is not True or not page:
+                return children
+
     @staticmethod
     def _params(spec: ObjectSpec, **extra: str) -> dict[str, str]:
         params = dict(extra)
@@ -180,7 +217,7 @@ class OracleConnector:
         while True:
             params = self._params(spec, q=q, orderBy=order, limit=limit)
             items, has_more = await self._page(object, resource, params)
-            records = [self._record(object, spec, i) for i in items]
+            records = await self._records(object, spec, resource, items)
             for record in records:
                 if record.stamp is not None:
                     position = position.advance(record.stamp, record.id)
@@ -188,7 +225,13 @@ class OracleConnector:
             if not has_more or not items:
                 return
             last = items[-1]
-            q = after_filter(str(last.get(STAMP_FIELD)), spec.id_field, str(last[spec.id_field]))
+            if not last.get(STAMP_FIELD):
+                raise ConnectorError(
+                    f"a record without {STAMP_FIELD}: cannot page past it",
+                    system=SYSTEM,
+                    object=object,
+                )
+            q = after_filter(str(last[STAMP_FIELD]), spec.id_field, str(last[spec.id_field]))
 
     async def _read_by_offset(
         self,
@@ -208,7 +251,7 @@ class OracleConnector:
             params["offset"] = str(offset)
             items, has_more = await self._page(object, resource, params)
             records = sorted(
-                (self._record(object, spec, i) for i in items),
+                await self._records(object, spec, resource, items),
                 key=lambda r: (r.stamp or _EPOCH, r.id),
             )
             for record in records:
@@ -229,11 +272,10 @@ class OracleConnector:
                     item = await self.client.get(f"/{resource}/{record_id}", object=object)
                 except NotFoundError:
                     continue
-                found.append(self._record(object, spec, item))
+                found.extend(await self._records(object, spec, resource, [item]))
             return found
-        numeric: list[JsonValue] = [
-            int(i) if str(i).isascii() and str(i).isdigit() else i for i in ids
-        ]
+        # Every id attribute here is a number: an id that is not one cannot exist.
+        numeric: list[JsonValue] = [int(i) for i in ids if i.isascii() and i.isdigit()]
         return await self._where_in(object, spec, resource, spec.id_field, numeric)
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
@@ -257,7 +299,7 @@ class OracleConnector:
             while True:
                 params = self._params(spec, q=q, limit=str(_MAX_PAGE), offset=str(offset))
                 items, has_more = await self._page(object, resource, params)
-                records.extend(self._record(object, spec, i) for i in items)
+                records.extend(await self._records(object, spec, resource, items))
                 if not has_more or not items:
                     break
                 offset += len(items)

@@ -63,10 +63,14 @@ ORACLE_FAULTS = FaultResponses(
 
 
 def build_app(
-    state: OracleState, *, username: str = SANDBOX_USER, password: str = SANDBOX_PASSWORD
+    state: OracleState,
+    *,
+    username: str = SANDBOX_USER,
+    password: str = SANDBOX_PASSWORD,
+    child_limit: int | None = None,
 ) -> OracleSimApp:
     """The simulator app over an existing state (tests use this with a small seed)."""
-    return OracleSimApp(state, username=username, password=password)
+    return OracleSimApp(state, username=username, password=password, child_limit=child_limit)
 
 
 def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> FaultMiddleware:

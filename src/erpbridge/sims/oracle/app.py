@@ -44,11 +44,15 @@ class OracleSimApp:
         state: the records (seeded or loaded by the caller).
         username: the integration user accepted by Basic auth.
         password: its password.
+        child_limit: records per expanded child collection in collection and item reads;
+            None shows them all. Default None.
     """
 
-    def __init__(self, state: OracleState, *, username: str, password: str) -> None:
+    def __init__(
+        self, state: OracleState, *, username: str, password: str, child_limit: int | None = None
+    ) -> None:
         self.state = state
-        self.service = OracleService(state)
+        self.service = OracleService(state, child_limit=child_limit)
         self._username = username
         self._password = password
         #: called on ASGI lifespan shutdown (create_app closes the SQLite store here).

@@ -101,9 +101,10 @@ def _by(name: str) -> Callable[[tuple[str, Row]], tuple[int, object]]:
 class OracleService:
     """The resources of one simulated pod."""
 
-    def __init__(self, state: OracleState) -> None:
+    def __init__(self, state: OracleState, *, child_limit: int | None = None) -> None:
         self.state = state
         self.rules = Rules(state)
+        self.child_limit = child_limit
 
     def handle(self, call: Call) -> Answer:
         """Answer one call.
@@ -161,6 +162,7 @@ class OracleService:
             expand=parse_expand(expand_raw, known) if expand_raw else [],
             only_data=call.query.get("onlyData", "").lower() == "true",
             framework_version=call.framework_version,
+            child_limit=self.child_limit,
         )
         view.check(resource)
         return view

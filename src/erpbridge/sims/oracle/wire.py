@@ -41,6 +41,8 @@ class View:
     expand: list[str] = field(default_factory=list)
     only_data: bool = False
     framework_version: int = 1
+    #: records per expanded child collection; None = all of them.
+    child_limit: int | None = None
 
     def check(self, resource: ResourceDef) -> None:
         """Refuse attributes and children the resource does not have."""
@@ -123,9 +125,11 @@ def render_item(resource: ResourceDef, row: Row, href: str, view: View) -> Row:
     out = _pick(row, view.fields, [a.name for a in resource.attrs])
     for child in view.children(resource):
         rows = cast(list[Row], row.get(child.name) or [])
-        # An expanded child inside an item shows every record (no paging of children).
+        # Whether Fusion pages expanded children is not documented [U]: by default every
+        # record is shown; ``child_limit`` pages them (clients then follow the child link).
+        limit = view.child_limit if view.child_limit is not None else max(len(rows), 25)
         out[child.name] = render_child_collection(
-            child, rows, f"{href}/child/{child.name}", view, limit=max(len(rows), 25)
+            child, rows, f"{href}/child/{child.name}", view, limit=limit
         )
     if not view.only_data:
         key = href.rsplit("/", 1)[1]
