@@ -104,6 +104,17 @@ async def test_batch_upsert_mode_updates_existing_orders(
     )
 
 
+async def test_batch_get_part_with_a_query_filters(fusion: httpx.AsyncClient) -> None:
+    part = {
+        "id": "g",
+        "path": "/salesOrdersForOrderHub?q=SourceTransactionId%20%3D%20%2710002%27&onlyData=true",
+        "operation": "get",
+    }
+    response = await fusion.post(f"{ROOT}/", content=json.dumps({"parts": [part]}), headers=BATCH)
+    items = response.json()["parts"][0]["payload"]["items"]
+    assert [i["SourceTransactionId"] for i in items] == ["10002"] and "links" not in items[0]
+
+
 async def test_batch_needs_its_media_type_and_a_parts_list(fusion: httpx.AsyncClient) -> None:
     plain_json = await fusion.post(f"{ROOT}/", json={"parts": [_create("a", "B-7")]})
     no_parts = await fusion.post(f"{ROOT}/", content=b'{"part": []}', headers=BATCH)

@@ -79,7 +79,7 @@ async def test_default_page_is_25(fusion: httpx.AsyncClient) -> None:
     assert (page["limit"], page["count"], page["offset"]) == (25, 25, 0)
 
 
-@pytest.mark.parametrize("param", ["limit=-1", "limit=abc", "offset=1.5", "limit=１０"])
+@pytest.mark.parametrize("param", ["limit=-1", "limit=abc", "offset=1.5", "limit=１０", "limit=0"])
 async def test_bad_paging_parameter_is_400(fusion: httpx.AsyncClient, param: str) -> None:
     response = await fusion.get(f"{ORDERS}?{param}")
     assert response.status_code == 400

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import cast
+from urllib.parse import parse_qsl
 
 from erpbridge.sims.oracle.errors import TITLES, OracleError
 from erpbridge.sims.oracle.query import QueryError
@@ -92,7 +93,7 @@ def handle_batch(state: OracleState, call: Call, handle: Callable[[Call], Answer
                 sub = Call(
                     method=_METHODS[cast(str, part["operation"])],
                     path=path,
-                    query=dict(p.partition("=")[::2] for p in query.split("&") if p),
+                    query=dict(parse_qsl(query, keep_blank_values=True)),
                     headers=headers,
                     root=call.root,
                     payload=part.get("payload"),

@@ -224,6 +224,8 @@ class OracleService:
         if call.query.get("finder"):
             raise QueryError("finder: no finders are supported by this service", parameter="finder")
         limit = min(_int_param(call.query, "limit", DEFAULT_LIMIT), MAX_LIMIT)
+        if limit == 0:
+            raise QueryError("limit=0: a page holds at least one record", parameter="limit")
         offset = _int_param(call.query, "offset", 0)
         view = self._view(call, resource)
         q = call.query.get("q")
