@@ -21,6 +21,7 @@ __all__ = [
     "CheckResult",
     "Cursor",
     "Fields",
+    "ReadError",
     "Record",
     "WriteMode",
     "WriteOp",
@@ -158,12 +159,36 @@ class Cursor:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadError:
+    """One input a reader could not turn into a record (a poison broker message, a bad line).
+
+    The rest of its page is read as usual; the engine stores each one as a dead letter
+    with the page's jobs, so it is acknowledged (never redelivered forever) and never lost.
+
+    Attributes:
+        position: where the input was, for people (``queue erp.orders, message id m-17,
+            delivery tag 4``; ``orders.csv line 12``).
+        error: why it was refused, usually a :class:`ValidationError` whose ``raw`` holds
+            an excerpt of the input.
+        object: the object the input was read for.
+    """
+
+    position: str
+    error: ConnectorError
+    object: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChangePage:
-    """One page of ``read_changes``: records in (stamp, id) order and the cursor after them."""
+    """One page of ``read_changes``: records in (stamp, id) order and the cursor after them.
+
+    ``errors`` lists inputs of this page that could not be read as records (default none).
+    """
 
     records: Sequence[Record]
     cursor: Cursor | None
     has_more: bool = False
+    errors: Sequence[ReadError] = ()
 
 
 class WriteMode(enum.StrEnum):
