@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from erpbridge.sims.oracle import SANDBOX_PASSWORD, SANDBOX_USER, build_app
+from erpbridge.sims.oracle.filter import parse_q
 from erpbridge.sims.oracle.model import RESOURCES
-from erpbridge.sims.oracle.query import QueryError, parse_q
+from erpbridge.sims.oracle.query import QueryError
 from erpbridge.sims.oracle.seed import SeedSize, seed_state
 from erpbridge.sims.oracle.state import OracleState
 

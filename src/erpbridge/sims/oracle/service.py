@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from erpbridge.sims.oracle.errors import OracleError
+from erpbridge.sims.oracle.filter import parse_q
 from erpbridge.sims.oracle.model import RESOURCES, ChildDef, ResourceDef, describe_resource
 from erpbridge.sims.oracle.query import (
     QueryError,
     parse_expand,
     parse_fields,
     parse_order_by,
-    parse_q,
 )
 from erpbridge.sims.oracle.rules import Rules
 from erpbridge.sims.oracle.state import OracleState, Row
