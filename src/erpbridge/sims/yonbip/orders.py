@@ -82,6 +82,8 @@ LIST_FIELDS = (
     "transactionTypeId",
 )
 _STATUS_OPEN, _STATUS_AUDITED = 0, 1
+#: amounts and quantities are decimal(28, 8) columns [U]; larger values are refused.
+_MAX_AMOUNT = Decimal(10) ** 15
 _STATUS_NAMES = {_STATUS_OPEN: "开立", _STATUS_AUDITED: "已审核"}
 
 
@@ -271,11 +273,9 @@ class OrderApi:
             )
             line["qty"], line["oriTaxUnitPrice"] = float(qty), float(price)
             given = item.get("oriSum")
-            line_sum = (
-                _money(given, f"orderDetails[{n}].oriSum")
-                if given is not None
-                else (qty * price).quantize(Decimal("0.01"))
-            )
+            line_sum = _money(
+                given if given is not None else qty * price, f"orderDetails[{n}].oriSum"
+            ).quantize(Decimal("0.01"))
             line["oriSum"] = float(line_sum)
             for name in _LINE_FIELDS:
                 if name in item:
@@ -304,8 +304,8 @@ def _money(value: object, name: str) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise ApiError(Code.BUSINESS, f"字段[{name}]应为数字，收到[{value}]") from None
-    if not number.is_finite():
-        raise ApiError(Code.BUSINESS, f"字段[{name}]应为有限数字")
+    if not number.is_finite() or abs(number) >= _MAX_AMOUNT:
+        raise ApiError(Code.BUSINESS, f"字段[{name}]超出范围（应小于 10^15 的有限数字）")
     return number.quantize(Decimal("0.000001"))
 
 

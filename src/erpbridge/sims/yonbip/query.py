@@ -9,6 +9,7 @@ is refused with code 999 and the field named.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from erpbridge.sims.yonbip.state import Row
@@ -30,6 +31,8 @@ _Test = Callable[[object], bool]
 def _key(value: object) -> tuple[int, float, str]:
     if isinstance(value, bool):
         return (0, float(value), "")
+    if isinstance(value, int) and abs(value) >= 10**300:
+        return (0, math.inf if value > 0 else -math.inf, "")  # float() would overflow
     if isinstance(value, int | float):
         return (0, float(value), "")
     return (1, 0.0, "" if value is None else str(value))

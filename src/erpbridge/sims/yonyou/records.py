@@ -24,6 +24,8 @@ PERSONS = {"0101": "张伟", "0102": "李娜", "0201": "王芳"}
 SALE_TYPES = {"1": "普通销售", "2": "直运销售"}
 _CUSTOMER_TEXT = ("address", "phone", "contact", "email", "taxno", "domain_code", "memo")
 _MAX_ROWS = 500
+#: U8 money and quantity columns are decimal(28, 6) / (38, 8); larger values are refused.
+_MAX_NUMBER = Decimal(10) ** 15
 
 
 def _page(params: Mapping[str, str], rows: list[Row], key: str) -> dict[str, object]:
@@ -75,8 +77,8 @@ def _number(value: object, name: str) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise U8Error(Err.BUSINESS, f"{name} 应为数字，收到 {value!r}") from None
-    if not number.is_finite():
-        raise U8Error(Err.BUSINESS, f"{name} 应为数字")
+    if not number.is_finite() or abs(number) >= _MAX_NUMBER:
+        raise U8Error(Err.BUSINESS, f"{name} 超出范围（应小于 10^15 的有限数字）")
     return number
 
 
@@ -222,7 +224,10 @@ class Records:
         for name in ("memo", "sendaddress", "ccusperson", "dpredatebt"):
             if name in data:
                 row[name] = data[name]
-        row["taxrate"] = float(_number(data.get("taxrate", 13), "taxrate"))
+        header_rate = _number(data.get("taxrate", 13), "taxrate")
+        if not 0 <= header_rate <= 100:
+            raise U8Error(Err.BUSINESS, "税率(taxrate) 应在 0 到 100 之间")
+        row["taxrate"] = float(header_rate)
         entries = self._entries(data.get("entry"), Decimal(str(row["taxrate"])))
         row["entry"] = entries
         row["sum"] = float(sum((Decimal(str(e["sum"])) for e in entries), Decimal(0)))
@@ -259,13 +264,15 @@ class Records:
             if qty <= 0:
                 raise U8Error(Err.BUSINESS, f"第{n}行 数量(quantity) 应大于0")
             rate = _number(item.get("taxrate", header_rate), f"第{n}行 taxrate")
+            if not 0 <= rate <= 100:
+                raise U8Error(Err.BUSINESS, f"第{n}行 税率(taxrate) 应在 0 到 100 之间")
             if "taxunitprice" in item:
                 taxprice = _number(item["taxunitprice"], f"第{n}行 taxunitprice")
                 price = (taxprice / (1 + rate / 100)).quantize(Decimal("0.000001"))
             else:
                 price = _number(item.get("unitprice"), f"第{n}行 unitprice")
                 taxprice = (price * (1 + rate / 100)).quantize(Decimal("0.000001"))
-            total = (qty * taxprice).quantize(Decimal("0.01"))
+            total = _number(qty * taxprice, f"第{n}行 价税合计(sum)").quantize(Decimal("0.01"))
             money = (total / (1 + rate / 100)).quantize(Decimal("0.01"))
             out.append(
                 {
