@@ -36,6 +36,7 @@ _BUILTIN: dict[str, str] = {
     "jiandaoyun": "erpbridge.connectors.jiandaoyun:SPEC",
     "oracle": "erpbridge.connectors.oracle:SPEC",
     "yonbip": "erpbridge.connectors.yonbip:SPEC",
+    "sql": "erpbridge.connectors.sql:SPEC",
     "yonyou": "erpbridge.connectors.yonyou:SPEC",
 }
 

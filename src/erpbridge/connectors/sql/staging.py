@@ -1,0 +1,139 @@
+"""Staging writes: each op becomes a row of an interface table that the ERP imports.
+
+The safer default with a preset: erpbridge never touches the ERP's own tables; the ERP's
+import job (a U8 plug-in, a scheduled procedure, a person with a spreadsheet) reads rows
+whose ``status`` is ``new`` in ``staging_id`` order, applies them through the ERP's own
+logic, and sets ``status`` to ``imported`` or ``failed`` with a ``message`` and
+``processed_at``. A flow can read the staging table back as an object to watch that.
+
+Fields are still checked against the ERP table's columns before they are staged, so a
+wrong type or an unknown column is a per-op error now, not an import failure later.
+The op's idempotency key is unique in the table: the same job staged twice is one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from erpbridge.connectors.sql.changes import UTC_ZONE
+from erpbridge.connectors.sql.database import TableInfo
+from erpbridge.connectors.sql.errors import classify_db_error
+from erpbridge.connectors.sql.values import to_db_stamp, to_json_text
+from erpbridge.connectors.sql.writer import ROW_ERRORS, failed, prepare
+from erpbridge.spi.errors import ValidationError
+from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome, WriteResult
+
+__all__ = ["staging_ddl", "staging_table", "write_staging"]
+
+
+def staging_table(name: str, schema: str | None = None) -> sa.Table:
+    """The staging table's definition (DDL via :func:`staging_ddl`)."""
+    big = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    return sa.Table(
+        name,
+        sa.MetaData(schema=schema),
+        sa.Column("staging_id", big, primary_key=True, autoincrement=True),
+        sa.Column("object", sa.String(128), nullable=False),
+        sa.Column("op", sa.String(16), nullable=False),
+        sa.Column("key_field", sa.String(128)),
+        sa.Column("record_key", sa.String(255)),
+        sa.Column("idempotency_key", sa.String(255), unique=True),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, server_default="new"),
+        sa.Column("message", sa.Text()),
+        sa.Column("created_at", sa.DateTime(), nullable=False),  # UTC
+        sa.Column("processed_at", sa.DateTime()),  # UTC, set by the importer
+        sa.Index(f"ix_{name}_status", "status", "staging_id"),
+    )
+
+
+def staging_ddl(engine: sa.Engine, name: str, schema: str | None) -> list[str]:
+    """The statements that create the staging table, for this database's dialect."""
+    table = staging_table(name, schema)
+    statements = [str(CreateTable(table).compile(dialect=engine.dialect)).strip()]
+    statements += [
+        str(CreateIndex(index).compile(dialect=engine.dialect)).strip() for index in table.indexes
+    ]
+    return statements
+
+
+def _key(info: TableInfo, op: WriteOp) -> tuple[str | None, str | None]:
+    if op.target_id is not None:
+        return info.id_column.name, op.target_id
+    if op.key_field is not None and op.key_value is not None:
+        return op.key_field, str(op.key_value)
+    value = op.fields.get(info.id_column.name)
+    return info.id_column.name, None if value is None else str(value)
+
+
+def _stage_one(
+    conn: sa.Connection, staging: sa.Table, info: TableInfo, op: WriteOp, now: datetime
+) -> WriteResult:
+    key_field, record_key = _key(info, op)
+    if op.idempotency_key is not None:
+        query = sa.select(staging.c.staging_id, staging.c.record_key).where(
+            staging.c.idempotency_key == op.idempotency_key
+        )
+        seen = conn.execute(query).first()
+        if seen is not None:
+            target = seen.record_key or f"staging:{seen.staging_id}"
+            return WriteResult(op.ref, WriteOutcome.UNCHANGED, target)
+    result = conn.execute(
+        sa.insert(staging).values(
+            object=info.name,
+            op=op.mode.value,
+            key_field=key_field,
+            record_key=record_key,
+            idempotency_key=op.idempotency_key,
+            payload=to_json_text(op.fields),
+            status="new",
+            created_at=to_db_stamp(now, staging.c.created_at, UTC_ZONE),
+        )
+    )
+    staging_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    outcome = {
+        WriteMode.DELETE: WriteOutcome.DELETED,
+        WriteMode.UPDATE: WriteOutcome.UPDATED,
+    }.get(op.mode, WriteOutcome.CREATED)
+    return WriteResult(op.ref, outcome, record_key or f"staging:{staging_id}")
+
+
+def write_staging(
+    conn: sa.Connection,
+    info: TableInfo,
+    staging: sa.Table,
+    ops: Sequence[WriteOp],
+    zone: ZoneInfo,
+    secret: str | None,
+) -> list[WriteResult]:
+    """Stage ``ops`` inside the caller's transaction; one result per op, in order.
+
+    Raises:
+        ConnectorError: an error that is not about one row (the caller rolls back).
+    """
+    now = datetime.now(UTC)
+    results: list[WriteResult] = []
+    for pos, op in enumerate(ops):
+        try:
+            prepare(info, pos, op, zone, now)  # the ERP table's columns and types
+        except ValidationError as exc:
+            results.append(failed(op, exc))
+            continue
+        savepoint = conn.begin_nested()
+        try:
+            result = _stage_one(conn, staging, info, op, now)
+        except sa.exc.SQLAlchemyError as exc:
+            error = classify_db_error(exc, object=info.name, secret=secret, where=f"op {pos}")
+            if not isinstance(error, ROW_ERRORS):
+                raise error from exc
+            savepoint.rollback()
+            results.append(failed(op, error))
+            continue
+        savepoint.commit()
+        results.append(result)
+    return results
