@@ -16,37 +16,21 @@ can see it (reference §2.1-§2.3, §5, §6):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import cast
 
 from erpbridge.sims.oracle.errors import OracleError
 from erpbridge.sims.oracle.model import RESOURCES, Attr, ChildDef, ResourceDef
+from erpbridge.sims.oracle.orders import OrderRules, money
 from erpbridge.sims.oracle.query import format_stamp, parse_stamp
 from erpbridge.sims.oracle.state import VERSION_KEY, OracleState, Row
 
-__all__ = ["BUSINESS_UNITS", "ORGANIZATIONS", "Rules", "order_exposure"]
+__all__ = ["BUSINESS_UNITS", "ORGANIZATIONS", "Rules"]
 
 #: inventory organizations: code -> id.
 ORGANIZATIONS = {"M1": 207, "SH1": 1001, "BJ1": 1002}
 #: requisitioning business units: id -> name.
 BUSINESS_UNITS = {204: "Vision Operations", 1011: "China Operations 中国业务部"}
 _MAX_TEXT = 2000
-
-
-def _money(value: object) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def order_exposure(order: Mapping[str, object] | None) -> tuple[str, float]:
-    """(bill-to account id, value of the order's lines) when OPEN, else ("", 0)."""
-    if order is None or order.get("StatusCode") != "OPEN":
-        return "", 0.0
-    bill_to = cast(list[Row], order.get("billToCustomer") or [])
-    account = str(bill_to[0].get("CustomerAccountId")) if bill_to else ""
-    total = 0.0
-    for line in cast(list[Row], order.get("lines") or []):
-        total += _money(line.get("OrderedQuantity")) * _money(line.get("UnitSellingPrice"))
-    return account, round(total, 2)
 
 
 def _check_value(attr: Attr, value: object, path: str) -> object:
@@ -114,6 +98,7 @@ class Rules:
 
     def __init__(self, state: OracleState) -> None:
         self.state = state
+        self.orders = OrderRules(state)
 
     # --- generic ------------------------------------------------------------------------
 
@@ -182,7 +167,7 @@ class Rules:
         with self.state.transaction():
             self.state.remove(resource.name, key)
             if resource.name == "salesOrdersForOrderHub":
-                self._move_exposure(old, None)
+                self.orders.move_exposure(old, None)
 
     def create_child(
         self, resource: ResourceDef, key: str, child: ChildDef, payload: object
@@ -245,7 +230,7 @@ class Rules:
 
     def _check_child(self, resource: ResourceDef, child: ChildDef, row: Row, path: str) -> Row:
         if resource.name == "salesOrdersForOrderHub" and child.name == "lines":
-            return self._order_line(row, path)
+            return self.orders.line(row, path)
         if resource.name == "salesOrdersForOrderHub" and child.name == "billToCustomer":
             account = str(row.get("CustomerAccountId") or "")
             if self.state.get("receivablesCustomerAccountActivities", account) is None:
@@ -257,39 +242,10 @@ class Rules:
                 )
         if resource.name == "purchaseRequisitions":
             row.setdefault("LineNumber", int(path.rsplit("/", 1)[1]) + 1)
-            if _money(row.get("Quantity")) <= 0:
+            if money(row.get("Quantity")) <= 0:
                 raise OracleError(
                     400, "The quantity must be greater than zero.", "", f"{path}/Quantity"
                 )
-        return row
-
-    def _order_line(self, row: Row, path: str) -> Row:
-        number = str(row.get("ProductNumber") or "")
-        key = self.state.by_alt_key("itemsV2", (number, "M1"))
-        item = self.state.get("itemsV2", key) if key else None
-        if item is None:
-            raise OracleError(
-                400,
-                f"The item {number or '(none)'} isn't valid.",
-                "DOO-SIM-ITEM",
-                f"{path}/ProductNumber",
-            )
-        if _money(row.get("OrderedQuantity")) <= 0:
-            raise OracleError(
-                400,
-                "The ordered quantity must be greater than zero.",
-                "DOO-SIM-QTY",
-                f"{path}/OrderedQuantity",
-            )
-        row["ProductId"] = item["ItemId"]
-        row["ProductDescription"] = item.get("ItemDescription")
-        row.setdefault("OrderedUOMCode", item.get("PrimaryUOMCode"))
-        if row.get("UnitListPrice") is None:
-            row["UnitListPrice"] = item.get("ListPrice")
-        if row.get("UnitSellingPrice") is None:
-            row["UnitSellingPrice"] = row.get("UnitListPrice")
-        row.setdefault("TransactionCategoryCode", "ORDER")
-        row["StatusCode"] = "AWAIT_SHIP"
         return row
 
     # --- per resource -------------------------------------------------------------------
@@ -314,62 +270,16 @@ class Rules:
         self._finish(resource, key, None, row)
         return key
 
-    def _buying_party(self, row: Row) -> Row:
-        accounts = self.state.tables["receivablesCustomerAccountActivities"].values()
-        for account in accounts:
-            if row.get("BuyingPartyId") is not None and account["PartyId"] == row["BuyingPartyId"]:
-                return account
-            if row.get("BuyingPartyNumber") and account["PartyNumber"] == row["BuyingPartyNumber"]:
-                return account
-            if (
-                row.get("BuyingPartyId") is None
-                and not row.get("BuyingPartyNumber")
-                and row.get("BuyingPartyName")
-                and account["CustomerName"] == row["BuyingPartyName"]
-            ):
-                return account
-        shown = (
-            row.get("BuyingPartyNumber") or row.get("BuyingPartyId") or row.get("BuyingPartyName")
-        )
-        attr = "BuyingPartyNumber" if row.get("BuyingPartyNumber") else "BuyingPartyName"
-        raise OracleError(
-            400,
-            f"The value of the attribute BuyingParty ({shown or 'none'}) isn't valid.",
-            "DOO-SIM-PARTY",
-            f"/{attr}",
-        )
-
-    def _finish_order(self, row: Row) -> None:
-        account = self._buying_party(row)
-        row["BuyingPartyId"] = account["PartyId"]
-        row["BuyingPartyNumber"] = account["PartyNumber"]
-        row["BuyingPartyName"] = account["CustomerName"]
-        if not row.get("billToCustomer"):
-            row["billToCustomer"] = [
-                {
-                    "BillToCustomerId": self.state.next_id("ChildId"),
-                    "CustomerAccountId": account["CustomerAccountId"],
-                    "SiteUseId": account.get("BillToSiteUseId"),
-                }
-            ]
-        submitted = row.get("SubmittedFlag") is True
-        if submitted and not row.get("lines"):
-            raise OracleError(
-                400, "A submitted order needs at least one line.", "DOO-SIM-LINES", "/lines"
-            )
-        if row.get("StatusCode") in (None, "DOO_DRAFT"):
-            row["StatusCode"] = "OPEN" if submitted else "DOO_DRAFT"
-
     def _finish(self, resource: ResourceDef, key: str, old: Row | None, row: Row) -> None:
         """Derive, stamp and store ``row``; for orders, move the credit exposure."""
         if resource.name == "salesOrdersForOrderHub":
-            self._finish_order(row)
+            self.orders.finish(row)
         elif resource.name == "itemsV2":
             self._finish_item(row)
         row["LastUpdateDate"] = self.state.now()
         self.state.put(resource.name, key, row)
         if resource.name == "salesOrdersForOrderHub":
-            self._move_exposure(old, row)
+            self.orders.move_exposure(old, row)
 
     def _finish_item(self, row: Row) -> None:
         code = str(row.get("OrganizationCode") or "")
@@ -417,21 +327,3 @@ class Rules:
         key = str(row["RequisitionHeaderId"])
         self._finish(resource, key, None, row)
         return key
-
-    # --- credit ---------------------------------------------------------------------------
-
-    def _move_exposure(self, old: Row | None, new: Row | None) -> None:
-        before = order_exposure(old)
-        after = order_exposure(new)
-        if before == after:
-            return
-        for account, delta in ((before[0], -before[1]), (after[0], after[1])):
-            profile = self.state.get("customerCreditProfiles", account) if account else None
-            if profile is None or delta == 0:
-                continue
-            row = {k: v for k, v in profile.items() if k != VERSION_KEY}
-            exposure = round(_money(row.get("CreditExposure")) + delta, 2)
-            row["CreditExposure"] = exposure
-            row["AvailableCredit"] = round(_money(row.get("OverallCreditLimit")) - exposure, 2)
-            row["LastUpdateDate"] = self.state.now()
-            self.state.put("customerCreditProfiles", account, row)

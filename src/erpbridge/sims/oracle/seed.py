@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from erpbridge.sims.oracle.model import RESOURCES
+from erpbridge.sims.oracle.orders import order_exposure
 from erpbridge.sims.oracle.query import format_stamp
-from erpbridge.sims.oracle.rules import ORGANIZATIONS, order_exposure
+from erpbridge.sims.oracle.rules import ORGANIZATIONS
 from erpbridge.sims.oracle.state import OracleState, Row
 from erpbridge.sims.oracle.wire import key_from_parts
 

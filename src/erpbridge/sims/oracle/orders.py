@@ -1,0 +1,136 @@
+"""Order Hub rules: lines against items, the buying party, statuses, credit exposure.
+
+Reference §2.1/§2.3: a line's ProductNumber must be an item (ProductId and description are
+filled from it, prices default from its list price); the buying party (id, number or name)
+must be a customer account, whose bill-to becomes the order's when none is given; the order
+is DOO_DRAFT until ``SubmittedFlag`` is true, then OPEN. The credit profile of the bill-to
+account carries the value of its OPEN orders, moved with every order change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import cast
+
+from erpbridge.sims.oracle.errors import OracleError
+from erpbridge.sims.oracle.state import VERSION_KEY, OracleState, Row
+
+__all__ = ["OrderRules", "money", "order_exposure"]
+
+
+def money(value: object) -> float:
+    """A JSON number as float; anything else counts as 0."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def order_exposure(order: Mapping[str, object] | None) -> tuple[str, float]:
+    """(bill-to account id, value of the order's lines) when OPEN, else ("", 0)."""
+    if order is None or order.get("StatusCode") != "OPEN":
+        return "", 0.0
+    bill_to = cast(list[Row], order.get("billToCustomer") or [])
+    account = str(bill_to[0].get("CustomerAccountId")) if bill_to else ""
+    total = 0.0
+    for line in cast(list[Row], order.get("lines") or []):
+        total += money(line.get("OrderedQuantity")) * money(line.get("UnitSellingPrice"))
+    return account, round(total, 2)
+
+
+class OrderRules:
+    """The order-specific steps :class:`~erpbridge.sims.oracle.rules.Rules` runs."""
+
+    def __init__(self, state: OracleState) -> None:
+        self.state = state
+
+    def line(self, row: Row, path: str) -> Row:
+        """Check one order line against the items and fill what Order Hub derives."""
+        number = str(row.get("ProductNumber") or "")
+        key = self.state.by_alt_key("itemsV2", (number, "M1"))
+        item = self.state.get("itemsV2", key) if key else None
+        if item is None:
+            raise OracleError(
+                400,
+                f"The item {number or '(none)'} isn't valid.",
+                "DOO-SIM-ITEM",
+                f"{path}/ProductNumber",
+            )
+        if money(row.get("OrderedQuantity")) <= 0:
+            raise OracleError(
+                400,
+                "The ordered quantity must be greater than zero.",
+                "DOO-SIM-QTY",
+                f"{path}/OrderedQuantity",
+            )
+        row["ProductId"] = item["ItemId"]
+        row["ProductDescription"] = item.get("ItemDescription")
+        row.setdefault("OrderedUOMCode", item.get("PrimaryUOMCode"))
+        if row.get("UnitListPrice") is None:
+            row["UnitListPrice"] = item.get("ListPrice")
+        if row.get("UnitSellingPrice") is None:
+            row["UnitSellingPrice"] = row.get("UnitListPrice")
+        row.setdefault("TransactionCategoryCode", "ORDER")
+        row["StatusCode"] = "AWAIT_SHIP"
+        return row
+
+    def _buying_party(self, row: Row) -> Row:
+        accounts = self.state.tables["receivablesCustomerAccountActivities"].values()
+        for account in accounts:
+            if row.get("BuyingPartyId") is not None and account["PartyId"] == row["BuyingPartyId"]:
+                return account
+            if row.get("BuyingPartyNumber") and account["PartyNumber"] == row["BuyingPartyNumber"]:
+                return account
+            if (
+                row.get("BuyingPartyId") is None
+                and not row.get("BuyingPartyNumber")
+                and row.get("BuyingPartyName")
+                and account["CustomerName"] == row["BuyingPartyName"]
+            ):
+                return account
+        shown = (
+            row.get("BuyingPartyNumber") or row.get("BuyingPartyId") or row.get("BuyingPartyName")
+        )
+        attr = "BuyingPartyNumber" if row.get("BuyingPartyNumber") else "BuyingPartyName"
+        raise OracleError(
+            400,
+            f"The value of the attribute BuyingParty ({shown or 'none'}) isn't valid.",
+            "DOO-SIM-PARTY",
+            f"/{attr}",
+        )
+
+    def finish(self, row: Row) -> None:
+        """Resolve the buying party, default the bill-to, check lines, set the status."""
+        account = self._buying_party(row)
+        row["BuyingPartyId"] = account["PartyId"]
+        row["BuyingPartyNumber"] = account["PartyNumber"]
+        row["BuyingPartyName"] = account["CustomerName"]
+        if not row.get("billToCustomer"):
+            row["billToCustomer"] = [
+                {
+                    "BillToCustomerId": self.state.next_id("ChildId"),
+                    "CustomerAccountId": account["CustomerAccountId"],
+                    "SiteUseId": account.get("BillToSiteUseId"),
+                }
+            ]
+        submitted = row.get("SubmittedFlag") is True
+        if submitted and not row.get("lines"):
+            raise OracleError(
+                400, "A submitted order needs at least one line.", "DOO-SIM-LINES", "/lines"
+            )
+        if row.get("StatusCode") in (None, "DOO_DRAFT"):
+            row["StatusCode"] = "OPEN" if submitted else "DOO_DRAFT"
+
+    def move_exposure(self, old: Row | None, new: Row | None) -> None:
+        """Move the credit exposure from the order as it was to the order as it is."""
+        before = order_exposure(old)
+        after = order_exposure(new)
+        if before == after:
+            return
+        for account, delta in ((before[0], -before[1]), (after[0], after[1])):
+            profile = self.state.get("customerCreditProfiles", account) if account else None
+            if profile is None or delta == 0:
+                continue
+            row = {k: v for k, v in profile.items() if k != VERSION_KEY}
+            exposure = round(money(row.get("CreditExposure")) + delta, 2)
+            row["CreditExposure"] = exposure
+            row["AvailableCredit"] = round(money(row.get("OverallCreditLimit")) - exposure, 2)
+            row["LastUpdateDate"] = self.state.now()
+            self.state.put("customerCreditProfiles", account, row)
