@@ -22,9 +22,11 @@ from erpbridge.log import get_logger, redact
 from erpbridge.spi.connector import WebhookAcknowledger
 from erpbridge.spi.errors import AuthError, ConfigError, ConnectorError, ValidationError
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "QUERY_HEADER", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+#: the raw query string of the delivery URL, passed to connectors with the headers.
+QUERY_HEADER = "x-erpbridge-query-string"
 log = get_logger("api")
 
 
@@ -56,7 +58,11 @@ def create_app(hub: Hub, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Fas
         if body is None:
             return _error(413, f"body larger than {max_body_bytes} bytes")
         try:
-            result = hub.accept_webhook(connection, dict(request.headers), body)
+            headers = dict(request.headers)
+            # Some systems sign values carried in the URL (Jiandaoyun: nonce, timestamp);
+            # connectors read them from this header (see WebhookConnector).
+            headers[QUERY_HEADER] = request.url.query
+            result = await hub.accept_webhook(connection, headers, body)
         except AuthError as exc:
             log.warning("webhook.refused", connection=connection, reason=exc.message)
             return _error(401, exc.message)

@@ -23,7 +23,7 @@ from erpbridge.engine.queue import IntakeResult
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.scheduler import Scheduler
 from erpbridge.engine.worker import Worker
-from erpbridge.spi.connector import WebhookConnector
+from erpbridge.spi.connector import ObjectResolver, WebhookConnector
 from erpbridge.spi.errors import ConfigError, ValidationError
 from erpbridge.spi.records import Change
 from erpbridge.store.schema import dead_letters, jobs
@@ -50,18 +50,30 @@ class Hub:
         self.plans = dict(plans)
         self.clock = clock or SystemClock()
         self.metrics = metrics or Metrics()
+        self._object_names: dict[tuple[str, str], str] = {}
 
-    def webhook_flows(self, connection: str, object_name: str) -> list[str]:
-        """Flows fed by webhooks of ``connection`` for ``object_name``."""
-        return [
-            name
-            for name, plan in self.plans.items()
-            if plan.source_connection == connection
-            and plan.spec.source.object == object_name
-            and plan.spec.source.trigger.webhook
-        ]
+    async def _canonical(self, connection: str, object_name: str) -> str:
+        key = (connection, object_name)
+        if key not in self._object_names:
+            connector = self.runtime.connector(connection)
+            if isinstance(connector, ObjectResolver):
+                self._object_names[key] = await connector.resolve_object(object_name)
+            else:
+                self._object_names[key] = object_name
+        return self._object_names[key]
 
-    def accept_webhook(
+    async def webhook_flows(self, connection: str, object_name: str) -> list[str]:
+        """Flows fed by webhooks of ``connection`` for ``object_name`` (any of its names)."""
+        out = []
+        for name, plan in self.plans.items():
+            if plan.source_connection != connection or not plan.spec.source.trigger.webhook:
+                continue
+            configured = plan.spec.source.object
+            if object_name in (configured, await self._canonical(connection, configured)):
+                out.append(name)
+        return out
+
+    async def accept_webhook(
         self, connection: str, headers: Mapping[str, str], body: bytes
     ) -> IntakeResult:
         """Verify, parse and commit one webhook delivery; returns what was queued.
@@ -69,7 +81,7 @@ class Hub:
         Raises:
             ConfigError: unknown connection, or one whose connector takes no webhooks.
             AuthError: bad or missing signature (the receiver answers 401).
-            ValidationError: a body the system would not send (400).
+            ValidationError: a body the system would not send, or one no flow takes (400).
         """
         if connection not in self.project.connections:
             raise ConfigError(f"unknown connection {connection!r}")
@@ -81,14 +93,16 @@ class Hub:
         for change in changes:
             by_object[change.object].append(change)
         total = IntakeResult()
+        routed = False
         for object_name, group in by_object.items():
-            flows = self.webhook_flows(connection, object_name)
+            flows = await self.webhook_flows(connection, object_name)
             if not flows:
                 continue
+            routed = True
             total += intake_changes(
                 self.store, flows, group, Trigger.WEBHOOK, self.clock, self.metrics
             )
-        if changes and not any(self.webhook_flows(connection, o) for o in by_object):
+        if changes and not routed:
             raise ValidationError(
                 f"no flow takes webhooks of {connection} for {', '.join(sorted(by_object))}",
                 system=connection,

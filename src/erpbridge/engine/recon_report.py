@@ -73,7 +73,7 @@ def load_report(conn: sa.Connection, run_id: int, *, limit: int | None = None) -
 
 
 def summary_line(report: dict[str, Any], source: str, target: str, currency: str = "¥") -> str:
-    """``orders: 12,034 match, 3 missing in sap (¥45,200.00), 2 field differences (¥0.37)``."""
+    """``orders: 12,034 match, 3 missing in erp (¥45,200.00), 2 field differences (¥0.37)``."""
     run = report["run"]
     totals = run.get("totals") or {}
     parts = [f"{int(totals.get('match', 0)):,} match"]

@@ -1,6 +1,11 @@
 """The connector contract: records, cursors, writes, schemas, errors, settings, registry."""
 
-from erpbridge.spi.connector import Connector, WebhookAcknowledger, WebhookConnector
+from erpbridge.spi.connector import (
+    Connector,
+    ObjectResolver,
+    WebhookAcknowledger,
+    WebhookConnector,
+)
 from erpbridge.spi.errors import (
     AuthError,
     ConfigError,
@@ -53,6 +58,7 @@ __all__ = [
     "Limits",
     "MappingError",
     "NotFoundError",
+    "ObjectResolver",
     "ObjectSchema",
     "RateLimitedError",
     "ReadError",

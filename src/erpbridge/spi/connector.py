@@ -23,7 +23,7 @@ from erpbridge.spi.records import (
 from erpbridge.spi.schema import Catalog
 from erpbridge.spi.settings import Limits
 
-__all__ = ["Connector", "WebhookAcknowledger", "WebhookConnector"]
+__all__ = ["Connector", "ObjectResolver", "WebhookAcknowledger", "WebhookConnector"]
 
 
 @runtime_checkable
@@ -81,6 +81,10 @@ class WebhookConnector(Connector, Protocol):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
         """Verify the signature or token, then parse the body into changes.
 
+        ``headers`` also carries ``x-erpbridge-query-string``: the raw query string of the
+        delivery URL, for systems that sign values sent there (Jiandaoyun's nonce and
+        timestamp).
+
         Raises:
             AuthError: unsigned, badly signed or expired (the receiver answers 401).
             ValidationError: a body that is not what the system sends (400).
@@ -98,4 +102,17 @@ class WebhookAcknowledger(Protocol):
 
     def webhook_ack(self) -> tuple[int, str, bytes]:
         """(HTTP status, content type, body) of the answer acknowledging a stored delivery."""
+        ...
+
+
+@runtime_checkable
+class ObjectResolver(Protocol):
+    """A connector that accepts several names for one object (a label and an id).
+
+    Jiandaoyun forms, for one, can be named by their title (``客户``) or their entry id;
+    changes carry the id. The webhook receiver asks for the canonical name to route them.
+    """
+
+    async def resolve_object(self, object: str) -> str:
+        """The name this connector puts in the ``object`` of its records and changes."""
         ...

@@ -140,6 +140,10 @@ class JiandaoyunConnector:
         why = "names several forms; use the entry id" if matches else "is not a form of this app"
         raise NotFoundError(f"{object!r} {why}", system=SYSTEM, object=object)
 
+    async def resolve_object(self, object: str) -> str:
+        """The entry id changes and records carry for ``object`` (a form name or entry id)."""
+        return await self._entry_id(object)
+
     async def _form(self, object: str, *, refresh: bool = False) -> FormSchema:
         entry_id = await self._entry_id(object)
         if refresh or entry_id not in self._forms:
