@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from erpbridge.connectors.oracle import OracleConnector, OracleSettings
-from erpbridge.sims.sandbox import run_sandbox
+from erpbridge.sims._common.faults import FaultConfig
+from erpbridge.sims._common.server import run_simulator
+from erpbridge.sims.sandbox import load_simulator, run_sandbox
+from erpbridge.spi.errors import TransientError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 from erpbridge.spi.secrets import Secret
+from erpbridge.spi.settings import Limits
 
 
 async def test_connector_built_from_the_ports_entry_reads_and_writes(tmp_path: Path) -> None:
@@ -37,3 +43,21 @@ async def test_connector_built_from_the_ports_entry_reads_and_writes(tmp_path: P
             await connector.aclose()
     assert check.ok and sum(len(p.records) for p in pages) == 120
     assert result.outcome is WriteOutcome.CREATED and result.target_id
+
+
+async def test_a_hanging_pod_is_a_transient_timeout(tmp_path: Path) -> None:
+    spec = load_simulator("oracle")
+    faults = FaultConfig(hang_rate=1.0, hang_s=2.0)
+    with run_simulator(spec, tmp_path / "data", faults=faults) as sim:
+        entry = dict(sim.entry)
+        password = Secret.literal(str(entry.pop("password")))
+        limits = Limits(timeout_s=0.3)
+        connector = OracleConnector(OracleSettings(**entry, password=password, limits=limits))  # type: ignore[arg-type]
+        try:
+            check = await connector.check()
+            with pytest.raises(TransientError) as caught:
+                await connector.get("salesOrdersForOrderHub", ["1"])
+        finally:
+            await connector.aclose()
+    assert not check.ok and check.details["error_class"] == "TransientError"
+    assert "timed out" in str(caught.value)
