@@ -23,6 +23,7 @@ from erpbridge.sims.yonbip import (
     SANDBOX_APP_SECRET,
     BipState,
     SeedSize,
+    build_app,
     create_app,
 )
 
@@ -436,3 +437,16 @@ async def test_throttled_call_answers_310046_and_lost_reply_still_saves(tmp_path
 
 async def test_state_without_store_does_not_load(clock: StepClock) -> None:
     assert BipState(clock=clock).load() is False
+
+
+async def test_per_api_quota_answers_310046_until_the_next_minute(
+    bip_state: BipState, clock: StepClock
+) -> None:
+    app = build_app(bip_state, quota_per_min=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as c:
+        bip = Bip(c, await fetch_token(c))
+        codes = [(await bip.post(MERCHANT_LIST, {"pageIndex": 1}))["code"] for _ in range(3)]
+        other_api = (await bip.post(ORDER_LIST, {"pageIndex": 1}))["code"]
+        clock.advance(60)
+        later = (await bip.post(MERCHANT_LIST, {"pageIndex": 1}))["code"]
+    assert codes == ["200", "200", "310046"] and (other_api, later) == ("200", "200")

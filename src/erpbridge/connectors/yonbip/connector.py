@@ -31,6 +31,7 @@ API = {
     "product_list": "/yonbip/digitalModel/product/listproductbycondition",
     "stock": "/yonbip/scm/stock/QueryCurrentStocksByCondition",
 }
+_DETAIL_CHUNK = 100
 _MAX_PAGE = {"merchant": 5000, "voucherorder": 500, "product": 500}
 _Row = dict[str, object]
 _Fetch = Callable[[str | None, int, int], Awaitable[list[_Row]]]
@@ -215,7 +216,7 @@ class YonBipConnector:
         if not wanted:
             return []
         if name == "merchant":
-            return await self._merchant_detail({"id": [int(i) for i in wanted]})
+            return await self._merchant_detail("id", [int(i) for i in wanted])
         if name == "voucherorder":
             rows = await self._with_lines([{"id": i} for i in wanted])
             return [self._record(name, r) for r in rows]
@@ -227,11 +228,18 @@ class YonBipConnector:
         found = [r for r in await self._all_products() if str(r.id) in set(wanted)]
         return found
 
-    async def _merchant_detail(self, body: Mapping[str, object]) -> list[Record]:
-        answer = await self.client.call(
-            "POST", API["merchant_detail"], body=dict(body), object="merchant"
-        )
-        return [self._record("merchant", r) for r in _rows(answer.data, "merchant")]
+    async def _merchant_detail(self, key: str, values: Sequence[object]) -> list[Record]:
+        """``newBatchDetail`` by ``id`` or ``code``, at most 100 per call [U: the API's cap]."""
+        out: list[Record] = []
+        for start in range(0, len(values), _DETAIL_CHUNK):
+            answer = await self.client.call(
+                "POST",
+                API["merchant_detail"],
+                body={key: list(values[start : start + _DETAIL_CHUNK])},
+                object="merchant",
+            )
+            out += [self._record("merchant", r) for r in _rows(answer.data, "merchant")]
+        return out
 
     async def _all_products(self) -> list[Record]:
         out: list[Record] = []
@@ -251,7 +259,7 @@ class YonBipConnector:
         if not wanted:
             return []
         if name == "merchant" and key_field == "code":
-            return await self._merchant_detail({"code": wanted})
+            return await self._merchant_detail("code", wanted)
         if name == "voucherorder" and key_field in _ORDER_FILTERS:
             return await self._find_orders(key_field, wanted)
         if name == "product" and key_field == "code":
