@@ -97,8 +97,7 @@ def create_u8(engine: sa.Engine, customers: int = 5) -> None:
         conn.execute(
             t["SO_SOMain"].insert(),
             [
-                {
-                    "ID": 1,
+                {  # ID 1 from the sequence (an explicit id would not advance PostgreSQL's)
                     "cSOCode": "SO0001",
                     "dDate": dt.date(2026, 11, 2),
                     "cCusCode": "C0001",

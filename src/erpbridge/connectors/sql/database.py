@@ -274,7 +274,10 @@ def _build_engine(settings: SqlSettings, password: str | None) -> sa.Engine:
         connect_args["connect_timeout"] = timeout
     elif backend in ("mysql", "mariadb"):
         connect_args.update(
-            connect_timeout=timeout, read_timeout=call_timeout, write_timeout=call_timeout
+            # the client gives the server a margin: its own timeouts answer first, cleanly
+            connect_timeout=timeout,
+            read_timeout=call_timeout + 5,
+            write_timeout=call_timeout + 5,
         )
         connect_args.setdefault("charset", "utf8mb4")
     engine = sa.create_engine(
@@ -298,12 +301,17 @@ def _session_setup(backend: str, call_timeout_s: int, *, read_only: bool) -> Any
     bug in erpbridge could write through it.
     """
 
+    # a row lock held by someone else is a conflict (retried by policy), reported before the
+    # call's own timeout would turn it into a lost connection
+    lock_wait_s = max(1, int(call_timeout_s) // 2)
+
     def setup(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
             if backend == "postgresql":
-                # a literal integer, not input: statement_timeout takes no bound parameter
+                # literal integers, not input: SET takes no bound parameters
                 cursor.execute(f"SET statement_timeout = {int(call_timeout_s) * 1000}")
+                cursor.execute(f"SET lock_timeout = {lock_wait_s * 1000}")
                 if read_only:
                     cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             elif backend in ("mysql", "mariadb"):
@@ -312,6 +320,7 @@ def _session_setup(backend: str, call_timeout_s: int, *, read_only: bool) -> Any
                     "SET SESSION sql_mode = "
                     "TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))"
                 )
+                cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {lock_wait_s}")
                 if read_only:
                     cursor.execute("SET SESSION TRANSACTION READ ONLY")
         finally:

@@ -107,12 +107,12 @@ _COLUMN_IN_TEXT = re.compile(r"[Cc]olumn '([^']+)'|for column '([^']+)'|column \
 def _code_of(orig: BaseException | None) -> tuple[str | None, int | None]:
     if orig is None:
         return None, None
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return None, args[0]  # MySQL/MariaDB errno (PyMySQL also sets a generic sqlstate)
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str):
         return sqlstate, None
-    args = getattr(orig, "args", ())
-    if args and isinstance(args[0], int):
-        return None, args[0]
     return None, None
 
 
