@@ -1,0 +1,369 @@
+"""End to end: the sf-sap template moving data between the Salesforce and SAP simulators.
+
+Records are made and changed through each system's own API (the connectors' writes, and
+SAP's ``/sim/tick`` business day), flows are driven with the engine, and every outcome is
+read back through the systems' APIs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+
+from erpbridge.sims._common.faults import FaultConfig, FaultKind
+from tests.flows.harness import Bridge, close, running_template
+
+pytestmark = pytest.mark.slow
+
+SYSTEMS = ("salesforce", "sap")
+
+
+async def _standard_price_book(bridge: Bridge) -> str:
+    [book] = await bridge.find("salesforce", "Pricebook2", "Name", ["Standard Price Book"])
+    return book.id
+
+
+async def _product(bridge: Bridge, book: str, **fields: object) -> str:
+    product = await bridge.create("salesforce", "Product2", {"IsActive": True, **fields})
+    await bridge.create(
+        "salesforce",
+        "PricebookEntry",
+        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 1280.5, "IsActive": True},
+    )
+    return product
+
+
+async def _activated_order(
+    bridge: Bridge, account: str, book: str, lines: list[tuple[str, float]]
+) -> str:
+    """A CRM order with ``lines`` (product id, quantity), then activated, as sales reps do."""
+    order = await bridge.create(
+        "salesforce",
+        "Order",
+        {
+            "AccountId": account,
+            "EffectiveDate": date.today().isoformat(),
+            "Pricebook2Id": book,
+            "Region__c": "华东",
+        },
+    )
+    for product, quantity in lines:
+        [entry] = [
+            e
+            for e in await bridge.find("salesforce", "PricebookEntry", "Product2Id", [product])
+            if e.fields["Pricebook2Id"] == book
+        ]
+        await bridge.create(
+            "salesforce",
+            "OrderItem",
+            {
+                "OrderId": order,
+                "PricebookEntryId": entry.id,
+                "Quantity": quantity,
+                "UnitPrice": 1280.5,
+            },
+        )
+    await bridge.update("salesforce", "Order", order, {"Status": "Activated"})
+    return order
+
+
+async def _new_customer_and_order(bridge: Bridge, tag: str) -> dict[str, str]:
+    """A new account, two new products and an activated order with two lines."""
+    book = await _standard_price_book(bridge)
+    account = await bridge.create(
+        "salesforce",
+        "Account",
+        {
+            "Name": f"上海 E2E 精密机械有限公司 {tag}",
+            "AccountNumber": f"e2e-{tag}",
+            "Type": "Customer - Direct",
+            "BillingStreet": "张江路 88 号",
+            "BillingCity": "上海",
+            "BillingPostalCode": "201203",
+            "BillingCountry": "CN",
+        },
+    )
+    hardware = await _product(
+        bridge,
+        book,
+        Name=f"伺服电机 {tag}",
+        ProductCode=f"P-{tag}-1",
+        ERP_Material__c=f"E2E-{tag}-M1",
+        Family="Hardware",
+        QuantityUnitOfMeasure="台",
+    )
+    spare = await _product(
+        bridge, book, Name=f"Seal kit {tag}", ProductCode=f"p-{tag}-2", Family="Spare Parts"
+    )
+    order = await _activated_order(bridge, account, book, [(hardware, 3), (spare, 12)])
+    number = (await bridge.get("salesforce", "Order", order)).fields["OrderNumber"]
+    return {
+        "account": account,
+        "hardware": hardware,
+        "spare": spare,
+        "order": order,
+        "reference": f"SF-{number}",
+    }
+
+
+async def _sap_order_of(bridge: Bridge, crm: dict[str, str]) -> list[dict[str, object]]:
+    """SAP sales orders whose customer reference is the CRM order's (SF-<OrderNumber>)."""
+    found = await bridge.find("sap", "A_SalesOrder", "PurchaseOrderByCustomer", [crm["reference"]])
+    return [dict(r.fields, _id=r.id) for r in found]
+
+
+async def _tick(bridge: Bridge) -> None:
+    """One SAP business day: open orders are delivered, delivered ones invoiced."""
+    entry = bridge.sims["sap"].entry
+    async with httpx.AsyncClient(
+        base_url=str(entry["base_url"]),
+        auth=(str(entry["username"]), str(entry["password"])),
+        timeout=30,
+    ) as http:
+        answer = await http.post("/sim/tick")
+    answer.raise_for_status()
+
+
+async def test_customer_products_and_order_reach_sap_with_lines_and_status_comes_back(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            crm = await _new_customer_and_order(bridge, tag)
+            await bridge.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+            # The order parks on its customer; the engine syncs the account through
+            # customers-to-sap (depends_on) and then writes the order.
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            await bridge.sync("customer-addresses-to-sap", ids=[crm["account"]])
+
+            [partner] = await bridge.find("sap", "A_BusinessPartner", "SearchTerm1", [f"E2E-{tag}"])
+            assert partner.fields["OrganizationBPName1"] == f"上海 E2E 精密机械有限公司 {tag}"
+            assert partner.fields["BusinessPartnerCategory"] == "2"
+            assert partner.fields["CorrespondenceLanguage"] == "ZH"
+            [address] = cast(list[dict[str, object]], partner.fields["to_BusinessPartnerAddress"])
+            assert (address["CityName"], address["PostalCode"], address["Country"]) == (
+                "上海",
+                "201203",
+                "CN",
+            )
+            [material] = await bridge.find("sap", "A_Product", "Product", [f"E2E-{tag}-M1"])
+            assert (material.fields["ProductType"], material.fields["BaseUnit"]) == ("FERT", "PC")
+            assert await bridge.find("sap", "A_Product", "Product", [f"P-{tag}-2"])
+
+            [order] = await _sap_order_of(bridge, crm)
+            assert order["SoldToParty"] == partner.id
+            assert order["SalesOrganization"] == "1710"
+            assert order["TransactionCurrency"] == "CNY"
+            lines = sorted(
+                (str(i["Material"]), Decimal(str(i["RequestedQuantity"])))
+                for i in order["to_Item"]  # type: ignore[attr-defined]
+            )
+            assert lines == [(f"E2E-{tag}-M1", Decimal(3)), (f"P-{tag}-2", Decimal(12))]
+
+            # Back to the CRM: SAP's numbers, then status as the business days pass.
+            await bridge.sync("customers-from-sap", ids=[partner.id])
+            account = await bridge.get("salesforce", "Account", crm["account"])
+            assert account.fields["ERP_Customer_Id__c"] == partner.id
+            await bridge.sync("orders-from-sap", ids=[str(order["_id"])])
+            crm_order = await bridge.get("salesforce", "Order", crm["order"])
+            assert crm_order.fields["ERP_SalesOrder__c"] == order["_id"]
+            assert crm_order.fields["ERP_Status__c"] == "Open"
+            for expected in ("Delivered", "Invoiced"):
+                await _tick(bridge)
+                await bridge.sync("orders-from-sap", ids=[str(order["_id"])])
+                crm_order = await bridge.get("salesforce", "Order", crm["order"])
+                assert crm_order.fields["ERP_Status__c"] == expected
+
+            # Our writes coming back are echoes: the CRM order is not sent to SAP again.
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            assert bridge.outcomes("orders-to-sap")[-1] == (crm["order"], "echo")
+
+            # Exactly once: the same syncs again, and again from an empty store (no xref):
+            # the natural keys find the records, nothing is created twice.
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            await bridge.sync("customers-to-sap", ids=[crm["account"]])
+            fresh = bridge.fork(tmp_path / "fresh.db")
+            try:
+                await fresh.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+                await fresh.sync("customers-to-sap", ids=[crm["account"]])
+                assert fresh.outcomes("customers-to-sap") == [(crm["account"], "updated")]
+                assert fresh.dead_letters() == []
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            assert len(await _sap_order_of(bridge, crm)) == 1
+            assert (
+                len(await bridge.find("sap", "A_BusinessPartner", "SearchTerm1", [f"E2E-{tag}"]))
+                == 1
+            )
+            assert len(await bridge.find("sap", "A_Product", "Product", [f"E2E-{tag}-M1"])) == 1
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_stock_and_credit_come_to_the_crm_from_sap(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            # A CRM product linked to SAP material TG0011 by its ERP number.
+            book = await _standard_price_book(bridge)
+            product = await _product(
+                bridge, book, Name="Servo motor TG0011", ProductCode="P-TG0011"
+            )
+            await bridge.update("salesforce", "Product2", product, {"ERP_Material__c": "TG0011"})
+            await bridge.sync("inventory-from-sap", ids=["TG0011"])
+            stock = await bridge.get("sap", "A_MaterialStock", "TG0011")
+            unrestricted = sum(
+                (
+                    Decimal(str(s["MatlWrhsStkQtyInMatlBaseUnit"]))
+                    for s in cast(list[dict[str, object]], stock.fields["to_MatlStkInAcctMod"])
+                    if s["InventoryStockType"] == "01"
+                ),
+                Decimal(0),
+            )
+            assert unrestricted > 0
+            crm_product = await bridge.get("salesforce", "Product2", product)
+            assert Decimal(str(crm_product.fields["Stock_On_Hand__c"])) == unrestricted
+
+            # Credit: a seeded account that SAP knows as business partner 17100005.
+            [account] = await bridge.find(
+                "salesforce", "Account", "ERP_Customer_Id__c", ["17100005"]
+            )
+            [credit] = await bridge.find(
+                "sap", "A_CreditManagementAccount", "BusinessPartner", ["17100005"]
+            )
+            await bridge.sync("credit-from-sap", ids=[credit.id])
+            account = await bridge.get("salesforce", "Account", account.id)
+            assert Decimal(str(account.fields["Credit_Limit__c"])) == Decimal(
+                str(credit.fields["CreditLimitAmount"])
+            )
+            assert Decimal(str(account.fields["Credit_Exposure__c"])) == Decimal(
+                str(credit.fields["CreditExposureAmount"])
+            )
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_order_round_trip_is_exactly_once_through_faults(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            crm = await _new_customer_and_order(bridge, tag)
+            # SAP fails and throttles; Salesforce fails and loses answers to applied writes.
+            bridge.sims["sap"].app.configure(  # type: ignore[attr-defined]
+                FaultConfig(error_rate=0.2, throttle_rate=0.15, path_prefix="/sap/opu")
+            )
+            bridge.sims["salesforce"].app.configure(  # type: ignore[attr-defined]
+                FaultConfig(error_rate=0.1, lost_reply_rate=0.2, path_prefix="/services/data")
+            )
+            await bridge.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            bridge.sims["sap"].app.configure(FaultConfig())  # type: ignore[attr-defined]
+            [order] = await _sap_order_of(bridge, crm)
+            bridge.sims["sap"].app.configure(  # type: ignore[attr-defined]
+                FaultConfig(error_rate=0.2, throttle_rate=0.15, path_prefix="/sap/opu")
+            )
+            await bridge.sync("customers-from-sap", ids=[str(order["SoldToParty"])])
+            await bridge.sync("orders-from-sap", ids=[str(order["_id"])])
+            for sim in bridge.sims.values():
+                sim.app.configure(FaultConfig())  # type: ignore[attr-defined]
+
+            [partner] = await bridge.find("sap", "A_BusinessPartner", "SearchTerm1", [f"E2E-{tag}"])
+            assert order["SoldToParty"] == partner.id
+            assert len(order["to_Item"]) == 2  # type: ignore[arg-type]
+            assert len(await _sap_order_of(bridge, crm)) == 1
+            assert len(await bridge.find("sap", "A_Product", "Product", [f"E2E-{tag}-M1"])) == 1
+            crm_order = await bridge.get("salesforce", "Order", crm["order"])
+            assert (crm_order.fields["ERP_SalesOrder__c"], crm_order.fields["ERP_Status__c"]) == (
+                order["_id"],
+                "Open",
+            )
+            account = await bridge.get("salesforce", "Account", crm["account"])
+            assert account.fields["ERP_Customer_Id__c"] == partner.id
+            assert bridge.dead_letters() == []
+            failed = bridge.failed_attempts()
+            assert failed.get("transient", 0) + failed.get("rate_limited", 0) >= 3, failed
+        finally:
+            await close(bridge)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: the echo check hashes only the fields erpbridge last wrote to a record; "
+    "once customers-from-sap wrote ERP_Customer_Id__c onto an account, a CRM rename "
+    "(other fields) hashes the same and is dropped as an echo, so SAP never gets it",
+)
+async def test_crm_rename_after_erp_write_back_reaches_sap(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            crm = await _new_customer_and_order(bridge, tag)
+            await bridge.sync("customers-to-sap", ids=[crm["account"]])
+            [partner] = await bridge.find("sap", "A_BusinessPartner", "SearchTerm1", [f"E2E-{tag}"])
+            await bridge.sync("customers-from-sap", ids=[partner.id])
+            await bridge.update(
+                "salesforce", "Account", crm["account"], {"Name": f"新名称 E2E {tag}"}
+            )
+            await bridge.sync("customers-to-sap", ids=[crm["account"]])
+            assert bridge.outcomes("customers-to-sap")[-1] == (crm["account"], "updated")
+            partner = await bridge.get("sap", "A_BusinessPartner", partner.id)
+            assert partner.fields["OrganizationBPName1"] == f"新名称 E2E {tag}"
+        finally:
+            await close(bridge)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/sap: after a lost answer to the order create, the retry finds the order "
+    "by its key and sends an update with to_Item; SAP refuses deep updates, dead letter",
+)
+async def test_lost_answer_to_order_create_makes_no_dead_letter(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            crm = await _new_customer_and_order(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+            await bridge.sync("customers-to-sap", ids=[crm["account"]])
+            app = bridge.sims["sap"].app
+            app.configure(  # type: ignore[attr-defined]
+                FaultConfig(path_prefix="/sap/opu/odata/sap/API_SALES_ORDER_SRV/$batch")
+            )
+            app.force(FaultKind.LOST_REPLY)  # type: ignore[attr-defined]
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            assert len(await _sap_order_of(bridge, crm)) == 1
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/sap: an order found by its natural key is updated with its to_Item lines; "
+    "SAP refuses deep updates (/IWBEP/CM_MGW_RT/021), so the job is dead-lettered",
+)
+async def test_order_already_in_sap_is_found_by_key_without_a_dead_letter(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            crm = await _new_customer_and_order(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            fresh = bridge.fork(tmp_path / "fresh.db")  # e.g. a store restored from backup
+            try:
+                await fresh.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+                await fresh.sync("orders-to-sap", ids=[crm["order"]])
+                dead = fresh.dead_letters()
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            assert len(await _sap_order_of(bridge, crm)) == 1
+            assert dead == []
+        finally:
+            await close(bridge)
