@@ -38,6 +38,7 @@ _BUILTIN: dict[str, str] = {
     "yonbip": "erpbridge.connectors.yonbip:SPEC",
     "sql": "erpbridge.connectors.sql:SPEC",
     "yonyou": "erpbridge.connectors.yonyou:SPEC",
+    "amqp": "erpbridge.connectors.amqp:SPEC",
 }
 
 
