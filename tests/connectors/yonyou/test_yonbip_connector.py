@@ -359,3 +359,39 @@ async def test_whole_call_failure_mid_batch_keeps_done_results(
 def test_secret_does_not_appear_in_settings_repr() -> None:
     text = repr(settings()) + str(settings().model_dump())
     assert SANDBOX_APP_SECRET not in text and datetime.now(UTC)
+
+
+async def test_order_deletes_go_in_one_call_and_a_gone_order_counts_as_deleted(
+    connector: YonBipConnector,
+) -> None:
+    created = await connector.write(
+        "voucherorder",
+        [
+            WriteOp(WriteMode.CREATE, _order_fields("KH0006"), idempotency_key=f"so-d{n}")
+            for n in range(2)
+        ],
+    )
+    orders = await _read_all_orders(connector)
+    audited = next(r for r in orders if r.fields["status"] == 1)
+    codes = {r.id: r.fields["code"] for r in orders}
+    codes = [codes[str(created[0].target_id)], codes[str(created[1].target_id)]]
+    ops = [
+        WriteOp(WriteMode.DELETE, {}, target_id=created[0].target_id, ref="a"),
+        WriteOp(WriteMode.DELETE, {}, key_field="code", key_value=codes[1], ref="b"),
+        WriteOp(WriteMode.DELETE, {}, target_id=audited.id, ref="c"),
+    ]
+    first = await connector.write("voucherorder", ops)
+    again = await connector.write("voucherorder", ops[:1])
+    left = await connector.get("voucherorder", [str(created[0].target_id), audited.id])
+    assert [r.outcome for r in first] == [
+        WriteOutcome.DELETED,
+        WriteOutcome.DELETED,
+        WriteOutcome.FAILED,
+    ]
+    assert isinstance(first[2].error, ValidationError) and "已审核" in first[2].error.message
+    assert again[0].outcome is WriteOutcome.DELETED and [r.id for r in left] == [audited.id]
+
+
+async def _read_all_orders(connector: YonBipConnector) -> list[Record]:
+    records, _ = await _read_all(connector, "voucherorder", None, 100)
+    return records

@@ -450,3 +450,17 @@ async def test_per_api_quota_answers_310046_until_the_next_minute(
         clock.advance(60)
         later = (await bip.post(MERCHANT_LIST, {"pageIndex": 1}))["code"]
     assert codes == ["200", "200", "310046"] and (other_api, later) == ("200", "200")
+
+
+async def test_delete_removes_open_orders_and_refuses_audited_ones(bip: Bip) -> None:
+    saved = (await bip.post(ORDER_SAVE, _order("KH0001", "WL00001")))["data"]
+    audited = (await bip.post(ORDER_SAVE, _order("KH0001", "WL00001")))["data"]
+    await bip.post("/yonbip/sd/voucherorder/batchaudit", {"data": [{"id": audited["id"]}]})
+    answer = await bip.post(
+        "/yonbip/sd/voucherorder/delete",
+        {"data": {"id": [saved["id"], audited["id"]], "code": ["UO-NOPE"]}},
+    )
+    data = answer["data"]
+    gone = await bip.get(ORDER_DETAIL, id=saved["id"])
+    assert (data["sucessCount"], data["failCount"]) == (1, 2) and gone["code"] == "999"
+    assert data["infos"] == [{"id": saved["id"], "code": saved["code"]}]

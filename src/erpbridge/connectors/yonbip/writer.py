@@ -12,8 +12,10 @@
   between the create and our xref commit never makes a second record.
 - A duplicate answer (``10004``/``100004``: the key was used over an hour ago) is the
   earlier success: the op is reported created with the id the gateway gives back.
-- Deletes, and writes to ``product``/``currentstock``, are refused per op (the APIs used
-  here do not offer them).
+- ``voucherorder`` deletes: one ``voucherorder/delete`` call for the batch (by id, or by
+  ``code`` from ``key_value``); an order already gone counts as deleted. Merchant deletes,
+  and writes to ``product``/``currentstock``, are refused per op (the APIs used here do
+  not offer them).
 
 When a call fails as a whole (auth, transport, throttling), the ops already done keep
 their results and every op not yet done fails with that error, so the engine retries
@@ -43,6 +45,7 @@ API = {
     "merchant_insert": "/yonbip/digitalModel/merchant/idempotent/newinsert",
     "merchant_batch": "/yonbip/digitalModel/batch/merchant/save",
     "order_save": "/yonbip/sd/voucherorder/singleSave",
+    "order_delete": "/yonbip/sd/voucherorder/delete",
 }
 _MAX_KEY = 32
 #: errors that belong to one record; anything else stops the batch.
@@ -181,6 +184,7 @@ class Writer:
     async def _orders(
         self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
     ) -> None:
+        await self._order_deletes(ops, targets, results)
         for n, op in enumerate(ops):
             if results[n] is not None or op.mode is WriteMode.DELETE:
                 continue
@@ -195,6 +199,64 @@ class Writer:
             if key:
                 data["resubmitCheckKey"] = key
             results[n] = await self._one(op, API["order_save"], data, "voucherorder")
+
+    async def _order_deletes(
+        self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
+    ) -> None:
+        """All deletes of the batch in one ``voucherorder/delete`` call, by id or code.
+
+        An order already gone counts as deleted (a retried delete whose answer was lost).
+        """
+        refs: dict[int, str] = {}
+        for n, op in enumerate(ops):
+            if op.mode is not WriteMode.DELETE or results[n] is not None:
+                continue
+            ref = targets[n] or (str(op.key_value) if op.key_value not in (None, "") else None)
+            if ref is None:
+                results[n] = _failed(
+                    op,
+                    ValidationError(
+                        "delete 需要 target_id 或 code", field="id", system=SYSTEM,
+                        object="voucherorder",
+                    ),
+                )  # fmt: skip
+            else:
+                refs[n] = ref
+        if not refs:
+            return
+        ids = [int(r) for r in refs.values() if r.isdigit()]
+        codes = [r for r in refs.values() if not r.isdigit()]
+        answer = await self.client.call(
+            "POST",
+            API["order_delete"],
+            body={"data": {"id": ids, "code": codes}},
+            object="voucherorder",
+        )
+        data = answer.data if isinstance(answer.data, dict) else {}
+        done = set()
+        for info in _list(data.get("infos")):
+            if isinstance(info, dict):
+                done |= {str(info.get("id")), str(info.get("code"))}
+        messages = [str(m) for m in _list(data.get("messages"))]
+        for n, ref in refs.items():
+            text = next((m for m in messages if m.startswith(f"单据[{ref}]")), None)
+            if ref in done:
+                results[n] = WriteResult(ops[n].ref, WriteOutcome.DELETED, targets[n] or ref)
+                continue
+            if text is None:
+                results[n] = _failed(
+                    ops[n],
+                    ConnectorError(
+                        f"删除的回答没有提到单据[{ref}]", system=SYSTEM, object="voucherorder"
+                    ),
+                )
+                continue
+            error = classify_answer("999", text, object="voucherorder", raw=text)
+            results[n] = (
+                WriteResult(ops[n].ref, WriteOutcome.DELETED, targets[n] or ref)
+                if isinstance(error, NotFoundError)
+                else _failed(ops[n], error)
+            )
 
     async def _one(
         self, op: WriteOp, api: str, data: dict[str, object], object: str

@@ -123,6 +123,7 @@ class BipSimApp:
             "/yonbip/sd/voucherorder/batchunaudit": _Route(
                 "POST", lambda b, q, a: orders.audit(b, audit=False)
             ),
+            "/yonbip/sd/voucherorder/delete": _Route("POST", lambda b, q, a: orders.delete(b)),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

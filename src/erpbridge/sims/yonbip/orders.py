@@ -10,6 +10,8 @@
 - ``POST /yonbip/sd/voucherorder/singleSave``: ``{"data": {…}}`` flat keys (``!`` is part
   of a key), ``_status`` Insert/Update, MDD idempotent by ``resubmitCheckKey``.
 - ``POST /yonbip/sd/voucherorder/batchaudit`` / ``batchunaudit``: ``{"data": [{"id"}]}``.
+- ``POST /yonbip/sd/voucherorder/delete``: ``{"data": {"id": [...], "code": [...]}}``;
+  open orders only, per-record results (messages name the order).
 
 Checks (answered as code 999 with the field): required header and line fields, the
 customer (``agentId``) and products (``productId``) by id or code, positive quantities,
@@ -183,6 +185,37 @@ class OrderApi:
             "infos": [{"id": r["id"], "code": r["code"]} for r in infos],
         }
 
+    def delete(self, body: Mapping[str, object]) -> object:
+        """Delete open orders given by ``data.id`` and/or ``data.code`` (lists).
+
+        An audited order cannot be deleted; each order succeeds or fails on its own.
+        """
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ApiError(Code.BUSINESS, '请求体应为 {"data": {"id": [...], "code": [...]}}')
+        refs = [*_as_list(data.get("id")), *_as_list(data.get("code"))]
+        if not refs:
+            raise ApiError(Code.BUSINESS, "请传入要删除的单据 id 或 code")
+        messages: list[str] = []
+        infos: list[Row] = []
+        with self.state.batch():
+            for ref in refs:
+                row = self.state.resolve("voucherorder", ref)
+                if row is None:
+                    messages.append(f"单据[{ref}]不存在或已被删除")
+                elif row.get("status") == _STATUS_AUDITED:
+                    messages.append(f"单据[{ref}]（{row['code']}）已审核，不能删除")
+                else:
+                    self.state.remove("voucherorder", int(str(row["id"])))
+                    infos.append({"id": row["id"], "code": row["code"]})
+        return {
+            "count": len(refs),
+            "sucessCount": len(infos),
+            "failCount": len(messages),
+            "messages": messages,
+            "infos": infos,
+        }
+
     # --- saving -----------------------------------------------------------------------
 
     def _save(self, data: Mapping[str, object]) -> Row:
@@ -286,6 +319,12 @@ class OrderApi:
         if not out:
             raise ApiError(Code.BUSINESS, "表体[orderDetails]不能为空")
         return out
+
+
+def _as_list(value: object) -> list[object]:
+    if value in (None, ""):
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _lines(row: Row | None) -> list[Row]:

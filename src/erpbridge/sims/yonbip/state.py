@@ -131,6 +131,14 @@ class BipState:
             self._save_counters()
         return row
 
+    def remove(self, table: str, record_id: int) -> None:
+        """Delete a record for good (the open API keeps no tombstones)."""
+        row = self.tables[table].pop(record_id, None)
+        if row is not None and row.get("code"):
+            self._codes[table].pop(str(row["code"]), None)
+        if self.store is not None:
+            self.store.remove(table, str(record_id))
+
     def remember(self, key: str, entry: Idempotent) -> None:
         """Keep a resubmitCheckKey's result (persisted, so a restart keeps the promise)."""
         self.idempotent[key] = entry
