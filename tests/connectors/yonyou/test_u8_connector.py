@@ -256,3 +256,14 @@ def test_tradeids_are_the_job_key_when_it_fits_else_a_stable_hash() -> None:
     assert tradeid_of("job-12345678") == "job-12345678"
     long = tradeid_of("flow:orders/" + "x" * 80)
     assert long == tradeid_of("flow:orders/" + "x" * 80) and len(long) == 32
+
+
+async def test_sale_order_upsert_adds_once_then_reports_unchanged(
+    u8_connector: U8Connector, u8_state: U8State
+) -> None:
+    fields = {**_order(), "code": "CRM-SO-77"}
+    op = WriteOp(WriteMode.UPSERT, fields, key_field="code", key_value="CRM-SO-77")
+    first = await u8_connector.write("saleorder", [op])
+    again = await u8_connector.write("saleorder", [op])
+    assert first[0].outcome is WriteOutcome.CREATED and again[0].outcome is WriteOutcome.UNCHANGED
+    assert again[0].target_id == "CRM-SO-77" and "CRM-SO-77" in u8_state.tables["saleorder"]

@@ -246,7 +246,8 @@ class U8Connector:
         """One call per op (the OpenAPI has no batch writes), results in order.
 
         customer: add (create), edit (update), upsert by ``code`` (looked up first);
-        saleorder: add only (U8 OpenAPI offers no edit of a sale order); every write
+        saleorder: add, and upsert by ``code`` that leaves an existing order unchanged (the
+        OpenAPI offers no edit of a sale order); every write
         carries a tradeid derived from the job (or a fresh one from ``/system/tradeid``).
         When a call fails as a whole, the ops not yet done fail with that error.
         """
@@ -269,7 +270,7 @@ class U8Connector:
     async def _write_one(self, name: str, op: WriteOp) -> WriteResult:
         fields = {k: v for k, v in op.fields.items() if k not in ("ts", "state")}
         supported = (name == "customer" and op.mode is not WriteMode.DELETE) or (
-            name == "saleorder" and op.mode is WriteMode.CREATE
+            name == "saleorder" and op.mode in (WriteMode.CREATE, WriteMode.UPSERT)
         )
         if not supported:
             raise ValidationError(
@@ -281,6 +282,10 @@ class U8Connector:
         if op.mode is WriteMode.UPSERT and op.target_id is None:
             code = op.key_value if op.key_value is not None else fields.get("code")
             exists = code is not None and await self._get_one(name, str(code)) is not None
+            if exists and name == "saleorder":
+                # The OpenAPI cannot edit a sale order: an existing one (e.g. created before
+                # a crash, before our xref commit) is left as it is and reported unchanged.
+                return WriteResult(op.ref, WriteOutcome.UNCHANGED, str(code), None)
             if exists:
                 fields.setdefault("code", code)
         if op.target_id is not None:
