@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 from structlog.testing import capture_logs
 
-from erpbridge.connectors.oracle import OracleConnector
+from erpbridge.connectors.oracle import OracleConnector, OracleSettings
 from erpbridge.connectors.oracle.errors import classify_response
 from erpbridge.sims._common.faults import FaultKind, FaultMiddleware
 from erpbridge.sims.oracle import SANDBOX_PASSWORD, SANDBOX_USER, OracleState, build_app
@@ -419,3 +420,45 @@ async def test_paged_expanded_lines_are_read_to_the_end(sim_state: OracleState) 
             line["LineId"]
             for line in stored  # type: ignore[attr-defined]
         ]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+async def test_older_framework_versions_read_and_fail_the_same_way(
+    http: httpx.AsyncClient, sim_state: OracleState, version: int
+) -> None:
+    conn = OracleConnector(settings(framework_version=version), http)
+    records, _ = await _read_all(conn, ORDERS, None, 10)
+    bad = order_fields(
+        _party(sim_state), "V-BAD", lines=[{"ProductNumber": "NOPE", "OrderedQuantity": 1}]
+    )
+    [result] = await conn.write(ORDERS, [WriteOp(WriteMode.CREATE, bad)])
+    assert len(records) == len(sim_state.tables[ORDERS])
+    assert all(isinstance(r.fields["lines"], list) and r.fields["lines"] for r in records)
+    assert isinstance(result.error, ValidationError) and "NOPE" in result.error.message
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"base_url": "ftp://pod"}, "base_url"),
+        ({"base_url": "https://pod/fscmRestApi"}, "base_url"),
+        ({"api_version": "v1; drop"}, "api_version"),
+        ({"framework_version": 1}, "framework_version"),
+        ({"resources": {"customerCreditProfiles": "../etc"}}, "resources"),
+        ({"password": "plain-text-password"}, "password"),
+        ({"tenant": "x"}, "tenant"),
+    ],
+)
+def test_bad_settings_are_refused_at_load_naming_the_field(
+    change: dict[str, object], field: str
+) -> None:
+    raw: dict[str, object] = {
+        "base_url": "https://pod.example.com",
+        "username": "u",
+        "password": "${env:ORACLE_PASSWORD}",
+        **change,
+    }
+    with pytest.raises(PydanticValidationError) as caught:
+        OracleSettings.model_validate(raw)
+    assert caught.value.errors()[0]["loc"][0] == field
+    assert "plain-text-password" not in str(caught.value)
