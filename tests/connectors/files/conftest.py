@@ -1,0 +1,137 @@
+"""Fixtures: a manual clock, local folder connections and an in-process SFTP server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from erpbridge.connectors.files import FilesConnector, FilesSettings
+from erpbridge.spi.records import ChangePage, Record
+from erpbridge.spi.secrets import Secret
+
+SFTP_USER = "erp"
+SFTP_PASSWORD = "s3cret-pass"
+
+
+class ManualClock:
+    """Stands still until moved (so ``ready: stable`` needs no sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def make_local(tmp_path: Path, clock: ManualClock) -> Callable[..., FilesConnector]:
+    """Build a local-folder connector over ``tmp_path/drop`` with one object ``orders``."""
+
+    def make(**fileset: Any) -> FilesConnector:
+        root = tmp_path / "drop"
+        root.mkdir(exist_ok=True)
+        options = {"glob": "*.csv", "ready": "immediate", **fileset}
+        settings = FilesSettings(root=str(root), objects={"orders": options})
+        return FilesConnector(settings, clock=clock)
+
+    return make
+
+
+async def drain(
+    conn: FilesConnector, obj: str = "orders", page_size: int = 100
+) -> list[ChangePage]:
+    """Read every page, as the engine does (each page "committed" before the next)."""
+    return [page async for page in conn.read_changes(obj, None, page_size)]
+
+
+def records_of(pages: list[ChangePage]) -> list[Record]:
+    return [r for p in pages for r in p.records]
+
+
+@dataclass
+class SftpServer:
+    port: int
+    root: Path
+    host_key: str
+    client_key: str
+
+
+class _Server(asyncssh.SSHServer):
+    def __init__(self, authorized: asyncssh.SSHKey) -> None:
+        self._authorized = authorized
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return username == SFTP_USER and password == SFTP_PASSWORD
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        return username == SFTP_USER and key.public_data == self._authorized.public_data
+
+
+@pytest.fixture
+async def sftp_server(tmp_path: Path) -> AsyncIterator[SftpServer]:
+    """A real SFTP server on 127.0.0.1 (asyncssh), chrooted to ``tmp_path/remote``."""
+    root = tmp_path / "remote"
+    root.mkdir()
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    user_key = asyncssh.generate_private_key("ssh-ed25519")
+    public = user_key.convert_to_public()
+    server = await asyncssh.listen(
+        "127.0.0.1",
+        0,
+        server_host_keys=[host_key],
+        server_factory=lambda: _Server(public),
+        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root)),
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield SftpServer(
+            port=port,
+            root=root,
+            host_key=host_key.export_public_key().decode().strip(),
+            client_key=user_key.export_private_key().decode(),
+        )
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def sftp_settings(server: SftpServer, *, use_key: bool = False, **fileset: Any) -> FilesSettings:
+    options = {"glob": "*.csv", "ready": "immediate", **fileset}
+    auth: dict[str, Any] = (
+        {"private_key": Secret.literal(server.client_key)}
+        if use_key
+        else {"password": Secret.literal(SFTP_PASSWORD)}
+    )
+    return FilesSettings(
+        location="sftp",
+        root="/inbox",
+        host="127.0.0.1",
+        port=server.port,
+        username=SFTP_USER,
+        host_key=server.host_key,
+        objects={"orders": options},
+        **auth,
+    )
