@@ -137,3 +137,11 @@ async def test_u8_async_result_that_never_arrives_is_transient() -> None:
 
 async def _no_wait(_s: float) -> None:
     return None
+
+
+async def test_a_server_that_ignores_page_index_is_an_error_not_a_hang() -> None:
+    row = {"id": 7, "code": "KH7", "pubts": "2026-11-02 08:00:00"}
+    connector = _bip(lambda r: httpx.Response(200, json={"code": "200", "data": [row, row]}))
+    with pytest.raises(ConnectorError, match="分页"):
+        async for _page in connector.read_changes("merchant", None, 2):
+            pass

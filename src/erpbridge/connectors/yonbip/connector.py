@@ -114,6 +114,14 @@ class YonBipConnector:
         while True:
             rows = sorted(await fetch(start, index, size), key=_order_key)
             fresh = [r for r in rows if passed is None or _order_key(r) > passed]
+            if index > 1 and rows and not fresh:
+                # Page 2+ of one stamp always holds records past the last one read; a server
+                # that answers the same page again would otherwise keep us here forever.
+                raise ConnectorError(
+                    f"列表第 {index} 页与上一页重复：服务器似乎忽略了分页参数",
+                    system=SYSTEM,
+                    object=name,
+                )
             if name == "voucherorder":
                 fresh = await self._with_lines(fresh)
             records = [self._record(name, r) for r in fresh]

@@ -122,6 +122,14 @@ class U8Connector:
             answer = await self.client.read(path, params, object=name)
             rows = sorted(_rows(answer, key, name), key=_order_key)
             fresh = [r for r in rows if passed is None or _order_key(r) > passed]
+            if index > 1 and rows and not fresh:
+                # Page 2+ of one stamp always holds records past the last one read; a server
+                # that answers the same page again would otherwise keep us here forever.
+                raise ConnectorError(
+                    f"列表第 {index} 页与上一页重复：服务器似乎忽略了分页参数",
+                    system=SYSTEM,
+                    object=name,
+                )
             if name == "saleorder":
                 fresh = await self._with_entries(fresh)
             records = [self._record(name, r) for r in fresh]
