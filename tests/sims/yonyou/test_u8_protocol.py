@@ -194,3 +194,20 @@ async def test_lost_reply_write_took_effect_and_survives_restart(tmp_path: Path)
         repeat = await caller.post("/api/customer/add", _customer("C9201"), tradeid="job-lost-01")
         got = await caller.get("/api/customer/get", id="C9201")
     assert lost.status_code == 502 and repeat["errcode"] == "0" and got["errcode"] == "0"
+
+
+async def test_sale_order_state_moves_through_verify_close_open_unverify(u8: U8) -> None:
+    added = await u8.post("/api/saleorder/add", _order(), tradeid="job-st-000001")
+    body = {"saleorder": {"voucher_code": added["id"]}}
+    steps = []
+    for n, action in enumerate(["verify", "close", "unverify", "open", "unverify"]):
+        answer = await u8.post(f"/api/saleorder/{action}", body, tradeid=f"job-st-act-{n:03d}")
+        state = (await u8.get("/api/saleorder/get", id=added["id"]))["saleorder"]["state"]
+        steps.append((answer["errcode"], state))
+    assert steps == [
+        ("0", "审核"),
+        ("0", "关闭"),
+        ("30001", "关闭"),
+        ("0", "审核"),
+        ("0", "开立"),
+    ]

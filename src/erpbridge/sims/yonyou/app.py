@@ -70,7 +70,10 @@ class U8SimApp:
             "/api/customer/add": lambda b: r.customer_save(b, is_new=True),
             "/api/customer/edit": lambda b: r.customer_save(b, is_new=False),
             "/api/saleorder/add": r.order_add,
-            "/api/saleorder/verify": r.order_verify,
+            "/api/saleorder/verify": lambda b: r.order_state(b, "verify"),
+            "/api/saleorder/unverify": lambda b: r.order_state(b, "unverify"),
+            "/api/saleorder/close": lambda b: r.order_state(b, "close"),
+            "/api/saleorder/open": lambda b: r.order_state(b, "open"),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -22,6 +22,13 @@ SORTS = {"01": "华东客户", "02": "华南客户", "03": "华北客户", "04":
 DEPARTMENTS = {"01": "销售一部", "02": "销售二部"}
 PERSONS = {"0101": "张伟", "0102": "李娜", "0201": "王芳"}
 SALE_TYPES = {"1": "普通销售", "2": "直运销售"}
+#: sale order actions: (state before, state after, verb for the refusal).
+_TRANSITIONS = {
+    "verify": ("开立", "审核", "审核"),
+    "unverify": ("审核", "开立", "弃审"),
+    "close": ("审核", "关闭", "关闭"),
+    "open": ("关闭", "审核", "打开"),
+}
 _CUSTOMER_TEXT = ("address", "phone", "contact", "email", "taxno", "domain_code", "memo")
 _MAX_ROWS = 500
 #: U8 money and quantity columns are decimal(28, 6) / (38, 8); larger values are refused.
@@ -237,16 +244,25 @@ class Records:
         self.state.put("saleorder", code, row)
         return ok(id=code)
 
-    def order_verify(self, body: Mapping[str, object]) -> object:
-        """Audit (审核) an open sale order given by ``voucher_code``."""
+    def order_state(self, body: Mapping[str, object], action: str) -> object:
+        """Move a sale order given by ``voucher_code`` through 开立 → 审核 → 关闭 and back.
+
+        ``verify`` 开立→审核, ``unverify`` 审核→开立, ``close`` 审核→关闭, ``open`` 关闭→审核.
+        """
         data = _object(body, "saleorder")
         code = _text(data, "voucher_code", "单据号")
         row = self._must("saleorder", code, "销售订单")
-        if row.get("state") != "开立":
-            raise U8Error(Err.BUSINESS, f"销售订单 {code} 已审核，不能重复审核")
-        row = {**row, "state": "审核", "verifier": "OpenAPI", "ts": self.state.now_text()}
+        start, end, verb = _TRANSITIONS[action]
+        if row.get("state") != start:
+            raise U8Error(Err.BUSINESS, f"销售订单 {code} 当前状态为{row.get('state')}，不能{verb}")
+        verifier = None if end == "开立" else (row.get("verifier") or "OpenAPI")
+        row = {**row, "state": end, "verifier": verifier, "ts": self.state.now_text()}
         self.state.put("saleorder", code, row)
         return ok(id=code)
+
+    def order_verify(self, body: Mapping[str, object]) -> object:
+        """Audit (审核) an open sale order (the seed uses it)."""
+        return self.order_state(body, "verify")
 
     def _entries(self, raw: object, header_rate: Decimal) -> list[Row]:
         if not isinstance(raw, list) or not raw:
