@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import enum
 import re
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +39,7 @@ from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.queue import enqueue_changes
+from erpbridge.engine.recon_index import SOURCE, TARGET, ReconIndex
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe
 from erpbridge.engine.xref import lookup_xrefs
@@ -125,11 +128,33 @@ def _moment(text: str) -> datetime | None:
     return None
 
 
+_NUMBER_START = frozenset("+-.0123456789")
+
+
 def normalise(value: object) -> object:
     """The comparable form of a value: Decimal for numbers, aware UTC datetimes for dates
-    and moments (ISO 8601 or OData ``/Date(ms)/``), trimmed text, None for blank."""
+    and moments (ISO 8601 or OData ``/Date(ms)/``), trimmed text, None for blank.
+
+    Called for every compared value of both sides, so text that cannot be a number or a
+    date (it starts with a letter or a CJK character) returns on the first test.
+    """
     if value is None:
         return None
+    if type(value) is str:
+        text = value.strip()
+        if not text:
+            return None
+        first = text[0]
+        if first == "/" or (first in _NUMBER_START or first.isdigit()):
+            moment = _moment(text) if (first == "/" or "-" in text[1:] or ":" in text) else None
+            if moment is not None:
+                return moment.astimezone(UTC)
+            try:
+                number = Decimal(text.replace(",", ""))
+            except InvalidOperation:
+                return text
+            return number.normalize() if number.is_finite() else text
+        return text
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float | Decimal):
@@ -138,18 +163,6 @@ def normalise(value: object) -> object:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        moment = _moment(text)
-        if moment is not None:
-            return moment.astimezone(UTC)
-        try:
-            number = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            return text
-        return number.normalize() if number.is_finite() else text
     safe = json_safe(value)
     return safe if not isinstance(safe, str) else safe.strip() or None
 
@@ -223,120 +236,164 @@ async def run_recon(
         return _finish(
             store, result, clock, error="the flow has no target key to join on (target.key)"
         )
-    expected: dict[str, list[tuple[str, dict[str, object]]]] = defaultdict(list)
     unmappable: list[Difference] = []
-    actual: dict[str, list[dict[str, object]]] = defaultdict(list)
+    with tempfile.TemporaryDirectory(prefix="erpbridge-recon-") as folder:
+        index = ReconIndex(Path(folder), normalise)
+        try:
+            mapped = _Mapper(store, plan, options, key_field, index, unmappable, progress)
+            await _read_all(
+                runtime,
+                plan.source_connection,
+                plan.spec.source.object,
+                options.since,
+                options.page_size,
+                mapped.page,
+            )
+            index.fields = index.fields or []
 
-    def map_page(records: Sequence[Record]) -> None:
+            def collect_target(records: Sequence[Record]) -> None:
+                for record in records:
+                    key = normalise(record.fields.get(key_field))
+                    if key is not None:
+                        amount = _amount(record.fields, options.amount_field)
+                        index.add(TARGET, str(key), record.fields, amount=amount)
+                if progress:
+                    progress("target", len(records))
+
+            await _read_all(
+                runtime,
+                plan.target_connection,
+                plan.spec.target.object,
+                None,
+                options.page_size,
+                collect_target,
+            )
+        except ConnectorError as exc:
+            index.close()
+            return _finish(
+                store, result, clock, error=f"reading failed, nothing compared or repaired: {exc}"
+            )
+        try:
+            differences, result.matches = _compare(
+                plan, options, index, since_filtered=options.since is not None
+            )
+        finally:
+            index.close()
+    result.differences = unmappable + differences
+    return _finish(store, result, clock)
+
+
+class _Mapper:
+    """Maps source pages (xrefs looked up per page) into the index."""
+
+    def __init__(
+        self,
+        store: sa.Engine,
+        plan: FlowPlan,
+        options: ReconOptions,
+        key_field: str,
+        index: ReconIndex,
+        unmappable: list[Difference],
+        progress: Progress | None,
+    ) -> None:
+        self.store, self.plan, self.options, self.key_field = store, plan, options, key_field
+        self.index, self.unmappable, self.progress = index, unmappable, progress
+
+    def page(self, records: Sequence[Record]) -> None:
+        plan = self.plan
         wanted: dict[str, set[str]] = defaultdict(set)
         accepted = [r for r in records if plan.mapper.accepts(r.fields)]
         for record in accepted:
             for entity, source_id in plan.mapper.xref_requests(record.fields):
                 wanted[entity].add(source_id)
         xrefs: dict[tuple[str, str], str | None] = {}
-        with store.connect() as conn:
-            for entity, ids in wanted.items():
-                found = lookup_xrefs(
-                    conn, (entity, plan.source_connection, plan.target_connection), ids
-                )
-                xrefs.update({(entity, i): found.get(i) for i in ids})
+        if wanted:
+            with self.store.connect() as conn:
+                for entity, ids in wanted.items():
+                    xref_key = (entity, plan.source_connection, plan.target_connection)
+                    found = lookup_xrefs(conn, xref_key, ids)
+                    xrefs.update({(entity, i): found.get(i) for i in ids})
         for record in accepted:
             try:
                 payload = plan.mapper.apply(record.fields, xrefs)
             except MappingError as exc:
-                unmappable.append(
+                self.unmappable.append(
                     Difference(
                         DifferenceKind.UNMAPPABLE, key=record.id, rule=str(exc), source_id=record.id
                     )
                 )
                 continue
-            key = normalise(payload.get(key_field))
-            if key is None:
-                unmappable.append(
+            key_value = normalise(payload.get(self.key_field))
+            if key_value is None:
+                self.unmappable.append(
                     Difference(
                         DifferenceKind.UNMAPPABLE,
                         key=record.id,
-                        field=key_field,
+                        field=self.key_field,
                         rule="the mapped record has no key value",
                         source_id=record.id,
                     )
                 )
                 continue
-            expected[str(key)].append((record.id, payload))
-        if progress:
-            progress("source", len(records))
-
-    def collect_target(records: Sequence[Record]) -> None:
-        for record in records:
-            key = normalise(record.fields.get(key_field))
-            if key is not None:
-                actual[str(key)].append(dict(record.fields))
-        if progress:
-            progress("target", len(records))
-
-    try:
-        await _read_all(
-            runtime,
-            plan.source_connection,
-            plan.spec.source.object,
-            options.since,
-            options.page_size,
-            map_page,
-        )
-        await _read_all(
-            runtime,
-            plan.target_connection,
-            plan.spec.target.object,
-            None,
-            options.page_size,
-            collect_target,
-        )
-    except ConnectorError as exc:
-        return _finish(
-            store, result, clock, error=f"reading failed, nothing compared or repaired: {exc}"
-        )
-    differences, result.matches = _compare(
-        plan, options, key_field, expected, actual, since_filtered=options.since is not None
-    )
-    result.differences = unmappable + differences
-    return _finish(store, result, clock)
+            if self.index.fields is None:  # the compared fields, from the first record
+                self.index.fields = list(self.options.fields or []) or [
+                    n
+                    for n, v in payload.items()
+                    if n != self.key_field and not isinstance(v, list | dict)
+                ]
+            amount = _amount(payload, self.options.amount_field)
+            self.index.add(SOURCE, str(key_value), payload, source_id=record.id, amount=amount)
+        if self.progress:
+            self.progress("source", len(records))
 
 
 def _compare(
     plan: FlowPlan,
     options: ReconOptions,
-    key_field: str,
-    expected: Mapping[str, list[tuple[str, dict[str, object]]]],
-    actual: Mapping[str, list[dict[str, object]]],
+    index: ReconIndex,
     *,
     since_filtered: bool,
 ) -> tuple[list[Difference], int]:
     """(differences, number of keys that match on every compared field)."""
     rules = {name: str(plan.spec.map.get(name)) for name in plan.spec.map}
+    names = index.fields or []
     out: list[Difference] = []
     matches = 0
-    for key, sources in expected.items():
-        first_id, payload = sources[0]
-        amount = _amount(payload, options.amount_field)
+    for key, rows in index.groups():
+        sources = [r for r in rows if r[0] == SOURCE]
+        targets = [r for r in rows if r[0] == TARGET]
+        first = sources[0] if sources else None
+        amount = Decimal(first[4]) if first and first[4] else None
         if len(sources) > 1:
+            ids = [r[1] for r in sources]
             out.append(
                 Difference(
                     DifferenceKind.DUPLICATE_SOURCE,
                     key,
-                    actual=[s for s, _ in sources],
-                    source_id=first_id,
+                    actual=ids,
+                    source_id=ids[0],
                     amount=amount,
                 )
             )
             continue
-        targets = actual.get(key)
+        if first is None:
+            if not since_filtered:  # with --since, target records outside the window are expected
+                target_amount = Decimal(targets[0][4]) if targets[0][4] else None
+                actual = dict(zip(names, ReconIndex.values(targets[0]), strict=True))
+                out.append(
+                    Difference(
+                        DifferenceKind.MISSING_IN_SOURCE, key, actual=actual, amount=target_amount
+                    )
+                )
+            continue
         if not targets:
+            expected = dict(zip(names, ReconIndex.values(first), strict=True))
             out.append(
                 Difference(
                     DifferenceKind.MISSING_IN_TARGET,
                     key,
-                    expected=json_safe(payload),
-                    source_id=first_id,
+                    expected=expected,
+                    source_id=first[1],
                     amount=amount,
                 )
             )
@@ -347,49 +404,37 @@ def _compare(
                     DifferenceKind.DUPLICATE_TARGET,
                     key,
                     actual=len(targets),
-                    source_id=first_id,
+                    source_id=first[1],
                     amount=amount,
                 )
             )
             continue
-        names = options.fields or [
-            n for n in payload if n != key_field and not isinstance(payload[n], list | dict)
-        ]
+        if first[2] == targets[0][2]:
+            matches += 1
+            continue
         before = len(out)
-        for name in names:
-            want, got = payload.get(name), targets[0].get(name)
+        for name, want, got in zip(
+            names, ReconIndex.values(first), ReconIndex.values(targets[0]), strict=True
+        ):
             if not _equal(want, got, options.tolerances.get(name)):
                 diff_amount = None
                 if name == options.amount_field:
                     a, b = normalise(want), normalise(got)
-                    diff_amount = (
-                        abs(a - b) if isinstance(a, Decimal) and isinstance(b, Decimal) else None
-                    )
+                    if isinstance(a, Decimal) and isinstance(b, Decimal):
+                        diff_amount = abs(a - b)
                 out.append(
                     Difference(
                         DifferenceKind.FIELD,
                         key,
                         name,
-                        json_safe(want),
-                        json_safe(got),
+                        want,
+                        got,
                         rules.get(name),
-                        first_id,
+                        first[1],
                         diff_amount,
                     )
                 )
         matches += len(out) == before
-    if not since_filtered:  # with --since, target records outside the window are expected
-        for key, targets in actual.items():
-            if key not in expected:
-                amount = _amount(targets[0], options.amount_field)
-                out.append(
-                    Difference(
-                        DifferenceKind.MISSING_IN_SOURCE,
-                        key,
-                        actual=json_safe(targets[0]),
-                        amount=amount,
-                    )
-                )
     return out, matches
 
 
