@@ -203,8 +203,12 @@ class FileSource:
         self, run: _FileRun, rows: Iterator[Row | RowError], page_size: int
     ) -> list[Record]:
         """The next non-empty page of records ([] at the end of the file)."""
+        return await asyncio.to_thread(self._collect, run, rows, max(1, page_size))
+
+    def _collect(self, run: _FileRun, rows: Iterator[Row | RowError], size: int) -> list[Record]:
+        # Parsing and record building both run here, in a worker thread.
         prefix = run.sha[:16]
-        while chunk := await asyncio.to_thread(_take, rows, max(1, page_size)):
+        while chunk := _take(rows, size):
             records = []
             for item in chunk:
                 if isinstance(item, RowError):

@@ -79,7 +79,9 @@ class FileTarget:
             for line in (text or "").splitlines():
                 try:
                     entry = json.loads(line)
-                    self._written[str(entry["batch"])] = [str(t) for t in entry["targets"]]
+                    self._written[str(entry["batch"])] = [
+                        f"{name}#{n}" for name, count in entry["files"] for n in range(1, count + 1)
+                    ]
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn last line: that call was not acknowledged
         return self._written
@@ -118,7 +120,7 @@ class FileTarget:
     ) -> None:
         columns = _columns(self.fs, [ops[i] for i in good])
         now = self.clock()
-        published: list[str] = []
+        published: list[tuple[str, int]] = []
         targets: list[str] = []
         with tempfile.TemporaryDirectory(prefix="erpbridge-target-") as spool:
             parts = await asyncio.to_thread(
@@ -126,19 +128,21 @@ class FileTarget:
             )
             with map_errors(self.name):
                 for local, wanted, refs in parts:
-                    name = await self._free_name(wanted, published)
+                    name = await self._free_name(wanted, [n for n, _ in published])
                     await self.storage.publish(local, join(self.fs.folder, name))
-                    published.append(name)
+                    published.append((name, len(refs)))
                     for i, n in refs:
                         targets.append(f"{name}#{n}")
                         results[i] = WriteResult(
                             ops[i].ref, WriteOutcome.CREATED, target_id=f"{name}#{n}"
                         )
-                line = {"batch": batch, "files": published, "targets": targets}
+                # Only a call whose every record is in a file can be answered from the
+                # ledger (file, count) alone; a call with failed records is written again.
+                line = {"batch": batch, "files": published}
                 if len(targets) == len(good):
                     await self.storage.append_line(join(self.fs.folder, WRITTEN), json.dumps(line))
                     (await self._ledger())[batch] = targets
-        _log.info("files.written", object=self.name, files=published, records=len(targets))
+        _log.info("files.written", object=self.name, files=len(published), records=len(targets))
 
     def _build(
         self,
