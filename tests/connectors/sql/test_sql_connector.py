@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import pydantic
 import pytest
 import sqlalchemy as sa
 
@@ -293,3 +294,66 @@ async def test_delete_removes_the_record_with_its_lines_and_repeats_harmlessly(
     assert first[0].outcome is WriteOutcome.DELETED
     assert again[0].outcome is WriteOutcome.UNCHANGED
     assert rows(db, "SO_SODetails") == []
+
+
+async def test_named_query_is_a_read_only_object_read_by_its_stamp(
+    db_url: str, db: sa.Engine
+) -> None:
+    create_u8(db)
+    q = _q(db)
+    sql = (
+        f"SELECT c.{q}cCusCode{q} AS code, c.{q}cCusName{q} AS name, "
+        f"c.{q}iCusCreLine{q} AS credit, c.{q}dModifyDate{q} AS changed "
+        f"FROM {q}Customer{q} c WHERE c.{q}iCusCreLine{q} >= 20000"
+    )
+    settings = SqlSettings.model_validate(
+        {
+            "url": db_url,
+            "objects": {
+                "credit": {
+                    "query": {
+                        "sql": sql,
+                        "columns": {
+                            "code": "string",
+                            "name": "string",
+                            "credit": "decimal",
+                            "changed": "datetime",
+                        },
+                    },
+                    "id_column": "code",
+                    "stamp_column": "changed",
+                }
+            },
+        }
+    )
+    connector = SqlConnector(settings)
+    try:
+        schema = (await connector.describe()).objects["credit"]
+        assert schema.field("credit").type is FieldType.DECIMAL  # type: ignore[union-attr]
+        cursor = Cursor(T0.replace(tzinfo=UTC) + dt.timedelta(seconds=3), "C0003", dt.timedelta(0))
+        _, records = await read_all(connector, "credit", cursor, 1)
+        assert [r.id for r in records] == ["C0003", "C0004", "C0005"]
+        assert records[0].fields["credit"] == Decimal("30000.00")
+        assert [r.id for r in await connector.find("credit", "name", ["客户2"])] == ["C0002"]
+        with pytest.raises(AuthError):
+            await connector.write("credit", [WriteOp(WriteMode.UPSERT, {"code": "C0002"})])
+    finally:
+        await connector.aclose()
+
+
+def test_named_query_must_be_one_select() -> None:
+    with pytest.raises(pydantic.ValidationError, match="one statement"):
+        SqlSettings.model_validate(
+            {
+                "url": "postgresql+psycopg://u@h/d",
+                "objects": {
+                    "x": {
+                        "query": {
+                            "sql": "SELECT 1 AS a; DROP TABLE t",
+                            "columns": {"a": "integer"},
+                        },
+                        "id_column": "a",
+                    }
+                },
+            }
+        )

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from erpbridge.connectors.sql.errors import SYSTEM, map_errors
 from erpbridge.connectors.sql.presets import objects_of
-from erpbridge.connectors.sql.settings import ObjectSettings, SqlSettings
+from erpbridge.connectors.sql.settings import ObjectSettings, QuerySettings, SqlSettings
 from erpbridge.spi.errors import ConfigError, ValidationError
 
 __all__ = ["Database", "LinesInfo", "TableInfo", "did_you_mean"]
@@ -172,7 +172,10 @@ class Database:
 
     def _resolve(self, object: str, config: ObjectSettings) -> TableInfo:
         where = f"objects.{object}"
-        table, is_view = self.reflect(config.table or object, where=f"{where}.table")
+        if config.query is not None:
+            table, is_view = _query_source(object, config.query), True
+        else:
+            table, is_view = self.reflect(config.table or object, where=f"{where}.table")
 
         def column(name: str | None, setting: str) -> sa.Column[Any] | None:
             if name is None:
@@ -188,7 +191,12 @@ class Database:
         id_column = column(config.id_column, "id_column")
         if id_column is None:
             id_column = _single_pk(table, where)
-        keys = config.natural_keys or _unique_keys(table)
+        if config.natural_keys:
+            keys: Sequence[str] = config.natural_keys
+        elif config.query is not None and config.id_column is not None:
+            keys = (config.id_column,)
+        else:
+            keys = _unique_keys(table)
         for key in keys:
             column(key, "natural_keys")
         lines = {name: self._lines(table, id_column, name, where) for name in config.lines} or {}
@@ -237,6 +245,31 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+#: declared type of a named query's column -> SQLAlchemy type.
+_QUERY_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "string": sa.String(),
+    "text": sa.Text(),
+    "integer": sa.BigInteger(),
+    "decimal": sa.Numeric(),
+    "boolean": sa.Boolean(),
+    "date": sa.Date(),
+    "datetime": sa.DateTime(),
+    "datetime_tz": sa.DateTime(timezone=True),
+    "time": sa.Time(),
+}
+
+
+def _query_source(object: str, query: QuerySettings) -> sa.Table:
+    """A named query as a subquery with declared columns (real ``Column`` objects).
+
+    Typed as a table for the readers, which only select from it; it is read-only, so no
+    table-only operation (insert, update, delete, triggers) ever reaches it.
+    """
+    columns = [sa.Column(name, _QUERY_TYPES[kind]) for name, kind in query.columns.items()]
+    subquery = sa.text(query.sql).columns(*columns).subquery(object)
+    return cast(sa.Table, subquery)
 
 
 def _single_pk(table: sa.Table, where: str) -> sa.Column[Any]:

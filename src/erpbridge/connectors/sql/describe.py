@@ -85,7 +85,7 @@ def object_schema(info: TableInfo) -> ObjectSchema:
     fields = [_field(c) for c in info.table.columns]
     fields += [_lines_field(lines) for lines in info.lines.values()]
     stamp = info.stamp_column if info.stamp_column is not None else info.sequence_column
-    label = str(info.table.comment or "")
+    label = str(getattr(info.table, "comment", None) or "")
     return ObjectSchema(
         name=info.name,
         fields=fields,

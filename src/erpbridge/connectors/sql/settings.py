@@ -17,6 +17,7 @@ __all__ = [
     "DIRECT_WRITE_WARNING",
     "LinesSettings",
     "ObjectSettings",
+    "QuerySettings",
     "SqlSettings",
     "redact_url",
 ]
@@ -59,6 +60,40 @@ class LinesSettings(BaseModel):
     order_by: str | None = None
 
 
+#: the column types a named query may declare.
+QueryColumnType = Literal[
+    "string", "text", "integer", "decimal", "boolean", "date", "datetime", "datetime_tz", "time"
+]
+
+
+class QuerySettings(BaseModel):
+    """A named query: a SELECT written by the admin, read as a read-only object.
+
+    The query runs as a subquery (``SELECT … FROM (<sql>) AS <object> WHERE …``) to which
+    the connector adds its filters, order and limit as bound parameters; nothing is ever
+    concatenated into it. ``:name`` in the text would be a bound parameter: write ``\\:``.
+
+    Attributes:
+        sql: one SELECT (or WITH … SELECT) statement, without a ``;``.
+        columns: the columns it returns, in order, with their portable types.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sql: str = Field(min_length=1)
+    columns: dict[str, QueryColumnType] = Field(min_length=1)
+
+    @field_validator("sql")
+    @classmethod
+    def _one_select(cls, value: str) -> str:
+        text = value.strip()
+        if not re.match(r"(?is)^(select|with)\b", text):
+            raise ValueError("a named query must be a SELECT (or WITH … SELECT)")
+        if ";" in text:
+            raise ValueError("a named query is one statement, without ';'")
+        return text
+
+
 class ObjectSettings(BaseModel):
     """One object of the connection: a table or a view.
 
@@ -76,6 +111,7 @@ class ObjectSettings(BaseModel):
         touch_stamp: on writes that do not set ``stamp_column``, set it to now so readers
             see the change. Default on.
         lines: nested records from child tables, under the given field name.
+        query: a named query instead of a table (read-only; needs ``id_column``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -89,9 +125,17 @@ class ObjectSettings(BaseModel):
     read_only: bool = False
     touch_stamp: bool = True
     lines: dict[str, LinesSettings] = Field(default_factory=dict)
+    query: QuerySettings | None = None
 
     @model_validator(mode="after")
     def _one_change_source(self) -> ObjectSettings:
+        if self.query is not None:
+            if self.table is not None:
+                raise ValueError("an object is a table or a query, not both")
+            if self.id_column is None or self.id_column not in self.query.columns:
+                raise ValueError("a query object needs id_column, one of its columns")
+            if self.change_capture:
+                raise ValueError("a query object cannot use change_capture (no triggers)")
         sources = [self.stamp_column, self.sequence_column, self.change_capture or None]
         if sum(s is not None for s in sources) > 1:
             raise ValueError(
