@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from erpbridge.connectors.yonbip import YonBipConnector
 from erpbridge.connectors.yonbip.writer import resubmit_key
-from erpbridge.sims._common.faults import FaultKind, FaultMiddleware
+from erpbridge.sims._common.faults import FaultConfig, FaultKind, FaultMiddleware
 from erpbridge.sims.yonbip import SANDBOX_APP_SECRET, BipSimApp, BipState, build_app
 from erpbridge.spi import (
     AuthError,
@@ -395,3 +395,14 @@ async def test_order_deletes_go_in_one_call_and_a_gone_order_counts_as_deleted(
 async def _read_all_orders(connector: YonBipConnector) -> list[Record]:
     records, _ = await _read_all(connector, "voucherorder", None, 100)
     return records
+
+
+async def test_gateway_timeout_answer_after_a_hang_is_transient(
+    connector: YonBipConnector, faulty_app: FaultMiddleware
+) -> None:
+    await connector.check()
+    faulty_app.configure(FaultConfig(hang_s=0))
+    faulty_app.force(FaultKind.HANG)
+    with pytest.raises(TransientError) as caught:
+        await connector.get("merchant", ["1"])
+    assert caught.value.status == "310504"

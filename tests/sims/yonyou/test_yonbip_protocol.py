@@ -464,3 +464,15 @@ async def test_delete_removes_open_orders_and_refuses_audited_ones(bip: Bip) -> 
     gone = await bip.get(ORDER_DETAIL, id=saved["id"])
     assert (data["sucessCount"], data["failCount"]) == (1, 2) and gone["code"] == "999"
     assert data["infos"] == [{"id": saved["id"], "code": saved["code"]}]
+
+
+async def test_unaudit_reopens_an_audited_order_and_refuses_an_open_one(bip: Bip) -> None:
+    saved = (await bip.post(ORDER_SAVE, _order("KH0001", "WL00001")))["data"]
+    audit = await bip.post("/yonbip/sd/voucherorder/batchaudit", {"data": [{"id": saved["id"]}]})
+    unaudit = await bip.post(
+        "/yonbip/sd/voucherorder/batchunaudit", {"data": [{"id": saved["id"]}]}
+    )
+    again = await bip.post("/yonbip/sd/voucherorder/batchunaudit", {"data": [{"id": saved["id"]}]})
+    status = (await bip.get(ORDER_DETAIL, id=saved["id"]))["data"]["status"]
+    counts = [(a["data"]["sucessCount"], a["data"]["failCount"]) for a in (audit, unaudit, again)]
+    assert counts == [(1, 0), (1, 0), (0, 1)] and status == 0
