@@ -153,8 +153,8 @@ async def _settle(
 ) -> None:
     """Park the poison messages on the dead-letter queue (confirmed), then ack the page."""
     with map_errors(object=object, doing=f"acknowledge a page of queue {queue}"):
-        for message, error in poison:
-            await _park(channel, settings, queue, message, error)
+        # Parked concurrently: one confirm round trip for all of the page's poison.
+        await asyncio.gather(*(_park(channel, settings, queue, m, e) for m, e in poison))
         # One multiple-ack covers the page: its delivery tags are the lowest unacked ones.
         await messages[-1].ack(multiple=True)
 
