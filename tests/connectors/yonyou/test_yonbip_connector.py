@@ -406,3 +406,12 @@ async def test_gateway_timeout_answer_after_a_hang_is_transient(
     with pytest.raises(TransientError) as caught:
         await connector.get("merchant", ["1"])
     assert caught.value.status == "310504"
+
+
+async def test_create_without_a_job_key_still_passes_the_idempotent_api(
+    connector: YonBipConnector,
+) -> None:
+    [result] = await connector.write(
+        "merchant", [WriteOp(WriteMode.CREATE, _merchant_fields("KH8301"), ref="no-key")]
+    )
+    assert result.outcome is WriteOutcome.CREATED and result.target_id

@@ -25,6 +25,7 @@ only those (their idempotency keys make the retry safe).
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from erpbridge.connectors.yonbip.client import Answer, YonBipClient
@@ -139,9 +140,9 @@ class Writer:
                 continue
             data = _fields(op)
             data.update({"_status": "Insert"})
-            key = resubmit_key(op.idempotency_key)
-            if key:
-                data["resubmitCheckKey"] = key
+            # The idempotent APIs require a key; without a job key a fresh one still lets
+            # the call through (it protects nothing across retries, which have none).
+            data["resubmitCheckKey"] = resubmit_key(op.idempotency_key) or uuid.uuid4().hex
             results[n] = await self._one(op, API["merchant_insert"], data, "merchant")
         if updates:
             await self._merchant_updates(ops, targets, updates, results)
@@ -195,9 +196,9 @@ class Writer:
                 data.update({"_status": "Update", "id": int(str(targets[n]))})
             else:
                 data["_status"] = "Insert"
-            key = resubmit_key(op.idempotency_key)
-            if key:
-                data["resubmitCheckKey"] = key
+            # The idempotent APIs require a key; without a job key a fresh one still lets
+            # the call through (it protects nothing across retries, which have none).
+            data["resubmitCheckKey"] = resubmit_key(op.idempotency_key) or uuid.uuid4().hex
             results[n] = await self._one(op, API["order_save"], data, "voucherorder")
 
     async def _order_deletes(
