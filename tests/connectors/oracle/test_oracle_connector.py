@@ -462,3 +462,21 @@ def test_bad_settings_are_refused_at_load_naming_the_field(
         OracleSettings.model_validate(raw)
     assert caught.value.errors()[0]["loc"][0] == field
     assert "plain-text-password" not in str(caught.value)
+
+
+async def test_two_edits_in_one_millisecond_have_different_versions(
+    connector: OracleConnector, sim_state: OracleState, clock: StepClock
+) -> None:
+    key = next(iter(sim_state.tables[ORDERS]))
+    clock.step = timedelta(0)
+    [first] = await connector.write(
+        ORDERS, [WriteOp(WriteMode.UPDATE, {"CustomerPONumber": "A"}, target_id=key)]
+    )
+    [read_a] = await connector.get(ORDERS, [key])
+    [second] = await connector.write(
+        ORDERS, [WriteOp(WriteMode.UPDATE, {"CustomerPONumber": "B"}, target_id=key)]
+    )
+    [read_b] = await connector.get(ORDERS, [key])
+    assert read_a.stamp == read_b.stamp
+    assert read_a.version != read_b.version
+    assert (first.version, second.version) == (read_a.version, read_b.version)

@@ -422,3 +422,18 @@ async def test_equality_filter_follows_updates(fusion: httpx.AsyncClient) -> Non
     after_new = await _all(fusion, ORDERS, q="CustomerPONumber = 'MOVED-1'")
     assert len(before_old) == len(after_old) + 1
     assert [i["SourceTransactionId"] for i in after_new] == ["10006"]
+
+
+async def test_links_parameter_keeps_only_the_asked_relations(fusion: httpx.AsyncClient) -> None:
+    page = (
+        await fusion.get(ORDERS, params={"links": "self", "expand": "lines", "limit": "2"})
+    ).json()
+    rels = {link["rel"] for item in page["items"] for link in item["links"]}
+    line_rels = {
+        link["rel"]
+        for item in page["items"]
+        for line in item["lines"]["items"]
+        for link in line["links"]
+    }
+    bad = await fusion.get(ORDERS, params={"links": "self,nonsense"})
+    assert rels == line_rels == {"self"} and bad.status_code == 400

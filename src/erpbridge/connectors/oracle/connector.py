@@ -27,6 +27,7 @@ from erpbridge.connectors.oracle.objects import OBJECTS, STAMP_FIELD, ObjectSpec
 from erpbridge.connectors.oracle.settings import OracleSettings
 from erpbridge.connectors.oracle.writer import (
     PlannedPart,
+    change_indicator,
     failed_result,
     plan_part,
     result_of,
@@ -119,7 +120,9 @@ class OracleConnector:
             )
         fields = cast(dict[str, JsonValue], _strip(item))
         stamp = parse_stamp(item.get(STAMP_FIELD))
-        version = str(item.get(STAMP_FIELD)) if item.get(STAMP_FIELD) else None
+        version = change_indicator(item) or (
+            str(item.get(STAMP_FIELD)) if item.get(STAMP_FIELD) else None
+        )
         return Record(object=object, id=str(raw_id), fields=fields, version=version, stamp=stamp)
 
     async def _records(
@@ -161,9 +164,9 @@ class OracleConnector:
 
     @staticmethod
     def _params(spec: ObjectSpec, **extra: str) -> dict[str, str]:
-        params = dict(extra)
-        if spec.id_field:
-            params["onlyData"] = "true"  # opaque keys need the self link
+        # Only the self link: it carries opaque keys and the change indicator (the record's
+        # version, which moves on every change even within one millisecond).
+        params = {"links": "self", **extra}
         if spec.children:
             params["expand"] = ",".join(spec.children)
         return params

@@ -20,7 +20,14 @@ from erpbridge.connectors.oracle.errors import SYSTEM, classify
 from erpbridge.spi.errors import ValidationError
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
 
-__all__ = ["PlannedPart", "failed_result", "plan_part", "result_of", "wire_value"]
+__all__ = [
+    "PlannedPart",
+    "change_indicator",
+    "failed_result",
+    "plan_part",
+    "result_of",
+    "wire_value",
+]
 
 _OPERATIONS = {
     WriteOutcome.CREATED: "create",
@@ -38,6 +45,17 @@ class PlannedPart:
     part: dict[str, object]
     outcome: WriteOutcome
     target_id: str | None
+
+
+def change_indicator(item: Mapping[str, object]) -> str | None:
+    """The ``changeIndicator`` of an item's self link (its version), when present."""
+    links = item.get("links")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, Mapping) and link.get("rel") == "self":
+            properties = link.get("properties")
+            if isinstance(properties, Mapping) and properties.get("changeIndicator"):
+                return str(properties["changeIndicator"])
+    return None
 
 
 def wire_value(value: object) -> object:
@@ -95,8 +113,9 @@ def result_of(planned: PlannedPart, answer: Mapping[str, object], id_of: str | N
     version = None
     payload = answer.get("payload")
     if isinstance(payload, Mapping):
+        version = change_indicator(payload)
         stamp = payload.get("LastUpdateDate")
-        version = str(stamp) if stamp else None
+        version = version or (str(stamp) if stamp else None)
     return WriteResult(planned.op.ref, planned.outcome, target_id=target, version=version)
 
 

@@ -81,6 +81,20 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+_RELS = frozenset({"self", "canonical", "child", "parent", "lov", "enclosure"})
+
+
+def _link_rels(raw: str | None) -> frozenset[str] | None:
+    """``links=self,canonical`` -> the relations to show (reference §1.3 lists ``links=``)."""
+    if raw is None or raw == "":
+        return None
+    rels = frozenset(r.strip() for r in raw.split(",") if r.strip())
+    unknown = sorted(rels - _RELS)
+    if unknown:
+        raise QueryError(f"links: unknown relation {unknown[0]!r}", parameter="links")
+    return rels
+
+
 def _sort_value(value: object) -> tuple[int, object]:
     if value is None:
         return (1, 0)
@@ -163,6 +177,7 @@ class OracleService:
             only_data=call.query.get("onlyData", "").lower() == "true",
             framework_version=call.framework_version,
             child_limit=self.child_limit,
+            link_rels=_link_rels(call.query.get("links")),
         )
         view.check(resource)
         return view
@@ -258,6 +273,8 @@ class OracleService:
             name=resource.name,
             only_data=view.only_data,
         )
+        if view.link_rels is not None and "links" in body:
+            body["links"] = view.shown(cast(list[Row], body["links"]))
         return Answer(200, body, COLLECTION_MEDIA_TYPE)
 
     def _item(self, call: Call, resource: ResourceDef, key: str) -> Answer:

@@ -43,6 +43,14 @@ class View:
     framework_version: int = 1
     #: records per expanded child collection; None = all of them.
     child_limit: int | None = None
+    #: ``links=self,canonical``: the link relations to show; None = all of them.
+    link_rels: frozenset[str] | None = None
+
+    def shown(self, links: list[Row]) -> list[Row]:
+        """``links`` without the relations the client did not ask for."""
+        if self.link_rels is None:
+            return links
+        return [link for link in links if link.get("rel") in self.link_rels]
 
     def check(self, resource: ResourceDef) -> None:
         """Refuse attributes and children the resource does not have."""
@@ -93,10 +101,12 @@ def _child_item(child: ChildDef, row: Row, href: str, view: View) -> Row:
     out = _pick(row, view.child_fields.get(child.name), [a.name for a in child.attrs])
     if not view.only_data:
         self_href = f"{href}/{row.get(child.key)}"
-        out["links"] = [
-            {"rel": "self", "href": self_href, "name": child.name, "kind": "item"},
-            {"rel": "canonical", "href": self_href, "name": child.name, "kind": "item"},
-        ]
+        out["links"] = view.shown(
+            [
+                {"rel": "self", "href": self_href, "name": child.name, "kind": "item"},
+                {"rel": "canonical", "href": self_href, "name": child.name, "kind": "item"},
+            ]
+        )
     return out
 
 
@@ -116,7 +126,9 @@ def render_child_collection(
         "offset": offset,
     }
     if not view.only_data:
-        body["links"] = [{"rel": "self", "href": href, "name": child.name, "kind": "collection"}]
+        body["links"] = view.shown(
+            [{"rel": "self", "href": href, "name": child.name, "kind": "collection"}]
+        )
     return body
 
 
@@ -153,7 +165,7 @@ def render_item(resource: ResourceDef, row: Row, href: str, view: View) -> Row:
                     "kind": "collection",
                 }
             )
-        out["links"] = links
+        out["links"] = view.shown(links)
     return out
 
 
