@@ -1,0 +1,85 @@
+"""A files -> files flow through the real engine: intake commits, then the file moves."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from erpbridge.config import load_project_text
+from erpbridge.engine.clock import ManualClock
+from erpbridge.engine.intake import poll_flow
+from erpbridge.engine.plans import build_plans
+from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.worker import Worker
+from erpbridge.spi import ConnectorRegistry
+from erpbridge.store import open_store
+
+PROJECT = """\
+connections:
+  drop:
+    type: files
+    root: {root}/drop
+    objects:
+      orders: {{glob: "*.csv", key: order_no, ready: immediate, types: {{amount: decimal}}}}
+  out:
+    type: files
+    root: {root}/out
+    objects:
+      orders: {{format: jsonl, pattern: "orders-{{batch}}-{{part}}.jsonl"}}
+flows:
+  orders-to-file:
+    source: {{connection: drop, object: orders, trigger: {{poll: 1m}}, page_size: 10}}
+    target: {{connection: out, object: orders, write: create, key: no}}
+    map:
+      no: source.order_no
+      customer: source.customer
+      amount: source.amount
+"""
+
+
+def _setup(tmp_path: Path, store_url: str) -> tuple[Runtime, sa.Engine, ManualClock]:
+    registry = ConnectorRegistry()
+    text = PROJECT.format(root=tmp_path)
+    project = load_project_text(text, path=tmp_path / "erpbridge.yaml", registry=registry)
+    clock = ManualClock()
+    return Runtime(project, registry, clock), open_store(store_url), clock
+
+
+def _written(tmp_path: Path) -> list[dict[str, object]]:
+    out = []
+    for path in sorted((tmp_path / "out").glob("orders-*.jsonl")):
+        out += [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    return out
+
+
+async def test_file_drop_flows_to_files_once_even_when_intake_stops_mid_file(
+    tmp_path: Path, store_url: str
+) -> None:
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "out").mkdir()
+    rows = "".join(f"SO-{i},客户{i},{i}.50\n" for i in range(25))
+    (tmp_path / "drop" / "orders.csv").write_text("order_no,customer,amount\n" + rows, "gbk")
+    runtime, store, clock = _setup(tmp_path, store_url)
+    try:
+        stopped = await poll_flow(store, runtime, "orders-to-file", clock, max_pages=1)
+        still_there = (tmp_path / "drop" / "orders.csv").exists()
+        rest = await poll_flow(store, runtime, "orders-to-file", clock)
+        again = await poll_flow(store, runtime, "orders-to-file", clock)
+        worker = Worker(
+            store, runtime, build_plans(runtime.project), clock=clock, rng=random.Random(1)
+        )
+        while await worker.run_once():
+            pass
+    finally:
+        store.dispose()
+
+    assert stopped.queued == 10 and still_there
+    assert (rest.queued, rest.duplicates) == (15, 10)
+    assert again.queued == 0
+    assert (tmp_path / "drop" / "done" / "orders.csv").exists()
+    written = _written(tmp_path)
+    assert sorted(str(r["no"]) for r in written) == sorted(f"SO-{i}" for i in range(25))
+    assert {"no": "SO-3", "customer": "客户3", "amount": "3.50"} in written
