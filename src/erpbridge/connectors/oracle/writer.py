@@ -10,6 +10,7 @@ key also get ``Upsert-Mode: true``, so a create whose answer was lost updates on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -128,5 +129,6 @@ def failed_result(planned: PlannedPart, answer: Mapping[str, object], resource: 
             status = int(str(payload.get("status") or 400))
         except ValueError:
             status = 400
-    error = classify(status, payload, object=resource, raw=str(payload)[:2000])
+    raw = json.dumps(payload, ensure_ascii=False, default=str)[:2000]
+    error = classify(status, payload, object=resource, raw=raw)
     return WriteResult(planned.op.ref, WriteOutcome.FAILED, error=error)
