@@ -1,0 +1,377 @@
+"""End to end: the jdy-kingdee template between the Jiandaoyun and Kingdee simulators.
+
+Records are made through each system's own API (the connectors' writes; Kingdee's
+UnAudit and Forbid through its WebAPI with plain httpx), flows are driven with the
+engine, and every outcome is read back through the systems' APIs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+
+from erpbridge.sims._common.faults import FaultConfig, FaultKind
+from tests.flows.harness import Bridge, close, running_template
+
+pytestmark = pytest.mark.slow
+
+SYSTEMS = ("jiandaoyun", "kingdee")
+CUSTOMER = "6405f3a1c2b4d50007a10001"
+ORDER = "6405f3a1c2b4d50007a10003"
+TICKET = "6405f3a1c2b4d50007a10004"
+STOCK = "6405f3a1c2b4d50007a10005"
+
+
+def w(n: int) -> str:
+    """The sandbox widget id number ``n`` (``_widget_1615777000101`` for 101)."""
+    return f"_widget_16157770{n:05d}"
+
+
+Lines = list[dict[str, object]]
+
+
+async def _jdy_customer(bridge: Bridge, code: str, name: str) -> str:
+    return await bridge.create(
+        "jdy",
+        CUSTOMER,
+        {
+            w(101): code,
+            w(102): name,
+            w(103): "91310115MA1K4XYZ5L",
+            w(104): {"phone": "13812345678"},
+            w(105): {
+                "province": "上海市",
+                "city": "上海市",
+                "district": "浦东新区",
+                "detail": "张江路88号",
+            },
+            w(106): "lina",
+            w(107): "人民币",
+            w(108): "正常",
+        },
+    )
+
+
+async def _jdy_order(bridge: Bridge, number: str, customer_code: str) -> str:
+    delivery = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    lines = [
+        {w(351): "M-1001", w(352): "伺服电机 750W", w(353): 3, w(354): 1250, w(355): 0.13},
+        {w(351): "M-1004", w(352): "光电传感器", w(353): 10, w(354): 380.5, w(355): 0.13},
+    ]
+    for line in lines:
+        line[w(357)] = delivery
+    return await bridge.create(
+        "jdy",
+        ORDER,
+        {
+            w(301): number,
+            w(302): datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            w(303): customer_code,
+            w(304): "人民币",
+            w(305): lines,
+            w(306): 3 * 1250 + 10 * 380.5,
+            w(307): "wangfang",
+        },
+    )
+
+
+async def _kingdee(bridge: Bridge, service: str, body: dict[str, object]) -> dict[str, object]:
+    """One K/3 Cloud WebAPI call (ValidateUser login, then the service), as a client does."""
+    entry = bridge.sims["kingdee"].entry
+    base = str(entry["base_url"])
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        login = await http.post(
+            "Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser.common.kdsvc",
+            json={
+                "parameters": [
+                    entry["acct_id"],
+                    entry["username"],
+                    entry["password"],
+                    entry["lcid"],
+                ]
+            },
+        )
+        assert login.json()["LoginResultType"] == 1, login.text
+        answer = await http.post(
+            f"Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.{service}.common.kdsvc",
+            json=body,
+        )
+    result = cast(dict[str, object], answer.json())
+    status = cast(dict[str, object], cast(dict[str, object], result["Result"])["ResponseStatus"])
+    assert status["IsSuccess"] is True, answer.text
+    return result
+
+
+async def _one(
+    bridge: Bridge, connection: str, obj: str, key: str, value: str
+) -> dict[str, object]:
+    found = await bridge.find(connection, obj, key, [value])
+    assert len(found) == 1, f"{connection}:{obj} {key}={value}: {len(found)} records"
+    return dict(found[0].fields, _id=found[0].id)
+
+
+async def test_customer_order_and_requisition_reach_kingdee_and_status_comes_back(
+    tmp_path: Path,
+) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            code, number = f"E2E-{tag}", f"SOE2E{tag}"
+            customer = await _jdy_customer(bridge, code, f"苏州 E2E 精密机械有限公司 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            ticket = await bridge.create(
+                "jdy",
+                TICKET,
+                {
+                    w(401): f"SR{tag}",
+                    w(402): code,
+                    w(403): "伺服电机过热停机",
+                    w(404): "高",
+                    w(406): datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    w(407): [{w(451): "M-1003", w(452): 2}],
+                    w(408): "处理中",
+                },
+            )
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            await bridge.sync("requisitions-to-kingdee", ids=[ticket])
+
+            kd_customer = await _one(bridge, "kingdee", "BD_Customer", "FNumber", code)
+            assert kd_customer["FName"] == f"苏州 E2E 精密机械有限公司 {tag}"
+            assert kd_customer["FTEL"] == "13812345678"
+            assert kd_customer["FADDRESS"] == "上海市上海市浦东新区张江路88号"
+            assert (kd_customer["FTRADINGCURRID"], kd_customer["FSELLER"]) == ("PRE001", "XSY002")
+            assert kd_customer["FDocumentStatus"] == "C"  # saved, submitted and audited
+
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert (bill["FCustId"], bill["FSalerId"], bill["FSettleCurrId"]) == (
+                code,
+                "XSY003",
+                "PRE001",
+            )
+            lines = sorted(
+                (
+                    str(line["FMaterialId"]),
+                    Decimal(str(line["FQty"])),
+                    Decimal(str(line["FTaxPrice"])),
+                    Decimal(str(line["FEntryTaxRate"])),
+                    Decimal(str(line["FAllAmount"])),
+                )
+                for line in cast(Lines, bill["FSaleOrderEntry"])
+            )
+            assert lines == [
+                ("WL00001", Decimal(3), Decimal(1250), Decimal(13), Decimal(3750)),
+                ("WL00004", Decimal(10), Decimal("380.5"), Decimal(13), Decimal(3805)),
+            ]
+            assert Decimal(str(bill["FBillAllAmount"])) == Decimal(7555)
+
+            requisition = await _one(
+                bridge, "kingdee", "PUR_Requisition", "FBillNo", f"CGSQ-SR{tag}"
+            )
+            [part] = cast(Lines, requisition["FEntity"])
+            assert (part["FMaterialId"], Decimal(str(part["FReqQty"]))) == ("WL00003", Decimal(2))
+
+            # Back to 简道云: bill number and status, then the ERP changes the status.
+            await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])
+            jdy_order = await bridge.get("jdy", ORDER, order)
+            assert (jdy_order.fields[w(308)], jdy_order.fields[w(309)]) == (number, "C")
+            await _kingdee(
+                bridge, "UnAudit", {"formid": "SAL_SaleOrder", "data": {"Numbers": [number]}}
+            )
+            await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])
+            jdy_order = await bridge.get("jdy", ORDER, order)
+            assert jdy_order.fields[w(309)] == "D"
+            await bridge.sync("requisitions-from-kingdee", ids=[str(requisition["_id"])])
+            jdy_ticket = await bridge.get("jdy", TICKET, ticket)
+            assert jdy_ticket.fields[w(409)] == f"CGSQ-SR{tag} 已审核"
+
+            # Our writes coming back are echoes: nothing goes to 金蝶 again.
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            assert bridge.outcomes("orders-to-kingdee")[-1] == (order, "echo")
+
+            # Exactly once, also from an empty store (no xref): the keys find the records.
+            fresh = bridge.fork(tmp_path / "fresh.db")
+            try:
+                await fresh.sync("customers-to-kingdee", ids=[customer])
+                await fresh.sync("requisitions-to-kingdee", ids=[ticket])
+                assert fresh.dead_letters() == []
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            await _one(bridge, "kingdee", "BD_Customer", "FNumber", code)
+            await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            requisition = await _one(
+                bridge, "kingdee", "PUR_Requisition", "FBillNo", f"CGSQ-SR{tag}"
+            )
+            assert len(cast(Lines, requisition["FEntity"])) == 1
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_erp_owned_customer_fields_stock_and_credit_come_to_jdy(tmp_path: Path) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            # A customer both systems already have under one code (linked by 客户编号).
+            tag = uuid.uuid4().hex[:6].upper()
+            code = f"K-{tag}"
+            customer = await _jdy_customer(bridge, code, f"杭州 E2E 贸易有限公司 {tag}")
+            kd_id = await bridge.create(
+                "kingdee",
+                "BD_Customer",
+                {"FNumber": code, "FName": f"杭州 E2E 贸易有限公司 {tag}", "FCreateOrgId": "100"},
+            )
+            await bridge.sync("customers-from-kingdee", ids=[kd_id])
+            record = await bridge.get("jdy", CUSTOMER, customer)
+            assert (record.fields[w(110)], record.fields[w(108)]) == (code, "正常")
+            await _kingdee(
+                bridge,
+                "ExcuteOperation",
+                {"formid": "BD_Customer", "opNumber": "Forbid", "data": {"Numbers": [code]}},
+            )
+            await bridge.sync("customers-from-kingdee", ids=[kd_id])
+            record = await bridge.get("jdy", CUSTOMER, customer)
+            assert record.fields[w(108)] == "冻结"
+
+            # Credit: 简道云 knows 金蝶's seeded customer CUST00003 by that code.
+            linked = await _jdy_customer(bridge, "CUST00003", "金蝶已有客户")
+            profile = await _one(
+                bridge, "kingdee", "CRE_CustCreditProfile", "FCustomerId", "CUST00003"
+            )
+            await bridge.sync("credit-from-kingdee", ids=[str(profile["_id"])])
+            record = await bridge.get("jdy", CUSTOMER, linked)
+            assert Decimal(str(record.fields[w(109)])) == Decimal(str(profile["FCreditAmount"]))
+
+            # Stock of WL00001 (简道云 M-1001) in the finished-goods warehouse CK001.
+            rows = await bridge.find("kingdee", "STK_Inventory", "FMaterialId", ["WL00001"])
+            [row] = [r for r in rows if r.fields["FStockId"] == "CK001"]
+            await bridge.sync("inventory-from-kingdee", ids=[row.id])
+            stock = [
+                r.fields
+                for r in await bridge.find("jdy", STOCK, "mat_code", ["M-1001"])
+                if r.fields["warehouse"] == "成品仓"
+            ]
+            assert len(stock) == 1
+            assert Decimal(str(stock[0]["on_hand"])) == Decimal(str(row.fields["FBaseQty"]))
+            assert Decimal(str(stock[0]["available"])) == Decimal(str(row.fields["FBaseAvbQty"]))
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+def _faults(bridge: Bridge, *, on: bool) -> None:
+    kingdee = FaultConfig(error_rate=0.2, throttle_rate=0.15) if on else FaultConfig()
+    jdy = (
+        FaultConfig(error_rate=0.15, throttle_rate=0.1, lost_reply_rate=0.2)
+        if on
+        else FaultConfig()
+    )
+    bridge.sims["kingdee"].app.configure(kingdee)  # type: ignore[attr-defined]
+    bridge.sims["jiandaoyun"].app.configure(jdy)  # type: ignore[attr-defined]
+
+
+async def test_order_reaches_kingdee_exactly_once_through_faults(tmp_path: Path) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            code, number = f"E2E-{tag}", f"SOE2E{tag}"
+            customer = await _jdy_customer(bridge, code, f"无锡 E2E 机电有限公司 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            # 金蝶 fails and throttles (429, as its public gateway); 简道云 fails, throttles
+            # (8303) and loses answers to writes it applied. Lost answers from 金蝶 are in
+            # the xfail test below: they expose a connector bug.
+            _faults(bridge, on=True)
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            _faults(bridge, on=False)
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            _faults(bridge, on=True)
+            await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])
+            _faults(bridge, on=False)
+
+            await _one(bridge, "kingdee", "BD_Customer", "FNumber", code)
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert len(cast(Lines, bill["FSaleOrderEntry"])) == 2
+            assert bill["FDocumentStatus"] == "C"
+            jdy_order = await bridge.get("jdy", ORDER, order)
+            assert (jdy_order.fields[w(308)], jdy_order.fields[w(309)]) == (number, "C")
+            assert bridge.dead_letters() == []
+            failed = bridge.failed_attempts()  # the faults did hit the writes
+            assert failed.get("transient", 0) >= 1 and failed.get("rate_limited", 0) >= 1, failed
+        finally:
+            await close(bridge)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="connectors/kingdee: unaudit_to_update runs UnAudit, Save, Submit, Audit as "
+    "separate calls; a transient failure of Audit leaves the record 审核中 (B), and the "
+    "retry's Save is refused for good (MsgCode 11): dead letter, record stuck in B",
+)
+async def test_failed_reapproval_is_resumed_by_the_retry(tmp_path: Path) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            customer = await _jdy_customer(bridge, f"E2E-{tag}", f"旧名称 {tag}")
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            await bridge.update("jdy", CUSTOMER, customer, {w(102): f"新名称 {tag}"})
+            app = bridge.sims["kingdee"].app
+            app.configure(  # type: ignore[attr-defined]
+                FaultConfig(
+                    path_prefix="/k3cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Audit."
+                )
+            )
+            app.force(FaultKind.ERROR)  # type: ignore[attr-defined]
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            app.configure(FaultConfig())  # type: ignore[attr-defined]
+            record = await _one(bridge, "kingdee", "BD_Customer", "FNumber", f"E2E-{tag}")
+            assert (record["FName"], record["FDocumentStatus"]) == (f"新名称 {tag}", "C")
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: the echo check hashes only the fields erpbridge last wrote; the 金蝶 "
+    "customer it just created reads back with those fields unchanged, so "
+    "customers-from-kingdee drops it as an echo and ERP编号 never reaches 简道云",
+)
+async def test_new_customer_gets_its_erp_number_back(tmp_path: Path) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            code = f"E2E-{uuid.uuid4().hex[:6].upper()}"
+            customer = await _jdy_customer(bridge, code, "新客户 E2E")
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            kd_customer = await _one(bridge, "kingdee", "BD_Customer", "FNumber", code)
+            await bridge.sync("customers-from-kingdee", ids=[str(kd_customer["_id"])])
+            record = await bridge.get("jdy", CUSTOMER, customer)
+            assert record.fields[w(110)] == code
+        finally:
+            await close(bridge)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: xref lookups take source record ids; 简道云 links an order to its "
+    "customer by 客户编号 (a code), so an order for a customer not yet in 金蝶 cannot park "
+    "on it (depends_on) and is dead-lettered by 金蝶's reference check instead",
+)
+async def test_order_for_a_new_customer_waits_for_the_customer(tmp_path: Path) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            await _jdy_customer(bridge, f"E2E-{tag}", f"新客户 {tag}")
+            order = await _jdy_order(bridge, f"SOE2E{tag}", f"E2E-{tag}")
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", f"SOE2E{tag}")
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
