@@ -69,9 +69,10 @@ class FileTarget:
         self.fs = fs
         self.storage = storage
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._written: dict[str, list[str]] | None = None
+        #: batch digest -> [(file name, records)] of write calls already published.
+        self._written: dict[str, list[tuple[str, int]]] | None = None
 
-    async def _ledger(self) -> dict[str, list[str]]:
+    async def _ledger(self) -> dict[str, list[tuple[str, int]]]:
         if self._written is None:
             with map_errors(self.name):
                 text = await self.storage.read_text(join(self.fs.folder, WRITTEN))
@@ -79,9 +80,8 @@ class FileTarget:
             for line in (text or "").splitlines():
                 try:
                     entry = json.loads(line)
-                    self._written[str(entry["batch"])] = [
-                        f"{name}#{n}" for name, count in entry["files"] for n in range(1, count + 1)
-                    ]
+                    files = [(str(name), int(count)) for name, count in entry["files"]]
+                    self._written[str(entry["batch"])] = files
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn last line: that call was not acknowledged
         return self._written
@@ -100,8 +100,9 @@ class FileTarget:
             else:
                 good.append(i)
         batch = _batch_digest([ops[i] for i in good])
-        done = (await self._ledger()).get(batch)
-        if done is not None and len(done) == len(good):
+        files = (await self._ledger()).get(batch)
+        done = [f"{name}#{n}" for name, count in files or [] for n in range(1, count + 1)]
+        if files is not None and len(done) == len(good):
             for i, target in zip(good, done, strict=True):
                 results[i] = WriteResult(ops[i].ref, WriteOutcome.UNCHANGED, target_id=target)
         elif good:
@@ -141,7 +142,7 @@ class FileTarget:
                 line = {"batch": batch, "files": published}
                 if len(targets) == len(good):
                     await self.storage.append_line(join(self.fs.folder, WRITTEN), json.dumps(line))
-                    (await self._ledger())[batch] = targets
+                    (await self._ledger())[batch] = published
         _log.info("files.written", object=self.name, files=len(published), records=len(targets))
 
     def _build(
