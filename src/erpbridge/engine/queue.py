@@ -399,8 +399,9 @@ def retry_job(
 def release_jobs(conn: Connection, job_ids: Sequence[int], at: datetime) -> None:
     """Give claimed jobs back, to be tried again at ``at``, without counting an attempt.
 
-    Used on graceful shutdown and when a connection's circuit breaker is open, so a dead
-    system does not burn the retry budget of every job.
+    Used when a connection's circuit breaker is open, so a dead system does not burn the
+    retry budget of every job. (On graceful shutdown a worker finishes and commits the
+    round in hand instead; after a kill, leases expire.)
     """
     if not job_ids:
         return

@@ -33,22 +33,31 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
-def lookup_xrefs(conn: Connection, key: XrefKey, source_ids: Iterable[str]) -> dict[str, str]:
-    """source id -> target id for the ids that have an xref (one query per 500 ids)."""
+def _lookup(
+    conn: Connection, key: XrefKey, ids: Iterable[str], *, by_target: bool
+) -> dict[str, str]:
     entity, source_connection, target_connection = key
-    ids = sorted(set(source_ids))
+    known, wanted = (
+        (xref.c.target_id, xref.c.source_id) if by_target else (xref.c.source_id, xref.c.target_id)
+    )
+    unique = sorted(set(ids))
     found: dict[str, str] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for start in range(0, len(unique), _CHUNK):
         rows = conn.execute(
-            sa.select(xref.c.source_id, xref.c.target_id).where(
+            sa.select(known, wanted).where(
                 xref.c.entity == entity,
                 xref.c.source_connection == source_connection,
                 xref.c.target_connection == target_connection,
-                xref.c.source_id.in_(ids[start : start + _CHUNK]),
+                known.in_(unique[start : start + _CHUNK]),
             )
         )
-        found.update({str(s): str(t) for s, t in rows})
+        found.update({str(k): str(w) for k, w in rows})
     return found
+
+
+def lookup_xrefs(conn: Connection, key: XrefKey, source_ids: Iterable[str]) -> dict[str, str]:
+    """source id -> target id for the ids that have an xref (one query per 500 ids)."""
+    return _lookup(conn, key, source_ids, by_target=False)
 
 
 def lookup_reverse_xrefs(
@@ -60,20 +69,7 @@ def lookup_reverse_xrefs(
     a CRM -> ERP customer flow's xref answers the ERP -> CRM flow's question "which CRM
     account is this ERP customer?".
     """
-    entity, source_connection, target_connection = key
-    ids = sorted(set(target_ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), _CHUNK):
-        rows = conn.execute(
-            sa.select(xref.c.target_id, xref.c.source_id).where(
-                xref.c.entity == entity,
-                xref.c.source_connection == source_connection,
-                xref.c.target_connection == target_connection,
-                xref.c.target_id.in_(ids[start : start + _CHUNK]),
-            )
-        )
-        found.update({str(t): str(s) for t, s in rows})
-    return found
+    return _lookup(conn, key, target_ids, by_target=True)
 
 
 def delete_xrefs(conn: Connection, key: XrefKey, source_ids: Iterable[str]) -> None:
