@@ -151,7 +151,7 @@ async def test_naive_stamp_is_a_per_message_error(connector: AmqpConnector, brok
 
 def test_message_without_message_id_gets_a_stable_body_hash_version() -> None:
     body = json.dumps({"id": "A1"}).encode()
-    delivery = Delivery("q", body, 7, "q", None, None)
+    delivery = Delivery(body, "queue q, delivery tag 7")
 
     first = decode_delivery("Account", AmqpObject(queue="q"), delivery)
     again = decode_delivery("Account", AmqpObject(queue="q"), delivery)
@@ -164,9 +164,7 @@ def test_flat_body_uses_configured_id_version_and_stamp_fields() -> None:
     spec = AmqpObject(queue="q", id_field="FNumber", version_field="rev", stamp_field="at")
     body = json.dumps({"FNumber": 42, "rev": 3, "at": "2026-11-25T10:00:00Z"}).encode()
 
-    record = decode_delivery(
-        "Account", spec, Delivery("q", body, 1, "wms.Account.updated", "m", None)
-    )
+    record = decode_delivery("Account", spec, Delivery(body, "q", "wms.Account.updated", "m"))
 
     assert isinstance(record, Record)
     assert (record.id, record.version, record.deleted) == ("42", "3", False)

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import Protocol
 
 from erpbridge.connectors.amqp.errors import SYSTEM
 from erpbridge.connectors.amqp.settings import AmqpObject
@@ -28,6 +29,7 @@ from erpbridge.spi.errors import ValidationError
 from erpbridge.spi.records import ReadError, Record, WriteMode, WriteOp, WriteOutcome
 
 __all__ = [
+    "BodyFields",
     "Delivery",
     "Event",
     "decode_delivery",
@@ -44,20 +46,35 @@ _EXCERPT = 500
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Delivery:
-    """What the reader needs of one delivered AMQP message (library-neutral)."""
+    """What a reader needs of one delivered broker message (library-neutral).
 
-    queue: str
+    Attributes:
+        body: the raw body.
+        position: where the message was, for people (queue or stream, message id, tag).
+        routing_key: its routing key or subject (a last word ``deleted`` marks a delete).
+        message_id: the producer's message id, if any.
+        timestamp: when the broker or producer stamped it, if known.
+        fallback_version: a version stable across redeliveries when the body and the
+            message id give none (a stream sequence); default: a hash of the body.
+    """
+
     body: bytes
-    delivery_tag: int
-    routing_key: str
-    message_id: str | None
-    timestamp: datetime | None
+    position: str
+    routing_key: str = ""
+    message_id: str | None = None
+    timestamp: datetime | None = None
+    fallback_version: str | None = None
+
+
+class BodyFields(Protocol):
+    """Where a flat body keeps its id, version and stamp (an object's settings)."""
 
     @property
-    def position(self) -> str:
-        """Where the message was, for people: queue, message id, delivery tag."""
-        mid = self.message_id or "(none)"
-        return f"queue {self.queue}, message id {mid}, delivery tag {self.delivery_tag}"
+    def id_field(self) -> str: ...
+    @property
+    def version_field(self) -> str | None: ...
+    @property
+    def stamp_field(self) -> str | None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,11 +159,17 @@ def _target_id(op: WriteOp, id_field: str) -> str | None:
     return None
 
 
-def decode_delivery(object: str, spec: AmqpObject, delivery: Delivery) -> Record | ReadError:
-    """The record a message carries, or a :class:`ReadError` naming its position."""
+def decode_delivery(
+    object: str, spec: BodyFields, delivery: Delivery, system: str = SYSTEM
+) -> Record | ReadError:
+    """The record a message carries, or a :class:`ReadError` naming its position.
+
+    ``system`` names the connector in the error (default ``amqp``).
+    """
     try:
         return _record(object, spec, delivery)
     except ValidationError as exc:
+        exc.system = system
         return ReadError(position=delivery.position, error=exc, object=object)
 
 
@@ -163,7 +186,7 @@ def _refuse(
     )
 
 
-def _record(object: str, spec: AmqpObject, delivery: Delivery) -> Record:
+def _record(object: str, spec: BodyFields, delivery: Delivery) -> Record:
     def refuse(reason: str, field: str | None = None) -> ValidationError:
         return _refuse(object, delivery, reason, field)
 
@@ -199,13 +222,15 @@ def _record(object: str, spec: AmqpObject, delivery: Delivery) -> Record:
 
 
 def _version(
-    document: dict[str, object], envelope: bool, spec: AmqpObject, delivery: Delivery
+    document: dict[str, object], envelope: bool, spec: BodyFields, delivery: Delivery
 ) -> str:
     key = "version" if envelope else spec.version_field
     if key is not None and document.get(key) not in (None, ""):
         return str(document[key])
     if delivery.message_id:
         return delivery.message_id
+    if delivery.fallback_version:
+        return delivery.fallback_version
     # Stable across redeliveries, so the engine's dedup recognises a redelivered message.
     return "sha256:" + hashlib.sha256(delivery.body).hexdigest()[:32]
 
@@ -214,7 +239,7 @@ def _stamp(
     object: str,
     document: dict[str, object],
     envelope: bool,
-    spec: AmqpObject,
+    spec: BodyFields,
     delivery: Delivery,
 ) -> datetime | None:
     key = "stamp" if envelope else spec.stamp_field

@@ -133,10 +133,10 @@ def _page(
 
 
 def _delivery(queue: str, message: AbstractIncomingMessage) -> Delivery:
+    mid = message.message_id or "(none)"
     return Delivery(
-        queue=queue,
         body=message.body,
-        delivery_tag=message.delivery_tag or 0,
+        position=f"queue {queue}, message id {mid}, delivery tag {message.delivery_tag}",
         routing_key=message.routing_key or "",
         message_id=message.message_id,
         timestamp=message.timestamp,
