@@ -357,3 +357,21 @@ async def test_records_carry_file_mtime_as_stamp_and_file_and_row(
     assert (record.fields["_file"], record.fields["_row"]) == ("a.csv", 2)
     assert pages[-1].cursor is not None and pages[-1].cursor.last_id == "a.csv"
     assert pages[-1].has_more is False
+
+
+async def test_auto_keeps_utf8_when_only_a_few_rows_are_not_utf8(
+    make_local: Make, tmp_path: Path
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    good = "".join(f"{i},华北机械有限公司第{i}分公司\n" for i in range(1, 6))
+    bad = "6,上海\n".encode("gbk")
+    (drop / "mixed.csv").write_bytes(f"id,name\n{good}".encode() + bad + b"7,ok\n")
+    conn = make_local(key="id")
+
+    records = records_of(await drain(conn))
+
+    assert [r.id for r in records] == ["1", "2", "3", "4", "5", "7"]
+    assert records[0].fields["name"] == "华北机械有限公司第1分公司"
+    (error,) = report_rows(drop / "failed" / "mixed.csv.errors.csv")
+    assert (error["row"], error["column"]) == ("7", "name")

@@ -64,15 +64,18 @@ def hash_and_sniff(path: Path, encoding: str) -> tuple[str, str]:
     """The file's SHA-256 and the encoding to read it with, in one streaming pass.
 
     ``auto``: a UTF-8 BOM gives ``utf-8-sig``, a UTF-16 BOM ``utf-16``; else ``utf-8``
-    when every byte decodes as UTF-8, else ``gb18030`` (what Chinese Excel saves as
-    "CSV", a superset of GBK and GB2312). A given encoding is kept; ``utf-8`` becomes
-    ``utf-8-sig`` so a BOM never sticks to the first column name.
+    when the file is UTF-8 (a few undecodable bytes among plenty of valid multi-byte
+    text are bad rows of a UTF-8 file, reported as such, not a reason to misread every
+    other row), else ``gb18030`` (what Chinese Excel saves as "CSV", a superset of GBK
+    and GB2312). A given encoding is kept; ``utf-8`` becomes ``utf-8-sig`` so a BOM never
+    sticks to the first column name.
     """
     digest = hashlib.sha256()
     detect = encoding == "auto"
-    decoder = codecs.getincrementaldecoder("utf-8")() if detect else None
     is_utf8 = detect or codecs.lookup(encoding).name == "utf-8"
     found = "utf-8-sig" if is_utf8 else encoding
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape") if detect else None
+    bad = extra = 0
     first = True
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -84,14 +87,14 @@ def hash_and_sniff(path: Path, encoding: str) -> tuple[str, str]:
                 elif chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                     found, decoder = "utf-16", None
             if decoder is not None:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    found, decoder = "gb18030", None
+                text = decoder.decode(chunk)
+                undecoded = sum(len(m) for m in _UNDECODED.findall(text))
+                bad += undecoded
+                # each valid multi-byte character adds its length - 1 to this
+                extra += len(chunk) - len(text)
     if decoder is not None:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
+        bad += len(decoder.decode(b"", final=True))
+        if bad and extra < 8 * bad:
             found = "gb18030"
     return digest.hexdigest(), found
 
