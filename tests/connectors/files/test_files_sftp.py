@@ -126,6 +126,7 @@ async def test_sftp_wrong_password_is_an_auth_failure_in_check(sftp_server: Sftp
 
     assert not result.ok
     assert result.details["error"] == AuthError.__name__
+    assert "wrong-password" not in result.reason
 
 
 async def test_sftp_unknown_host_key_is_refused(sftp_server: SftpServer) -> None:
@@ -155,3 +156,20 @@ def test_sftp_settings_refuse_an_unverified_server(tmp_path: Path) -> None:
         assert "host_key or known_hosts" in str(exc)
     else:
         raise AssertionError("settings without a host key were accepted")
+
+
+async def test_sftp_reconnects_after_the_session_drops(sftp_server: SftpServer) -> None:
+    inbox = sftp_server.root / "inbox"
+    inbox.mkdir()
+    conn = FilesConnector(sftp_settings(sftp_server, key="id"))
+    try:
+        assert (await conn.check()).ok
+        session = conn.storage._conn  # type: ignore[attr-defined]  # simulate a dropped link
+        session.close()
+        await session.wait_closed()
+        (inbox / "a.csv").write_text("id\n1\n", encoding="utf-8")
+        records = records_of(await drain(conn))
+    finally:
+        await conn.aclose()
+
+    assert [r.id for r in records] == ["1"]

@@ -34,8 +34,10 @@ class SftpFolder:
 
     async def _client(self) -> asyncssh.SFTPClient:
         async with self._lock:
-            if self._sftp is not None:
+            if self._sftp is not None and self._conn is not None and not self._conn.is_closed():
                 return self._sftp
+            # first use, or the server dropped the session: (re)connect
+            self._sftp = self._conn = None
             s = self.settings
             keys = []
             if s.private_key is not None:

@@ -71,6 +71,8 @@ class FileTarget:
         self.clock = clock or (lambda: datetime.now(UTC))
         #: batch digest -> [(file name, records)] of write calls already published.
         self._written: dict[str, list[tuple[str, int]]] | None = None
+        # Names are checked free, then taken: one write call at a time per target.
+        self._lock = asyncio.Lock()
 
     async def _ledger(self) -> dict[str, list[tuple[str, int]]]:
         if self._written is None:
@@ -88,6 +90,10 @@ class FileTarget:
 
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """One result per op; deletes fail (a file cannot take a record back)."""
+        async with self._lock:
+            return await self._write(ops)
+
+    async def _write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         results: list[WriteResult | None] = [None] * len(ops)
         good: list[int] = []
         for i, op in enumerate(ops):
