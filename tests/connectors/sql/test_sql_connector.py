@@ -357,3 +357,34 @@ def test_named_query_must_be_one_select() -> None:
                 },
             }
         )
+
+
+async def test_same_new_key_twice_in_a_batch_is_created_then_updated(
+    u8: SqlConnector, db: sa.Engine
+) -> None:
+    ops = [
+        WriteOp(WriteMode.UPSERT, {"cCusCode": "C0300", "cCusName": "一"}, ref="1"),
+        WriteOp(WriteMode.UPSERT, {"cCusCode": "C0300", "cCusName": "二"}, ref="2"),
+    ]
+    results = await u8.write("Customer", ops)
+    assert [r.outcome for r in results] == [WriteOutcome.CREATED, WriteOutcome.UPDATED]
+    assert next(r for r in rows(db, "Customer") if r["cCusCode"] == "C0300")["cCusName"] == "二"
+
+
+async def test_key_matching_by_the_databases_collation_never_makes_a_duplicate(
+    u8: SqlConnector, db: sa.Engine
+) -> None:
+    op = WriteOp(
+        WriteMode.UPSERT,
+        {"cCusCode": "c0003", "cCusName": "小写"},
+        key_field="cCusCode",
+        key_value="c0003",
+    )
+    [result] = await u8.write("Customer", [op])
+    codes = [r["cCusCode"] for r in rows(db, "Customer")]
+    if db.dialect.name in ("mysql", "mariadb"):  # case-insensitive collation: the same record
+        assert result.outcome is WriteOutcome.UPDATED
+        assert [c for c in codes if c.lower() == "c0003"] == ["c0003"]
+    else:
+        assert (result.outcome, result.target_id) == (WriteOutcome.CREATED, "c0003")
+        assert sorted(c for c in codes if c.lower() == "c0003") == ["C0003", "c0003"]

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from erpbridge.connectors.sql.batch import insert_new, plan_batch
 from erpbridge.connectors.sql.database import LinesInfo, TableInfo, did_you_mean
 from erpbridge.connectors.sql.errors import SYSTEM, classify_db_error
 from erpbridge.connectors.sql.values import UnfitValueError, coerce, to_db_stamp
@@ -168,11 +169,23 @@ def _same(row: sa.Row[Any], values: Mapping[str, object], info: TableInfo) -> bo
     return all(mapping[info.table.c[k]] == v for k, v in values.items() if k != stamp)
 
 
+class _Unknown:
+    """Marks an op whose current row was not read ahead."""
+
+
+UNKNOWN = _Unknown()
+
+
 def _apply(
-    conn: sa.Connection, info: TableInfo, where: str, op: WriteOp, prepared: Prepared
+    conn: sa.Connection,
+    info: TableInfo,
+    where: str,
+    op: WriteOp,
+    prepared: Prepared,
+    existing: sa.Row[Any] | _Unknown | None = UNKNOWN,
 ) -> WriteResult:
     table, values = info.table, prepared.values
-    row = _existing(conn, info, where, prepared)
+    row = _existing(conn, info, where, prepared) if isinstance(existing, _Unknown) else existing
     if op.mode is WriteMode.DELETE:
         if row is None:  # already gone: deleting again is done, not an error
             return WriteResult(op.ref, WriteOutcome.UNCHANGED, op.target_id)
@@ -211,6 +224,32 @@ def _apply(
     return WriteResult(op.ref, WriteOutcome.CREATED, None if new_id is None else str(new_id))
 
 
+def _write_one(
+    conn: sa.Connection,
+    info: TableInfo,
+    pos: int,
+    op: WriteOp,
+    prepared: Prepared,
+    secret: str | None,
+    existing: sa.Row[Any] | _Unknown | None,
+) -> WriteResult:
+    """One op in its own savepoint; a row error rolls back to it and becomes the result."""
+    savepoint = conn.begin_nested()
+    try:
+        result = _apply(conn, info, _where(pos, op), op, prepared, existing)
+    except ROW_ERRORS as exc:
+        savepoint.rollback()
+        return failed(op, exc)
+    except sa.exc.SQLAlchemyError as exc:
+        error = classify_db_error(exc, object=info.name, secret=secret, where=_where(pos, op))
+        if not isinstance(error, ROW_ERRORS):
+            raise error from exc
+        savepoint.rollback()
+        return failed(op, error)
+    savepoint.commit()
+    return result
+
+
 def write_direct(
     conn: sa.Connection,
     info: TableInfo,
@@ -220,31 +259,29 @@ def write_direct(
 ) -> list[WriteResult]:
     """Write ``ops`` inside the caller's transaction; one result per op, in order.
 
+    Records are looked up with one query per key column and new ones inserted together
+    where that is safe (batch.py); everything else is written op by op.
+
     Raises:
         ConnectorError: an error that is not about one row (the caller rolls back).
     """
     now = datetime.now(UTC)
-    results: list[WriteResult] = []
+    results: dict[int, WriteResult] = {}
+    prepared: list[Prepared | None] = []
     for pos, op in enumerate(ops):
         try:
-            prepared = prepare(info, pos, op, zone, now)
+            prepared.append(prepare(info, pos, op, zone, now))
         except ValidationError as exc:
-            results.append(failed(op, exc))
+            prepared.append(None)
+            results[pos] = failed(op, exc)
+    plan = plan_batch(conn, info, ops, prepared)
+    new = [(pos, ops[pos], p) for pos in plan.new if (p := prepared[pos]) is not None]
+    inserted = insert_new(conn, info, new, secret)
+    if inserted is not None:
+        results.update(inserted)
+    for pos, op in enumerate(ops):
+        p = prepared[pos]
+        if pos in results or p is None:
             continue
-        savepoint = conn.begin_nested()
-        try:
-            result = _apply(conn, info, _where(pos, op), op, prepared)
-        except ROW_ERRORS as exc:
-            savepoint.rollback()
-            results.append(failed(op, exc))
-            continue
-        except sa.exc.SQLAlchemyError as exc:
-            error = classify_db_error(exc, object=info.name, secret=secret, where=_where(pos, op))
-            if not isinstance(error, ROW_ERRORS):
-                raise error from exc
-            savepoint.rollback()
-            results.append(failed(op, error))
-            continue
-        savepoint.commit()
-        results.append(result)
-    return results
+        results[pos] = _write_one(conn, info, pos, op, p, secret, plan.known.get(pos, UNKNOWN))
+    return [results[pos] for pos in range(len(ops))]
