@@ -152,3 +152,15 @@ async def test_xlsx_control_characters_fail_the_record_alone(
     results = await conn.write("orders", batch)
 
     assert [r.outcome for r in results] == [WriteOutcome.CREATED, WriteOutcome.FAILED]
+
+
+async def test_empty_rows_keep_excel_row_numbers(make_local: Make, tmp_path: Path) -> None:
+    rows: list[list[object]] = [["id", "v"], ["1", "a"], [None, None], ["3", "#N/A"]]
+    save(tmp_path / "drop" / "gap.xlsx", rows)
+    conn = make_local(glob="*.xlsx", format="xlsx", key="id")
+
+    records = records_of(await drain(conn))
+
+    assert [(r.id, r.fields["_row"]) for r in records] == [("1", 2)]
+    (error,) = report(tmp_path / "drop" / "failed" / "gap.xlsx.errors.csv")
+    assert (error["row"], error["column"]) == ("4", "v")

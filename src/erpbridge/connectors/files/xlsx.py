@@ -16,6 +16,7 @@ from pathlib import Path
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.exceptions import IllegalCharacterError, InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from erpbridge.connectors.files.reading import (
     FileRefusedError,
@@ -77,6 +78,9 @@ def read_xlsx(path: Path, fs: FileSet) -> Iterator[Row | RowError]:
         if fs.sheet is not None and fs.sheet not in book.sheetnames:
             raise FileRefusedError(f"no sheet {fs.sheet!r} (sheets: {book.sheetnames})")
         sheet = book[fs.sheet] if fs.sheet else book.worksheets[0]
+        if isinstance(sheet, ReadOnlyWorksheet):
+            # Some writers store a wrong <dimension>; openpyxl would cut rows to it.
+            sheet.reset_dimensions()
         merges = _merged_ranges(path, str(getattr(sheet, "_worksheet_path", "")))
         for first, _, ref in merges:
             if first <= fs.header_row:
