@@ -86,6 +86,30 @@ async def test_u8_preset_stages_writes_and_never_touches_the_erp_tables(
     assert [r["cSOCode"] for r in rows(db, "SO_SOMain")] == ["SO0001"]
 
 
+async def test_a_batch_of_new_records_is_staged_together_and_once(
+    staged: SqlConnector, db: sa.Engine
+) -> None:
+    ops = [
+        WriteOp(
+            WriteMode.UPSERT,
+            {"cCusCode": f"N{n}", "cCusName": f"新{n}"},
+            key_field="cCusCode",
+            key_value=f"N{n}",
+            idempotency_key=f"job-{n}",
+        )
+        for n in range(3)
+    ]
+    first = await staged.write("Customer", ops)
+    again = await staged.write("Customer", ops)
+    assert [(r.outcome, r.target_id) for r in first] == [
+        (WriteOutcome.CREATED, f"N{n}") for n in range(3)
+    ]
+    assert {r.outcome for r in again} == {WriteOutcome.UNCHANGED}
+    staged_rows = rows(db, "erpbridge_staging")
+    assert [r["record_key"] for r in staged_rows] == ["N0", "N1", "N2"]
+    assert json.loads(str(staged_rows[1]["payload"])) == {"cCusCode": "N1", "cCusName": "新1"}
+
+
 async def test_staged_ops_are_checked_against_the_erp_columns(
     staged: SqlConnector, db: sa.Engine
 ) -> None:

@@ -13,6 +13,7 @@ The op's idempotency key is unique in the table: the same job staged twice is on
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from erpbridge.connectors.sql.changes import UTC_ZONE
 from erpbridge.connectors.sql.database import TableInfo
 from erpbridge.connectors.sql.errors import classify_db_error
+from erpbridge.connectors.sql.reader import IN_CHUNK
 from erpbridge.connectors.sql.values import to_db_stamp, to_json_text
 from erpbridge.connectors.sql.writer import ROW_ERRORS, failed, prepare
 from erpbridge.spi.errors import ValidationError
@@ -74,7 +76,7 @@ def _key(info: TableInfo, op: WriteOp) -> tuple[str | None, str | None]:
 def _stage_one(
     conn: sa.Connection, staging: sa.Table, info: TableInfo, op: WriteOp, now: datetime
 ) -> WriteResult:
-    key_field, record_key = _key(info, op)
+    record_key = _key(info, op)[1]
     if op.idempotency_key is not None:
         query = sa.select(staging.c.staging_id, staging.c.record_key).where(
             staging.c.idempotency_key == op.idempotency_key
@@ -83,24 +85,72 @@ def _stage_one(
         if seen is not None:
             target = seen.record_key or f"staging:{seen.staging_id}"
             return WriteResult(op.ref, WriteOutcome.UNCHANGED, target)
-    result = conn.execute(
-        sa.insert(staging).values(
-            object=info.name,
-            op=op.mode.value,
-            key_field=key_field,
-            record_key=record_key,
-            idempotency_key=op.idempotency_key,
-            payload=to_json_text(op.fields),
-            status="new",
-            created_at=to_db_stamp(now, staging.c.created_at, UTC_ZONE),
-        )
-    )
+    result = conn.execute(sa.insert(staging).values(_row(info, staging, op, now)))
     staging_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    outcome = {
-        WriteMode.DELETE: WriteOutcome.DELETED,
-        WriteMode.UPDATE: WriteOutcome.UPDATED,
-    }.get(op.mode, WriteOutcome.CREATED)
+    outcome = _OUTCOMES.get(op.mode, WriteOutcome.CREATED)
     return WriteResult(op.ref, outcome, record_key or f"staging:{staging_id}")
+
+
+def _row(info: TableInfo, staging: sa.Table, op: WriteOp, now: datetime) -> dict[str, object]:
+    key_field, record_key = _key(info, op)
+    return {
+        "object": info.name,
+        "op": op.mode.value,
+        "key_field": key_field,
+        "record_key": record_key,
+        "idempotency_key": op.idempotency_key,
+        "payload": to_json_text(op.fields),
+        "status": "new",
+        "created_at": to_db_stamp(now, staging.c.created_at, UTC_ZONE),
+    }
+
+
+_OUTCOMES = {WriteMode.DELETE: WriteOutcome.DELETED, WriteMode.UPDATE: WriteOutcome.UPDATED}
+
+
+def _stage_together(
+    conn: sa.Connection,
+    info: TableInfo,
+    staging: sa.Table,
+    items: list[tuple[int, WriteOp]],
+    now: datetime,
+    secret: str | None,
+) -> dict[int, WriteResult]:
+    """Stage ops with distinct, new idempotency keys and a record key in one INSERT.
+
+    Returns the results of the ops it staged; the others (and all of them when the
+    database refuses the INSERT) are left to the op-by-op path.
+    """
+    keys = Counter(op.idempotency_key for _, op in items)
+    wanted = [
+        (pos, op)
+        for pos, op in items
+        if op.idempotency_key is not None
+        and keys[op.idempotency_key] == 1
+        and _key(info, op)[1] is not None
+    ]
+    seen: set[object] = set()
+    column = staging.c.idempotency_key
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = [op.idempotency_key for _, op in wanted[start : start + IN_CHUNK]]
+        seen.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    fresh = [(pos, op) for pos, op in wanted if op.idempotency_key not in seen]
+    if not fresh:
+        return {}
+    savepoint = conn.begin_nested()
+    try:
+        conn.execute(sa.insert(staging), [_row(info, staging, op, now) for _, op in fresh])
+    except sa.exc.SQLAlchemyError as exc:
+        error = classify_db_error(exc, object=info.name, secret=secret)
+        if not isinstance(error, ROW_ERRORS):
+            raise error from exc
+        savepoint.rollback()
+        return {}
+    savepoint.commit()
+    return {
+        pos: WriteResult(op.ref, _OUTCOMES.get(op.mode, WriteOutcome.CREATED), _key(info, op)[1])
+        for pos, op in fresh
+    }
 
 
 def write_staging(
@@ -117,12 +167,18 @@ def write_staging(
         ConnectorError: an error that is not about one row (the caller rolls back).
     """
     now = datetime.now(UTC)
-    results: list[WriteResult] = []
+    results: dict[int, WriteResult] = {}
+    checked: list[tuple[int, WriteOp]] = []
     for pos, op in enumerate(ops):
         try:
             prepare(info, pos, op, zone, now)  # the ERP table's columns and types
         except ValidationError as exc:
-            results.append(failed(op, exc))
+            results[pos] = failed(op, exc)
+            continue
+        checked.append((pos, op))
+    results.update(_stage_together(conn, info, staging, checked, now, secret))
+    for pos, op in checked:
+        if pos in results:
             continue
         savepoint = conn.begin_nested()
         try:
@@ -132,8 +188,8 @@ def write_staging(
             if not isinstance(error, ROW_ERRORS):
                 raise error from exc
             savepoint.rollback()
-            results.append(failed(op, error))
+            results[pos] = failed(op, error)
             continue
         savepoint.commit()
-        results.append(result)
-    return results
+        results[pos] = result
+    return [results[pos] for pos in range(len(ops))]
