@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pydantic
 import pytest
 import sqlalchemy as sa
+import structlog.testing
 
 from erpbridge.connectors.sql import (
     SqlConnector,
@@ -307,3 +308,19 @@ async def test_unreachable_database_is_transient_and_check_says_why(url: str) ->
             await connector.get("Customer", ["1"])
     finally:
         await connector.aclose()
+
+
+def test_direct_write_warning_is_logged_without_the_password(db_url: str) -> None:
+    settings = SqlSettings(
+        url=db_url,
+        password=Secret.literal("Sup3r-Secret-Pw"),
+        preset="u8",
+        write_mode="direct",
+        accept_direct_write_risks=True,
+    )
+    with structlog.testing.capture_logs() as logs:
+        connector = SqlConnector(settings)
+    connector.db.dispose()
+    [event] = [e for e in logs if e["event"] == "sql.direct_writes"]
+    assert "bypass" in str(event["warning"]) and event["log_level"] == "warning"
+    assert "Sup3r-Secret-Pw" not in repr(logs)
