@@ -388,3 +388,23 @@ async def test_key_matching_by_the_databases_collation_never_makes_a_duplicate(
     else:
         assert (result.outcome, result.target_id) == (WriteOutcome.CREATED, "c0003")
         assert sorted(c for c in codes if c.lower() == "c0003") == ["C0003", "c0003"]
+
+
+async def test_a_refused_update_in_a_batch_fails_alone_with_its_position(
+    u8: SqlConnector, db: sa.Engine
+) -> None:
+    ops = [
+        WriteOp(WriteMode.UPDATE, {"iCusCreLine": -1}, target_id="C0002", ref="bad"),
+        WriteOp(WriteMode.UPDATE, {"cCusPhone": "021-3"}, target_id="C0003", ref="good"),
+        WriteOp(WriteMode.UPSERT, {"cCusCode": "C0004", "cCusName": "客户4"}, ref="same"),
+    ]
+    results = await u8.write("Customer", ops)
+    assert [r.outcome for r in results] == [
+        WriteOutcome.FAILED,
+        WriteOutcome.UPDATED,
+        WriteOutcome.UNCHANGED,
+    ]
+    assert isinstance(results[0].error, ValidationError) and "op 0" in str(results[0].error)
+    stored = {r["cCusCode"]: r for r in rows(db, "Customer")}
+    assert stored["C0002"]["iCusCreLine"] == Decimal("20000.00")
+    assert stored["C0003"]["cCusPhone"] == "021-3"

@@ -1,4 +1,4 @@
-"""Fewer round trips for a write batch: one look-up for all ops, one INSERT for new records.
+"""Fewer round trips for a write batch: one look-up, one INSERT for new, one UPDATE for known.
 
 The per-op path (writer.py) costs a savepoint, a look-up and a write per record. Here:
 
@@ -11,7 +11,10 @@ The per-op path (writer.py) costs a savepoint, a look-up and a write per record.
 - ops whose record is known to be absent, with their id and no lines, are inserted with
   one multi-row INSERT in one savepoint. If the database refuses it (a row breaks a
   constraint), the savepoint is rolled back and those ops take the per-op path, which
-  finds the culprit and reports it with its position; the others are still written.
+  finds the culprit and reports it with its position; the others are still written;
+- ops whose record is known to exist are ``unchanged`` without any SQL when the values
+  are the same, and otherwise updated by id with one executemany per column set, with the
+  same fall-back.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from erpbridge.connectors.sql.reader import IN_CHUNK
 from erpbridge.spi.errors import NotFoundError, ValidationError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome, WriteResult
 
-__all__ = ["Plan", "insert_new", "plan_batch"]
+__all__ = ["Plan", "insert_new", "plan_batch", "update_known"]
 
 Row = sa.Row[Any]
 
@@ -142,3 +145,66 @@ def insert_new(
         pos: WriteResult(op.ref, WriteOutcome.CREATED, str(p.values[id_name]))
         for pos, op, p in items
     }
+
+
+def _unchanged(row: Row, values: dict[str, object], info: TableInfo) -> bool:
+    stamp = info.stamp_column.name if info.stamp_column is not None else None
+    mapping = row._mapping
+    return all(mapping[info.table.c[k]] == v for k, v in values.items() if k != stamp)
+
+
+def update_known(
+    conn: sa.Connection,
+    info: TableInfo,
+    items: Sequence[tuple[int, WriteOp, Any, Row]],
+    secret: str | None,
+) -> dict[int, WriteResult] | None:
+    """Update records whose current row is known: unchanged ones need no SQL; the rest go
+    as one executemany UPDATE per column set, inside one savepoint.
+
+    Returns:
+        A result per position, or None when the database refused a row (the savepoint is
+        rolled back; the caller writes these ops one by one).
+
+    Raises:
+        ConnectorError: an error that is not about a row (the caller rolls back).
+    """
+    results: dict[int, WriteResult] = {}
+    groups: dict[tuple[str, ...], list[tuple[int, WriteOp, Any, Row]]] = {}
+    for item in items:
+        pos, op, p, row = item
+        if _unchanged(row, p.values, info):
+            results[pos] = WriteResult(
+                op.ref, WriteOutcome.UNCHANGED, str(row._mapping[info.id_column])
+            )
+        else:
+            groups.setdefault(tuple(sorted(p.values)), []).append(item)
+    if not groups:
+        return results
+    savepoint = conn.begin_nested()
+    try:
+        for names, group in groups.items():
+            # bound names are positional (v0, v1 …): column names may hold any character
+            statement = (
+                sa.update(info.table)
+                .where(info.id_column == sa.bindparam("id_"))
+                .values({info.table.c[n]: sa.bindparam(f"v{i}") for i, n in enumerate(names)})
+            )
+            rows = [
+                {"id_": row._mapping[info.id_column]}
+                | {f"v{i}": p.values[n] for i, n in enumerate(names)}
+                for _, _, p, row in group
+            ]
+            conn.execute(statement, rows)
+    except sa.exc.SQLAlchemyError as exc:
+        error = classify_db_error(exc, object=info.name, secret=secret)
+        if not isinstance(error, ValidationError | NotFoundError):
+            raise error from exc
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    for group in groups.values():
+        for pos, op, p, row in group:
+            new_id = p.values.get(info.id_column.name, row._mapping[info.id_column])
+            results[pos] = WriteResult(op.ref, WriteOutcome.UPDATED, str(new_id))
+    return results

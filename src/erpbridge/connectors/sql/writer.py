@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from erpbridge.connectors.sql.batch import insert_new, plan_batch
+from erpbridge.connectors.sql.batch import insert_new, plan_batch, update_known
 from erpbridge.connectors.sql.database import LinesInfo, TableInfo, did_you_mean
 from erpbridge.connectors.sql.errors import SYSTEM, classify_db_error
 from erpbridge.connectors.sql.values import UnfitValueError, coerce, to_db_stamp
@@ -279,6 +279,17 @@ def write_direct(
     inserted = insert_new(conn, info, new, secret)
     if inserted is not None:
         results.update(inserted)
+    known = [
+        (pos, ops[pos], p, row)
+        for pos, row in plan.known.items()
+        if row is not None
+        and (p := prepared[pos]) is not None
+        and ops[pos].mode in (WriteMode.UPSERT, WriteMode.UPDATE)
+        and not p.lines
+    ]
+    updated = update_known(conn, info, known, secret)
+    if updated is not None:
+        results.update(updated)
     for pos, op in enumerate(ops):
         p = prepared[pos]
         if pos in results or p is None:
