@@ -4,8 +4,11 @@ For each database, in a fresh database (MariaDB) or schema (PostgreSQL) dropped 
 with a U8-like schema (Customer, Inventory, SO_SOMain with SO_SODetails lines):
 
 - write: N customers upserted by key (new), then the same N upserted with a change
-  (batches of 500: one transaction, one savepoint per record, look-up then write);
-- write: M sales orders with 3 lines each (upsert by cSOCode; lines replaced);
+  (batches of 500 in one transaction: one look-up query, one multi-row INSERT or one
+  executemany UPDATE per batch, see connectors/sql/batch.py);
+- write: the same N again with one record per batch that the database refuses (a CHECK
+  constraint): the whole batch takes the op-by-op path, one savepoint per record;
+- write: M sales orders with 3 lines each (upsert by cSOCode; lines replaced; op by op);
 - write: N customers staged (U8 preset, staging table, idempotency key per record);
 - read: ``read_changes`` over every customer (pages of 2000, keyset by stamp + id), and
   over every order with its lines (one extra query per page);
@@ -75,6 +78,8 @@ def schema() -> sa.MetaData:
         sa.Column("iCusCreLine", sa.Numeric(18, 2)),
         sa.Column("dModifyDate", STAMP),
     )
+    customer = md.tables["Customer"]
+    customer.append_constraint(sa.CheckConstraint(customer.c.iCusCreLine >= 0, name="ck_credit"))
     sa.Table(
         "Inventory",
         md,
@@ -139,15 +144,33 @@ async def measure(
 
 
 async def write_all(
-    connector: SqlConnector, object: str, ops: list[WriteOp], expect: WriteOutcome
+    connector: SqlConnector,
+    object: str,
+    ops: list[WriteOp],
+    expect: WriteOutcome,
+    failures: int = 0,
 ) -> int:
-    """Write ``ops`` in batches; every result must be ``expect``."""
+    """Write ``ops`` in batches; every result must be ``expect``, but ``failures`` failed."""
+    failed = 0
     for start in range(0, len(ops), BATCH):
         results = await connector.write(object, ops[start : start + BATCH])
-        bad = [r for r in results if r.outcome is not expect]
+        failed += sum(r.outcome is WriteOutcome.FAILED for r in results)
+        bad = [r for r in results if r.outcome not in (expect, WriteOutcome.FAILED)]
         if bad:
             raise SystemExit(f"{object}: unexpected result {bad[0]}")
+    if failed != failures:
+        raise SystemExit(f"{object}: {failed} failed, expected {failures}")
     return len(ops)
+
+
+def refused_each_batch(n: int) -> list[WriteOp]:
+    """N customer changes of which the first of every batch breaks the CHECK constraint."""
+    ops = customers(n, "再")
+    for start in range(0, n, BATCH):
+        op = ops[start]
+        fields = {**op.fields, "iCusCreLine": -1}
+        ops[start] = WriteOp(op.mode, fields, key_field=op.key_field, key_value=op.key_value)
+    return ops
 
 
 async def read_all(connector: SqlConnector, object: str) -> int:
@@ -228,6 +251,15 @@ async def bench_database(kind: str, n: int, m: int, out: list[Figure]) -> None:
                 kind,
                 f"write Customer upsert (changed) x{n}",
                 lambda: write_all(direct, "Customer", changed, WriteOutcome.UPDATED),
+                out,
+            )
+            batches = (n + BATCH - 1) // BATCH
+            await measure(
+                kind,
+                f"write Customer upsert (changed), 1 refused per batch x{n}",
+                lambda: write_all(
+                    direct, "Customer", refused_each_batch(n), WriteOutcome.UPDATED, batches
+                ),
                 out,
             )
             await measure(
