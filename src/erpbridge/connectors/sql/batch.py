@@ -32,7 +32,7 @@ from erpbridge.connectors.sql.reader import IN_CHUNK
 from erpbridge.spi.errors import NotFoundError, ValidationError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome, WriteResult
 
-__all__ = ["Plan", "insert_new", "plan_batch", "update_known"]
+__all__ = ["Plan", "insert_new", "is_unchanged", "plan_batch", "update_known"]
 
 Row = sa.Row[Any]
 
@@ -147,7 +147,8 @@ def insert_new(
     }
 
 
-def _unchanged(row: Row, values: dict[str, object], info: TableInfo) -> bool:
+def is_unchanged(row: Row, values: dict[str, object], info: TableInfo) -> bool:
+    """True when the row already holds ``values`` (the stamp column aside)."""
     stamp = info.stamp_column.name if info.stamp_column is not None else None
     mapping = row._mapping
     return all(mapping[info.table.c[k]] == v for k, v in values.items() if k != stamp)
@@ -173,7 +174,7 @@ def update_known(
     groups: dict[tuple[str, ...], list[tuple[int, WriteOp, Any, Row]]] = {}
     for item in items:
         pos, op, p, row = item
-        if _unchanged(row, p.values, info):
+        if is_unchanged(row, p.values, info):
             results[pos] = WriteResult(
                 op.ref, WriteOutcome.UNCHANGED, str(row._mapping[info.id_column])
             )

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from erpbridge.connectors.sql.batch import insert_new, plan_batch, update_known
+from erpbridge.connectors.sql.batch import insert_new, is_unchanged, plan_batch, update_known
 from erpbridge.connectors.sql.database import LinesInfo, TableInfo, did_you_mean
 from erpbridge.connectors.sql.errors import SYSTEM, classify_db_error
 from erpbridge.connectors.sql.values import UnfitValueError, coerce, to_db_stamp
@@ -163,12 +163,6 @@ def _replace_lines(
             conn.execute(sa.insert(spec.table), rows)
 
 
-def _same(row: sa.Row[Any], values: Mapping[str, object], info: TableInfo) -> bool:
-    stamp = info.stamp_column.name if info.stamp_column is not None else None
-    mapping = row._mapping
-    return all(mapping[info.table.c[k]] == v for k, v in values.items() if k != stamp)
-
-
 class _Unknown:
     """Marks an op whose current row was not read ahead."""
 
@@ -203,7 +197,7 @@ def _apply(
             object=info.name,
         )
     if row is not None and op.mode is not WriteMode.CREATE:
-        if _same(row, values, info) and not prepared.lines:
+        if is_unchanged(row, values, info) and not prepared.lines:
             return WriteResult(op.ref, WriteOutcome.UNCHANGED, str(row._mapping[info.id_column]))
         same_id = info.id_column == row._mapping[info.id_column]
         conn.execute(sa.update(table).where(same_id).values(values))
