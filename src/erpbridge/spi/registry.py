@@ -39,6 +39,7 @@ _BUILTIN: dict[str, str] = {
     "sql": "erpbridge.connectors.sql:SPEC",
     "yonyou": "erpbridge.connectors.yonyou:SPEC",
     "amqp": "erpbridge.connectors.amqp:SPEC",
+    "nats": "erpbridge.connectors.nats:SPEC",
     "files": "erpbridge.connectors.files:SPEC",
 }
 

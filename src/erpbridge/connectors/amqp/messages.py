@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Protocol
 
 from erpbridge.connectors.amqp.errors import SYSTEM
-from erpbridge.connectors.amqp.settings import AmqpObject
 from erpbridge.spi.errors import ValidationError
 from erpbridge.spi.records import ReadError, Record, WriteMode, WriteOp, WriteOutcome
 
@@ -89,7 +88,7 @@ class Event:
 
 
 def event_of(
-    system: str, object: str, op: WriteOp, spec: AmqpObject | None, now: datetime
+    system: str, object: str, op: WriteOp, spec: BodyFields | None, now: datetime
 ) -> Event:
     """The change event for ``op``.
 
