@@ -11,7 +11,11 @@ Steps, each on its own randomly named exchange and queue (deleted at the end):
 
 Reports messages per second and this process's CPU seconds (RabbitMQ's CPU is the rest).
 
-Run: ``.venv/bin/python bench/amqp.py [--messages 20000] [--batch 500] [--page 500]``
+``--broker nats`` runs the same steps on the nats connector against the real NATS
+JetStream at 127.0.0.1:4222 (file storage; streams deleted at the end).
+
+Run: ``.venv/bin/python bench/amqp.py [--broker amqp|nats] [--messages 20000] [--batch 500]
+[--page 500]``
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import aio_pika
+import nats
 import structlog
 from yarl import URL
 
 from erpbridge.connectors.amqp import AmqpConnector, AmqpObject, AmqpSettings
+from erpbridge.connectors.nats import NatsConnector, NatsObject, NatsSettings
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 from erpbridge.spi.secrets import Secret
 
 URL_TEXT = os.environ.get("ERPBRIDGE_TEST_AMQP_URL", "amqp://guest@127.0.0.1:5672/")
+NATS_URL = os.environ.get("ERPBRIDGE_TEST_NATS_URL", "nats://127.0.0.1:4222")
 PASSWORD = os.environ.get("ERPBRIDGE_TEST_AMQP_PASSWORD", "guest")
 
 
@@ -110,12 +117,81 @@ async def main(messages: int, batch: int, page: int) -> None:
         await connector.aclose()
 
 
+async def main_nats(messages: int, batch: int, page: int) -> None:
+    """The same steps on NATS JetStream."""
+
+    p = f"bench{uuid.uuid4().hex[:8]}"
+    settings = NatsSettings(
+        url=NATS_URL,
+        system=p,
+        stream=f"{p.upper()}_EVENTS",
+        dead_letter_subject=f"{p}dead.letter",
+        dead_letter_stream=f"{p.upper()}_DEAD",
+        read_limit=messages,
+        objects={
+            "Account": NatsObject(stream=f"{p.upper()}_EVENTS", subjects=(f"{p}.Account.*",)),
+            "Order": NatsObject(stream=f"{p.upper()}_IN", subjects=(f"{p}in.Order.*",)),
+        },
+    )
+    connector = NatsConnector(settings)
+    peer = await nats.connect(NATS_URL)
+    js = peer.jetstream()
+    fields = {"Name": "华北机械有限公司", "City": "天津", "CreditLimit": "500000.00", "Tier": "A"}
+
+    async def write() -> int:
+        stored = 0
+        for start in range(0, messages, batch):
+            ops = [
+                WriteOp(WriteMode.UPSERT, {"id": f"A{n}", **fields}, idempotency_key=f"f:A{n}:1")
+                for n in range(start, min(start + batch, messages))
+            ]
+            results = await connector.write("Account", ops)
+            stored += sum(r.outcome is WriteOutcome.CREATED for r in results)
+        return stored
+
+    async def read(object: str) -> int:
+        seen = 0
+        async for pg in connector.read_changes(object, None, page):
+            seen += len(pg.records) + len(pg.errors)
+        return seen
+
+    async def fill_orders() -> None:
+        for start in range(0, messages, batch):
+            acks = [
+                await js.publish_async(
+                    f"{p}in.Order.updated",
+                    b"{broken" if n % 10 == 0 else json.dumps({"id": f"O{n}", **fields}).encode(),
+                )
+                for n in range(start, min(start + batch, messages))
+            ]
+            await asyncio.gather(*acks)
+
+    python = platform.python_version()
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {python} (NATS)")
+    print("| step | messages | wall s | messages/s | connector CPU s |")
+    print("|---|---|---|---|---|")
+    try:
+        await connector.check()
+        await _timed(f"write: publish, PubAck awaited ({batch} per call)", messages, write)
+        label = f"read_changes: fetch + ack per page ({page}/page)"
+        await _timed(label, messages, lambda: read("Account"))
+        await fill_orders()
+        await _timed(f"read_changes with 10% poison ({page}/page)", messages, lambda: read("Order"))
+    finally:
+        for stream in (f"{p.upper()}_EVENTS", f"{p.upper()}_DEAD", f"{p.upper()}_IN"):
+            await js.delete_stream(stream)
+        await peer.close()
+        await connector.aclose()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", choices=("amqp", "nats"), default="amqp")
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--page", type=int, default=500)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    asyncio.run(main(args.messages, args.batch, args.page))
+    run = main if args.broker == "amqp" else main_nats
+    asyncio.run(run(args.messages, args.batch, args.page))
