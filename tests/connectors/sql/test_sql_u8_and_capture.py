@@ -324,3 +324,35 @@ def test_direct_write_warning_is_logged_without_the_password(db_url: str) -> Non
     [event] = [e for e in logs if e["event"] == "sql.direct_writes"]
     assert "bypass" in str(event["warning"]) and event["log_level"] == "warning"
     assert "Sup3r-Secret-Pw" not in repr(logs)
+
+
+async def test_binary_rowversion_reads_by_its_big_endian_value(db_url: str, db: sa.Engine) -> None:
+    md = sa.MetaData()
+    stock = sa.Table(
+        "stock_rv",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("ufts", sa.LargeBinary(8)),  # SQL Server rowversion: 8 bytes, big-endian
+    )
+    md.create_all(db)
+    with db.begin() as conn:
+        conn.execute(
+            stock.insert(), [{"id": i, "ufts": v.to_bytes(8, "big")} for i, v in [(1, 300), (2, 7)]]
+        )
+    settings = SqlSettings.model_validate(
+        {"url": db_url, "objects": {"stock": {"table": "stock_rv", "sequence_column": "ufts"}}}
+    )
+    connector = SqlConnector(settings)
+    try:
+        pages, records = await read_all(connector, "stock", None, 10)
+        assert [r.id for r in records] == ["2", "1"]
+        cursor = pages[-1].cursor
+        assert cursor is not None and cursor.last_id == "300"
+        with db.begin() as conn:
+            conn.execute(
+                stock.update().where(stock.c.id == 2).values(ufts=(301).to_bytes(8, "big"))
+            )
+        _, again = await read_all(connector, "stock", cursor, 10)
+        assert [r.id for r in again] == ["1", "2"]
+    finally:
+        await connector.aclose()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from erpbridge.connectors.sql.database import TableInfo
 from erpbridge.connectors.sql.reader import after_clause, lookup, records_of, select_page
-from erpbridge.connectors.sql.values import from_db, to_db_stamp
+from erpbridge.connectors.sql.values import from_db, python_type, to_db_stamp
 from erpbridge.spi.records import Record
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Page",
     "captured_page",
     "null_stamp_page",
+    "sequence_number",
     "sequence_page",
     "stamp_page",
     "whole_page",
@@ -104,10 +105,26 @@ def sequence_page(
     assert sequence is not None  # noqa: S101  # the connector picked this mode
     conditions: list[sa.ColumnElement[bool]] = [sequence.is_not(None)]
     if start is not None:
-        conditions.append(sequence >= start)
+        conditions.append(sequence >= _sequence_param(sequence, start))
     if last is not None:
         conditions.append(after_clause([sequence, info.id_column], last))
     return _page(conn, info, [sequence, info.id_column], conditions, limit, zone)
+
+
+def _sequence_param(column: sa.Column[Any], value: int) -> object:
+    """A SQL Server ``rowversion`` is 8 bytes (big-endian); other sequences are integers."""
+    if python_type(column) is bytes:
+        return value.to_bytes(8, "big")
+    return value
+
+
+def sequence_number(value: object) -> int:
+    """A sequence value as an integer (rowversion bytes read big-endian)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return int.from_bytes(bytes(value), "big")
+    if isinstance(value, int):
+        return value
+    return int(str(value))
 
 
 def whole_page(

@@ -20,6 +20,7 @@ from erpbridge.connectors.sql.changes import (
     Page,
     captured_page,
     null_stamp_page,
+    sequence_number,
     sequence_page,
     stamp_page,
     whole_page,
@@ -192,7 +193,7 @@ class SqlConnector:
             if page.last is not None:
                 # the cursor's stamp is the read time (a sequence has no time); last_id
                 # holds the sequence, re-read inclusively next time
-                current = Cursor(datetime.now(UTC), str(page.last[0]), overlap)
+                current = Cursor(datetime.now(UTC), str(sequence_number(page.last[0])), overlap)
             yield ChangePage(page.records, current, page.full)
             if not page.full:
                 return
