@@ -408,3 +408,28 @@ async def test_a_refused_update_in_a_batch_fails_alone_with_its_position(
     stored = {r["cCusCode"]: r for r in rows(db, "Customer")}
     assert stored["C0002"]["iCusCreLine"] == Decimal("20000.00")
     assert stored["C0003"]["cCusPhone"] == "021-3"
+
+
+async def test_without_objects_every_table_and_view_is_an_object(
+    db_url: str, db: sa.Engine
+) -> None:
+    create_u8(db)
+    connector = SqlConnector(SqlSettings(url=db_url))
+    try:
+        catalog = await connector.describe()
+        assert set(catalog.objects) == {
+            "Customer",
+            "Inventory",
+            "SO_SOMain",
+            "SO_SODetails",
+            "CurrentStock",
+        }  # the view has no primary key: left out (configure it with id_column)
+        check = await connector.check()
+        assert check.ok and check.details["skipped"] == "v_customer_credit"
+        pages, records = await read_all(connector, "Inventory", None, 2)
+        assert [r.id for r in records] == ["I001", "I002", "I003"]
+        assert all(p.cursor is None for p in pages)  # no change source: a snapshot
+        with pytest.raises(ValidationError, match="did you mean 'Inventory'"):
+            await connector.get("inventry", ["I001"])
+    finally:
+        await connector.aclose()

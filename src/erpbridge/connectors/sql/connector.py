@@ -98,8 +98,10 @@ class SqlConnector:
         }
         if self.settings.effective_write_mode == "direct" and self.settings.preset:
             details["warning"] = DIRECT_WRITE_WARNING
-        for name in names:
-            self.db.info(name)  # every configured object resolves against the database
+        resolved = self._resolved(names)  # every configured object resolves (or raises)
+        details["objects"] = str(len(resolved))
+        if len(resolved) < len(names):
+            details["skipped"] = ", ".join(sorted(set(names) - set(resolved)))
         if self.settings.effective_write_mode == "staging" and not self.settings.read_only:
             self.db.reflect(self.settings.staging_table, where="staging_table")
         return details
@@ -114,8 +116,24 @@ class SqlConnector:
             return CheckResult(False, str(exc), {"error": "ConfigError"})
         return CheckResult(True, "", details)
 
+    def _resolved(self, names: list[str]) -> dict[str, TableInfo]:
+        """Objects resolved against the database. Configured ones must resolve; tables
+        found by discovery (no ``objects``) that cannot be objects — no single-column
+        primary key, say — are left out and logged, so one odd table does not hide the rest.
+        """
+        out: dict[str, TableInfo] = {}
+        for name in names:
+            try:
+                out[name] = self.db.info(name)
+            except ValidationError as exc:
+                if self.db.objects:
+                    raise
+                _log.warning("sql.object_skipped", object=name, reason=exc.message)
+        return out
+
     def _describe_sync(self) -> Catalog:
-        return Catalog({n: object_schema(self.db.info(n)) for n in self.db.object_names()})
+        resolved = self._resolved(self.db.object_names())
+        return Catalog({name: object_schema(info) for name, info in resolved.items()})
 
     async def describe(self) -> Catalog:
         """Every object's fields, by reflection (tables and views; lines as LINES fields)."""
