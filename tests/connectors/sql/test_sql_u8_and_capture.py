@@ -356,3 +356,15 @@ async def test_binary_rowversion_reads_by_its_big_endian_value(db_url: str, db: 
         assert [r.id for r in again] == ["1", "2"]
     finally:
         await connector.aclose()
+
+
+async def test_staging_without_its_table_says_how_to_create_it(db_url: str, db: sa.Engine) -> None:
+    create_u8(db)
+    connector = SqlConnector(SqlSettings.model_validate({"url": db_url, "preset": "u8"}))
+    try:
+        check = await connector.check()
+        assert not check.ok and "install_staging_table" in check.reason
+        with pytest.raises(ValidationError, match="install_staging_table"):
+            await connector.write("SO_SOMain", [order_op("SO0400")])
+    finally:
+        await connector.aclose()

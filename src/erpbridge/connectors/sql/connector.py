@@ -103,8 +103,18 @@ class SqlConnector:
         if len(resolved) < len(names):
             details["skipped"] = ", ".join(sorted(set(names) - set(resolved)))
         if self.settings.effective_write_mode == "staging" and not self.settings.read_only:
-            self.db.reflect(self.settings.staging_table, where="staging_table")
+            self._staging_table()
         return details
+
+    def _staging_table(self) -> sa.Table:
+        try:
+            return self.db.reflect(self.settings.staging_table, where="staging_table")[0]
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc.reason}; staging writes need it: create it with "
+                "install_staging_table (the DDL is shown first)",
+                field="staging_table",
+            ) from exc
 
     async def check(self) -> CheckResult:
         """Connect, run ``SELECT 1``, resolve every object. Never raises; says why not."""
@@ -273,11 +283,7 @@ class SqlConnector:
 
     def _write_sync(self, info: TableInfo, ops: Sequence[WriteOp]) -> list[WriteResult]:
         staged = self.settings.effective_write_mode == "staging"
-        staging = (
-            self.db.reflect(self.settings.staging_table, where="staging_table")[0]
-            if staged
-            else None
-        )
+        staging = self._staging_table() if staged else None
         with (
             map_errors(object=info.name, secret=self.db.secret),
             self.db.engine.connect() as conn,
