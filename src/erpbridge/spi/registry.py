@@ -40,6 +40,7 @@ _BUILTIN: dict[str, str] = {
     "yonyou": "erpbridge.connectors.yonyou:SPEC",
     "amqp": "erpbridge.connectors.amqp:SPEC",
     "nats": "erpbridge.connectors.nats:SPEC",
+    "rest": "erpbridge.connectors.rest:SPEC",
     "files": "erpbridge.connectors.files:SPEC",
 }
 
