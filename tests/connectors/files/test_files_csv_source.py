@@ -375,3 +375,22 @@ async def test_auto_keeps_utf8_when_only_a_few_rows_are_not_utf8(
     assert records[0].fields["name"] == "华北机械有限公司第1分公司"
     (error,) = report_rows(drop / "failed" / "mixed.csv.errors.csv")
     assert (error["row"], error["column"]) == ("7", "name")
+
+
+async def test_local_file_untouched_for_stable_s_is_read_on_first_sight(
+    make_local: Make, tmp_path: Path, clock: ManualClock
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    old, fresh = drop / "old.csv", drop / "fresh.csv"
+    old.write_text("id\nold\n", encoding="utf-8")
+    fresh.write_text("id\nfresh\n", encoding="utf-8")
+    then = clock.now.timestamp()
+    os.utime(old, (then - 60, then - 60))
+    os.utime(fresh, (then - 1, then - 1))
+    conn = make_local(key="id", ready="stable", stable_s=5)
+
+    records = records_of(await drain(conn))
+
+    assert [r.id for r in records] == ["old"]
+    assert fresh.exists()

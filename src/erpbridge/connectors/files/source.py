@@ -124,8 +124,15 @@ class FileSource:
         return sorted(ready, key=lambda e: (e.mtime, e.name))
 
     def _stable(self, entries: list[Entry]) -> list[Entry]:
+        """Files unchanged for ``stable_s``: seen twice that far apart, or (local) that old.
+
+        A local file whose mtime is already ``stable_s`` old on first sight is ready at
+        once (one-shot runs keep no observations). A remote mtime comes from the server's
+        clock, which may be behind ours, so on SFTP only our own observations count.
+        """
         now = self.clock()
         wait = timedelta(seconds=self.fs.stable_s)
+        trust_mtime = self.storage.kind == "local"
         seen: dict[str, tuple[int, datetime, datetime]] = {}
         ready = []
         for e in entries:
@@ -136,6 +143,8 @@ class FileSource:
                     ready.append(e)
             else:
                 seen[e.name] = (e.size, e.mtime, now)  # new, or still growing
+                if before is None and trust_mtime and now - e.mtime >= wait:
+                    ready.append(e)
         self._seen = seen
         return ready
 
