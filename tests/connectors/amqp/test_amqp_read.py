@@ -9,7 +9,7 @@ import pytest
 
 from erpbridge.connectors.amqp import AmqpConnector, AmqpObject
 from erpbridge.connectors.amqp.messages import Delivery, decode_delivery
-from erpbridge.spi.errors import NotFoundError, ValidationError
+from erpbridge.spi.errors import NotFoundError, TransientError, ValidationError
 from erpbridge.spi.records import Record
 from tests.connectors.amqp.conftest import Broker
 
@@ -211,3 +211,21 @@ async def test_missing_queue_is_not_found_when_declare_is_off(
             [p async for p in connector.read_changes("Account", None, 10)]
     finally:
         await connector.aclose()
+
+
+async def test_connection_lost_while_a_page_is_held_redelivers_it(
+    connector: AmqpConnector, broker: Broker
+) -> None:
+    await connector.check()
+    queue = _queue(connector)
+    await _publish_accounts(broker, queue, 3)
+    pages = aiter(connector.read_changes("Account", None, 2))
+    held = await anext(pages)
+
+    await connector.client.aclose()  # the broker connection drops before the ack
+    with pytest.raises(TransientError):
+        await anext(pages)
+    again = [p async for p in connector.read_changes("Account", None, 10)]
+
+    assert [r.id for r in held.records] == ["A0", "A1"]
+    assert sorted(r.id for p in again for r in p.records) == ["A0", "A1", "A2"]

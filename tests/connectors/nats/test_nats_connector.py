@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -199,3 +200,32 @@ def test_registry_builds_the_connector() -> None:
     connector = spec.create(spec.settings.model_validate({"url": NATS_URL}), None)
 
     assert isinstance(connector, NatsConnector)
+
+
+async def test_page_held_by_a_dead_connection_is_redelivered_after_ack_wait(
+    settings_for: Callable[..., NatsSettings], bus: Bus
+) -> None:
+    connector = NatsConnector(settings_for(ack_wait_s=1))
+    try:
+        await connector.check()
+        await _publish_accounts(bus, 2)
+        pages = aiter(connector.read_changes("Account", None, 10))
+        held = await anext(pages)
+        await connector.client.aclose()  # the process "dies": no ack, no nak reaches the server
+        with pytest.raises(TransientError):
+            await anext(pages)
+        again: list[str] = []
+        for _ in range(50):  # bounded: JetStream redelivers after ack_wait (1 s)
+            again = [
+                r.id
+                for p in [p async for p in connector.read_changes("Account", None, 10)]
+                for r in p.records
+            ]
+            if again:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await connector.aclose()
+
+    assert [r.id for r in held.records] == ["A0", "A1"]
+    assert again == ["A0", "A1"]

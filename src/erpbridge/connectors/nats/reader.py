@@ -72,7 +72,7 @@ async def read_stream(
                 return
     finally:
         await _release(held, object)
-        await sub.unsubscribe()
+        await _unsubscribe(sub, object)
 
 
 async def _fetch(
@@ -187,3 +187,12 @@ async def _release(held: Sequence[Msg], object: str) -> None:
             # The connection is gone: JetStream redelivers after ack_wait anyway.
             _log.warning("nats.nak_failed", object=object, error=repr(exc))
             return
+
+
+async def _unsubscribe(sub: JetStreamContext.PullSubscription, object: str) -> None:
+    """Drop the pull subscription (the durable consumer stays on the server)."""
+    try:
+        await sub.unsubscribe()
+    except (nats.errors.Error, OSError) as exc:
+        # The connection is gone, and the subscription with it; nothing left to undo.
+        _log.warning("nats.unsubscribe_failed", object=object, error=repr(exc))
