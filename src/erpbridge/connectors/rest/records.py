@@ -47,8 +47,11 @@ def parse_stamp(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value  # ms after 5138 AD would be s
-        return datetime.fromtimestamp(seconds, UTC)
+        seconds = value / 1000 if abs(value) > 1e11 else value  # 1e11 s is 5138 AD: ms
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"stamp {value!r} is out of range for epoch seconds") from exc
     if not isinstance(value, str):
         raise ValueError(f"stamp {value!r} is neither ISO 8601 text nor epoch seconds")
     try:
