@@ -9,9 +9,9 @@ The order of events for one file, and why it is safe (docs/connectors/files.md):
 3. its rows are yielded as pages of records (version = hash + row, so the engine's
    dedup drops whatever a re-read brings back);
 4. only when the engine asks for the page *after* the file's last page, which it does
-   after committing that page's jobs and cursor, is the error report written, the
-   ledger line appended and the file moved to ``done_dir`` or ``failed_dir``. A crash
-   before that leaves the file where it was, to be read again (and deduplicated).
+   after committing that page's jobs and cursor, is the error report written, the file
+   moved to ``done_dir`` or ``failed_dir`` and the ledger line appended. A crash before
+   the move leaves the file where it was, to be read again (and deduplicated).
 """
 
 from __future__ import annotations
@@ -249,10 +249,18 @@ class FileSource:
         fs = self.fs
         failed = bool(run.errors)
         folder = join(fs.folder, fs.failed_dir if failed else fs.done_dir)
+        # Order matters on a crash: the report first (the file still waits in the drop
+        # folder, so a re-read rewrites it); the marker before the move (a stale marker
+        # must never make a later file of the same name look complete); the ledger last
+        # (a file moved without its ledger line is only a missed shortcut: an identical
+        # re-drop is read again and the engine's dedup drops its records).
         with map_errors(self.name):
             final = await self._free_name(folder, run.entry.name, run.sha)
             if failed:
                 await self._publish_report(run, join(folder, final + ".errors.csv"))
+            if fs.ready == "marker":
+                await self.storage.remove(join(fs.folder, run.entry.name + fs.marker_suffix))
+            await self.storage.move(join(fs.folder, run.entry.name), join(folder, final))
             if not duplicate:
                 line = {
                     "sha256": run.sha,
@@ -266,9 +274,6 @@ class FileSource:
                     join(fs.folder, fs.done_dir, LEDGER), json.dumps(line, ensure_ascii=False)
                 )
                 (await self._processed()).add(run.sha)
-            await self.storage.move(join(fs.folder, run.entry.name), join(folder, final))
-            if fs.ready == "marker":
-                await self.storage.remove(join(fs.folder, run.entry.name + fs.marker_suffix))
         _log.info(
             "files.file_done",
             object=self.name,
