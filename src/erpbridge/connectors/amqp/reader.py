@@ -3,7 +3,8 @@
 The engine commits a page's jobs (and its dead letters) before it asks for the next page
 (docs/engine.md, "Nothing is lost"), so resuming the generator *is* the commit signal:
 only then are the page's poison messages parked on the dead-letter queue (with publisher
-confirms) and the page acknowledged with one ``basic.ack(multiple)``. If the engine stops
+confirms) and the page acknowledged (one ``basic.ack multiple`` when its delivery tags are
+exactly the next unacknowledged ones, else one ack per message). If the engine stops
 early, fails to commit, or the process dies, the read's channel closes with the page
 unacknowledged and RabbitMQ redelivers it; the engine drops the redelivered messages as
 duplicates on (flow, record id, version). At-least-once delivery, exactly-once jobs.
@@ -56,6 +57,7 @@ async def read_queue(
             queue = await channel.get_queue(queue_name, ensure=True)
             await queue.consume(inbox.put, no_ack=False)
         consumed = 0
+        acked_through = 0  # the highest delivery tag acknowledged on this channel
         while consumed < settings.read_limit:
             want = min(page_size, settings.read_limit - consumed)
             messages = await _fill(inbox, want, settings)
@@ -67,7 +69,8 @@ async def read_queue(
             cursor = page.cursor
             yield page
             # Resumed: the engine has committed this page's jobs and dead letters.
-            await _settle(channel, settings, object, queue_name, messages, poison)
+            await _settle(channel, settings, object, queue_name, messages, poison, acked_through)
+            acked_through = max(acked_through, *(m.delivery_tag or 0 for m in messages))
             if len(messages) < page_size:
                 return
     finally:
@@ -150,13 +153,29 @@ async def _settle(
     queue: str,
     messages: Sequence[AbstractIncomingMessage],
     poison: Sequence[tuple[AbstractIncomingMessage, ReadError]],
+    acked_through: int,
 ) -> None:
     """Park the poison messages on the dead-letter queue (confirmed), then ack the page."""
     with map_errors(object=object, doing=f"acknowledge a page of queue {queue}"):
         # Parked concurrently: one confirm round trip for all of the page's poison.
         await asyncio.gather(*(_park(channel, settings, queue, m, e) for m, e in poison))
-        # One multiple-ack covers the page: its delivery tags are the lowest unacked ones.
+        await _ack(messages, acked_through)
+
+
+async def _ack(messages: Sequence[AbstractIncomingMessage], acked_through: int) -> None:
+    """Ack the page: one ``multiple`` ack when its tags are exactly the next ones, else each.
+
+    Delivery tags count every delivery on the channel. A multiple ack up to the page's
+    last tag is only safe when every lower unacked tag is in this page; if one is not
+    (a delivery that never reached the page), acking it would lose that message.
+    """
+    tags = [m.delivery_tag or 0 for m in messages]
+    if tags == list(range(acked_through + 1, acked_through + 1 + len(tags))):
         await messages[-1].ack(multiple=True)
+        return
+    _log.warning("amqp.page_tags_not_contiguous", first=tags[0], after=acked_through)
+    for message in messages:
+        await message.ack()
 
 
 async def _park(
