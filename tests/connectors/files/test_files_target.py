@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 from collections.abc import Callable
 from pathlib import Path
 
-from erpbridge.connectors.files import FilesConnector
+from erpbridge.connectors.files import FilesConnector, FilesSettings
+from erpbridge.connectors.files.storage import LocalFolder
 from erpbridge.connectors.files.target import WRITTEN
-from erpbridge.spi.errors import ValidationError
+from erpbridge.spi.errors import TransientError, ValidationError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 
 from .conftest import drain, records_of
@@ -151,3 +153,37 @@ async def test_nested_values_are_json_in_csv_and_read_back(
     (record,) = records_of(await drain(reader))
 
     assert json.loads(str(record.fields["lines"])) == lines
+
+
+class _DiskFullAfter(LocalFolder):
+    """A real local folder whose disk "fills up" after ``parts`` publishes (fault injection)."""
+
+    def __init__(self, root: Path, parts: int) -> None:
+        super().__init__(root)
+        self.left = parts
+
+    async def publish(self, local: Path, path: str) -> None:
+        if self.left == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.left -= 1
+        await super().publish(local, path)
+
+
+async def test_a_part_that_cannot_be_published_fails_only_its_records(tmp_path: Path) -> None:
+    root = tmp_path / "drop"
+    root.mkdir()
+    settings = FilesSettings(root=str(root), objects={"orders": {"roll_records": 2}})
+    conn = FilesConnector(settings, storage=_DiskFullAfter(root, parts=1))
+
+    results = await conn.write("orders", ops(4))
+    retry = await FilesConnector(settings).write("orders", ops(2, start=2))
+
+    assert [r.outcome for r in results] == [WriteOutcome.CREATED] * 2 + [WriteOutcome.FAILED] * 2
+    assert isinstance(results[2].error, TransientError)
+    assert [r.outcome for r in retry] == [WriteOutcome.CREATED] * 2
+    written = [
+        line.split(",")[0]
+        for f in data_files(root)
+        for line in f.read_text(encoding="utf-8").splitlines()[1:]
+    ]
+    assert sorted(written) == ["SO-0", "SO-1", "SO-2", "SO-3"]

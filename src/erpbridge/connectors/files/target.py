@@ -26,7 +26,7 @@ from erpbridge.connectors.files.errors import SYSTEM, map_errors
 from erpbridge.connectors.files.settings import FileSet
 from erpbridge.connectors.files.storage import Storage, join
 from erpbridge.connectors.files.writing import PartWriter, open_part
-from erpbridge.spi.errors import ValidationError
+from erpbridge.spi.errors import ConnectorError, ValidationError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome, WriteResult
 
 __all__ = ["WRITTEN", "FileTarget"]
@@ -133,22 +133,32 @@ class FileTarget:
             parts = await asyncio.to_thread(
                 self._build, ops, good, columns, Path(spool), batch, now, results
             )
-            with map_errors(self.name):
-                for local, wanted, refs in parts:
-                    name = await self._free_name(wanted, [n for n, _ in published])
-                    await self.storage.publish(local, join(self.fs.folder, name))
-                    published.append((name, len(refs)))
-                    for i, n in refs:
-                        targets.append(f"{name}#{n}")
-                        results[i] = WriteResult(
-                            ops[i].ref, WriteOutcome.CREATED, target_id=f"{name}#{n}"
-                        )
-                # Only a call whose every record is in a file can be answered from the
-                # ledger (file, count) alone; a call with failed records is written again.
+            error: ConnectorError | None = None
+            for local, wanted, refs in parts:
+                if error is None:
+                    try:
+                        name = await self._publish(local, wanted, [n for n, _ in published])
+                    except ConnectorError as exc:
+                        error = exc
+                if error is not None:
+                    # Parts already published stay answered as created; only the records
+                    # of the parts not published fail (and are retried as a new call).
+                    for i, _ in refs:
+                        results[i] = WriteResult(ops[i].ref, WriteOutcome.FAILED, error=error)
+                    continue
+                published.append((name, len(refs)))
+                for i, n in refs:
+                    targets.append(f"{name}#{n}")
+                    results[i] = WriteResult(
+                        ops[i].ref, WriteOutcome.CREATED, target_id=f"{name}#{n}"
+                    )
+            # Only a call whose every record is in a file can be answered from the ledger
+            # (file, count) alone; a call with failed records is written again.
+            if len(targets) == len(good):
                 line = {"batch": batch, "files": published}
-                if len(targets) == len(good):
+                with map_errors(self.name):
                     await self.storage.append_line(join(self.fs.folder, WRITTEN), json.dumps(line))
-                    (await self._ledger())[batch] = published
+                (await self._ledger())[batch] = published
         _log.info("files.written", object=self.name, files=len(published), records=len(targets))
 
     def _build(
@@ -203,6 +213,17 @@ class FileTarget:
             if refs:
                 parts.append((spool / f"part-{len(parts) + 1}.{self.fs.format}", name, refs))
         return parts
+
+    async def _publish(self, local: Path, wanted: str, taken: list[str]) -> str:
+        """Publish one part under a free name; that name.
+
+        Raises:
+            ConnectorError: classified storage failure.
+        """
+        with map_errors(self.name):
+            name = await self._free_name(wanted, taken)
+            await self.storage.publish(local, join(self.fs.folder, name))
+        return name
 
     async def _free_name(self, wanted: str, taken: list[str]) -> str:
         """``wanted``, or ``wanted`` with ``-2``, ``-3`` … before the extension: never overwrite."""
