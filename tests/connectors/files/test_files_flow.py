@@ -23,7 +23,7 @@ connections:
     type: files
     root: {root}/drop
     objects:
-      orders: {{glob: "*.csv", key: order_no, ready: immediate, types: {{amount: decimal}}}}
+      orders: {{glob: "*.csv", key: 订单号, ready: immediate, types: {{金额: decimal}}}}
   out:
     type: files
     root: {root}/out
@@ -34,9 +34,9 @@ flows:
     source: {{connection: drop, object: orders, trigger: {{poll: 1m}}, page_size: 10}}
     target: {{connection: out, object: orders, write: create, key: no}}
     map:
-      no: source.order_no
-      customer: source.customer
-      amount: source.amount
+      no: source.订单号
+      customer: source.客户
+      amount: source.金额
 """
 
 
@@ -61,7 +61,7 @@ async def test_file_drop_flows_to_files_once_even_when_intake_stops_mid_file(
     (tmp_path / "drop").mkdir()
     (tmp_path / "out").mkdir()
     rows = "".join(f"SO-{i},客户{i},{i}.50\n" for i in range(25))
-    (tmp_path / "drop" / "orders.csv").write_text("order_no,customer,amount\n" + rows, "gbk")
+    (tmp_path / "drop" / "orders.csv").write_text("订单号,客户,金额\n" + rows, "gbk")
     runtime, store, clock = _setup(tmp_path, store_url)
     try:
         stopped = await poll_flow(store, runtime, "orders-to-file", clock, max_pages=1)
