@@ -187,3 +187,17 @@ async def test_a_part_that_cannot_be_published_fails_only_its_records(tmp_path: 
         for line in f.read_text(encoding="utf-8").splitlines()[1:]
     ]
     assert sorted(written) == ["SO-0", "SO-1", "SO-2", "SO-3"]
+
+
+async def test_an_update_of_a_known_record_is_a_new_line_reported_updated(
+    make_local: Make, tmp_path: Path
+) -> None:
+    conn = make_local(folder="out")
+    (first,) = await conn.write("orders", ops(1))
+    update = WriteOp(WriteMode.UPDATE, {"单号": "SO-0", "金额": 9}, target_id=first.target_id)
+
+    (result,) = await conn.write("orders", [update])
+
+    assert result.outcome is WriteOutcome.UPDATED
+    assert result.target_id != first.target_id
+    assert len(data_files(tmp_path / "drop" / "out")) == 2

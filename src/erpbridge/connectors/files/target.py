@@ -149,9 +149,12 @@ class FileTarget:
                 published.append((name, len(refs)))
                 for i, n in refs:
                     targets.append(f"{name}#{n}")
-                    results[i] = WriteResult(
-                        ops[i].ref, WriteOutcome.CREATED, target_id=f"{name}#{n}"
-                    )
+                    # A record already written once (the xref gave its id) is a new line
+                    # in a new file: an update of the record, now found at this line.
+                    outcome = WriteOutcome.CREATED
+                    if ops[i].target_id is not None:
+                        outcome = WriteOutcome.UPDATED
+                    results[i] = WriteResult(ops[i].ref, outcome, target_id=f"{name}#{n}")
             # Only a call whose every record is in a file can be answered from the ledger
             # (file, count) alone; a call with failed records is written again.
             if len(targets) == len(good):
