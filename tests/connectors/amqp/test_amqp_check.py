@@ -117,3 +117,17 @@ def test_registry_builds_the_connector() -> None:
 
     assert isinstance(connector, AmqpConnector)
     assert connector.system == "amqp"
+
+
+async def test_check_on_an_unknown_virtual_host_is_an_auth_failure(
+    settings_for: Callable[..., AmqpSettings],
+) -> None:
+    connector = AmqpConnector(settings_for(url=AMQP_URL.rstrip("/") + "/no-such-vhost"))
+    try:
+        result = await connector.check()
+    finally:
+        await connector.aclose()
+
+    assert not result.ok
+    assert result.reason.startswith("AuthError")
+    assert "no-such-vhost" in result.reason

@@ -13,11 +13,12 @@ import asyncio
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aiormq.exceptions import InvalidFrameError
 from yarl import URL
 
-from erpbridge.connectors.amqp.errors import classify_error, map_errors
+from erpbridge.connectors.amqp.errors import SYSTEM, classify_error, map_errors
 from erpbridge.connectors.amqp.settings import AmqpSettings
-from erpbridge.spi.errors import ConnectorError
+from erpbridge.spi.errors import AuthError, ConnectorError
 
 __all__ = ["AmqpClient"]
 
@@ -56,7 +57,18 @@ class AmqpClient:
                     url, timeout=self.settings.limits.timeout_s
                 )
             except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
-                error = classify_error(exc, doing=f"connect to {_safe(self.settings.url)}")
+                doing = f"connect to {_safe(self.settings.url)}"
+                if isinstance(exc, InvalidFrameError) and "Connection.Close" in str(exc):
+                    # RabbitMQ answers Connection.Open with Connection.Close (530
+                    # NOT_ALLOWED) for an unknown vhost or one the user may not use;
+                    # aiormq reports it as an unexpected frame without the reply text.
+                    raise AuthError(
+                        f"{doing}: the broker refused to open the virtual host "
+                        f"{URL(self.settings.url).path or '/'!r} (unknown, or no access)",
+                        system=SYSTEM,
+                        raw=str(exc),
+                    ) from None
+                error = classify_error(exc, doing=doing)
                 raise _scrubbed(error, password) from None
             if self.settings.declare:
                 try:
