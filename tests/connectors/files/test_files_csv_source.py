@@ -394,3 +394,19 @@ async def test_local_file_untouched_for_stable_s_is_read_on_first_sight(
 
     assert [r.id for r in records] == ["old"]
     assert fresh.exists()
+
+
+async def test_a_header_without_the_configured_columns_is_refused(
+    make_local: Make, tmp_path: Path
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "a.csv").write_text("单号,金额\n1,2\n", encoding="utf-8")
+    conn = make_local(key="订单号", columns=("订单号", "金额"))
+
+    records = records_of(await drain(conn))
+
+    assert records == []
+    (error,) = report_rows(drop / "failed" / "a.csv.errors.csv")
+    assert error["row"] == "1"
+    assert error["reason"] == "the header lacks column(s) 订单号 (it has: 单号, 金额)"

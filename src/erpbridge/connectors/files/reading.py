@@ -24,6 +24,7 @@ __all__ = [
     "FileRefusedError",
     "Row",
     "RowError",
+    "check_columns",
     "convert_types",
     "hash_and_sniff",
     "read_csv",
@@ -118,6 +119,20 @@ def _header(names: list[str], encoding: str, row: int) -> list[str]:
     return header
 
 
+def check_columns(header: list[str], fs: FileSet, row: int) -> None:
+    """Refuse a file whose header lacks a column the file set names (``columns``, ``key``).
+
+    Extra columns are fine; a missing one would silently map to null on every record.
+    """
+    wanted = list(fs.columns) + ([fs.key] if fs.key else [])
+    missing = [c for c in dict.fromkeys(wanted) if c not in header]
+    if missing:
+        raise FileRefusedError(
+            f"the header lacks column(s) {', '.join(missing)} (it has: {', '.join(header)})",
+            row=row,
+        )
+
+
 def read_csv(path: Path, fs: FileSet, encoding: str) -> Iterator[Row | RowError]:
     """Rows of a CSV file; ``row`` is the line a record starts on (the header's is 1).
 
@@ -136,6 +151,7 @@ def read_csv(path: Path, fs: FileSet, encoding: str) -> Iterator[Row | RowError]
             except csv.Error as exc:
                 raise FileRefusedError(f"malformed header: {exc}", row=start) from exc
         columns = _header(header or [], encoding, reader.line_num)
+        check_columns(columns, fs, reader.line_num)
         yield from _csv_rows(reader, columns, fs, encoding)
 
 

@@ -57,8 +57,9 @@ class FileSet(BaseModel):
             ``{object}-{date}-{time}-{batch}-{part}`` plus the format's extension.
         roll_records: at most this many records per target file. Default 100 000.
         roll_bytes: start a new target file past this size (csv, jsonl). Default none.
-        columns: the target's columns in order; default the fields of the records
-            in order of first appearance.
+        columns: the columns in order. Targets write these (default: the fields of the
+            records in order of first appearance); sources refuse a file whose header
+            lacks one (extra columns are fine); describe() reports them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -22,6 +22,7 @@ from erpbridge.connectors.files.reading import (
     FileRefusedError,
     Row,
     RowError,
+    check_columns,
     convert_types,
 )
 from erpbridge.connectors.files.settings import FileSet
@@ -117,6 +118,7 @@ def _sheet_rows(
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise FileRefusedError(f"column name {dup!r} appears twice", row=fs.header_row, column=dup)
+    check_columns(names, fs, fs.header_row)
     width = len(names)
     for number, values in enumerate(rows, start=fs.header_row + 1):
         if all(v is None for v in values):
