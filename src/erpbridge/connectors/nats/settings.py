@@ -27,7 +27,8 @@ class NatsObject(BaseModel):
         stream: the stream ``read_changes`` consumes for this object. None: the object is
             only published.
         subjects: subject filters of this object's consumer (``wms.Shipment.*``); with
-            ``declare`` on, a missing stream is created capturing these subjects.
+            ``declare`` on, a missing stream is created capturing these subjects
+            (default: ``<object>.>``, and the consumer then takes the whole stream).
         durable: the durable consumer's name. Default ``erpbridge_<object>``.
         id_field: where a flat message body holds the record id. Default ``id``.
         version_field: where a flat body holds the version; default: the envelope's
