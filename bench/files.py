@@ -4,7 +4,8 @@ Each step runs in its own process so its peak RSS is its own:
 
 - ``csv-read``: a 1M-record CSV (5 columns, Chinese text, GB18030 so ``encoding: auto``
   has to scan the whole file before falling back from UTF-8) is dropped in a folder and
-  read through ``read_changes`` in pages of 2000, then moved to done/ (hash pass included);
+  read through ``read_changes`` in pages of 2000 (hash pass included), then moved to
+  done/ by the next ``read_changes`` handed the last page's cursor (as the engine does);
 - ``csv-write``: 1M records written through ``write()`` in calls of 10,000 ops (the
   engine's chunks), each call one atomic file;
 - ``xlsx-read`` / ``xlsx-write``: the same with one .xlsx sheet (openpyxl read-only /
@@ -82,7 +83,12 @@ def _connector(root: Path, fmt: str) -> FilesConnector:
 async def _read(root: Path, fmt: str) -> int:
     conn = _connector(root, fmt)
     count = 0
+    cursor = None
     async for page in conn.read_changes("orders", None, 2000):
+        count += len(page.records)
+        cursor = page.cursor or cursor
+    # the next poll, handed the stored cursor, moves the committed file to done/
+    async for page in conn.read_changes("orders", cursor, 2000):
         count += len(page.records)
     await conn.aclose()
     if not (root / "done" / f"input.{fmt}").exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import asyncssh
 import pytest
 
 from erpbridge.connectors.files import FilesConnector, FilesSettings
-from erpbridge.spi.records import ChangePage, Record
+from erpbridge.spi.records import ChangePage, Cursor, Record
 from erpbridge.spi.secrets import Secret
 
 SFTP_USER = "erp"
@@ -51,11 +52,27 @@ def make_local(tmp_path: Path, clock: ManualClock) -> Callable[..., FilesConnect
     return make
 
 
+#: the cursor "the engine" stored per connector, as poll_flow keeps it in the store.
+_STORED: weakref.WeakKeyDictionary[FilesConnector, Cursor | None] = weakref.WeakKeyDictionary()
+
+
+async def poll(conn: FilesConnector, obj: str = "orders", page_size: int = 100) -> list[ChangePage]:
+    """One poll as the engine makes it: each page committed, its cursor stored, handed back."""
+    cursor = _STORED.get(conn)
+    pages = []
+    async for page in conn.read_changes(obj, cursor, page_size):
+        pages.append(page)
+        if page.cursor is not None:
+            cursor = page.cursor
+    _STORED[conn] = cursor
+    return pages
+
+
 async def drain(
     conn: FilesConnector, obj: str = "orders", page_size: int = 100
 ) -> list[ChangePage]:
-    """Read every page, as the engine does (each page "committed" before the next)."""
-    return [page async for page in conn.read_changes(obj, None, page_size)]
+    """Two polls: the second finishes (moves) the files the first committed."""
+    return await poll(conn, obj, page_size) + await poll(conn, obj, page_size)
 
 
 def records_of(pages: list[ChangePage]) -> list[Record]:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from erpbridge.connectors.files import FilesConnector
-from erpbridge.connectors.files.source import LEDGER
+from erpbridge.connectors.files.finish import LEDGER
+from erpbridge.spi.records import Cursor
 
-from .conftest import ManualClock, drain, records_of
+from .conftest import ManualClock, drain, poll, records_of
 
 Make = Callable[..., FilesConnector]
 
@@ -169,23 +170,58 @@ async def test_files_are_read_in_mtime_then_name_order(make_local: Make, tmp_pat
     assert [r.id for r in records] == ["b.csv", "c.csv", "a.csv"]
 
 
-async def test_pages_split_a_file_and_the_file_moves_only_after_its_last_page(
+async def test_pages_split_a_file_and_it_moves_once_the_engine_hands_back_its_cursor(
     make_local: Make, tmp_path: Path
 ) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
     (drop / "big.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(25)), encoding="utf-8")
     conn = make_local(key="id")
-    pages = conn.read_changes("orders", None, 10)
-    seen = []
 
-    async for page in pages:
-        seen.append(len(page.records))
-        # the engine has not committed this page yet: the file must still be there
-        assert (drop / "big.csv").exists()
+    first = await poll(conn, page_size=10)
+    after_first = (drop / "big.csv").exists()
+    second = await poll(conn, page_size=10)
 
-    assert seen == [10, 10, 5]
+    assert [len(p.records) for p in first] == [10, 10, 5]
+    assert [p.cursor is None for p in first] == [True, True, False]  # named on its last page
+    assert after_first and second == []
     assert not (drop / "big.csv").exists()
+    assert (drop / "done" / "big.csv").exists()
+
+
+async def test_reading_without_a_cursor_never_moves_files(make_local: Make, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    (drop / "bad.csv").write_text("id\n", encoding="latin-1")
+    conn = make_local(key="id")
+
+    # a preview reads with no cursor; a recon with a "since" cursor of its own
+    preview = [p async for p in conn.read_changes("orders", None, 100)]
+    recon = [p async for p in conn.read_changes("orders", Cursor(preview[0].records[0].stamp), 100)]  # type: ignore[arg-type]
+
+    assert len(records_of(preview)) == len(records_of(recon)) == 1
+    assert sorted(p.name for p in drop.iterdir() if p.is_file() and not p.name.startswith(".")) == [
+        "a.csv",
+        "bad.csv",
+    ]
+    assert not (drop / "done").exists()
+
+
+async def test_a_file_replaced_after_its_read_is_read_again_not_moved(
+    make_local: Make, tmp_path: Path
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "a.csv").write_text("id\n1\n", encoding="utf-8")
+    conn = make_local(key="id")
+    await poll(conn)
+    (drop / "a.csv").write_text("id\n1\n2\n", encoding="utf-8")  # new content, same name
+
+    again = records_of(await poll(conn))
+
+    assert [r.id for r in again] == ["1", "2"]
+    assert (drop / "a.csv").exists()
 
 
 async def test_a_read_stopped_before_the_end_leaves_the_file_to_read_again(
@@ -355,7 +391,7 @@ async def test_records_carry_file_mtime_as_stamp_and_file_and_row(
     record = pages[0].records[0]
     assert record.stamp is not None and record.stamp.timestamp() == 1_764_000_000
     assert (record.fields["_file"], record.fields["_row"]) == ("a.csv", 2)
-    assert pages[-1].cursor is not None and pages[-1].cursor.last_id == "a.csv"
+    assert pages[-1].cursor is not None and '"a.csv"' in pages[-1].cursor.last_id
     assert pages[-1].has_more is False
 
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from erpbridge.connectors.files import FilesConnector, FilesSettings
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
 
+from .conftest import drain, records_of
+
 _TEXT = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)),
     max_size=30,
@@ -25,7 +27,7 @@ def _connector(root: Path, **fileset: object) -> FilesConnector:
 
 
 async def _read_all(conn: FilesConnector) -> list[Record]:
-    return [r async for page in conn.read_changes("o", None, 7) for r in page.records]
+    return records_of(await drain(conn, "o", page_size=7))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

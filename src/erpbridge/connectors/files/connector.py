@@ -116,12 +116,13 @@ class FilesConnector:
     ) -> AsyncIterator[ChangePage]:
         """Records of every ready file in the object's folder, file by file.
 
-        ``cursor`` is not needed to find where to start: a file still in the folder has
-        not been fully committed (it moves to done/ or failed/ after its last page is
-        committed). Pages carry the cursor (file mtime, file name) for lag metrics.
+        The files the stored ``cursor`` names were committed by the engine: they are
+        moved to done/ or failed/ first. The folder itself says what is left to read, so
+        a file with an old mtime is read too. A cursor that names no file (``None`` from
+        a preview, a recon's own) moves nothing: reading never consumes the drop.
         """
         self._fileset(object)
-        async for page in self._sources[object].read_changes(page_size):
+        async for page in self._sources[object].read_changes(cursor, page_size):
             yield page
 
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:

@@ -1,34 +1,31 @@
-"""A folder as a source: a file drop read once, page by page, then moved away.
+"""A folder as a source: a file drop read once, page by page, moved away once committed.
 
-The order of events for one file, and why it is safe (docs/connectors/files.md):
+For one file (docs/connectors/files.md):
 
 1. the file is listed and is *ready* (stable size and mtime across ``stable_s``, or its
    marker exists, or ``ready: immediate``); half-written files are left alone;
 2. its SHA-256 is taken; a hash already in the ledger (``<done_dir>/.processed.jsonl``)
-   means an identical file was read before: it is moved to ``done_dir`` unread;
+   means an identical file was finished before: it is moved to ``done_dir`` unread;
 3. its rows are yielded as pages of records (version = hash + row, so the engine's
-   dedup drops whatever a re-read brings back);
-4. only when the engine asks for the page *after* the file's last page, which it does
-   after committing that page's jobs and cursor, is the error report written, the file
-   moved to ``done_dir`` or ``failed_dir`` and the ledger line appended. A crash before
-   the move leaves the file where it was, to be read again (and deduplicated).
+   dedup drops whatever a re-read brings back); its error report is staged under a
+   hidden name; its last page carries a cursor naming it (finish.py);
+4. the next ``read_changes`` whose cursor names it (the engine stored that cursor with
+   the page's jobs) moves it to ``done_dir`` or ``failed_dir``. Until then it stays
+   where it is, and a crash only means it is read again (and deduplicated).
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
 from erpbridge.connectors.files.errors import map_errors
+from erpbridge.connectors.files.finish import Completed, Finisher, completed_cursor
 from erpbridge.connectors.files.reading import (
     FileRefusedError,
     Row,
@@ -42,10 +39,10 @@ from erpbridge.connectors.files.storage import Entry, Storage, join
 from erpbridge.connectors.files.xlsx import read_xlsx
 from erpbridge.spi.records import ChangePage, Cursor, Record
 
-__all__ = ["LEDGER", "FileSource", "read_rows"]
+__all__ = ["MAX_FILES_PER_READ", "FileSource", "read_rows"]
 
-#: the ledger of files read, one JSON line each, in the done folder.
-LEDGER = ".processed.jsonl"
+#: files read by one ``read_changes``; bounds the cursor that names them (finish.py).
+MAX_FILES_PER_READ = 100
 
 _log = structlog.get_logger(__name__)
 
@@ -68,16 +65,6 @@ def _take(rows: Iterator[Row | RowError], count: int) -> list[Row | RowError]:
     return out
 
 
-@dataclass(slots=True)
-class _FileRun:
-    """What reading one file produced so far."""
-
-    entry: Entry
-    sha: str
-    errors: list[RowError] = field(default_factory=list)
-    records: int = 0
-
-
 class FileSource:
     """Reads the file set ``fs`` of ``storage`` as the object ``name``.
 
@@ -98,7 +85,7 @@ class FileSource:
         self.clock = clock or (lambda: datetime.now(UTC))
         #: path -> (size, mtime, first seen with these); for ``ready: stable``.
         self._seen: dict[str, tuple[int, datetime, datetime]] = {}
-        self._ledger: set[str] | None = None
+        self.finisher = Finisher(name, fs, storage, self.clock)
 
     # --- which files ------------------------------------------------------------------
 
@@ -148,54 +135,59 @@ class FileSource:
         self._seen = seen
         return ready
 
-    async def _processed(self) -> set[str]:
-        if self._ledger is None:
-            with map_errors(self.name):
-                text = await self.storage.read_text(join(self.fs.folder, self.fs.done_dir, LEDGER))
-            self._ledger = set()
-            for line in (text or "").splitlines():
-                try:
-                    self._ledger.add(str(json.loads(line)["sha256"]))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line after a crash: that file is read again
-        return self._ledger
-
     # --- reading ----------------------------------------------------------------------
 
-    async def read_changes(self, page_size: int) -> AsyncIterator[ChangePage]:
-        """Pages of every ready file's records; see the module docstring for the order."""
-        files = await self.ready_files()
+    async def read_changes(
+        self, cursor: Cursor | None, page_size: int
+    ) -> AsyncIterator[ChangePage]:
+        """Finish the files ``cursor`` names, then pages of the ready files' records."""
+        if cursor is not None:
+            await self.finisher.finish_committed(cursor)
+        files = (await self.ready_files())[:MAX_FILES_PER_READ]
+        completed: list[Completed] = []
         with tempfile.TemporaryDirectory(prefix="erpbridge-files-") as spool:
             for index, entry in enumerate(files):
                 is_last = index == len(files) - 1
-                async for page in self._read_file(entry, Path(spool), page_size, is_last):
+                pages = self._read_file(entry, Path(spool), page_size, is_last, completed)
+                async for page in pages:
                     yield page
 
     async def _read_file(
-        self, entry: Entry, spool: Path, page_size: int, is_last: bool
+        self,
+        entry: Entry,
+        spool: Path,
+        page_size: int,
+        is_last: bool,
+        completed: list[Completed],
     ) -> AsyncIterator[ChangePage]:
         path = join(self.fs.folder, entry.name)
         with map_errors(self.name):
             local = await self.storage.fetch(path, spool)
         try:
             sha, encoding = await asyncio.to_thread(hash_and_sniff, local, self.fs.encoding)
-            if sha in await self._processed():
+            if sha in await self.finisher.processed():
+                # Finished before, so committed before: it may go at once.
                 _log.info("files.duplicate_skipped", object=self.name, file=entry.name, sha256=sha)
-                await self._finish(_FileRun(entry, sha), duplicate=True)
+                await self.finisher.finish(entry, sha, records=0, errors=0, duplicate=True)
                 return
-            run = _FileRun(entry, sha)
-            cursor = Cursor(entry.mtime, entry.name)
-            # The engine asks for the next page only after committing this one, so once
-            # the loop below ends, every record of the file is committed: it may go.
+            run = Completed(entry, sha)
             async for records, is_end in self._pages(run, local, encoding, page_size):
-                yield ChangePage(records, cursor, has_more=not (is_end and is_last))
-            await self._finish(run, duplicate=False)
+                if not is_end:
+                    yield ChangePage(records, None, has_more=True)
+                    continue
+                await self.finisher.stage_report(run)
+                completed.append(run)
+                yield ChangePage(records, completed_cursor(completed), has_more=not is_last)
+            if run.records == 0:  # nothing yielded: an empty page carries the cursor
+                await self.finisher.stage_report(run)
+                completed.append(run)
+                yield ChangePage([], completed_cursor(completed), has_more=not is_last)
         finally:
             if local.parent == spool:
                 local.unlink(missing_ok=True)
 
     async def _pages(
-        self, run: _FileRun, local: Path, encoding: str, page_size: int
+        self, run: Completed, local: Path, encoding: str, page_size: int
     ) -> AsyncIterator[tuple[list[Record], bool]]:
         """Record pages of one file, each with "is it the file's last page"."""
         try:
@@ -209,12 +201,12 @@ class FileSource:
             run.errors.append(RowError(exc.row, exc.column, exc.reason))
 
     async def _next_records(
-        self, run: _FileRun, rows: Iterator[Row | RowError], page_size: int
+        self, run: Completed, rows: Iterator[Row | RowError], page_size: int
     ) -> list[Record]:
         """The next non-empty page of records ([] at the end of the file)."""
         return await asyncio.to_thread(self._collect, run, rows, max(1, page_size))
 
-    def _collect(self, run: _FileRun, rows: Iterator[Row | RowError], size: int) -> list[Record]:
+    def _collect(self, run: Completed, rows: Iterator[Row | RowError], size: int) -> list[Record]:
         # Parsing and record building both run here, in a worker thread.
         prefix = run.sha[:16]
         while chunk := _take(rows, size):
@@ -231,7 +223,7 @@ class FileSource:
                 return records
         return []
 
-    def _record(self, row: Row, run: _FileRun, prefix: str, stamp: datetime) -> Record | None:
+    def _record(self, row: Row, run: Completed, prefix: str, stamp: datetime) -> Record | None:
         number, fields = row
         version = f"{prefix}:{number}"
         record_id = version
@@ -244,62 +236,3 @@ class FileSource:
         fields["_file"] = run.entry.name
         fields["_row"] = number
         return Record(self.name, record_id, fields, version, stamp)
-
-    async def _finish(self, run: _FileRun, *, duplicate: bool) -> None:
-        fs = self.fs
-        failed = bool(run.errors)
-        folder = join(fs.folder, fs.failed_dir if failed else fs.done_dir)
-        # Order matters on a crash: the report first (the file still waits in the drop
-        # folder, so a re-read rewrites it); the marker before the move (a stale marker
-        # must never make a later file of the same name look complete); the ledger last
-        # (a file moved without its ledger line is only a missed shortcut: an identical
-        # re-drop is read again and the engine's dedup drops its records).
-        with map_errors(self.name):
-            final = await self._free_name(folder, run.entry.name, run.sha)
-            if failed:
-                await self._publish_report(run, join(folder, final + ".errors.csv"))
-            if fs.ready == "marker":
-                await self.storage.remove(join(fs.folder, run.entry.name + fs.marker_suffix))
-            await self.storage.move(join(fs.folder, run.entry.name), join(folder, final))
-            if not duplicate:
-                line = {
-                    "sha256": run.sha,
-                    "file": run.entry.name,
-                    "moved_to": join(folder, final),
-                    "records": run.records,
-                    "errors": len(run.errors),
-                    "at": self.clock().isoformat(),
-                }
-                await self.storage.append_line(
-                    join(fs.folder, fs.done_dir, LEDGER), json.dumps(line, ensure_ascii=False)
-                )
-                (await self._processed()).add(run.sha)
-        _log.info(
-            "files.file_done",
-            object=self.name,
-            file=run.entry.name,
-            moved_to=join(folder, final),
-            records=run.records,
-            errors=len(run.errors),
-            duplicate=duplicate,
-        )
-
-    async def _free_name(self, folder: str, name: str, sha: str) -> str:
-        if not await self.storage.exists(join(folder, name)):
-            return name
-        stem, dot, suffix = name.rpartition(".")
-        if not dot:
-            stem, suffix = name, ""
-        return f"{stem}.{sha[:12]}{'.' + suffix if suffix else ''}"
-
-    async def _publish_report(self, run: _FileRun, path: str) -> None:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(["file", "row", "column", "reason"])
-        for error in run.errors:
-            writer.writerow([run.entry.name, error.row, error.column, error.reason])
-        with tempfile.TemporaryDirectory(prefix="erpbridge-report-") as spool:
-            local = Path(spool) / "report.csv"
-            # UTF-8 with a BOM so Excel on Chinese Windows opens it without mojibake.
-            await asyncio.to_thread(local.write_text, text.getvalue(), "utf-8-sig")
-            await self.storage.publish(local, path)
