@@ -446,3 +446,21 @@ async def test_a_header_without_the_configured_columns_is_refused(
     (error,) = report_rows(drop / "failed" / "a.csv.errors.csv")
     assert error["row"] == "1"
     assert error["reason"] == "the header lacks column(s) 订单号 (it has: 单号, 金额)"
+
+
+async def test_a_poll_reads_at_most_a_hundred_files_and_the_next_continues(
+    make_local: Make, tmp_path: Path
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for i in range(101):
+        (drop / f"f{i:03d}.csv").write_text(f"id\n{i}\n", encoding="utf-8")
+        os.utime(drop / f"f{i:03d}.csv", (1_700_000_000 + i, 1_700_000_000 + i))
+    conn = make_local(key="id")
+
+    first = await poll(conn)
+    second = await poll(conn)
+
+    assert len(records_of(first)) == 100 and first[-1].has_more
+    assert [r.id for r in records_of(second)] == ["100"] and not second[-1].has_more
+    assert len(list((drop / "done").glob("f*.csv"))) == 100

@@ -143,11 +143,13 @@ class FileSource:
         """Finish the files ``cursor`` names, then pages of the ready files' records."""
         if cursor is not None:
             await self.finisher.finish_committed(cursor)
-        files = (await self.ready_files())[:MAX_FILES_PER_READ]
+        ready = await self.ready_files()
+        files = ready[:MAX_FILES_PER_READ]
         completed: list[Completed] = []
         with tempfile.TemporaryDirectory(prefix="erpbridge-files-") as spool:
             for index, entry in enumerate(files):
-                is_last = index == len(files) - 1
+                # the last page of the read says "no more" unless files wait for the next poll
+                is_last = index == len(files) - 1 and len(ready) == len(files)
                 pages = self._read_file(entry, Path(spool), page_size, is_last, completed)
                 async for page in pages:
                     yield page
