@@ -67,6 +67,7 @@ async def test_file_drop_flows_to_files_once_even_when_intake_stops_mid_file(
         stopped = await poll_flow(store, runtime, "orders-to-file", clock, max_pages=1)
         still_there = (tmp_path / "drop" / "orders.csv").exists()
         rest = await poll_flow(store, runtime, "orders-to-file", clock)
+        kept_until_next_poll = (tmp_path / "drop" / "orders.csv").exists()
         again = await poll_flow(store, runtime, "orders-to-file", clock)
         worker = Worker(
             store, runtime, build_plans(runtime.project), clock=clock, rng=random.Random(1)
@@ -78,6 +79,7 @@ async def test_file_drop_flows_to_files_once_even_when_intake_stops_mid_file(
 
     assert stopped.queued == 10 and still_there
     assert (rest.queued, rest.duplicates) == (15, 10)
+    assert kept_until_next_poll  # moved by the poll handed the cursor naming it
     assert again.queued == 0
     assert (tmp_path / "drop" / "done" / "orders.csv").exists()
     written = _written(tmp_path)
