@@ -23,6 +23,7 @@ from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.plans import build_plans
+from erpbridge.engine.recon import Difference, ReconOptions, run_recon
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.worker import Worker
 from erpbridge.flows.templates import template_files
@@ -40,6 +41,19 @@ __all__ = ["Bridge", "running_template"]
 
 #: a drive gives up after this many worker rounds (a bug, not a slow system).
 MAX_ROUNDS = 400
+
+
+class _Clock(ManualClock):
+    """A manual clock whose sleeps advance it at least 1 ms.
+
+    The engine's token bucket sleeps ``(1 - tokens) / rate``; with float rounding that can
+    be ~1e-16 s, which adding to a monotonic reading of a few hundred seconds does not
+    change, so a purely manual clock would spin forever there.
+    """
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance by ``seconds``, at least 1 ms (and yield to the loop once)."""
+        await super().sleep(max(seconds, 0.001))
 
 
 @dataclass
@@ -92,6 +106,17 @@ class Bridge:
                 return
             self.clock.advance(6.0)  # past parked re-checks and retry back-offs
         raise AssertionError(f"jobs still open after {MAX_ROUNDS} rounds: {self.open_jobs()}")
+
+    async def recon(self, flow: str, since: datetime) -> list[Difference]:
+        """Differences a reconciliation of ``flow`` finds for source records changed since."""
+        result = await run_recon(
+            self.store, self.runtime, self.plans[flow], ReconOptions(since=since), self.clock
+        )
+        if result.error:
+            raise AssertionError(f"recon {flow} failed: {result.error}")
+        if result.matches == 0:
+            raise AssertionError(f"recon {flow}: nothing matched ({result.totals})")
+        return list(result.differences)
 
     def open_jobs(self) -> list[tuple[str, str, str]]:
         """(flow, source id, state) of every job not finished."""
@@ -188,7 +213,7 @@ def running_template(
         project = load_project(workdir / "erpbridge.yaml", registry=registry, environ={})
         plans = build_plans(project)
         store = open_store(f"sqlite:///{workdir / 'erpbridge.db'}")
-        clock = ManualClock(datetime.now(UTC) - timedelta(seconds=1))
+        clock = _Clock(datetime.now(UTC) - timedelta(seconds=1))
         runtime = Runtime(project, registry, clock=clock)
         hub = Hub(project, store, runtime, plans, clock=clock)
         try:

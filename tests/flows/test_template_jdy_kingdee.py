@@ -121,6 +121,7 @@ async def test_customer_order_and_requisition_reach_kingdee_and_status_comes_bac
 ) -> None:
     with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
         try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
             tag = uuid.uuid4().hex[:6].upper()
             code, number = f"E2E-{tag}", f"SOE2E{tag}"
             customer = await _jdy_customer(bridge, code, f"苏州 E2E 精密机械有限公司 {tag}")
@@ -176,6 +177,10 @@ async def test_customer_order_and_requisition_reach_kingdee_and_status_comes_bac
             )
             [part] = cast(Lines, requisition["FEntity"])
             assert (part["FMaterialId"], Decimal(str(part["FReqQty"]))) == ("WL00003", Decimal(2))
+
+            # Reconciliation: what each mapping expects is what 金蝶 holds, field by field.
+            for flow in ("customers-to-kingdee", "orders-to-kingdee", "requisitions-to-kingdee"):
+                assert await bridge.recon(flow, since=started) == [], flow
 
             # Back to 简道云: bill number and status, then the ERP changes the status.
             await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])

@@ -8,7 +8,7 @@ read back through the systems' APIs.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import cast
@@ -135,6 +135,7 @@ async def test_customer_products_and_order_reach_sap_with_lines_and_status_comes
 ) -> None:
     with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
         try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
             tag = uuid.uuid4().hex[:6].upper()
             crm = await _new_customer_and_order(bridge, tag)
             await bridge.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
@@ -166,6 +167,10 @@ async def test_customer_products_and_order_reach_sap_with_lines_and_status_comes
                 for i in order["to_Item"]  # type: ignore[attr-defined]
             )
             assert lines == [(f"E2E-{tag}-M1", Decimal(3)), (f"P-{tag}-2", Decimal(12))]
+
+            # Reconciliation: what each mapping expects is what SAP holds, field by field.
+            for flow in ("customers-to-sap", "products-to-sap", "orders-to-sap"):
+                assert await bridge.recon(flow, since=started) == [], flow
 
             # Back to the CRM: SAP's numbers, then status as the business days pass.
             await bridge.sync("customers-from-sap", ids=[partner.id])
