@@ -8,15 +8,20 @@ comes from a :class:`ManualClock`, so waiting costs nothing.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from erpbridge.cli.demo import dotenv_lines
+from erpbridge.cli.main import app as cli_app
 from erpbridge.config import Project, load_project
 from erpbridge.engine.clock import ManualClock
 from erpbridge.engine.flow import FlowPlan
@@ -106,6 +111,16 @@ class Bridge:
                 return
             self.clock.advance(6.0)  # past parked re-checks and retry back-offs
         raise AssertionError(f"jobs still open after {MAX_ROUNDS} rounds: {self.open_jobs()}")
+
+    async def validate_online(self, workdir: Path) -> dict[str, Any]:
+        """``erpbridge validate --online --json`` on the project: every mapping checked
+        against what both systems' ``describe()`` reports."""
+        runner = CliRunner()
+        result = await asyncio.to_thread(
+            runner.invoke, cli_app, ["validate", "-p", str(workdir), "--online", "--json"]
+        )
+        report: dict[str, Any] = json.loads(result.stdout)
+        return report
 
     async def recon(self, flow: str, since: datetime) -> list[Difference]:
         """Differences a reconciliation of ``flow`` finds for source records changed since."""

@@ -181,6 +181,9 @@ async def test_customer_order_and_requisition_reach_kingdee_and_status_comes_bac
             # Reconciliation: what each mapping expects is what 金蝶 holds, field by field.
             for flow in ("customers-to-kingdee", "orders-to-kingdee", "requisitions-to-kingdee"):
                 assert await bridge.recon(flow, since=started) == [], flow
+            # Every widget, form field and entry exists in both systems' describe().
+            report = await bridge.validate_online(tmp_path)
+            assert (report["ok"], report["errors"], report["warnings"]) == (True, [], [])
 
             # Back to 简道云: bill number and status, then the ERP changes the status.
             await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])
