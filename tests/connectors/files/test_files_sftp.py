@@ -6,13 +6,21 @@ import csv
 from pathlib import Path
 
 import asyncssh
+import structlog.testing
 
 from erpbridge.connectors.files import FilesConnector, FilesSettings
 from erpbridge.spi.errors import AuthError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 from erpbridge.spi.secrets import Secret
 
-from .conftest import ManualClock, SftpServer, drain, records_of, sftp_settings
+from .conftest import (
+    SFTP_PASSWORD,
+    ManualClock,
+    SftpServer,
+    drain,
+    records_of,
+    sftp_settings,
+)
 
 
 async def test_sftp_source_reads_gbk_csv_and_moves_it_to_done(sftp_server: SftpServer) -> None:
@@ -173,3 +181,19 @@ async def test_sftp_reconnects_after_the_session_drops(sftp_server: SftpServer) 
         await conn.aclose()
 
     assert [r.id for r in records] == ["1"]
+
+
+async def test_no_log_line_carries_the_sftp_password(sftp_server: SftpServer) -> None:
+    inbox = sftp_server.root / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("id\n1\n2,x\n", encoding="utf-8")
+    conn = FilesConnector(sftp_settings(sftp_server, key="id"))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await drain(conn)
+            await conn.write("orders", [WriteOp(WriteMode.CREATE, {"id": 1}, ref="1")])
+    finally:
+        await conn.aclose()
+
+    assert {e["event"] for e in logs} >= {"files.file_done", "files.written"}
+    assert not [e for e in logs if SFTP_PASSWORD in repr(e)]
