@@ -207,13 +207,15 @@ async def test_customer_order_and_requisition_reach_kingdee_and_status_comes_bac
             fresh = bridge.fork(tmp_path / "fresh.db")
             try:
                 await fresh.sync("customers-to-kingdee", ids=[customer])
+                await fresh.sync("orders-to-kingdee", ids=[order])
                 await fresh.sync("requisitions-to-kingdee", ids=[ticket])
                 assert fresh.dead_letters() == []
             finally:
                 await close(fresh)
                 fresh.store.dispose()
             await _one(bridge, "kingdee", "BD_Customer", "FNumber", code)
-            await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert len(cast(Lines, bill["FSaleOrderEntry"])) == 2
             requisition = await _one(
                 bridge, "kingdee", "PUR_Requisition", "FBillNo", f"CGSQ-SR{tag}"
             )
