@@ -84,6 +84,12 @@ class Bridge:
         hub = Hub(self.project, store, runtime, self.plans, clock=self.clock)
         return Bridge(self.project, self.plans, store, runtime, hub, self.clock, self.sims)
 
+    def fork_runtime(self) -> Bridge:
+        """The same project, simulators and store with its own connectors."""
+        runtime = Runtime(self.project, ConnectorRegistry(), clock=self.clock)
+        hub = Hub(self.project, self.store, runtime, self.plans, clock=self.clock)
+        return Bridge(self.project, self.plans, self.store, runtime, hub, self.clock, self.sims)
+
     async def sync(
         self, flow: str, ids: Sequence[str] | None = None, since: datetime | None = None
     ) -> None:

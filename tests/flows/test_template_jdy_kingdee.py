@@ -7,6 +7,7 @@ engine, and every outcome is read back through the systems' APIs.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,9 @@ from typing import cast
 import httpx
 import pytest
 
+from erpbridge.api.app import create_app
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
+from erpbridge.sims._common.server import serve_app
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -271,6 +274,57 @@ async def test_erp_owned_customer_fields_stock_and_credit_come_to_jdy(tmp_path: 
             assert Decimal(str(stock[0]["on_hand"])) == Decimal(str(row.fields["FBaseQty"]))
             assert Decimal(str(stock[0]["available"])) == Decimal(str(row.fields["FBaseAvbQty"]))
             assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_pushed_customer_reaches_kingdee_through_the_hooks_endpoint(tmp_path: Path) -> None:
+    """数据推送: 简道云 signs and POSTs the change to the hub's /hooks/jdy, which queues it."""
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            entry = bridge.sims["jiandaoyun"].entry
+            code = f"PUSH-{uuid.uuid4().hex[:6].upper()}"
+            # The receiver is its own hub, as `erpbridge serve` would be: its connectors
+            # live on the server thread's event loop (and end with it).
+            receiver = bridge.fork_runtime()
+            with serve_app(create_app(receiver.hub)) as hub_server:
+                async with httpx.AsyncClient(
+                    base_url=str(entry["base_url"]),
+                    headers={"Authorization": f"Bearer {entry['api_key']}"},
+                    timeout=30,
+                ) as jdy:
+                    target = await jdy.post(
+                        "/sim/push", json={"url": f"{hub_server.base_url}/hooks/jdy"}
+                    )
+                    target.raise_for_status()
+                    # A person saves a new 客户 in the form (single create: it is pushed).
+                    created = await jdy.post(
+                        "/api/v5/app/entry/data/create",
+                        json={
+                            "app_id": entry["app_id"],
+                            "entry_id": CUSTOMER,
+                            "data": {
+                                w(101): {"value": code},
+                                w(102): {"value": "推送测试有限公司"},
+                                w(107): {"value": "人民币"},
+                            },
+                        },
+                    )
+                    created.raise_for_status()
+                    for _ in range(100):  # the push is delivered asynchronously
+                        if bridge.open_jobs():
+                            break
+                        await asyncio.sleep(0.1)
+            assert [f for f, _, _ in bridge.open_jobs()] == ["customers-to-kingdee"]
+            await bridge.drain()
+            kd_customer = await _one(bridge, "kingdee", "BD_Customer", "FNumber", code)
+            assert (kd_customer["FName"], kd_customer["FTRADINGCURRID"]) == (
+                "推送测试有限公司",
+                "PRE001",
+            )
+            assert bridge.outcomes("customers-to-kingdee") == [
+                (str(created.json()["data"]["_id"]), "created")
+            ]
         finally:
             await close(bridge)
 
