@@ -25,6 +25,7 @@ from erpbridge.spi import (
     Limits,
     NotFoundError,
     RateLimitedError,
+    ReadError,
     Record,
     TransientError,
     ValidationError,
@@ -58,6 +59,7 @@ class MemorySystem:
     calls: list[tuple[str, str, int]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     now: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    unreadable: list[ReadError] = field(default_factory=list)  # reported on every first page
 
     def tick(self, seconds: float = 1.0) -> datetime:
         self.now += timedelta(seconds=seconds)
@@ -124,7 +126,10 @@ class MemoryConnector:
                 else Cursor(stamp=last.stamp, last_id=last.id)
             )
             yield ChangePage(
-                records=page, cursor=current, has_more=index + page_size < len(ordered)
+                records=page,
+                cursor=current,
+                has_more=index + page_size < len(ordered),
+                errors=self.sim.unreadable if index == 0 else (),
             )
 
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:

@@ -119,3 +119,20 @@ async def test_poll_records_a_run(harness: Harness) -> None:
     assert harness.rows("select flow, trigger, read, queued from runs") == [
         ("customers", "poll", 1, 1)
     ]
+
+
+async def test_unreadable_input_is_a_dead_letter_once_and_the_page_still_flows(
+    harness: Harness,
+) -> None:
+    from erpbridge.spi import ReadError, ValidationError
+
+    harness.crm.put("Account", "A1", {"AccountNumber": "C1", "Name": "x"})
+    poison = ValidationError("message body is not JSON", system="memory", raw="{not json")
+    harness.crm.unreadable.append(ReadError("queue crm.accounts, delivery tag 7", poison))
+    first = await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)  # redelivered
+    assert first.queued == 1
+    assert harness.rows("select source_id, error_class, error_raw from dead_letters") == [
+        ("queue crm.accounts, delivery tag 7", "unreadable", "{not json")
+    ]
+    assert harness.rows("select state from jobs where source_version = 'unreadable'") == [("dead",)]

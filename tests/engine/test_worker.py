@@ -190,3 +190,45 @@ async def test_source_get_failure_retries_the_job(harness: Harness) -> None:
     await harness.drain(step_s=5, rounds=5)
     assert harness.rows("select state, attempts from jobs") == [("done", 2)]
     assert len(harness.erp.all("Customer")) == 1
+
+
+async def test_source_edit_after_a_write_back_is_not_taken_for_an_echo(harness: Harness) -> None:
+    _customers(harness, 1)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await harness.drain()
+    [customer] = harness.erp.all("Customer")
+    harness.erp.put("Customer", customer.id, {**customer.fields, "Name": "ERP 改名"})
+    await poll_flow(harness.store, harness.runtime, "customers-back", harness.clock)
+    await harness.drain()  # writes Name back onto the CRM account
+    [account] = harness.crm.all("Account")
+    assert account.fields["Name"] == "ERP 改名"
+    harness.crm.put(
+        "Account", account.id, {**account.fields, "AccountNumber": "C-NEW"}
+    )  # a person edits another field
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await harness.drain()
+    [customer] = harness.erp.all("Customer")
+    assert customer.fields["Code"] == "C-NEW"
+
+
+async def test_unchanged_payload_is_not_written_again_but_a_manual_sync_forces_it(
+    harness: Harness,
+) -> None:
+    from erpbridge.engine.intake import sync_flow
+
+    _customers(harness, 1)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await harness.drain()
+    [account] = harness.crm.all("Account")
+    harness.crm.put(
+        "Account", account.id, {**account.fields, "Unmapped__c": "x"}
+    )  # not a mapped field
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await harness.drain()
+    writes = [c for c in harness.erp.calls if c[0] == "write"]
+    assert len(writes) == 1
+    assert harness.rows("select outcome from jobs order by id") == [("created",), ("unchanged",)]
+    harness.crm.put("Account", account.id, {**account.fields, "Unmapped__c": "y"})
+    await sync_flow(harness.store, harness.runtime, "customers", harness.clock, ids=[account.id])
+    await harness.drain()
+    assert len([c for c in harness.erp.calls if c[0] == "write"]) == 2

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
-from erpbridge.engine.queue import IntakeResult, enqueue_changes
+from erpbridge.engine.queue import IntakeResult, dead_letter_read_errors, enqueue_changes
 from erpbridge.engine.runtime import Runtime
 from erpbridge.spi.records import Change, Cursor
 from erpbridge.store.schema import cursors, runs
@@ -117,10 +118,31 @@ async def poll_flow(
         cursor = Cursor(
             stamp=cursor.stamp, last_id=cursor.last_id, overlap=spec.source.trigger.overlap
         )
-    total = IntakeResult()
-    read = 0
     pages = source.read_changes(spec.source.object, cursor, spec.source.page_size)
     iterator = aiter(pages)
+    try:
+        total, read = await _poll_pages(store, flow, iterator, guard, clock, metrics, max_pages)
+    finally:
+        # A reader holding an unacknowledged page (a broker) gives it back now, not at GC.
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            await closer()
+    with store.begin() as conn:
+        _record_run(conn, flow, Trigger.POLL.value, started, clock.now(), read, total)
+    return total
+
+
+async def _poll_pages(
+    store: sa.Engine,
+    flow: str,
+    iterator: Any,
+    guard: Any,
+    clock: Clock,
+    metrics: Metrics | None,
+    max_pages: int | None,
+) -> tuple[IntakeResult, int]:
+    total = IntakeResult()
+    read = 0
     count = 0
     while max_pages is None or count < max_pages:
         try:
@@ -134,6 +156,7 @@ async def poll_flow(
             result = enqueue_changes(
                 conn, flow, [Change.of(r) for r in page.records], Trigger.POLL.value, now
             )
+            dead_letter_read_errors(conn, flow, page.errors, Trigger.POLL.value, now)
             if page.cursor is not None:
                 _save_cursor(conn, flow, page.cursor, now)
         total += result
@@ -143,9 +166,7 @@ async def poll_flow(
                 metrics.cursor_lag.labels(flow).set(
                     max(0.0, (now - page.cursor.stamp).total_seconds())
                 )
-    with store.begin() as conn:
-        _record_run(conn, flow, Trigger.POLL.value, started, clock.now(), read, total)
-    return total
+    return total, read
 
 
 async def sync_flow(
@@ -192,6 +213,7 @@ async def sync_flow(
                 total += enqueue_changes(
                     conn, flow, [Change.of(r) for r in page.records], trigger.value, clock.now()
                 )
+                dead_letter_read_errors(conn, flow, page.errors, trigger.value, clock.now())
     with store.begin() as conn:
         _record_run(conn, flow, trigger.value, started, clock.now(), read, total)
     return total

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import Job, JobState
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
-from erpbridge.spi.records import Change
+from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "IntakeResult",
     "claim_jobs",
     "dead_letter_job",
+    "dead_letter_read_errors",
     "enqueue_changes",
     "finish_jobs",
     "last_done_stamps",
@@ -152,6 +153,59 @@ def enqueue_changes(
     _supersede_older(conn, flow, fresh, now)
     stale = len(inserted) - len(fresh)
     return IntakeResult(queued=len(fresh), duplicates=seen - len(inserted), stale=stale)
+
+
+def dead_letter_read_errors(
+    conn: Connection, flow: str, errors: Sequence[ReadError], trigger: str, now: datetime
+) -> int:
+    """Store inputs a reader could not read (poison messages, bad lines) as dead letters.
+
+    Each gets a job row (state ``dead``, keyed by its position, so a redelivered copy is
+    not stored twice) and a dead letter with the reader's error; in the caller's
+    transaction, with the page's jobs, so the page is acknowledged with them.
+    """
+    stored = 0
+    for error in errors:
+        position = error.position[:255]
+        statement = (
+            _insert(conn)
+            .values(
+                flow=flow,
+                source_id=position,
+                source_version="unreadable",
+                kind="upsert",
+                trigger=trigger,
+                state=JobState.DEAD.value,
+                outcome="unreadable",
+                partition=partition_of(flow, position),
+                attempts=0,
+                next_attempt_at=now,
+                source_snapshot={"position": error.position, "raw": error.error.raw},
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
+            .returning(jobs.c.id)
+        )
+        job_id = conn.execute(statement).scalar()
+        if job_id is None:
+            continue  # the same input was refused before
+        conn.execute(
+            dead_letters.insert().values(
+                job_id=job_id,
+                flow=flow,
+                source_id=position,
+                error_class="unreadable",
+                error_message=str(error.error),
+                error_raw=error.error.raw,
+                hint="the source sent input that is not a record; fix it at the source",
+                source_snapshot={"position": error.position, "raw": error.error.raw},
+                state="open",
+                created_at=now,
+            )
+        )
+        stored += 1
+    return stored
 
 
 def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: datetime) -> None:

@@ -45,6 +45,7 @@ from erpbridge.engine.queue import (
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import fields_hash, json_safe, record_from_snapshot
 from erpbridge.engine.xref import (
+    EchoHash,
     delete_xrefs,
     load_echo_hashes,
     lookup_reverse_xrefs,
@@ -100,6 +101,9 @@ def _pending_dependencies(
 
 log = get_logger("engine.worker")
 
+#: triggers that always write, even a payload equal to the last one written.
+_FORCING_TRIGGERS = frozenset({Trigger.MANUAL.value, Trigger.REPLAY.value, Trigger.RECON.value})
+
 #: re-check a parked job this often while its dependency is missing.
 PARK_RECHECK_S = 5.0
 
@@ -134,7 +138,7 @@ class _Batch:
     released: list[tuple[int, datetime]] = field(default_factory=list)
     xrefs: dict[str, str] = field(default_factory=dict)
     stale_xrefs: list[str] = field(default_factory=list)
-    echoes: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    echoes: dict[str, EchoHash] = field(default_factory=dict)
     dependencies: list[tuple[str, Change]] = field(default_factory=list)
 
 
@@ -289,20 +293,60 @@ class Worker:
     def _drop_echoes(
         self, plan: FlowPlan, live: list[tuple[Job, Record]], batch: _Batch
     ) -> list[tuple[Job, Record]]:
-        if not live:
+        """Drop changes that are exactly our own write coming back.
+
+        Exact when the system told us the record's version after our write: a change at
+        that very version is ours. Other changes go on; if their mapped payload equals
+        what we last wrote to the target record, :meth:`_skip_unchanged` skips the write.
+        """
+        versions = [r.id for _, r in live if r.version]
+        if not versions:
             return live
         with self.store.connect() as conn:
-            hashes = load_echo_hashes(
-                conn, plan.source_connection, plan.spec.source.object, [r.id for _, r in live]
+            known = load_echo_hashes(
+                conn, plan.source_connection, plan.spec.source.object, versions
             )
         keep = []
         for job, record in live:
-            known = hashes.get(record.id)
-            if known and known[1] and fields_hash(record.fields, known[1]) == known[0]:
+            echo = known.get(record.id)
+            if echo is not None and echo.version is not None and record.version == echo.version:
                 batch.finished.append(Finished(job, "echo"))
                 self.metrics.echoes.labels(plan.name).inc()
             else:
                 keep.append((job, record))
+        return keep
+
+    def _skip_unchanged(
+        self,
+        plan: FlowPlan,
+        mapped: list[tuple[Job, Record, dict[str, object]]],
+        target_ids: Mapping[int, str],
+        batch: _Batch,
+    ) -> list[tuple[Job, Record, dict[str, object]]]:
+        """Skip writes whose payload equals what we last wrote to that target record.
+
+        Only for automatic triggers (poll, webhook, schedule …): a manual sync, a replay
+        or a recon repair always writes, so a person can force a record back in line.
+        """
+        if not target_ids:
+            return mapped
+        with self.store.connect() as conn:
+            written = load_echo_hashes(
+                conn, plan.target_connection, plan.spec.target.object, set(target_ids.values())
+            )
+        keep = []
+        for job, record, payload in mapped:
+            target_id = target_ids.get(job.id)
+            echo = written.get(target_id) if target_id else None
+            if (
+                echo is not None
+                and job.trigger not in _FORCING_TRIGGERS
+                and fields_hash(payload, sorted(payload)) == echo.hash
+            ):
+                batch.finished.append(Finished(job, "unchanged", target_id, payload))
+                self.metrics.echoes.labels(plan.name).inc()
+            else:
+                keep.append((job, record, payload))
         return keep
 
     def _map(
@@ -420,6 +464,7 @@ class Worker:
             for job, _record, payload in mapped:
                 self._fail(plan, job, exc, batch, job.source_snapshot, payload)
             return
+        mapped = self._skip_unchanged(plan, mapped, target_ids, batch)
         ops: list[tuple[Job, Record, dict[str, object], WriteOp]] = []
         for job, record, payload in mapped:
             target_id = target_ids.get(job.id)
@@ -518,7 +563,7 @@ class Worker:
         if target_id:
             batch.xrefs[record.id] = target_id
             names = sorted(payload)
-            batch.echoes[target_id] = (fields_hash(payload, names), names)
+            batch.echoes[target_id] = EchoHash(fields_hash(payload, names), names, result.version)
 
     def _fail(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -115,8 +116,14 @@ def save_xrefs(conn: Connection, key: XrefKey, pairs: Mapping[str, str], now: da
     conn.execute(statement, rows)
 
 
-#: (connection, object, record id) -> (hash, field names)
-EchoHash = tuple[str, Sequence[str]]
+@dataclass(frozen=True, slots=True)
+class EchoHash:
+    """What erpbridge last wrote to one record: the payload's hash and field names, and
+    the record's version after the write when the system told it."""
+
+    hash: str
+    fields: Sequence[str]
+    version: str | None = None
 
 
 def load_echo_hashes(
@@ -127,7 +134,12 @@ def load_echo_hashes(
     found: dict[str, EchoHash] = {}
     for start in range(0, len(ids), _CHUNK):
         rows = conn.execute(
-            sa.select(echo_hashes.c.record_id, echo_hashes.c.hash, echo_hashes.c.fields).where(
+            sa.select(
+                echo_hashes.c.record_id,
+                echo_hashes.c.hash,
+                echo_hashes.c.fields,
+                echo_hashes.c.version,
+            ).where(
                 echo_hashes.c.connection == connection,
                 echo_hashes.c.object == object_name,
                 echo_hashes.c.record_id.in_(ids[start : start + _CHUNK]),
@@ -135,7 +147,9 @@ def load_echo_hashes(
         )
         for row in rows:
             names: list[Any] = list(row.fields or [])
-            found[str(row.record_id)] = (str(row.hash), [str(f) for f in names])
+            found[str(row.record_id)] = EchoHash(
+                str(row.hash), [str(f) for f in names], row.version
+            )
     return found
 
 
@@ -154,11 +168,12 @@ def save_echo_hashes(
             "connection": connection,
             "object": object_name,
             "record_id": record_id,
-            "hash": digest,
-            "fields": sorted(fields),
+            "hash": echo.hash,
+            "fields": sorted(echo.fields),
+            "version": echo.version,
             "written_at": now,
         }
-        for record_id, (digest, fields) in sorted(hashes.items())
+        for record_id, echo in sorted(hashes.items())
     ]
     statement = _insert(conn, echo_hashes)
     statement = statement.on_conflict_do_update(
@@ -166,6 +181,7 @@ def save_echo_hashes(
         set_={
             "hash": statement.excluded.hash,
             "fields": statement.excluded.fields,
+            "version": statement.excluded.version,
             "written_at": statement.excluded.written_at,
         },
     )

@@ -186,6 +186,9 @@ echo_hashes = sa.Table(
     sa.Column("record_id", sa.String(255), primary_key=True),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("fields", JSONDoc, nullable=False, comment="names of the fields hashed"),
+    sa.Column(
+        "version", sa.String(255), nullable=True, comment="the record's version after the write"
+    ),
     sa.Column("written_at", UTCDateTime, nullable=False),
 )
 

@@ -53,6 +53,14 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("echo_hashes") as batch:
         batch.alter_column("fields", server_default=None)
+        batch.add_column(
+            sa.Column(
+                "version",
+                sa.String(length=255),
+                nullable=True,
+                comment="the record's version after the write",
+            )
+        )
     with op.batch_alter_table("dead_letters") as batch:
         batch.add_column(
             sa.Column("payload_edited", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -78,6 +86,7 @@ def downgrade() -> None:
     with op.batch_alter_table("dead_letters") as batch:
         batch.drop_column("payload_edited")
     with op.batch_alter_table("echo_hashes") as batch:
+        batch.drop_column("version")
         batch.drop_column("fields")
     op.drop_index(op.f("ix_runs_flow_started_at"), table_name="runs")
     op.drop_table("runs")
