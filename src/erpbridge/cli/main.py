@@ -13,7 +13,7 @@ import typer
 
 from erpbridge import __version__
 from erpbridge.cli import connectors as connectors_cmd
-from erpbridge.cli import db, demo, engine, ops, preview, project, recon
+from erpbridge.cli import db, demo, engine, ops, preview, project, recon, sql
 from erpbridge.cli._common import err_console
 from erpbridge.log import configure_logging, redact
 from erpbridge.spi.errors import ErpBridgeError
@@ -71,6 +71,7 @@ app.command("runs")(ops.runs_cmd)
 app.add_typer(ops.dlq_app, name="dlq")
 app.add_typer(ops.audit_app, name="audit")
 app.add_typer(recon.recon_app, name="recon")
+app.add_typer(sql.sql_app, name="sql")
 app.command("sandbox")(sandbox_cmd)
 
 
