@@ -141,15 +141,19 @@ async def test_when_filter_skips_records(harness: Harness) -> None:
     assert harness.erp.all("SalesOrder") == []
 
 
-async def test_echo_of_own_write_is_dropped(harness: Harness) -> None:
+async def test_echo_of_own_write_changes_nothing_and_ends_there(harness: Harness) -> None:
     _customers(harness, 2)
     await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
     await harness.drain()
     await poll_flow(harness.store, harness.runtime, "customers-back", harness.clock)
     await harness.drain()
+    # our write comes back: it maps to what the CRM already holds, so nothing changes there
     assert harness.rows(
         "select outcome, count(*) from jobs where flow = 'customers-back' group by outcome"
-    ) == [("echo", 2)]
+    ) == [("unchanged", 2)]
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await harness.drain()
+    assert len([c for c in harness.erp.calls if c[0] == "write"]) == 1  # no loop
     # a real edit on the ERP side does flow back, onto the CRM account the xref names
     [first, _] = sorted(harness.erp.all("Customer"), key=lambda r: r.id)
     harness.erp.put("Customer", first.id, {**first.fields, "Name": "ERP 改名"})

@@ -232,7 +232,6 @@ class Worker:
         jobs = self._drop_stale(plan, jobs, batch)
         records = await self._load(plan, jobs, batch)
         live = [(job, records[job.id]) for job in jobs if job.id in records]
-        live = self._drop_echoes(plan, live, batch)
         accepted = []
         for job, record in live:
             if record.deleted or job.kind == "delete":
@@ -290,32 +289,6 @@ class Worker:
                     batch.finished.append(Finished(job, "source_gone"))
         return records
 
-    def _drop_echoes(
-        self, plan: FlowPlan, live: list[tuple[Job, Record]], batch: _Batch
-    ) -> list[tuple[Job, Record]]:
-        """Drop changes that are exactly our own write coming back.
-
-        Exact when the system told us the record's version after our write: a change at
-        that very version is ours. Other changes go on; if their mapped payload equals
-        what we last wrote to the target record, :meth:`_skip_unchanged` skips the write.
-        """
-        versions = [r.id for _, r in live if r.version]
-        if not versions:
-            return live
-        with self.store.connect() as conn:
-            known = load_echo_hashes(
-                conn, plan.source_connection, plan.spec.source.object, versions
-            )
-        keep = []
-        for job, record in live:
-            echo = known.get(record.id)
-            if echo is not None and echo.version is not None and record.version == echo.version:
-                batch.finished.append(Finished(job, "echo"))
-                self.metrics.echoes.labels(plan.name).inc()
-            else:
-                keep.append((job, record))
-        return keep
-
     def _skip_unchanged(
         self,
         plan: FlowPlan,
@@ -325,6 +298,10 @@ class Worker:
     ) -> list[tuple[Job, Record, dict[str, object]]]:
         """Skip writes whose payload equals what we last wrote to that target record.
 
+        This is the echo check (DESIGN.md §3.5). It compares at the mapped level, not the
+        raw record: our own write coming back to the other side maps to the payload that
+        side last got, so nothing is written and the loop ends; a real edit, or data the
+        system added itself (an order number, a status), maps to something new and flows.
         Only for automatic triggers (poll, webhook, schedule …): a manual sync, a replay
         or a recon repair always writes, so a person can force a record back in line.
         """
