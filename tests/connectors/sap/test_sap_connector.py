@@ -398,3 +398,23 @@ async def test_item_quantity_update_by_compound_id_reprices_the_order(
     after = (await connector.get("A_SalesOrder", [order_id]))[0]  # type: ignore[list-item]
     assert results[0].outcome is WriteOutcome.UPDATED
     assert after.fields["TotalNetAmount"] == 3 * before.fields["TotalNetAmount"]  # type: ignore[operator]
+
+
+async def test_update_of_an_order_with_lines_sends_the_header_only(
+    connector: SapConnector, sim_state: SapState
+) -> None:
+    created = await connector.write("A_SalesOrder", [WriteOp(WriteMode.CREATE, _order("SF-DEEP"))])
+    order_id = created[0].target_id
+    lines_before = [r for r in sim_state.rows("A_SalesOrderItem") if r["SalesOrder"] == order_id]
+    again = _order("SF-DEEP")
+    again["PurchaseOrderByCustomer"] = "SF-DEEP"
+    again["HeaderBillingBlockReason"] = "01"
+    [result] = await connector.write(
+        "A_SalesOrder", [WriteOp(WriteMode.UPDATE, again, target_id=order_id)]
+    )
+    assert result.outcome is WriteOutcome.UPDATED, result.error
+    stored = sim_state.get("A_SalesOrder", (order_id,))
+    assert stored is not None and stored["HeaderBillingBlockReason"] == "01"
+    assert [
+        r for r in sim_state.rows("A_SalesOrderItem") if r["SalesOrder"] == order_id
+    ] == lines_before

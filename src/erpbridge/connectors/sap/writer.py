@@ -68,8 +68,12 @@ def plan_write(
     path = quote(f"{entity_set.name}{key_predicate(entity_set, target)}", safe="()'=,")
     if op.mode is WriteMode.DELETE:
         return PlannedWrite(index, op, BatchOperation("DELETE", path), WriteOutcome.DELETED, target)
+    # SAP OData V2 has no deep update (/IWBEP/CM_MGW_RT/021): an update sends the header
+    # only; nested lines (to_Item …) are written with the create, their own set after.
+    header = {k: v for k, v in op.fields.items() if not isinstance(v, list | dict)}
+    patch = json.dumps(to_wire_fields(entity_set, header, sets), ensure_ascii=False).encode()
     return PlannedWrite(
-        index, op, BatchOperation("PATCH", path, body), WriteOutcome.UPDATED, target
+        index, op, BatchOperation("PATCH", path, patch), WriteOutcome.UPDATED, target
     )
 
 
