@@ -27,6 +27,7 @@ from erpbridge.engine.clock import ManualClock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import sync_flow
+from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.plans import build_plans
 from erpbridge.engine.recon import Difference, ReconOptions, run_recon
 from erpbridge.engine.runtime import Runtime
@@ -91,16 +92,31 @@ class Bridge:
         return Bridge(self.project, self.plans, self.store, runtime, hub, self.clock, self.sims)
 
     async def sync(
-        self, flow: str, ids: Sequence[str] | None = None, since: datetime | None = None
+        self,
+        flow: str,
+        ids: Sequence[str] | None = None,
+        since: datetime | None = None,
+        trigger: Trigger = Trigger.MANUAL,
     ) -> None:
         """Queue records of ``flow`` (like ``erpbridge sync``) and work until all settle.
+
+        ``trigger`` POLL queues them as a running hub's poll would (automatic triggers skip a
+        payload equal to the last one written; manual syncs always write).
 
         A failed read of the source (an injected fault) is re-run, as a person re-runs
         ``erpbridge sync`` or the next poll does; the dedup keeps that harmless.
         """
         for attempt in range(1, 6):
             try:
-                await sync_flow(self.store, self.runtime, flow, self.clock, ids=ids, since=since)
+                await sync_flow(
+                    self.store,
+                    self.runtime,
+                    flow,
+                    self.clock,
+                    ids=ids,
+                    since=since,
+                    trigger=trigger,
+                )
                 break
             except ConnectorError:
                 if attempt == 5:
