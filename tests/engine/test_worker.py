@@ -215,10 +215,11 @@ async def test_source_edit_after_a_write_back_is_not_taken_for_an_echo(harness: 
     assert customer.fields["Code"] == "C-NEW"
 
 
-async def test_unchanged_payload_is_not_written_again_but_a_manual_sync_forces_it(
+async def test_unchanged_payload_is_not_written_again_but_a_forced_sync_writes_it(
     harness: Harness,
 ) -> None:
     from erpbridge.engine.intake import sync_flow
+    from erpbridge.engine.jobs import Trigger
 
     _customers(harness, 1)
     await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
@@ -234,5 +235,16 @@ async def test_unchanged_payload_is_not_written_again_but_a_manual_sync_forces_i
     assert harness.rows("select outcome from jobs order by id") == [("created",), ("unchanged",)]
     harness.crm.put("Account", account.id, {**account.fields, "Unmapped__c": "y"})
     await sync_flow(harness.store, harness.runtime, "customers", harness.clock, ids=[account.id])
+    await harness.drain()
+    assert len([c for c in harness.erp.calls if c[0] == "write"]) == 1  # a plain sync: still equal
+    harness.crm.put("Account", account.id, {**account.fields, "Unmapped__c": "z"})
+    await sync_flow(
+        harness.store,
+        harness.runtime,
+        "customers",
+        harness.clock,
+        ids=[account.id],
+        trigger=Trigger.RESYNC,
+    )
     await harness.drain()
     assert len([c for c in harness.erp.calls if c[0] == "write"]) == 2

@@ -23,6 +23,7 @@ from erpbridge.cli._common import (
 from erpbridge.config import ConfigErrors, Project
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import sync_flow
+from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.plans import build_plans
 from erpbridge.engine.runtime import Runtime
 from erpbridge.log import get_logger
@@ -141,6 +142,9 @@ def sync_cmd(
     ),
     ids: str | None = typer.Option(None, "--ids", help="Comma-separated source record ids."),
     wait: bool = typer.Option(False, "--wait", help="Also work the queued jobs before returning."),
+    force: bool = typer.Option(
+        False, "--force", help="Write even records whose payload equals the last one written."
+    ),
 ) -> None:
     """Queue a flow's records now: by id, changed since a time, or all (a full resync)."""
     loaded = load_or_exit(project)
@@ -155,8 +159,9 @@ def sync_cmd(
 
     async def go() -> None:
         try:
+            trigger = Trigger.RESYNC if force else Trigger.MANUAL
             result = await sync_flow(
-                hub.store, hub.runtime, flow, hub.clock, ids=id_list, since=since
+                hub.store, hub.runtime, flow, hub.clock, ids=id_list, since=since, trigger=trigger
             )
             console.print(
                 f"{flow}: {result.queued} queued, {result.duplicates + result.stale} already known"

@@ -28,6 +28,7 @@ class Trigger(enum.StrEnum):
     WEBHOOK = "webhook"
     SCHEDULE = "schedule"
     MANUAL = "manual"
+    RESYNC = "resync"  # manual, forced: written even when equal to the last write
     REPLAY = "replay"
     RECON = "recon"
     BROKER = "broker"

@@ -102,7 +102,7 @@ def _pending_dependencies(
 log = get_logger("engine.worker")
 
 #: triggers that always write, even a payload equal to the last one written.
-_FORCING_TRIGGERS = frozenset({Trigger.MANUAL.value, Trigger.REPLAY.value, Trigger.RECON.value})
+_FORCING_TRIGGERS = frozenset({Trigger.RESYNC.value, Trigger.REPLAY.value, Trigger.RECON.value})
 
 #: re-check a parked job this often while its dependency is missing.
 PARK_RECHECK_S = 5.0
@@ -302,8 +302,8 @@ class Worker:
         raw record: our own write coming back to the other side maps to the payload that
         side last got, so nothing is written and the loop ends; a real edit, or data the
         system added itself (an order number, a status), maps to something new and flows.
-        Only for automatic triggers (poll, webhook, schedule …): a manual sync, a replay
-        or a recon repair always writes, so a person can force a record back in line.
+        A forced sync (``erpbridge sync --force``), a replay or a recon repair always
+        writes, so a person can force a record back in line.
         """
         if not target_ids:
             return mapped
