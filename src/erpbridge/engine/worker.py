@@ -351,7 +351,8 @@ class Worker:
             try:
                 payload = plan.mapper.apply(record.fields, xrefs)
             except MissingReference as exc:
-                self._park(plan, job, exc, batch)
+                missing = {pair for pair in wanted[job.id] if xrefs.get(pair) is None}
+                self._park(plan, job, exc, missing | {(exc.entity, exc.source_id)}, batch)
                 continue
             except MappingError as exc:
                 snapshot = job.source_snapshot or {
@@ -373,7 +374,19 @@ class Worker:
             mapped.append((job, record, payload))
         return mapped
 
-    def _park(self, plan: FlowPlan, job: Job, exc: MissingReference, batch: _Batch) -> None:
+    def _park(
+        self,
+        plan: FlowPlan,
+        job: Job,
+        exc: MissingReference,
+        missing: set[tuple[str, str]],
+        batch: _Batch,
+    ) -> None:
+        """Wait for referenced records; ask their flows to sync every one that is missing.
+
+        One dependency job per (flow, record) and parked job: the dedup on the version
+        keeps re-checks from queueing it again, and none is queued while one is open.
+        """
         now = self.clock.now()
         since = job.waiting_since or now
         if (now - since).total_seconds() >= plan.policy.dependency_timeout_s:
@@ -392,12 +405,12 @@ class Worker:
             )
             return
         batch.parked.append((job, now + timedelta(seconds=PARK_RECHECK_S), since, str(exc)))
-        if job.waiting_since is None:
+        version = f"dependency:{job.flow}:{job.id}"
+        for entity, source_id in sorted(missing):
             for dep in self.plans.values():
-                if dep.entity == exc.entity and dep.source_connection == plan.source_connection:
-                    version = f"dependency:{job.flow}:{job.id}"
+                if dep.entity == entity and dep.source_connection == plan.source_connection:
                     change = Change(
-                        object=dep.spec.source.object, record_id=exc.source_id, version=version
+                        object=dep.spec.source.object, record_id=source_id, version=version
                     )
                     batch.dependencies.append((dep.name, change))
 
