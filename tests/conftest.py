@@ -72,3 +72,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with engine.connect() as connection:
             connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """CLI tests configure structlog for the process (level, stream); undo it after each."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()

@@ -248,3 +248,27 @@ async def test_unchanged_payload_is_not_written_again_but_a_forced_sync_writes_i
     )
     await harness.drain()
     assert len([c for c in harness.erp.calls if c[0] == "write"]) == 2
+
+
+async def test_update_flow_skips_records_the_target_does_not_have(harness: Harness) -> None:
+    harness.erp.put("Customer", None, {"Code": "ERP-ONLY", "Name": "只在 ERP"})
+    await poll_flow(harness.store, harness.runtime, "customers-back", harness.clock)
+    await harness.drain()
+    assert harness.rows("select state, outcome from jobs") == [("done", "no_target")]
+    assert harness.rows("select count(*) from dead_letters") == [(0,)]
+
+
+async def test_update_flow_can_dead_letter_a_missing_target(harness: Harness) -> None:
+    from dataclasses import replace
+
+    from erpbridge.engine.plans import build_plans
+    from erpbridge.engine.worker import Worker
+
+    plans = build_plans(harness.project)
+    back = plans["customers-back"]
+    target = back.spec.target.model_copy(update={"on_missing": "dead_letter"})
+    plans["customers-back"] = replace(back, spec=back.spec.model_copy(update={"target": target}))
+    harness.erp.put("Customer", None, {"Code": "ERP-ONLY", "Name": "只在 ERP"})
+    await poll_flow(harness.store, harness.runtime, "customers-back", harness.clock)
+    await Worker(harness.store, harness.runtime, plans, clock=harness.clock).run_once()
+    assert harness.rows("select error_class from dead_letters") == [("not_found",)]

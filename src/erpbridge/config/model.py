@@ -135,6 +135,7 @@ class TargetSpec(_Strict):
     write: WriteMode = WriteMode.UPSERT
     key: str | None = None
     batch_size: PositiveInt | None = None
+    on_missing: Literal["skip", "dead_letter"] = "skip"
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

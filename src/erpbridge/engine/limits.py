@@ -46,7 +46,9 @@ class TokenBucket:
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
-                await self._clock.sleep((1 - self._tokens) / self.rate)
+                # At least 1 ms: float rounding can leave a wait of 1e-16 s, which a clock
+                # cannot advance by (a manual clock would then spin forever).
+                await self._clock.sleep(max((1 - self._tokens) / self.rate, 0.001))
 
 
 class CircuitBreaker:

@@ -459,6 +459,10 @@ class Worker:
         for job, record, payload in mapped:
             target_id = target_ids.get(job.id)
             if mode in (WriteMode.UPDATE, WriteMode.DELETE) and not target_id:
+                if plan.spec.target.on_missing == "skip":
+                    # An ERP-only record (a material the CRM does not sell): nothing to update.
+                    batch.finished.append(Finished(job, "no_target", None, payload))
+                    continue
                 error = NotFoundError(
                     "no target record to update: no xref and no match on the key",
                     system=plan.target_connection,
