@@ -1,4 +1,4 @@
-"""``erpbridge demo``: the starter project running against the simulators, end to end.
+"""``erpbridge demo``: a template project running against the simulators, end to end.
 
 It starts the simulators the template's connections need (real HTTP on 127.0.0.1),
 writes their settings into the project's ``.env``, validates the project, creates the
@@ -26,6 +26,7 @@ from erpbridge.cli._common import console, default_registry, fail, print_config_
 from erpbridge.config import ConfigErrors, Project, load_project
 from erpbridge.config.yamlfile import load_yaml
 from erpbridge.engine.hub import Hub
+from erpbridge.engine.intake import poll_flow
 from erpbridge.engine.plans import build_plans
 from erpbridge.engine.runtime import Runtime
 from erpbridge.flows.templates import template_files
@@ -93,21 +94,29 @@ def _progress(store: sa.Engine, flows: list[str]) -> tuple[Table, int]:
 
 
 async def _run_until_flowed(hub: Hub) -> float:
-    """Run intake and workers until every flow has polled and the queue is empty."""
+    """Run intake and workers until every flow has polled and the queue is empty; then poll
+    every flow once more (ERP -> CRM flows read what the CRM -> ERP flows just wrote) and
+    wait for the queue again."""
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
     flows = list(hub.plans)
     try:
         with Live(console=console, refresh_per_second=4) as live:
-            while time.monotonic() - started < DEMO_TIMEOUT_S:
-                await asyncio.sleep(0.5)
-                table, open_jobs = _progress(hub.store, flows)
-                live.update(table)
-                with hub.store.connect() as conn:
-                    polled = {r[0] for r in conn.execute(sa.text("select distinct flow from runs"))}
-                if open_jobs == 0 and set(flows) <= polled:
-                    break
+            for round_ in (1, 2):
+                if round_ == 2:
+                    for flow in flows:
+                        await poll_flow(hub.store, hub.runtime, flow, hub.clock, hub.metrics)
+                while time.monotonic() - started < DEMO_TIMEOUT_S:
+                    await asyncio.sleep(0.5)
+                    table, open_jobs = _progress(hub.store, flows)
+                    live.update(table)
+                    with hub.store.connect() as conn:
+                        polled = {
+                            r[0] for r in conn.execute(sa.text("select distinct flow from runs"))
+                        }
+                    if open_jobs == 0 and set(flows) <= polled:
+                        break
     finally:
         stop.set()
         await task
@@ -158,6 +167,7 @@ async def _verify_in_target(hub: Hub) -> list[str]:
                 for (t,) in conn.execute(
                     sa.select(jobs.c.target_id)
                     .where(jobs.c.flow == flow, jobs.c.target_id.is_not(None))
+                    .distinct()
                     .limit(200)
                 )
             ]
@@ -181,7 +191,9 @@ async def _verify_in_target(hub: Hub) -> list[str]:
 
 
 def demo(
-    template: str = typer.Option("starter", "--template", "-t", help="Template to run."),
+    template: str = typer.Option(
+        "sf-sap", "--template", "-t", help="Template to run (erpbridge templates lists them)."
+    ),
     directory: Path | None = typer.Option(
         None, "--dir", help="Project folder (default: a temp folder)."
     ),
