@@ -272,3 +272,35 @@ async def test_update_flow_can_dead_letter_a_missing_target(harness: Harness) ->
     await poll_flow(harness.store, harness.runtime, "customers-back", harness.clock)
     await Worker(harness.store, harness.runtime, plans, clock=harness.clock).run_once()
     assert harness.rows("select error_class from dead_letters") == [("not_found",)]
+
+
+async def test_a_bug_in_a_connector_neither_kills_the_worker_nor_loses_the_job(
+    harness: Harness,
+) -> None:
+    import asyncio
+
+    _customers(harness, 1)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    erp = harness.runtime.connector("erp")
+    real_write = erp.write
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("oops")
+
+    erp.write = broken  # type: ignore[method-assign]
+    worker = harness.worker()
+    await worker.run_once()
+    assert harness.rows("select state, attempts from jobs") == [("queued", 1)]
+    [(message,)] = harness.rows("select error_message from attempts")
+    assert "internal error: KeyError" in str(message)
+    erp.write = real_write  # type: ignore[method-assign]
+    harness.clock.advance(60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop, idle_s=0.01))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if harness.erp.all("Customer"):
+            break
+    stop.set()
+    await task
+    assert len(harness.erp.all("Customer")) == 1

@@ -181,12 +181,25 @@ class Worker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter only
 
     async def run(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:
-        """Work until ``stop`` is set; finish the round in hand, then return (graceful)."""
+        """Work until ``stop`` is set; finish the round in hand, then return (graceful).
+
+        A failing round (the store unreachable, a bug) is logged and tried again after a
+        pause; the worker never dies of it, and jobs it held come back when their lease ends.
+        """
         while not stop.is_set():
-            done = await self.run_once()
+            try:
+                done = await self.run_once()
+            except Exception as exc:  # process edge: the loop must outlive any one round
+                log.error(
+                    "worker.round_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True
+                )
+                done = 0
+                idle = min(30.0, max(1.0, idle_s * 10))
+            else:
+                idle = idle_s
             if done == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle_s)
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
 
     async def run_once(self) -> int:
         """Claim one round of jobs and work them; returns how many were claimed."""
@@ -213,6 +226,12 @@ class Worker:
             for job in jobs:
                 if not self._decided(batch, job):
                     self._fail(plan, job, exc, batch, None, None)
+        except Exception as exc:  # process edge: a bug in a connector or mapping function
+            log.error("worker.batch_crashed", flow=plan.name, exc_info=True)
+            internal = TransientError(f"internal error: {type(exc).__name__}: {exc}")
+            for job in jobs:  # retried with backoff like any transient error, then a person
+                if not self._decided(batch, job):
+                    self._fail(plan, job, internal, batch, None, None)
         self._commit(plan, batch)
 
     @staticmethod
