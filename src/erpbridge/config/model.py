@@ -128,7 +128,7 @@ class SourceSpec(_Strict):
 
 
 class TargetSpec(_Strict):
-    """Where a flow writes: connection, object, write mode, natural key, options."""
+    """Where a flow writes: connection, object, write mode, natural key."""
 
     connection: Name
     object: str = Field(min_length=1)
@@ -136,7 +136,6 @@ class TargetSpec(_Strict):
     key: str | None = None
     batch_size: PositiveInt | None = None
     on_missing: Literal["skip", "dead_letter"] = "skip"
-    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _key_for_upsert(self) -> TargetSpec:
