@@ -28,11 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+from _measure import measure as _measure
 
 from erpbridge.connectors.oracle import OracleConnector, OracleSettings
 from erpbridge.spi.records import WriteMode, WriteOp
@@ -40,34 +39,6 @@ from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import Limits
 
 ORDERS = "salesOrdersForOrderHub"
-
-
-@dataclass
-class Figure:
-    """One measured step."""
-
-    name: str
-    records: int
-    wall_s: float
-    client_cpu_s: float
-    sim_cpu_s: float
-
-    def line(self) -> str:
-        """A table row."""
-        cpu = self.client_cpu_s + self.sim_cpu_s or 1e-9
-        rate = self.records / self.wall_s
-        return (
-            f"| {self.name} | {self.records} | {self.wall_s:.2f} | {rate:,.0f} | "
-            f"{self.sim_cpu_s:.2f} ({self.sim_cpu_s / cpu:.0%}) | "
-            f"{self.client_cpu_s:.2f} ({self.client_cpu_s / cpu:.0%}) |"
-        )
-
-
-def _proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
 
 _SERVE = """
 import signal, sys
@@ -95,18 +66,6 @@ def _start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, st
             raise SystemExit("sandbox did not start")
         time.sleep(0.05)
     return proc, json.loads(ports.read_text())["oracle"]
-
-
-async def _measure(name: str, sim_pid: int, step: Callable[[], Awaitable[int]]) -> Figure:
-    sim0, cpu0, t0 = _proc_cpu_s(sim_pid), time.process_time(), time.perf_counter()
-    records = await step()
-    return Figure(
-        name,
-        records,
-        time.perf_counter() - t0,
-        time.process_time() - cpu0,
-        _proc_cpu_s(sim_pid) - sim0,
-    )
 
 
 async def _read(connector: OracleConnector, obj: str) -> int:

@@ -1,0 +1,53 @@
+"""What the connector benchmarks share: one measured step with its CPU split.
+
+Not a benchmark itself (``run_all.py`` skips files starting with ``_``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Figure", "measure", "proc_cpu_s"]
+
+
+@dataclass
+class Figure:
+    """One measured step."""
+
+    name: str
+    records: int
+    wall_s: float
+    client_cpu_s: float
+    sim_cpu_s: float
+
+    def line(self) -> str:
+        """A table row."""
+        cpu = self.client_cpu_s + self.sim_cpu_s or 1e-9
+        rate = self.records / self.wall_s
+        return (
+            f"| {self.name} | {self.records} | {self.wall_s:.2f} | {rate:,.0f} | "
+            f"{self.sim_cpu_s:.2f} ({self.sim_cpu_s / cpu:.0%}) | "
+            f"{self.client_cpu_s:.2f} ({self.client_cpu_s / cpu:.0%}) |"
+        )
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+async def measure(name: str, sim_pid: int, step: Callable[[], Awaitable[int]]) -> Figure:
+    sim0, cpu0, t0 = proc_cpu_s(sim_pid), time.process_time(), time.perf_counter()
+    records = await step()
+    return Figure(
+        name,
+        records,
+        time.perf_counter() - t0,
+        time.process_time() - cpu0,
+        proc_cpu_s(sim_pid) - sim0,
+    )
