@@ -13,6 +13,7 @@ the one process that runs everything.
 from __future__ import annotations
 
 import zlib
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ __all__ = [
     "last_done_stamps",
     "park_job",
     "partition_of",
+    "pending_dependencies",
     "release_jobs",
     "retry_job",
 ]
@@ -153,6 +155,33 @@ def enqueue_changes(
     _supersede_older(conn, flow, fresh, now)
     stale = len(inserted) - len(fresh)
     return IntakeResult(queued=len(fresh), duplicates=seen - len(inserted), stale=stale)
+
+
+def pending_dependencies(
+    conn: sa.Connection, wanted: list[tuple[str, Change]]
+) -> dict[str, list[Change]]:
+    """The dependency syncs still needed: one per (flow, record), none if a job is open."""
+    by_flow: dict[str, dict[str, Change]] = defaultdict(dict)
+    for flow, change in wanted:
+        by_flow[flow].setdefault(change.record_id, change)
+    out: dict[str, list[Change]] = {}
+    for flow, changes in by_flow.items():
+        open_ids = {
+            str(r[0])
+            for r in conn.execute(
+                sa.select(jobs.c.source_id).where(
+                    jobs.c.flow == flow,
+                    jobs.c.source_id.in_(list(changes)),
+                    jobs.c.state.in_(
+                        (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
+                    ),
+                )
+            )
+        }
+        pending = [c for record_id, c in changes.items() if record_id not in open_ids]
+        if pending:
+            out[flow] = pending
+    return out
 
 
 def dead_letter_read_errors(

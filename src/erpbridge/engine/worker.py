@@ -19,8 +19,7 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +29,7 @@ from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Job, JobState, Trigger
 from erpbridge.engine.limits import CircuitOpenError
 from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.outcome import BatchOutcome, error_class_of
 from erpbridge.engine.queue import (
     Attempt,
     Finished,
@@ -39,6 +39,7 @@ from erpbridge.engine.queue import (
     finish_jobs,
     last_done_stamps,
     park_job,
+    pending_dependencies,
     release_jobs,
     retry_job,
 )
@@ -57,7 +58,6 @@ from erpbridge.log import get_logger
 from erpbridge.mapping.errors import MissingReference
 from erpbridge.spi.errors import (
     AuthError,
-    ConflictError,
     ConnectorError,
     ErpBridgeError,
     MappingError,
@@ -67,36 +67,8 @@ from erpbridge.spi.errors import (
     ValidationError,
 )
 from erpbridge.spi.records import Change, Record, WriteMode, WriteOp, WriteOutcome, WriteResult
-from erpbridge.store.schema import jobs as jobs_table
 
-__all__ = ["Worker", "error_class_of"]
-
-
-def _pending_dependencies(
-    conn: sa.Connection, wanted: list[tuple[str, Change]]
-) -> dict[str, list[Change]]:
-    """The dependency syncs still needed: one per (flow, record), none if a job is open."""
-    by_flow: dict[str, dict[str, Change]] = defaultdict(dict)
-    for flow, change in wanted:
-        by_flow[flow].setdefault(change.record_id, change)
-    out: dict[str, list[Change]] = {}
-    for flow, changes in by_flow.items():
-        open_ids = {
-            str(r[0])
-            for r in conn.execute(
-                sa.select(jobs_table.c.source_id).where(
-                    jobs_table.c.flow == flow,
-                    jobs_table.c.source_id.in_(list(changes)),
-                    jobs_table.c.state.in_(
-                        (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
-                    ),
-                )
-            )
-        }
-        pending = [c for record_id, c in changes.items() if record_id not in open_ids]
-        if pending:
-            out[flow] = pending
-    return out
+__all__ = ["Worker", "error_class_of"]  # error_class_of: from .outcome, kept here for callers
 
 
 log = get_logger("engine.worker")
@@ -106,40 +78,6 @@ _FORCING_TRIGGERS = frozenset({Trigger.RESYNC.value, Trigger.REPLAY.value, Trigg
 
 #: re-check a parked job this often while its dependency is missing.
 PARK_RECHECK_S = 5.0
-
-
-def error_class_of(error: BaseException) -> str:
-    """The dead-letter class name of an error (what a person filters on)."""
-    table: tuple[tuple[type[BaseException], str], ...] = (
-        (RateLimitedError, "rate_limited"),
-        (ValidationError, "validation"),
-        (AuthError, "auth"),
-        (ConflictError, "conflict"),
-        (NotFoundError, "not_found"),
-        (MappingError, "mapping"),
-        (TransientError, "transient"),
-    )
-    for kind, name in table:
-        if isinstance(error, kind):
-            return name
-    return "error"
-
-
-@dataclass(slots=True)
-class _Batch:
-    """What one flow batch decided, committed together at the end."""
-
-    finished: list[Finished] = field(default_factory=list)
-    retries: list[tuple[Job, Attempt, datetime]] = field(default_factory=list)
-    dead: list[
-        tuple[Job, Attempt, str | None, str | None, dict[str, Any] | None, Mapping[str, Any] | None]
-    ] = field(default_factory=list)
-    parked: list[tuple[Job, datetime, datetime, str]] = field(default_factory=list)
-    released: list[tuple[int, datetime]] = field(default_factory=list)
-    xrefs: dict[str, str] = field(default_factory=dict)
-    stale_xrefs: list[str] = field(default_factory=list)
-    echoes: dict[str, EchoHash] = field(default_factory=dict)
-    dependencies: list[tuple[str, Change]] = field(default_factory=list)
 
 
 class Worker:
@@ -219,7 +157,7 @@ class Worker:
         return len(jobs)
 
     async def _work_flow(self, plan: FlowPlan, jobs: list[Job]) -> None:
-        batch = _Batch()
+        batch = BatchOutcome()
         try:
             await self._process(plan, jobs, batch)
         except ErpBridgeError as exc:  # a whole-batch failure (loading, lookups)
@@ -235,7 +173,7 @@ class Worker:
         self._commit(plan, batch)
 
     @staticmethod
-    def _decided(batch: _Batch, job: Job) -> bool:
+    def _decided(batch: BatchOutcome, job: Job) -> bool:
         ids = (
             {f.job.id for f in batch.finished}
             | {j.id for j, *_ in batch.retries}
@@ -247,7 +185,7 @@ class Worker:
 
     # --- the steps ---------------------------------------------------------------------
 
-    async def _process(self, plan: FlowPlan, jobs: list[Job], batch: _Batch) -> None:
+    async def _process(self, plan: FlowPlan, jobs: list[Job], batch: BatchOutcome) -> None:
         jobs = self._drop_stale(plan, jobs, batch)
         records = await self._load(plan, jobs, batch)
         live = [(job, records[job.id]) for job in jobs if job.id in records]
@@ -263,7 +201,7 @@ class Worker:
         if mapped:
             await self._write(plan, mapped, batch)
 
-    def _drop_stale(self, plan: FlowPlan, jobs: list[Job], batch: _Batch) -> list[Job]:
+    def _drop_stale(self, plan: FlowPlan, jobs: list[Job], batch: BatchOutcome) -> list[Job]:
         with self.store.connect() as conn:
             done = last_done_stamps(conn, plan.name, sorted({j.source_id for j in jobs}))
         keep = []
@@ -278,7 +216,9 @@ class Worker:
                 keep.append(job)
         return keep
 
-    async def _load(self, plan: FlowPlan, jobs: list[Job], batch: _Batch) -> dict[int, Record]:
+    async def _load(
+        self, plan: FlowPlan, jobs: list[Job], batch: BatchOutcome
+    ) -> dict[int, Record]:
         records: dict[int, Record] = {}
         to_get: list[Job] = []
         for job in jobs:
@@ -313,7 +253,7 @@ class Worker:
         plan: FlowPlan,
         mapped: list[tuple[Job, Record, dict[str, object]]],
         target_ids: Mapping[int, str],
-        batch: _Batch,
+        batch: BatchOutcome,
     ) -> list[tuple[Job, Record, dict[str, object]]]:
         """Skip writes whose payload equals what we last wrote to that target record.
 
@@ -346,7 +286,7 @@ class Worker:
         return keep
 
     def _map(
-        self, plan: FlowPlan, accepted: list[tuple[Job, Record]], batch: _Batch
+        self, plan: FlowPlan, accepted: list[tuple[Job, Record]], batch: BatchOutcome
     ) -> list[tuple[Job, Record, dict[str, object]]]:
         requests: dict[str, set[str]] = defaultdict(set)
         wanted: dict[int, set[tuple[str, str]]] = {}
@@ -399,7 +339,7 @@ class Worker:
         job: Job,
         exc: MissingReference,
         missing: set[tuple[str, str]],
-        batch: _Batch,
+        batch: BatchOutcome,
     ) -> None:
         """Wait for referenced records; ask their flows to sync every one that is missing.
 
@@ -464,7 +404,10 @@ class Worker:
         return out
 
     async def _write(
-        self, plan: FlowPlan, mapped: list[tuple[Job, Record, dict[str, object]]], batch: _Batch
+        self,
+        plan: FlowPlan,
+        mapped: list[tuple[Job, Record, dict[str, object]]],
+        batch: BatchOutcome,
     ) -> None:
         mode = plan.spec.target.write
         try:
@@ -549,7 +492,7 @@ class Worker:
         payload: dict[str, object],
         op: WriteOp,
         result: WriteResult,
-        batch: _Batch,
+        batch: BatchOutcome,
     ) -> None:
         if result.outcome is WriteOutcome.FAILED:
             assert result.error is not None  # noqa: S101 - WriteResult guarantees it
@@ -583,7 +526,7 @@ class Worker:
         plan: FlowPlan,
         job: Job,
         error: ErpBridgeError,
-        batch: _Batch,
+        batch: BatchOutcome,
         snapshot: dict[str, Any] | None,
         payload: Mapping[str, Any] | None,
     ) -> None:
@@ -615,7 +558,7 @@ class Worker:
 
     # --- commit ------------------------------------------------------------------------
 
-    def _commit(self, plan: FlowPlan, batch: _Batch) -> None:
+    def _commit(self, plan: FlowPlan, batch: BatchOutcome) -> None:
         now = self.clock.now()
         with self.store.begin() as conn:
             finish_jobs(conn, batch.finished, self.id, now)
@@ -642,7 +585,7 @@ class Worker:
                 park_job(conn, job, until, since, reason, self.id, now)
             for job_id, at in batch.released:
                 release_jobs(conn, [job_id], at)
-            for flow, changes in _pending_dependencies(conn, batch.dependencies).items():
+            for flow, changes in pending_dependencies(conn, batch.dependencies).items():
                 enqueue_changes(conn, flow, changes, Trigger.MANUAL.value, now)
         for finished in batch.finished:
             self.metrics.jobs.labels(plan.name, JobState.DONE.value).inc()
