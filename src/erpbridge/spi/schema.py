@@ -64,6 +64,9 @@ class ObjectSchema:
     id_field: str = "Id"
     natural_keys: Sequence[str] = ()
     stamp_field: str | None = None
+    #: True when any field name is accepted because the fields are not known in advance
+    #: (a file set with no declared columns and no file yet); checks then skip names.
+    is_open: bool = False
 
     def field(self, name: str) -> Field | None:
         """The field called ``name`` (wire name or label), or None."""

@@ -48,6 +48,24 @@ async def test_describe_reads_the_oldest_files_header_and_types(
     assert (tmp_path / "drop" / "a.csv").exists()  # describe never consumes a file
 
 
+async def test_describe_of_an_empty_drop_without_columns_is_open(
+    make_local: Make, tmp_path: Path
+) -> None:
+    from erpbridge.mapping import MappingSpec, check_mapping
+
+    (tmp_path / "drop").mkdir()
+    catalog = await make_local().describe()
+    schema = catalog.objects["orders"]
+    assert schema.is_open  # nothing says which columns will come
+    spec = MappingSpec(flow="f", rules={"Amount": "source.金额"})
+    assert [p for p in check_mapping(spec, schema, None) if p.severity == "error"] == []
+    (tmp_path / "drop" / "a.csv").write_text("订单号\nSO-1\n", encoding="utf-8")
+    closed = (await make_local().describe()).objects["orders"]
+    assert not closed.is_open
+    errors = [p for p in check_mapping(spec, closed, None) if p.severity == "error"]
+    assert errors and "金额" in errors[0].message
+
+
 async def test_unknown_object_is_not_found(make_local: Make) -> None:
     with pytest.raises(NotFoundError, match="no file set 'nope'"):
         await make_local().write("nope", [])

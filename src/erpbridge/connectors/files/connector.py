@@ -98,7 +98,13 @@ class FilesConnector:
             fields += [Field("_file", FieldType.STRING, read_only=True)]
             fields += [Field("_row", FieldType.INTEGER, read_only=True)]
             keys = (fs.key,) if fs.key else ()
-            objects[name] = ObjectSchema(name, fields, id_field=fs.key or "_id", natural_keys=keys)
+            objects[name] = ObjectSchema(
+                name,
+                fields,
+                id_field=fs.key or "_id",
+                natural_keys=keys,
+                is_open=not columns,  # no declared columns and no file to read a header from
+            )
         return Catalog(objects)
 
     async def _header(self, name: str, fs: FileSet) -> list[str]:
