@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 
+from erpbridge.connectors._keyset import read_by_stamp_keyset
 from erpbridge.connectors.yonbip.client import YonBipClient
 from erpbridge.connectors.yonbip.cursor import from_server_text, to_server_text
 from erpbridge.connectors.yonbip.describe import SCHEMAS, catalog
@@ -109,41 +110,21 @@ class YonBipConnector:
         )
         offset = self.settings.server_utc_offset_min
         start = to_server_text(cursor.read_from, offset) if cursor is not None else None
-        index, current = 1, cursor
-        passed: tuple[str, int] | None = None
-        while True:
-            rows = sorted(await fetch(start, index, size), key=_order_key)
-            fresh = [r for r in rows if passed is None or _order_key(r) > passed]
-            if index > 1 and rows and not fresh:
-                # Page 2+ of one stamp always holds records past the last one read; a server
-                # that answers the same page again would otherwise keep us here forever.
-                raise ConnectorError(
-                    f"列表第 {index} 页与上一页重复：服务器似乎忽略了分页参数",
-                    system=SYSTEM,
-                    object=name,
-                )
-            if name == "voucherorder":
-                fresh = await self._with_lines(fresh)
-            records = [self._record(name, r) for r in fresh]
-            for record in records:
-                if record.stamp is not None:
-                    current = (
-                        current.advance(record.stamp, record.id)
-                        if current is not None
-                        else Cursor(record.stamp, record.id, self._overlap())
-                    )
-            has_more = len(rows) == size
-            if records or not has_more:
-                yield ChangePage(records, current, has_more)
-            if not has_more:
-                return
-            passed = max(passed or _order_key(rows[-1]), _order_key(rows[-1]))
-            last_stamp = str(rows[-1].get("pubts") or "")
-            # Move the keyset only forward: a server that ignored the filter cannot loop us.
-            if start is None or last_stamp > start:
-                start, index = last_stamp, 1
-            else:
-                index += 1
+        pages = read_by_stamp_keyset(
+            fetch=fetch,
+            start=start,
+            size=size,
+            order_key=_order_key,
+            stamp_of=lambda row: str(row.get("pubts") or ""),
+            to_record=lambda row: self._record(name, row),
+            cursor=cursor,
+            overlap=self._overlap(),
+            system=SYSTEM,
+            object=name,
+            enrich=self._with_lines if name == "voucherorder" else None,
+        )
+        async for page in pages:
+            yield page
 
     def _overlap(self) -> timedelta:
         return timedelta(seconds=self.settings.overlap_s)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
+from erpbridge.connectors._keyset import read_by_stamp_keyset
 from erpbridge.connectors.yonyou.client import U8Client
 from erpbridge.connectors.yonyou.describe import SCHEMAS, catalog
 from erpbridge.connectors.yonyou.errors import SYSTEM
@@ -115,42 +116,26 @@ class U8Connector:
         start = cursor.read_from.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if cursor else None
         # Without a cursor, read from the beginning of time so the list is in ts order.
         start = start or "1900-01-01 00:00:00"
-        index, current = 1, cursor
-        passed: tuple[str, str] | None = None
-        while True:
-            params = {"page_index": index, "rows_per_page": size, "timestamp_begin": start}
-            answer = await self.client.read(path, params, object=name)
-            rows = sorted(_rows(answer, key, name), key=_order_key)
-            fresh = [r for r in rows if passed is None or _order_key(r) > passed]
-            if index > 1 and rows and not fresh:
-                # Page 2+ of one stamp always holds records past the last one read; a server
-                # that answers the same page again would otherwise keep us here forever.
-                raise ConnectorError(
-                    f"列表第 {index} 页与上一页重复：服务器似乎忽略了分页参数",
-                    system=SYSTEM,
-                    object=name,
-                )
-            if name == "saleorder":
-                fresh = await self._with_entries(fresh)
-            records = [self._record(name, r) for r in fresh]
-            for record in records:
-                if record.stamp is not None:
-                    current = (
-                        current.advance(record.stamp, record.id)
-                        if current is not None
-                        else Cursor(record.stamp, record.id, self._overlap())
-                    )
-            has_more = len(rows) == size
-            if records or not has_more:
-                yield ChangePage(records, current, has_more)
-            if not has_more:
-                return
-            passed = max(passed or _order_key(rows[-1]), _order_key(rows[-1]))
-            last_stamp = str(rows[-1].get("ts") or "")
-            if last_stamp > start:
-                start, index = last_stamp, 1
-            else:
-                index += 1
+
+        async def fetch(since: str | None, index: int, rows: int) -> list[_Row]:
+            params = {"page_index": index, "rows_per_page": rows, "timestamp_begin": since}
+            return _rows(await self.client.read(path, params, object=name), key, name)
+
+        pages = read_by_stamp_keyset(
+            fetch=fetch,
+            start=start,
+            size=size,
+            order_key=_order_key,
+            stamp_of=lambda row: str(row.get("ts") or ""),
+            to_record=lambda row: self._record(name, row),
+            cursor=cursor,
+            overlap=self._overlap(),
+            system=SYSTEM,
+            object=name,
+            enrich=self._with_entries if name == "saleorder" else None,
+        )
+        async for page in pages:
+            yield page
 
     def _overlap(self) -> timedelta:
         return timedelta(seconds=self.settings.overlap_s)
