@@ -148,6 +148,8 @@ def _trigger_text(flow: FlowSpec) -> str:
         parts.append("webhook")
     if trigger.poll is not None:
         parts.append(f"poll {_duration(trigger.poll.total_seconds())}")
+    if trigger.file_drop is not None:
+        parts.append(f"file drop {_duration(trigger.file_drop.total_seconds())}")
     if trigger.schedule is not None:
         zone = f" {trigger.schedule.timezone}" if trigger.schedule.timezone else ""
         parts.append(f"cron '{trigger.schedule.cron}'{zone}")

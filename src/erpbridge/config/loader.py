@@ -19,7 +19,7 @@ from erpbridge.config.errors import ConfigErrors, did_you_mean, from_pydantic, l
 from erpbridge.config.model import ProjectSpec
 from erpbridge.config.yamlfile import Marks, load_yaml, load_yaml_text
 from erpbridge.spi.errors import ConfigError
-from erpbridge.spi.registry import ConnectorRegistry
+from erpbridge.spi.registry import Capability, ConnectorRegistry
 from erpbridge.spi.secrets import Secret, SecretResolver, is_secret_ref, load_dotenv
 from erpbridge.spi.settings import ConnectionSettings
 
@@ -142,6 +142,7 @@ def _build(
     errors: list[ConfigError] = []
     connections = _validate_connections(spec, marks, registry, resolver, errors)
     errors += _cross_check(spec, marks)
+    errors += _check_capabilities(spec, marks, registry)
     if spec.store.url and is_secret_ref(spec.store.url):
         try:
             resolver.resolve(spec.store.url)
@@ -274,4 +275,33 @@ def _cross_check(spec: ProjectSpec, marks: Marks) -> list[ConfigError]:
                         at_value=True,
                     )
                 )
+    return errors
+
+
+def _check_capabilities(
+    spec: ProjectSpec, marks: Marks, registry: ConnectorRegistry
+) -> list[ConfigError]:
+    """Triggers that only some connectors can serve, asked of the connector's capabilities."""
+    errors: list[ConfigError] = []
+    for flow_name, flow in spec.flows.items():
+        if flow.source.trigger.file_drop is None:
+            continue
+        entry = spec.connections.get(flow.source.connection)
+        if entry is None:
+            continue  # reported by _cross_check
+        try:
+            capabilities = registry.get(entry.type).capabilities
+        except ConfigError:
+            continue  # an unknown type is reported with the connection
+        if Capability.FILE_DROP not in capabilities:
+            every = flow.source.trigger.file_drop.total_seconds()
+            errors.append(
+                located(
+                    f"file_drop needs a file source (a connector that reads a folder of "
+                    f"files); connection {flow.source.connection!r} is of type "
+                    f"{entry.type!r}, which has none: use poll: {every:g}s",
+                    marks,
+                    ("flows", flow_name, "source", "trigger", "file_drop"),
+                )
+            )
     return errors

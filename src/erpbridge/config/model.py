@@ -102,9 +102,15 @@ class ScheduleSpec(_Strict):
 
 
 class TriggerSpec(_Strict):
-    """What makes a flow read its source. At least one trigger must be set."""
+    """What makes a flow read its source. At least one trigger must be set.
+
+    ``file_drop: 30s`` is the file drop trigger of DESIGN.md §6: the source's folder is
+    polled every 30 s. It is a poll (:attr:`poll_interval`) that the loader allows only on
+    a connection whose connector has the ``file_drop`` capability.
+    """
 
     poll: Duration | None = None
+    file_drop: Duration | None = None
     webhook: bool = False
     schedule: ScheduleSpec | None = None
     manual: bool = True
@@ -116,6 +122,23 @@ class TriggerSpec(_Strict):
         if isinstance(data, dict) and isinstance(data.get("schedule"), str):
             data = {**data, "schedule": {"cron": data["schedule"]}}
         return data
+
+    @model_validator(mode="after")
+    def _one_poll(self) -> TriggerSpec:
+        if self.poll is not None and self.file_drop is not None:
+            raise ValueError(
+                "file_drop is the poll of a file folder: set file_drop or poll, not both"
+            )
+        for name in ("poll", "file_drop"):
+            interval = getattr(self, name)
+            if interval is not None and interval.total_seconds() <= 0:
+                raise ValueError(f"{name} must be longer than 0 s")
+        return self
+
+    @property
+    def poll_interval(self) -> timedelta | None:
+        """How often the source is read: ``poll`` or ``file_drop``; None when neither."""
+        return self.poll if self.poll is not None else self.file_drop
 
 
 class SourceSpec(_Strict):

@@ -60,9 +60,10 @@ class Scheduler:
         tasks = []
         for plan in self.plans.values():
             trigger = plan.spec.source.trigger
-            if trigger.poll is not None:
+            interval = trigger.poll_interval  # poll, or file_drop (a poll of a folder)
+            if interval is not None:
                 tasks.append(
-                    asyncio.create_task(self._poll_loop(plan, trigger.poll.total_seconds(), stop))
+                    asyncio.create_task(self._poll_loop(plan, interval.total_seconds(), stop))
                 )
             if trigger.schedule is not None:
                 zone = trigger.schedule.timezone or self.default_zone

@@ -32,13 +32,14 @@ from erpbridge.spi.records import (
     WriteResult,
     ensure_utc,
 )
-from erpbridge.spi.registry import ConnectorRegistry, ConnectorSpec
+from erpbridge.spi.registry import Capability, ConnectorRegistry, ConnectorSpec
 from erpbridge.spi.schema import Catalog, Field, FieldType, ObjectSchema
 from erpbridge.spi.secrets import Secret, SecretResolver
 from erpbridge.spi.settings import ConnectionSettings, Limits
 
 __all__ = [
     "AuthError",
+    "Capability",
     "Catalog",
     "Change",
     "ChangeKind",

@@ -8,9 +8,10 @@ entry-point group ``erpbridge.connectors``.
 from __future__ import annotations
 
 import difflib
+import enum
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,13 @@ if TYPE_CHECKING:
 
     from erpbridge.spi.connector import Connector
 
-__all__ = ["ENTRY_POINT_GROUP", "ConnectorFactory", "ConnectorRegistry", "ConnectorSpec"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Capability",
+    "ConnectorFactory",
+    "ConnectorRegistry",
+    "ConnectorSpec",
+]
 
 ENTRY_POINT_GROUP = "erpbridge.connectors"
 
@@ -45,6 +52,17 @@ _BUILTIN: dict[str, str] = {
 }
 
 
+class Capability(enum.StrEnum):
+    """Something a connector can do that the project file may ask for by name.
+
+    The config checks a flow against its connection's connector through these, so it
+    never has to know connector types.
+    """
+
+    #: its objects are folders of files: ``trigger: {file_drop: 30s}`` polls them.
+    FILE_DROP = "file_drop"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorSpec:
     """What the registry knows of a connector.
@@ -55,6 +73,8 @@ class ConnectorSpec:
         create: builds a connector from validated settings and an optional HTTP client.
         summary: one line for ``erpbridge connectors``.
         kind: ``crm``, ``erp`` or ``generic`` (for people; the engine does not care).
+        capabilities: what the project file may ask of it by name (:class:`Capability`).
+            Default none.
     """
 
     name: str
@@ -62,6 +82,7 @@ class ConnectorSpec:
     create: ConnectorFactory
     summary: str = ""
     kind: str = "generic"
+    capabilities: frozenset[Capability] = field(default_factory=frozenset)
 
 
 class ConnectorRegistry:

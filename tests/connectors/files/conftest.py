@@ -107,9 +107,37 @@ class _Server(asyncssh.SSHServer):
         return username == SFTP_USER and key.public_data == self._authorized.public_data
 
 
+class ReadOnlySftp(asyncssh.SFTPServer):
+    """An SFTP server that refuses every change (a partner's read-only drop folder)."""
+
+    _WRITE = asyncssh.FXF_WRITE | asyncssh.FXF_APPEND | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        if pflags & self._WRITE:
+            raise asyncssh.SFTPPermissionDenied("read-only folder")
+        return super().open(path, pflags, attrs)
+
+    def _refuse(self, *args: object) -> None:
+        raise asyncssh.SFTPPermissionDenied("read-only folder")
+
+    rename = posix_rename = remove = mkdir = rmdir = setstat = _refuse  # type: ignore[assignment]
+
+
 @pytest.fixture
 async def sftp_server(tmp_path: Path) -> AsyncIterator[SftpServer]:
     """A real SFTP server on 127.0.0.1 (asyncssh), chrooted to ``tmp_path/remote``."""
+    async for server in _serve_sftp(tmp_path, asyncssh.SFTPServer):
+        yield server
+
+
+@pytest.fixture
+async def readonly_sftp_server(tmp_path: Path) -> AsyncIterator[SftpServer]:
+    """Like ``sftp_server``, but every write, rename and delete is refused."""
+    async for server in _serve_sftp(tmp_path, ReadOnlySftp):
+        yield server
+
+
+async def _serve_sftp(tmp_path: Path, kind: type[asyncssh.SFTPServer]) -> AsyncIterator[SftpServer]:
     root = tmp_path / "remote"
     root.mkdir()
     host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -120,7 +148,7 @@ async def sftp_server(tmp_path: Path) -> AsyncIterator[SftpServer]:
         0,
         server_host_keys=[host_key],
         server_factory=lambda: _Server(public),
-        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root)),
+        sftp_factory=lambda chan: kind(chan, chroot=str(root)),
     )
     port = server.sockets[0].getsockname()[1]
     try:

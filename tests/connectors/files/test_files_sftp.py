@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import asyncssh
+import pytest
 import structlog.testing
 
 from erpbridge.connectors.files import FilesConnector, FilesSettings
@@ -18,6 +19,7 @@ from .conftest import (
     ManualClock,
     SftpServer,
     drain,
+    poll,
     records_of,
     sftp_settings,
 )
@@ -197,3 +199,38 @@ async def test_no_log_line_carries_the_sftp_password(sftp_server: SftpServer) ->
 
     assert {e["event"] for e in logs} >= {"files.file_done", "files.written"}
     assert not [e for e in logs if SFTP_PASSWORD in repr(e)]
+
+
+async def test_sftp_read_only_drop_is_read_once_with_after_read_keep(
+    readonly_sftp_server: SftpServer,
+) -> None:
+    inbox = readonly_sftp_server.root / "inbox"
+    inbox.mkdir()
+    (inbox / "orders.csv").write_bytes("订单号,客户\nSO-1,华北机械\n".encode("gbk"))
+    conn = FilesConnector(sftp_settings(readonly_sftp_server, key="订单号", after_read="keep"))
+    try:
+        first = records_of(await poll(conn))
+        second = records_of(await poll(conn))
+        (inbox / "orders.csv").write_bytes(
+            "订单号,客户\nSO-1,华北机械\nSO-2,上海贸易\n".encode("gbk")
+        )
+        third = records_of(await poll(conn))
+    finally:
+        await conn.aclose()
+
+    assert [r.id for r in first] == ["SO-1"] and second == []
+    assert [r.id for r in third] == ["SO-1", "SO-2"]  # changed content under the same name
+    assert sorted(p.name for p in inbox.iterdir()) == ["orders.csv"]
+
+
+async def test_sftp_read_only_drop_refuses_the_move_mode(readonly_sftp_server: SftpServer) -> None:
+    inbox = readonly_sftp_server.root / "inbox"
+    inbox.mkdir()
+    (inbox / "orders.csv").write_text("id\n1\n", encoding="utf-8")
+    conn = FilesConnector(sftp_settings(readonly_sftp_server, key="id"))
+    try:
+        await poll(conn)
+        with pytest.raises(AuthError, match="read-only folder"):
+            await poll(conn)  # the move to done/ is refused by the server
+    finally:
+        await conn.aclose()

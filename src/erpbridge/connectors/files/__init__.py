@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from erpbridge.connectors.files.connector import FilesConnector
 from erpbridge.connectors.files.settings import FileSet, FilesSettings
-from erpbridge.spi.registry import ConnectorSpec
+from erpbridge.spi.registry import Capability, ConnectorSpec
 from erpbridge.spi.settings import ConnectionSettings
 
 if TYPE_CHECKING:
@@ -28,4 +28,5 @@ SPEC = ConnectorSpec(
     create=create,
     summary="Files: CSV (GBK/GB18030/UTF-8), Excel .xlsx, JSON lines; local folder or SFTP",
     kind="generic",
+    capabilities=frozenset({Capability.FILE_DROP}),
 )

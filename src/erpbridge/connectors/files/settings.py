@@ -49,6 +49,10 @@ class FileSet(BaseModel):
             producer renames complete files into the folder).
         stable_s: seconds a file must stay unchanged under ``ready: stable``. Default 5.
         marker_suffix: the marker's suffix under ``ready: marker``. Default ``.ok``.
+        after_read: ``move`` (default): a read file goes to ``done_dir`` or
+            ``failed_dir`` once its records are committed; ``keep``: files stay where
+            they are (a read-only drop), the stored cursor lists those read (by size,
+            mtime and content hash), and row errors become dead letters (keep.py).
         done_dir / failed_dir: where read files go, relative to ``folder``.
             Defaults ``done`` and ``failed``.
         pattern: target file names; placeholders ``{object}``, ``{date}`` (UTC
@@ -77,6 +81,7 @@ class FileSet(BaseModel):
     ready: Literal["stable", "marker", "immediate"] = "stable"
     stable_s: float = Field(default=5.0, ge=0)
     marker_suffix: str = Field(default=".ok", min_length=1)
+    after_read: Literal["move", "keep"] = "move"
     done_dir: str = "done"
     failed_dir: str = "failed"
     pattern: str | None = None

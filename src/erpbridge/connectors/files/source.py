@@ -26,6 +26,7 @@ import structlog
 
 from erpbridge.connectors.files.errors import map_errors
 from erpbridge.connectors.files.finish import Completed, Finisher, completed_cursor
+from erpbridge.connectors.files.keep import Kept, kept_cursor, kept_files, read_errors
 from erpbridge.connectors.files.reading import (
     FileRefusedError,
     Row,
@@ -89,10 +90,14 @@ class FileSource:
 
     # --- which files ------------------------------------------------------------------
 
-    async def ready_files(self) -> list[Entry]:
-        """Files that may be read now, in (mtime, name) order."""
-        with map_errors(self.name):
-            entries = await self.storage.list_files(self.fs.folder, self.fs.glob)
+    async def ready_files(self, entries: list[Entry] | None = None) -> list[Entry]:
+        """Files that may be read now, in (mtime, name) order.
+
+        Args:
+            entries: the folder's listing when the caller has it; default: listed here.
+        """
+        if entries is None:
+            entries = await self.list_files()
         ready = []
         if self.fs.ready == "marker":
             with map_errors(self.name):
@@ -109,6 +114,11 @@ class FileSource:
         else:
             ready = self._stable(entries)
         return sorted(ready, key=lambda e: (e.mtime, e.name))
+
+    async def list_files(self) -> list[Entry]:
+        """Every file of the folder matching the glob, ready or not."""
+        with map_errors(self.name):
+            return await self.storage.list_files(self.fs.folder, self.fs.glob)
 
     def _stable(self, entries: list[Entry]) -> list[Entry]:
         """Files unchanged for ``stable_s``: seen twice that far apart, or (local) that old.
@@ -140,7 +150,14 @@ class FileSource:
     async def read_changes(
         self, cursor: Cursor | None, page_size: int
     ) -> AsyncIterator[ChangePage]:
-        """Finish the files ``cursor`` names, then pages of the ready files' records."""
+        """Finish the files ``cursor`` names, then pages of the ready files' records.
+
+        Under ``after_read: keep`` nothing is finished or moved: see keep.py.
+        """
+        if self.fs.after_read == "keep":
+            async for page in self._read_kept(cursor, page_size):
+                yield page
+            return
         if cursor is not None:
             await self.finisher.finish_committed(cursor)
         ready = await self.ready_files()
@@ -184,6 +201,61 @@ class FileSource:
                 await self.finisher.stage_report(run)
                 completed.append(run)
                 yield ChangePage([], completed_cursor(completed), has_more=not is_last)
+        finally:
+            if local.parent == spool:
+                local.unlink(missing_ok=True)
+
+    async def _read_kept(self, cursor: Cursor | None, page_size: int) -> AsyncIterator[ChangePage]:
+        """Pages of the files not read before (keep.py); each file's last page lists it."""
+        entries = await self.list_files()
+        names = {e.name for e in entries}
+        # files that left the folder leave the cursor: it stays as large as the folder
+        known = {n: k for n, k in kept_files(cursor).items() if n in names}
+        fresh = [
+            e
+            for e in await self.ready_files(entries)
+            if not (e.name in known and known[e.name].is_unchanged(e))
+        ]
+        files = fresh[:MAX_FILES_PER_READ]
+        with tempfile.TemporaryDirectory(prefix="erpbridge-files-") as spool:
+            for index, entry in enumerate(files):
+                has_more = index < len(files) - 1 or len(fresh) > len(files)
+                async for page in self._read_kept_file(
+                    entry, Path(spool), page_size, has_more, known
+                ):
+                    yield page
+
+    async def _read_kept_file(
+        self,
+        entry: Entry,
+        spool: Path,
+        page_size: int,
+        has_more: bool,
+        known: dict[str, Kept],
+    ) -> AsyncIterator[ChangePage]:
+        with map_errors(self.name):
+            local = await self.storage.fetch(join(self.fs.folder, entry.name), spool)
+        try:
+            sha, encoding = await asyncio.to_thread(hash_and_sniff, local, self.fs.encoding)
+            seen = Kept.of(entry, sha).sha in {k.sha for k in known.values()}
+            known[entry.name] = Kept.of(entry, sha)
+            if seen:
+                # the same content as a file read before (touched, or another name)
+                _log.info("files.duplicate_skipped", object=self.name, file=entry.name, sha256=sha)
+                yield ChangePage([], kept_cursor(known.values()), has_more=has_more)
+                return
+            run = Completed(entry, sha)
+            reported = 0
+            pages = self._pages(run, local, encoding, page_size)
+            async for records, is_end in pages:
+                errors = read_errors(self.name, self.fs.folder, entry, sha, run.errors[reported:])
+                reported = len(run.errors)
+                end = kept_cursor(known.values()) if is_end else None
+                yield ChangePage(records, end, has_more=has_more or not is_end, errors=errors)
+            if run.records == 0 or len(run.errors) > reported:
+                # no record page carried the cursor, or the whole file was refused at the end
+                errors = read_errors(self.name, self.fs.folder, entry, sha, run.errors[reported:])
+                yield ChangePage([], kept_cursor(known.values()), has_more=has_more, errors=errors)
         finally:
             if local.parent == spool:
                 local.unlink(missing_ok=True)
