@@ -9,7 +9,12 @@ Each step runs in its own process so its peak RSS is its own:
 - ``csv-write``: 1M records written through ``write()`` in calls of 10,000 ops (the
   engine's chunks), each call one atomic file;
 - ``xlsx-read`` / ``xlsx-write``: the same with one .xlsx sheet (openpyxl read-only /
-  write-only).
+  write-only);
+- ``sftp-csv-read`` / ``sftp-csv-write``: the CSV steps over SFTP, against an asyncssh
+  SFTP server on 127.0.0.1 run in the same process and event loop (as the tests run it),
+  password login, pinned host key: the read spools the file to a local temp copy first,
+  the write uploads each file under a hidden name and renames it into place. The
+  server's CPU and memory are counted in the step's.
 
 The input files are made before the timed part (not counted). Run:
 ``.venv/bin/python bench/files.py [--records 1000000] [--only csv-read,xlsx-read]``
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -28,15 +34,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncssh
 import structlog
 
 from erpbridge.connectors.files import FilesConnector, FilesSettings
 from erpbridge.spi.records import WriteMode, WriteOp
+from erpbridge.spi.secrets import Secret
 
-STEPS = ("csv-read", "csv-write", "xlsx-read", "xlsx-write")
+STEPS = ("csv-read", "csv-write", "xlsx-read", "xlsx-write", "sftp-csv-read", "sftp-csv-write")
 COLUMNS = ("单号", "客户名称", "金额", "日期", "备注")
 CALL = 10_000
 
@@ -70,18 +78,67 @@ def make_xlsx(path: Path, count: int) -> None:
     book.save(path)
 
 
-def _connector(root: Path, fmt: str) -> FilesConnector:
-    settings = FilesSettings(
-        root=str(root),
-        objects={
-            "orders": {"glob": f"*.{fmt}", "format": fmt, "ready": "immediate", "key": "单号"}
-        },
+_SFTP_PASSWORD = "bench-pass"  # noqa: S105 - a throwaway server on 127.0.0.1
+
+
+class _SftpLogin(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return username == "bench" and password == _SFTP_PASSWORD
+
+
+@contextlib.asynccontextmanager
+async def _sftp_server(root: Path) -> AsyncIterator[dict[str, object]]:
+    """An SFTP server on 127.0.0.1 chrooted to ``root``; yields the connection settings."""
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    server = await asyncssh.listen(
+        "127.0.0.1",
+        0,
+        server_host_keys=[host_key],
+        server_factory=_SftpLogin,
+        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root)),
+    )
+    try:
+        yield {
+            "location": "sftp",
+            "root": "/",
+            "host": "127.0.0.1",
+            "port": server.sockets[0].getsockname()[1],
+            "username": "bench",
+            "password": Secret.literal(_SFTP_PASSWORD),
+            "host_key": host_key.export_public_key().decode().strip(),
+        }
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def _connector(root: Path, fmt: str, remote: dict[str, object] | None = None) -> FilesConnector:
+    where: dict[str, object] = remote or {"root": str(root)}
+    settings = FilesSettings.model_validate(
+        {
+            **where,
+            "objects": {
+                "orders": {"glob": f"*.{fmt}", "format": fmt, "ready": "immediate", "key": "单号"}
+            },
+        }
     )
     return FilesConnector(settings)
 
 
-async def _read(root: Path, fmt: str) -> int:
-    conn = _connector(root, fmt)
+async def _read(root: Path, fmt: str, sftp: bool = False) -> int:
+    if sftp:
+        async with _sftp_server(root) as remote:
+            return await _read_with(root, fmt, _connector(root, fmt, remote))
+    return await _read_with(root, fmt, _connector(root, fmt))
+
+
+async def _read_with(root: Path, fmt: str, conn: FilesConnector) -> int:
     count = 0
     cursor = None
     async for page in conn.read_changes("orders", None, 2000):
@@ -96,10 +153,16 @@ async def _read(root: Path, fmt: str) -> int:
     return count
 
 
-async def _write(root: Path, fmt: str, count: int) -> int:
-    settings = FilesSettings(
-        root=str(root),
-        objects={"orders": {"folder": "out", "format": fmt, "roll_records": CALL}},
+async def _write(root: Path, fmt: str, count: int, sftp: bool = False) -> int:
+    if sftp:
+        async with _sftp_server(root) as remote:
+            return await _write_with(fmt, count, remote)
+    return await _write_with(fmt, count, {"root": str(root)})
+
+
+async def _write_with(fmt: str, count: int, where: dict[str, object]) -> int:
+    settings = FilesSettings.model_validate(
+        {**where, "objects": {"orders": {"folder": "out", "format": fmt, "roll_records": CALL}}}
     )
     conn = FilesConnector(settings)
     written = 0
@@ -121,7 +184,8 @@ async def _write(root: Path, fmt: str, count: int) -> int:
 def run_step(step: str, count: int) -> dict[str, object]:
     """Run one step in this process; its figures as a dict."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-    fmt, action = step.split("-")
+    sftp = step.startswith("sftp-")
+    fmt, action = step.removeprefix("sftp-").split("-")
     with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp:
         root = Path(tmp)
         size = 0
@@ -132,9 +196,9 @@ def run_step(step: str, count: int) -> dict[str, object]:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started, cpu = time.perf_counter(), time.process_time()
         if action == "read":
-            done = asyncio.run(_read(root, fmt))
+            done = asyncio.run(_read(root, fmt, sftp))
         else:
-            done = asyncio.run(_write(root, fmt, count))
+            done = asyncio.run(_write(root, fmt, count, sftp))
             size = sum(p.stat().st_size for p in (root / "out").iterdir())
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -33,6 +33,11 @@ class ApiState:
     ignore_filter: bool = False
     idempotency_keys: dict[str, str] = field(default_factory=dict)
     next_id: int = 1000
+    #: the batch endpoint: ok | missing (404) | all_or_nothing (422 if any record is bad)
+    #: | short (one result too few) | throttled (429)
+    batch_mode: str = "ok"
+    batch_calls: list[int] = field(default_factory=list)  # records per batch call
+    single_writes: int = 0
 
     def seed(self, count: int, same_stamp_every: int = 1) -> None:
         for n in range(count):
@@ -85,7 +90,10 @@ def build_api(state: ApiState) -> Starlette:
         if (refused := guard(request)) is not None:
             return refused
         if request.method == "POST":
+            state.single_writes += 1
             body = json.loads(await request.body())
+            if body.get("email") == "bad":
+                return JSONResponse({"errors": [{"field": "email", "message": "invalid"}]}, 422)
             key = request.headers.get("idempotency-key")
             if key and key in state.idempotency_keys:
                 return JSONResponse(state.customers[state.idempotency_keys[key]], 200)
@@ -116,8 +124,40 @@ def build_api(state: ApiState) -> Starlette:
             del state.customers[cid]
             return Response(status_code=204)
         if request.method == "PATCH":
+            state.single_writes += 1
             state.customers[cid].update(json.loads(await request.body()))
         return JSONResponse({"data": state.customers[cid]})
+
+    async def batch(request: Request) -> Response:
+        """POST {"records": [...]}: creates (no id) and updates (id), one result each."""
+        if (refused := guard(request)) is not None:
+            return refused
+        if state.batch_mode == "missing":
+            return JSONResponse({"error": "no route"}, status_code=404)
+        if state.batch_mode == "throttled":
+            return JSONResponse({"error": "slow down"}, 429, headers={"Retry-After": "3"})
+        records = json.loads(await request.body())["records"]
+        state.batch_calls.append(len(records))
+        bad = [r.get("email") == "bad" for r in records]
+        if state.batch_mode == "all_or_nothing" and any(bad):
+            return JSONResponse({"error": "record 1 is invalid; nothing was written"}, 422)
+        results: list[dict[str, object]] = []
+        for record, is_bad in zip(records, bad, strict=True):
+            if is_bad:
+                results.append({"id": None, "error": {"field": "email", "message": "invalid"}})
+            elif record.get("id") in state.customers:
+                state.customers[str(record["id"])].update(record)
+                results.append({"id": record["id"], "error": None})
+            elif record.get("id"):
+                results.append({"id": record["id"], "error": "not found", "status": 404})
+            else:
+                state.next_id += 1
+                new_id = f"N{state.next_id}"
+                state.customers[new_id] = {**record, "id": new_id, "updated_at": T0.isoformat()}
+                results.append({"id": new_id, "error": None})
+        if state.batch_mode == "short":
+            results = results[:-1]
+        return JSONResponse({"results": results})
 
     def _paged(request: Request, rows: list[dict[str, object]]) -> Response:
         q = request.query_params
@@ -150,6 +190,7 @@ def build_api(state: ApiState) -> Starlette:
             Route("/oauth/token", token, methods=["POST"]),
             Route("/customers", customers, methods=["GET", "POST"]),
             Route("/customers/by-cursor", customers, methods=["GET"]),
+            Route("/customers/batch", batch, methods=["POST"]),
             Route("/customers/{id}", customer, methods=["GET", "PATCH", "DELETE"]),
         ]
     )

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 import httpx
 
+from erpbridge.connectors.rest.batch import BatchWriter
 from erpbridge.connectors.rest.client import RestClient, dig
 from erpbridge.connectors.rest.errors import SYSTEM, classify_response
 from erpbridge.connectors.rest.paging import list_pages
 from erpbridge.connectors.rest.records import record_of
 from erpbridge.connectors.rest.settings import RestObject, RestSettings
-from erpbridge.connectors.rest.writer import write_ops
-from erpbridge.spi.errors import ConnectorError, NotFoundError
+from erpbridge.connectors.rest.webhook import parse_delivery, verify_delivery
+from erpbridge.spi.errors import AuthError, ConnectorError, NotFoundError
 from erpbridge.spi.records import (
+    Change,
     ChangePage,
     CheckResult,
     Cursor,
@@ -43,6 +45,7 @@ class RestConnector:
         self.settings = settings
         self.limits = settings.limits
         self.client = RestClient(settings, http)
+        self.writer = BatchWriter(self.client)
 
     async def check(self) -> CheckResult:
         """GET ``check_path`` (default: the first object's list, one record). Never raises."""
@@ -159,8 +162,25 @@ class RestConnector:
         return found
 
     async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        """One call per op (see ``writer.py``); one result per op."""
-        return await write_ops(self.client, object, self._spec(object), ops) if ops else []
+        """Through the object's batch endpoint (batch.py), else one call per op (writer.py)."""
+        return await self.writer.write(object, self._spec(object), ops) if ops else []
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
+        """Verify a delivery's signature or token, then its records as changes (webhook.py).
+
+        Raises:
+            AuthError: no ``webhook`` settings, or a missing or wrong signature / token.
+            ValidationError: a body that is not what the settings describe (400).
+        """
+        hook = self.settings.webhook
+        if hook is None:
+            raise AuthError(
+                "this rest connection has no webhook settings (set webhook.secret or "
+                "webhook.token)",
+                system=SYSTEM,
+            )
+        verify_delivery(hook, headers, body)
+        return parse_delivery(hook, self.settings.objects, body)
 
     async def aclose(self) -> None:
         """Nothing to release (the caller closes the HTTP client)."""

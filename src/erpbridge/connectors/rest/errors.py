@@ -78,3 +78,23 @@ def _field(response: httpx.Response) -> str | None:
     if isinstance(errors, dict) and errors:
         return str(next(iter(errors)))
     return None
+
+
+def classify_result(
+    status: int | None, text: str, *, object: str | None = None, field: str | None = None
+) -> ConnectorError:
+    """The spi error for one failed record of a batch answer (its own status, if any).
+
+    Without a status the record was refused for its content: a validation error.
+    """
+    excerpt = text[:500]
+    message = f"HTTP {status}: {excerpt}" if status else excerpt
+    error_class = ERROR_TABLE.get(status or 400)
+    if error_class is None:
+        error_class = TransientError if (status or 0) >= 500 else ValidationError
+    common = {"system": SYSTEM, "object": object, "raw": excerpt, "status": status}
+    if error_class is RateLimitedError:
+        return RateLimitedError(message, retry_after_s=None, **common)
+    if error_class is ValidationError:
+        return ValidationError(message, field=field, **common)
+    return error_class(message, **common)  # type: ignore[arg-type]  # same keywords for all

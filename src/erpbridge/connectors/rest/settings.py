@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from erpbridge.spi.schema import FieldType
 from erpbridge.spi.secrets import Secret
@@ -17,8 +17,10 @@ __all__ = [
     "NoAuth",
     "OAuth2Auth",
     "Paging",
+    "RestBatch",
     "RestObject",
     "RestSettings",
+    "RestWebhook",
 ]
 
 
@@ -104,6 +106,91 @@ class Paging(_Strict):
     cursor_path: str = "next_cursor"
 
 
+class RestBatch(_Strict):
+    """A batch write endpoint: many records in one call, one result per record.
+
+    Attributes:
+        path: the endpoint (``/api/v1/customers/batch``).
+        method: ``POST`` (default), ``PUT`` or ``PATCH``.
+        operations: which writes go through it: ``create`` (default; an upsert without
+            a target id is a create) and/or ``update`` (the record is sent with its
+            target id in ``id_field``). Deletes are always one call per record.
+        body_path: the key the records are sent under (``records`` sends
+            ``{"records": [...]}``); ``""`` sends the list itself. Default ``records``.
+        result_path: where the answer holds the results, one per record sent, in the
+            same order (dotted path; ``""`` = the body is the list). Default ``results``.
+        id_path: where a result holds the record's id. Default: the object's ``id_field``.
+        error_path: where a result holds its error (text or an object); present and not
+            empty means that record failed. Default ``error``.
+        status_path: where a result holds a per-record HTTP status, if the API gives one
+            (a status of 400 or more fails that record, classified like a response).
+        max_records: records per call. Default 100.
+    """
+
+    path: str
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    operations: tuple[Literal["create", "update"], ...] = ("create",)
+    body_path: str = "records"
+    result_path: str = "results"
+    id_path: str | None = None
+    error_path: str = "error"
+    status_path: str | None = None
+    max_records: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("operations")
+    @classmethod
+    def _some(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one of create, update")
+        return value
+
+
+class RestWebhook(_Strict):
+    """Deliveries the API pushes to ``/hooks/<connection>``.
+
+    Exactly one of ``secret`` and ``token`` is set:
+
+    Attributes:
+        secret: HMAC-SHA256 key (by reference); the signature of the raw body is in
+            ``signature_header``, as ``signature_prefix`` + hex (or base64) digest.
+        signature_header: default ``X-Signature``.
+        signature_prefix: text before the digest (``sha256=`` for GitHub-style
+            senders). Default none.
+        signature_encoding: ``hex`` (default) or ``base64``.
+        token: a shared token (by reference) the sender puts in ``token_header``, as
+            the bare token or ``Bearer <token>``.
+        token_header: default ``Authorization``.
+        object: the object every delivery is about; or
+        object_path: where the body names the object (dotted path).
+        record_path: where the body holds the record, or a list of records. Default
+            ``data`` (``""`` = the body is the record or the list).
+        event_path: where the body names the event (``type``); with
+        delete_events: the events that mean a delete (``[customer.deleted]``).
+    """
+
+    secret: Secret | None = None
+    signature_header: str = "X-Signature"
+    signature_prefix: str = ""
+    signature_encoding: Literal["hex", "base64"] = "hex"
+    token: Secret | None = None
+    token_header: str = "Authorization"  # noqa: S105 - a header name, not a secret
+    object: str | None = None
+    object_path: str | None = None
+    record_path: str = "data"
+    event_path: str | None = None
+    delete_events: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> RestWebhook:
+        if (self.secret is None) == (self.token is None):
+            raise ValueError("set one of secret (HMAC-SHA256 signature) and token")
+        if (self.object is None) == (self.object_path is None):
+            raise ValueError("set one of object and object_path")
+        if self.delete_events and self.event_path is None:
+            raise ValueError("delete_events needs event_path")
+        return self
+
+
 class RestObject(_Strict):
     """One object (resource) of the API.
 
@@ -123,6 +210,8 @@ class RestObject(_Strict):
             does. Default false.
         params: extra query parameters on every list call (``{sort: updated_at}``).
         update_method: ``PATCH`` (default) or ``PUT``.
+        batch: a batch write endpoint (:class:`RestBatch`); default none: one call per
+            record.
         fields: the fields ``describe()`` reports (name -> portable type).
     """
 
@@ -136,6 +225,7 @@ class RestObject(_Strict):
     is_sorted: bool = False
     params: dict[str, str] = Field(default_factory=dict)
     update_method: Literal["PATCH", "PUT"] = "PATCH"
+    batch: RestBatch | None = None
     fields: dict[str, FieldType] = Field(default_factory=dict)
 
     @property
@@ -155,6 +245,7 @@ class RestSettings(ConnectionSettings):
         check_path: what ``check()`` GETs. Default: the first object's path.
         objects: the resources, by object name.
         ca_file: a CA file to trust.
+        webhook: deliveries the API pushes (:class:`RestWebhook`); default none.
     """
 
     base_url: str
@@ -164,6 +255,7 @@ class RestSettings(ConnectionSettings):
     check_path: str | None = None
     objects: dict[str, RestObject] = Field(default_factory=dict)
     ca_file: str | None = None
+    webhook: RestWebhook | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -174,3 +266,11 @@ class RestSettings(ConnectionSettings):
         if "@" in value.split("/")[2]:
             raise ValueError("base_url must not hold credentials; use `auth`")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_object(self) -> RestSettings:
+        hook = self.webhook
+        if hook is not None and hook.object is not None and hook.object not in self.objects:
+            known = ", ".join(sorted(self.objects)) or "none"
+            raise ValueError(f"webhook.object {hook.object!r} is not an object (objects: {known})")
+        return self
