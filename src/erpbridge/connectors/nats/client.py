@@ -8,20 +8,29 @@ buffered while the client reconnects in the background.
 from __future__ import annotations
 
 import asyncio
+import ssl
+from typing import Any
 
 import nats
 import nats.js.api as jsapi
 import structlog
-from nats.aio.client import Client
+from nats.aio.client import Client, RawCredentials
 from nats.js import JetStreamContext
 
-from erpbridge.connectors.nats.errors import classify_error, map_errors
+from erpbridge.connectors.nats.errors import SYSTEM, classify_error, map_errors
 from erpbridge.connectors.nats.settings import NatsObject, NatsSettings
-from erpbridge.spi.errors import ConnectorError
+from erpbridge.spi.errors import AuthError, ConnectorError
 
-__all__ = ["NatsClient", "durable_of"]
+__all__ = ["NatsClient", "connect_options", "durable_of"]
 
 _log = structlog.get_logger(__name__)
+
+try:  # nats-py signs NKEY and JWT logins with it; only those logins need it
+    import nkeys  # type: ignore[import-untyped]  # nkeys ships no type information
+
+    _NKEY_ERRORS: tuple[type[Exception], ...] = (nkeys.NkeysError,)
+except ImportError:  # pragma: no cover - the broker extra installs it
+    _NKEY_ERRORS = ()
 
 
 def durable_of(object: str, spec: NatsObject) -> str:
@@ -50,22 +59,37 @@ class NatsClient:
                 return self._js
             await self._drop()
             settings = self.settings
-            secrets = [s.reveal() for s in (settings.password, settings.token) if s is not None]
+            secrets = [
+                s.reveal()
+                for s in (
+                    settings.password,
+                    settings.token,
+                    settings.nkey_seed,
+                    settings.credentials,
+                    settings.tls.key_password if settings.tls else None,
+                )
+                if s is not None
+            ]
             try:
                 # nats-py keeps retrying a refused first connect; the outer timeout bounds it.
                 async with asyncio.timeout(settings.limits.timeout_s):
                     self._nc = await nats.connect(
                         settings.url,
-                        user=settings.user,
-                        password=settings.password.reveal() if settings.password else None,
-                        token=settings.token.reveal() if settings.token else None,
                         connect_timeout=max(1, int(settings.limits.timeout_s)),
                         allow_reconnect=False,
                         max_reconnect_attempts=0,
                         name="erpbridge",
                         error_cb=_log_error,
+                        **connect_options(settings),
                     )
-            except (nats.errors.Error, TimeoutError, OSError) as exc:
+            except _NKEY_ERRORS as exc:
+                refused = AuthError(
+                    f"connect to {settings.url}: the NKEY seed or credentials file cannot be "
+                    f"used ({type(exc).__name__})",
+                    system=SYSTEM,
+                )
+                raise _scrubbed(refused, secrets) from None
+            except (nats.errors.Error, TimeoutError, OSError, ValueError) as exc:
                 error = classify_error(exc, doing=f"connect to {settings.url}")
                 raise _scrubbed(error, secrets) from None
             self._js = self._nc.jetstream(timeout=settings.confirm_timeout_s)
@@ -121,6 +145,40 @@ class NatsClient:
             filter_subjects=list(spec.subjects) or None,
         )
         await js.add_consumer(stream, config=config)
+
+
+def connect_options(settings: NatsSettings) -> dict[str, Any]:
+    """The login and TLS keywords of ``nats.connect`` for these settings.
+
+    Raises:
+        OSError: a TLS file cannot be read (ssl.SSLError for one that is not PEM).
+    """
+    options: dict[str, Any] = {}
+    if (settings.nkey_seed or settings.credentials) and not _NKEY_ERRORS:
+        raise ConnectorError(
+            "nkey_seed and credentials need the nkeys package: pip install 'erpbridge[broker]'",
+            system=SYSTEM,
+        )
+    if settings.user is not None:
+        options["user"] = settings.user
+        options["password"] = settings.password.reveal() if settings.password else None
+    if settings.token is not None:
+        options["token"] = settings.token.reveal()
+    if settings.nkey_seed is not None:
+        options["nkeys_seed_str"] = settings.nkey_seed.reveal()
+    if settings.credentials is not None:
+        # RawCredentials: the file's content, as read through the secret reference
+        options["user_credentials"] = RawCredentials(settings.credentials.reveal())
+    tls = settings.tls
+    if tls is not None:
+        context = ssl.create_default_context(cafile=tls.ca_file)
+        if tls.cert_file and tls.key_file:
+            password = tls.key_password.reveal() if tls.key_password else None
+            context.load_cert_chain(tls.cert_file, tls.key_file, password=password)
+        options["tls"] = context
+        options["tls_hostname"] = tls.server_name
+        options["tls_handshake_first"] = tls.handshake_first
+    return options
 
 
 async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:

@@ -6,6 +6,7 @@ nats-py raises one class per failure; JetStream API errors carry the server's HT
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +29,14 @@ SYSTEM = "nats"
 ERROR_TABLE: tuple[tuple[type[BaseException], type[ConnectorError]], ...] = (
     (nats.errors.AuthorizationError, AuthError),
     (nats.errors.InvalidUserCredentialsError, AuthError),
+    # The server's certificate is not trusted (wrong CA, wrong name): not transient.
+    (ssl.SSLCertVerificationError, AuthError),
+    # A TLS or key file that cannot be read or parsed, a malformed NKEY seed or
+    # credentials file: settings to fix, not something a retry mends.
+    (ssl.SSLError, AuthError),
+    (FileNotFoundError, AuthError),
+    (PermissionError, AuthError),
+    (ValueError, AuthError),
     # 404: stream or consumer missing (declare off, or deleted).
     (nats.js.errors.NotFoundError, NotFoundError),
     # 503: JetStream not enabled or no quorum; may come back.
@@ -47,6 +56,17 @@ ERROR_TABLE: tuple[tuple[type[BaseException], type[ConnectorError]], ...] = (
 )
 
 
+#: the server's ``-ERR`` texts for a refused login. nats-py raises some of them as a plain
+#: ``nats.errors.Error`` (a JWT user of an unknown account, for one), not as
+#: ``AuthorizationError``, so they are recognised by text.
+_AUTH_TEXTS = (
+    "authorization violation",
+    "user authentication expired",
+    "user authentication revoked",
+    "account authentication expired",
+)
+
+
 def classify_error(
     exc: BaseException, *, object: str | None = None, doing: str = ""
 ) -> ConnectorError:
@@ -55,6 +75,8 @@ def classify_error(
         return exc
     raw = _text(exc)
     message = f"{doing}: {raw}" if doing else raw
+    if isinstance(exc, nats.errors.Error) and any(t in raw.lower() for t in _AUTH_TEXTS):
+        return AuthError(message, system=SYSTEM, object=object, raw=raw)
     for kind, error_class in ERROR_TABLE:
         if isinstance(exc, kind):
             return error_class(message, system=SYSTEM, object=object, raw=raw)

@@ -11,7 +11,7 @@ from erpbridge.spi.schema import FieldType
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import ConnectionSettings, Limits
 
-__all__ = ["NatsObject", "NatsSettings"]
+__all__ = ["NatsObject", "NatsSettings", "NatsTls"]
 
 #: a subject token: letters, digits, ``_`` and ``-`` (``.`` separates tokens; ``*`` and
 #: ``>`` are wildcards, so a published subject must not contain them).
@@ -49,6 +49,37 @@ class NatsObject(BaseModel):
     fields: dict[str, FieldType] = Field(default_factory=dict)
 
 
+class NatsTls(BaseModel):
+    """TLS towards the server (and, with ``cert_file``, our client certificate).
+
+    Attributes:
+        ca_file: the CA bundle that signed the server's certificate. Default: the
+            system's trust store.
+        cert_file / key_file: our client certificate and its key (PEM files), for a
+            server that verifies clients (``tls { verify: true }``).
+        key_password: the key file's passphrase, by reference.
+        server_name: the name the server's certificate must carry. Default: the URL's
+            host.
+        handshake_first: TLS before the server's INFO (``handshake_first`` on the
+            server, nats-server 2.10+). Default off.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    key_password: Secret | None = None
+    server_name: str | None = None
+    handshake_first: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> NatsTls:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
 class NatsSettings(ConnectionSettings):
     """One NATS account as one user.
 
@@ -57,6 +88,14 @@ class NatsSettings(ConnectionSettings):
         user: the user name, when the server wants user and password.
         password: a secret reference for ``user``.
         token: a secret reference, when the server wants a token instead.
+        nkey_seed: a user NKEY seed (``SU…``), by reference
+            (``${file:/etc/erpbridge/erpbridge.nk}``), for ``users: [{nkey: U…}]``.
+        credentials: a user credentials file's content (the JWT and NKEY seed that
+            ``nsc`` writes, ``*.creds``), by reference (``${file:/etc/…/erpbridge.creds}``),
+            for servers in operator (JWT) mode. One of user/password, token, nkey_seed,
+            credentials.
+        tls: TLS settings (:class:`NatsTls`); a ``tls://`` URL uses TLS with the
+            defaults. Default none.
         stream: the stream our published events go to (subjects ``<system>.>``),
             created with ``declare`` on. Default ``ERPBRIDGE``.
         system: the first token of the subjects we publish
@@ -64,7 +103,8 @@ class NatsSettings(ConnectionSettings):
         declare: create missing streams (ours, the dead-letter stream, each object's) and
             each object's durable consumer. Default on.
         dead_letter_subject: where poison messages are parked, with the reason in their
-            headers. Default ``erpbridge.dead_letter``.
+            headers. Default ``erpbridge_dead_letter`` (outside ``<system>.>``: JetStream
+            refuses two streams whose subjects overlap).
         dead_letter_stream: the stream capturing ``dead_letter_subject``.
             Default ``ERPBRIDGE_DEAD_LETTER``.
         confirm_timeout_s: how long a publish waits for the stream's PubAck. Default 10 s.
@@ -79,10 +119,13 @@ class NatsSettings(ConnectionSettings):
     user: str | None = None
     password: Secret | None = None
     token: Secret | None = None
+    nkey_seed: Secret | None = None
+    credentials: Secret | None = None
+    tls: NatsTls | None = None
     stream: str = Field(default="ERPBRIDGE", pattern=_NAME.pattern, max_length=255)
     system: str = "erpbridge"
     declare: bool = True
-    dead_letter_subject: str = Field(default="erpbridge.dead_letter", min_length=1)
+    dead_letter_subject: str = Field(default="erpbridge_dead_letter", min_length=1)
     dead_letter_stream: str = Field(
         default="ERPBRIDGE_DEAD_LETTER", pattern=_NAME.pattern, max_length=255
     )
@@ -120,6 +163,24 @@ class NatsSettings(ConnectionSettings):
                 raise ValueError(
                     f"object {name!r} must be one subject token (letters, digits, _ or -)"
                 )
+        if self.dead_letter_subject.startswith(self.system + "."):
+            raise ValueError(
+                f"dead_letter_subject {self.dead_letter_subject!r} lies under {self.system}.>, "
+                f"the subjects of stream {self.stream}: JetStream refuses two streams with "
+                "overlapping subjects (use e.g. erpbridge_dead_letter)"
+            )
         if self.password is not None and self.user is None:
             raise ValueError("password needs user")
+        ways = [
+            name
+            for name, value in (
+                ("user/password", self.user),
+                ("token", self.token),
+                ("nkey_seed", self.nkey_seed),
+                ("credentials", self.credentials),
+            )
+            if value is not None
+        ]
+        if len(ways) > 1:
+            raise ValueError(f"set one way to log in, not {' and '.join(ways)}")
         return self
