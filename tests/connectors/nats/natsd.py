@@ -196,7 +196,7 @@ def make_operator() -> Operator:
         {"type": "account", "limits": {**unlimited, **jetstream, "wildcards": True}},
     )
     # JetStream in operator mode needs a system account for its internal subscriptions.
-    sys_seed, sys_pub = new_nkey(nkeys.PREFIX_BYTE_ACCOUNT)
+    _, sys_pub = new_nkey(nkeys.PREFIX_BYTE_ACCOUNT)
     system = sign_jwt(op_seed, sys_pub, "SYS", {"type": "account", "limits": unlimited})
     config = (
         f"operator: {operator}\n"

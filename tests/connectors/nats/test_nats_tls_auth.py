@@ -16,7 +16,6 @@ import pytest
 import structlog.testing
 
 from erpbridge.connectors.nats import NatsConnector, NatsObject, NatsSettings
-from erpbridge.spi.errors import AuthError
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 from erpbridge.spi.secrets import Secret
 from tests.connectors.nats.natsd import (
