@@ -13,6 +13,7 @@ import asyncio
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aiormq.abc import FieldTable
 from aiormq.exceptions import InvalidFrameError
 from yarl import URL
 
@@ -125,7 +126,10 @@ class AmqpClient:
         for spec in settings.objects.values():
             if spec.queue is None:
                 continue
-            queue = await channel.declare_queue(spec.queue, durable=True)
+            arguments: FieldTable | None = None
+            if spec.queue_type != "classic":
+                arguments = {"x-queue-type": str(spec.queue_type)}
+            queue = await channel.declare_queue(spec.queue, durable=True, arguments=arguments)
             for pattern in spec.bindings:
                 await queue.bind(exchange, routing_key=pattern)
 

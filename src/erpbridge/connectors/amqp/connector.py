@@ -14,6 +14,7 @@ from erpbridge.connectors.amqp.client import AmqpClient
 from erpbridge.connectors.amqp.errors import SYSTEM, map_errors
 from erpbridge.connectors.amqp.reader import read_queue
 from erpbridge.connectors.amqp.settings import AmqpSettings
+from erpbridge.connectors.amqp.stream import read_stream
 from erpbridge.connectors.amqp.writer import publish_ops
 from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
 from erpbridge.spi.records import ChangePage, CheckResult, Cursor, Record, WriteOp, WriteResult
@@ -90,7 +91,11 @@ class AmqpConnector:
             )
         if page_size < 1:
             raise ValidationError(f"page_size must be at least 1, not {page_size}", system=SYSTEM)
-        async for page in read_queue(self.client, object, spec, cursor, page_size):
+        if spec.queue_type == "stream":
+            pages = read_stream(self.client, object, spec, cursor, page_size)
+        else:
+            pages = read_queue(self.client, object, spec, cursor, page_size)
+        async for page in pages:
             yield page
 
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:

@@ -26,7 +26,7 @@ from erpbridge.connectors.amqp.messages import Delivery, decode_delivery
 from erpbridge.connectors.amqp.settings import AmqpObject, AmqpSettings
 from erpbridge.spi.records import ChangePage, Cursor, ReadError, Record
 
-__all__ = ["read_queue"]
+__all__ = ["close_channel", "fill_page", "read_queue"]
 
 _log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ async def read_queue(
         acked_through = 0  # the highest delivery tag acknowledged on this channel
         while consumed < settings.read_limit:
             want = min(page_size, settings.read_limit - consumed)
-            messages = await _fill(inbox, want, settings)
+            messages = await fill_page(inbox, want, settings)
             if not messages:
                 return
             consumed += len(messages)
@@ -74,10 +74,10 @@ async def read_queue(
             if len(messages) < page_size:
                 return
     finally:
-        await _close(channel, object)
+        await close_channel(channel, object)
 
 
-async def _fill(
+async def fill_page(
     inbox: asyncio.Queue[AbstractIncomingMessage], want: int, settings: AmqpSettings
 ) -> list[AbstractIncomingMessage]:
     """Up to ``want`` messages: until full, ``wait_s`` without a message, or ``page_time_s``."""
@@ -207,7 +207,7 @@ async def _park(
     )
 
 
-async def _close(channel: AbstractChannel, object: str) -> None:
+async def close_channel(channel: AbstractChannel, object: str) -> None:
     """Close the read's channel; RabbitMQ requeues whatever it still holds unacked."""
     if channel.is_closed:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,11 +33,20 @@ class AmqpObject(BaseModel):
         stamp_field: where a flat body holds the change time (ISO 8601 with a zone);
             default: the envelope's ``stamp``, else the message's AMQP timestamp.
         fields: the fields ``describe()`` reports (name -> portable type). Default none.
+        queue_type: ``classic`` (default), ``quorum`` or ``stream`` (RabbitMQ 3.9+): the
+            ``x-queue-type`` the queue is declared with. A stream is read from an offset
+            kept in the flow's cursor (stream.py), so a restart resumes after the last
+            committed page and other consumers still see every message.
+        stream_start: where a stream is first read when the flow has no cursor yet:
+            ``first`` (default: everything the stream retains) or ``next`` (only what
+            arrives from now on).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     queue: str | None = Field(default=None, min_length=1, max_length=255)
+    queue_type: Literal["classic", "quorum", "stream"] = "classic"
+    stream_start: Literal["first", "next"] = "first"
     bindings: tuple[str, ...] = ()
     id_field: str = Field(default="id", min_length=1)
     version_field: str | None = None
