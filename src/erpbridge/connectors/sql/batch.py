@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from erpbridge.connectors.sql.database import TableInfo
+from erpbridge.connectors.sql.dialects import locking_lookup
 from erpbridge.connectors.sql.errors import classify_db_error
 from erpbridge.connectors.sql.reader import IN_CHUNK
 from erpbridge.spi.errors import NotFoundError, ValidationError
@@ -89,7 +90,8 @@ def plan_batch(
         found: dict[object, Row] = {}
         for start in range(0, len(values), IN_CHUNK):
             chunk = values[start : start + IN_CHUNK]
-            for fetched in conn.execute(sa.select(info.table).where(column.in_(chunk))):
+            query = locking_lookup(sa.select(info.table).where(column.in_(chunk)), info.table)
+            for fetched in conn.execute(query):
                 found[fetched._mapping[column]] = fetched
         asked = set(values)
         if any(key not in asked for key in found):

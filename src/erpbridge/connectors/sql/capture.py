@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, oracle
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from erpbridge.connectors.sql.database import Database
@@ -32,13 +32,17 @@ _MAX_NAME = 63  # PostgreSQL's identifier limit (MySQL allows 64)
 def change_table(name: str, schema: str | None = None) -> sa.Table:
     """The change table's definition: one row per captured insert, update or delete."""
     big = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    stamp = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    stamp = (
+        sa.DateTime(timezone=True)
+        .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+        .with_variant(oracle.TIMESTAMP(timezone=True), "oracle")
+    )
     return sa.Table(
         name,
         sa.MetaData(schema=schema),
-        sa.Column("change_id", big, primary_key=True, autoincrement=True),
+        sa.Column("change_id", big, sa.Identity(), primary_key=True, autoincrement=True),
         sa.Column("table_name", sa.String(128), nullable=False),
-        sa.Column("record_id", sa.String(255), nullable=False),
+        sa.Column("record_id", sa.Unicode(255), nullable=False),
         sa.Column("op", sa.String(1), nullable=False),  # I, U or D
         sa.Column("changed_at", stamp, nullable=False),  # UTC
         sa.Index(f"ix_{name}_table", "table_name", "change_id"),

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from erpbridge.connectors.sql.database import TableInfo
+from erpbridge.connectors.sql.dialects import is_rowversion
 from erpbridge.connectors.sql.reader import after_clause, lookup, records_of, select_page
 from erpbridge.connectors.sql.values import from_db, python_type, to_db_stamp
 from erpbridge.spi.records import Record
@@ -104,6 +105,10 @@ def sequence_page(
     sequence = info.sequence_column
     assert sequence is not None  # noqa: S101  # the connector picked this mode
     conditions: list[sa.ColumnElement[bool]] = [sequence.is_not(None)]
+    if conn.dialect.name == "mssql" and is_rowversion(sequence):
+        # Rows of transactions still in flight may hold lower rowversions than rows
+        # already committed; reading only below the lowest active one never skips them.
+        conditions.append(sequence < sa.func.MIN_ACTIVE_ROWVERSION())
     if start is not None:
         conditions.append(sequence >= _sequence_param(sequence, start))
     if last is not None:

@@ -17,6 +17,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from erpbridge.connectors.sql.dialects import ORA_ROWSCN, ora_rowscn
 from erpbridge.connectors.sql.errors import SYSTEM, map_errors
 from erpbridge.connectors.sql.presets import objects_of
 from erpbridge.connectors.sql.settings import ObjectSettings, QuerySettings, SqlSettings
@@ -180,6 +181,13 @@ class Database:
         def column(name: str | None, setting: str) -> sa.Column[Any] | None:
             if name is None:
                 return None
+            if (
+                setting == "sequence_column"
+                and name.upper() == ORA_ROWSCN
+                and config.query is None
+                and self.engine.dialect.name == "oracle"
+            ):
+                return ora_rowscn()  # a pseudo-column: not reflected, selected explicitly
             if name not in table.c:
                 hint = did_you_mean(name, table.c.keys())
                 raise ConfigError(
@@ -313,6 +321,13 @@ def _build_engine(settings: SqlSettings, password: str | None) -> sa.Engine:
             write_timeout=call_timeout + 5,
         )
         connect_args.setdefault("charset", "utf8mb4")
+    elif backend == "mssql" and url.get_driver_name() == "pymssql":
+        # pymssql: login_timeout for the connect, timeout for each statement (seconds)
+        connect_args.update(login_timeout=timeout, timeout=call_timeout + 5)
+    elif backend == "mssql" and url.get_driver_name() == "pyodbc":
+        connect_args["timeout"] = timeout  # pyodbc: the login timeout
+    elif backend == "oracle":
+        connect_args["tcp_connect_timeout"] = float(timeout)  # python-oracledb
     engine = sa.create_engine(
         url,
         pool_size=settings.limits.concurrency,
@@ -339,6 +354,10 @@ def _session_setup(backend: str, call_timeout_s: int, *, read_only: bool) -> Any
     lock_wait_s = max(1, int(call_timeout_s) // 2)
 
     def setup(dbapi_connection: Any, _record: Any) -> None:
+        if backend == "oracle":
+            # python-oracledb: every round trip ends after this many ms (ORA-01013 / DPY-4024)
+            dbapi_connection.call_timeout = int(call_timeout_s) * 1000
+            return
         cursor = dbapi_connection.cursor()
         try:
             if backend == "postgresql":
@@ -356,6 +375,10 @@ def _session_setup(backend: str, call_timeout_s: int, *, read_only: bool) -> Any
                 cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {lock_wait_s}")
                 if read_only:
                     cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            elif backend == "mssql":
+                # a lock held by someone else: error 1222 (ConflictError) after this many ms;
+                # SQL Server has no read-only session (the connector still refuses writes)
+                cursor.execute(f"SET LOCK_TIMEOUT {lock_wait_s * 1000}")
         finally:
             cursor.close()
         if backend == "postgresql":

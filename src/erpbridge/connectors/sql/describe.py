@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from erpbridge.connectors.sql.database import LinesInfo, TableInfo
+from erpbridge.connectors.sql.dialects import is_rowversion
 from erpbridge.connectors.sql.values import python_type
 from erpbridge.spi.schema import Field, FieldType, ObjectSchema
 
@@ -41,7 +42,7 @@ def field_type(column: sa.Column[Any]) -> FieldType:
 
 def _is_generated(column: sa.Column[Any]) -> bool:
     """Computed, identity or auto-increment (SERIAL, AUTO_INCREMENT): the database sets it."""
-    if column.computed is not None or column.identity is not None:
+    if column.computed is not None or column.identity is not None or is_rowversion(column):
         return True
     return column.autoincrement is True
 
@@ -92,5 +93,6 @@ def object_schema(info: TableInfo) -> ObjectSchema:
         label=label,
         id_field=info.id_column.name,
         natural_keys=info.natural_keys,
-        stamp_field=stamp.name if stamp is not None else None,
+        # a pseudo-column sequence (ORA_ROWSCN) is not a field of the record
+        stamp_field=stamp.name if stamp is not None and stamp.name in info.table.c else None,
     )

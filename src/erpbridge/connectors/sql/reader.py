@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from erpbridge.connectors.sql.database import TableInfo
+from erpbridge.connectors.sql.dialects import selected_columns
 from erpbridge.connectors.sql.values import UnfitValueError, coerce, digest, from_db
 from erpbridge.spi.records import Record
 
@@ -50,7 +51,8 @@ def select_page(
     limit: int,
 ) -> list[Row]:
     """One page of the object's rows matching ``conditions``, sorted by ``order``."""
-    query = sa.select(info.table).where(*conditions).order_by(*order).limit(limit)
+    columns = selected_columns(info.table, info.sequence_column)
+    query = sa.select(*columns).where(*conditions).order_by(*order).limit(limit)
     return list(conn.execute(query))
 
 
@@ -79,7 +81,11 @@ def lookup(
     rows: list[Row] = []
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
-        query = sa.select(info.table).where(column.in_(chunk)).order_by(info.id_column)
+        query = (
+            sa.select(*selected_columns(info.table, info.sequence_column))
+            .where(column.in_(chunk))
+            .order_by(info.id_column)
+        )
         rows += list(conn.execute(query))
     return records_of(conn, info, rows, zone)
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mssql, oracle
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from erpbridge.connectors.sql.changes import UTC_ZONE
@@ -34,24 +35,44 @@ __all__ = ["staging_ddl", "staging_table", "write_staging"]
 
 
 def staging_table(name: str, schema: str | None = None) -> sa.Table:
-    """The staging table's definition (DDL via :func:`staging_ddl`)."""
+    """The staging table's definition (DDL via :func:`staging_ddl`).
+
+    Portable across the dialects: an identity key (Oracle has no auto-increment without
+    one), Unicode text (SQL Server ``NVARCHAR``: Chinese names and payloads survive any
+    collation), and Oracle ``TIMESTAMP`` rather than ``DATE`` (which has no fractions).
+    """
     big = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    return sa.Table(
+    stamp = (
+        sa.DateTime()
+        .with_variant(oracle.TIMESTAMP(), "oracle")
+        .with_variant(mssql.DATETIME2(), "mssql")  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    )
+    table = sa.Table(
         name,
         sa.MetaData(schema=schema),
-        sa.Column("staging_id", big, primary_key=True, autoincrement=True),
-        sa.Column("object", sa.String(128), nullable=False),
+        sa.Column("staging_id", big, sa.Identity(), primary_key=True, autoincrement=True),
+        sa.Column("object", sa.Unicode(128), nullable=False),
         sa.Column("op", sa.String(16), nullable=False),
-        sa.Column("key_field", sa.String(128)),
-        sa.Column("record_key", sa.String(255)),
-        sa.Column("idempotency_key", sa.String(255), unique=True),
-        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("key_field", sa.Unicode(128)),
+        sa.Column("record_key", sa.Unicode(255)),
+        sa.Column("idempotency_key", sa.Unicode(255)),
+        sa.Column("payload", long_text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False, server_default="new"),
-        sa.Column("message", sa.Text()),
-        sa.Column("created_at", sa.DateTime(), nullable=False),  # UTC
-        sa.Column("processed_at", sa.DateTime()),  # UTC, set by the importer
+        sa.Column("message", long_text()),
+        sa.Column("created_at", stamp, nullable=False),  # UTC
+        sa.Column("processed_at", stamp),  # UTC, set by the importer
         sa.Index(f"ix_{name}_status", "status", "staging_id"),
     )
+    # Unique where set. A plain UNIQUE would allow one NULL only on SQL Server, so there
+    # the index is filtered; elsewhere NULLs never collide.
+    key = table.c.idempotency_key
+    sa.Index(f"ux_{name}_idem", key, unique=True, mssql_where=key.is_not(None))
+    return table
+
+
+def long_text() -> sa.types.TypeEngine[str]:
+    """Unbounded Unicode text: ``NVARCHAR(max)`` on SQL Server, ``NCLOB`` on Oracle."""
+    return sa.UnicodeText().with_variant(mssql.NVARCHAR(), "mssql")
 
 
 def staging_ddl(engine: sa.Engine, name: str, schema: str | None) -> list[str]:
@@ -59,7 +80,8 @@ def staging_ddl(engine: sa.Engine, name: str, schema: str | None) -> list[str]:
     table = staging_table(name, schema)
     statements = [str(CreateTable(table).compile(dialect=engine.dialect)).strip()]
     statements += [
-        str(CreateIndex(index).compile(dialect=engine.dialect)).strip() for index in table.indexes
+        str(CreateIndex(index).compile(dialect=engine.dialect)).strip()
+        for index in sorted(table.indexes, key=lambda i: str(i.name))  # a set: fix the order
     ]
     return statements
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from erpbridge.connectors.sql.batch import insert_new, is_unchanged, plan_batch, update_known
 from erpbridge.connectors.sql.database import LinesInfo, TableInfo, did_you_mean
+from erpbridge.connectors.sql.dialects import is_rowversion, locking_lookup
 from erpbridge.connectors.sql.errors import SYSTEM, classify_db_error
 from erpbridge.connectors.sql.values import UnfitValueError, coerce, to_db_stamp
 from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
@@ -75,6 +76,8 @@ def _coerced(
         column = table.c[name]
         if column.computed is not None:
             refuse(f"column {prefix}{name!r} is computed by the database", f"{prefix}{name}")
+        if is_rowversion(column):
+            refuse(f"column {prefix}{name!r} is a rowversion set by SQL Server", f"{prefix}{name}")
         try:
             values[name] = coerce(value, column, zone)
         except UnfitValueError as exc:
@@ -140,7 +143,8 @@ def _existing(
     if prepared.locate is None:
         return None
     column, value = prepared.locate
-    rows = list(conn.execute(sa.select(info.table).where(column == value).limit(2)))
+    query = locking_lookup(sa.select(info.table).where(column == value).limit(2), info.table)
+    rows = list(conn.execute(query))
     if len(rows) > 1:
         raise ValidationError(
             f"{where}: {column.name} = {value!r} matches more than one record; use a unique key",
