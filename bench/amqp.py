@@ -7,7 +7,9 @@ Steps, each on its own randomly named exchange and queue (deleted at the end):
 - read: the same N events consumed through ``read_changes`` in pages of ``--page``,
   each page acknowledged when the next one is asked for (as the engine does);
 - read with poison: N messages of which 1 in 10 is not JSON (parked on the dead-letter
-  queue with confirms before the page is acknowledged).
+  queue with confirms before the page is acknowledged);
+- read a stream: N messages in a RabbitMQ stream (``queue_type: stream``), consumed from
+  the start with ``x-stream-offset``, each page carrying its last offset as the cursor.
 
 Reports messages per second and this process's CPU seconds (RabbitMQ's CPU is the rest).
 
@@ -66,6 +68,7 @@ async def main(messages: int, batch: int, page: int) -> None:
         objects={
             "Account": AmqpObject(queue=f"{prefix}.accounts", bindings=("crm.Account.*",)),
             "Order": AmqpObject(queue=f"{prefix}.orders"),
+            "Stream": AmqpObject(queue=f"{prefix}.stream", queue_type="stream"),
         },
     )
     connector = AmqpConnector(settings)
@@ -97,6 +100,28 @@ async def main(messages: int, batch: int, page: int) -> None:
                 aio_pika.Message(body, message_id=f"o{n}"), routing_key=f"{prefix}.orders"
             )
 
+    polls: list[int] = []
+
+    async def read_stream() -> int:
+        # Polls as the engine makes them: each hands the last page's cursor to the next
+        # (the broker may still be appending what fill_stream sent without confirms).
+        seen, cursor, idle = 0, None, 0
+        while seen < messages and idle < 20:
+            polls.append(seen)
+            before = seen
+            async for p in connector.read_changes("Stream", cursor, page):
+                seen += len(p.records) + len(p.errors)
+                cursor = p.cursor or cursor
+            idle = idle + 1 if seen == before else 0
+        return seen
+
+    async def fill_stream() -> None:
+        for n in range(messages):
+            body = json.dumps({"id": f"S{n}", **fields}).encode()
+            await channel.default_exchange.publish(
+                aio_pika.Message(body, message_id=f"s{n}"), routing_key=f"{prefix}.stream"
+            )
+
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
@@ -109,8 +134,13 @@ async def main(messages: int, batch: int, page: int) -> None:
         await _timed(label, messages, lambda: read("Account"))
         await fill_orders()
         await _timed(f"read_changes with 10% poison ({page}/page)", messages, lambda: read("Order"))
+        await fill_stream()
+        label = f"read_changes from a stream, offset in the cursor ({page}/page)"
+        await _timed(label, messages, read_stream)
+        print(f"(the stream read took {len(polls)} read_changes calls, cursor handed on)")
     finally:
-        for queue in (f"{prefix}.accounts", f"{prefix}.orders", f"{prefix}.dead_letter"):
+        queues = ("accounts", "orders", "dead_letter", "stream")
+        for queue in (f"{prefix}.{name}" for name in queues):
             await channel.queue_delete(queue)
         await channel.exchange_delete(f"{prefix}.events")
         await peer.close()
