@@ -195,6 +195,14 @@ class Bridge:
             ).all()
         return [(str(f), str(s), str(m)) for f, s, m in rows]
 
+    def dead_letter_hints(self) -> list[str]:
+        """The hint of every open dead letter (what a person should do)."""
+        with self.store.connect() as conn:
+            rows = conn.execute(
+                sa.select(dead_letters.c.hint).where(dead_letters.c.state == "open")
+            ).all()
+        return [str(h) for (h,) in rows]
+
     async def create(self, connection: str, object_name: str, fields: dict[str, object]) -> str:
         """Create one record through the system's own API; returns its id."""
         [result] = await self.connector(connection).write(

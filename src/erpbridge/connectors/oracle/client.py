@@ -60,15 +60,20 @@ class OracleClient:
         return headers
 
     async def get(
-        self, path: str, params: Mapping[str, str] | None = None, *, object: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        object: str | None = None,
+        family: str = "fscmRestApi",
     ) -> JsonObject:
-        """GET ``root + path`` and return its JSON object.
+        """GET ``root + path`` (the root of ``family``) and return its JSON object.
 
         Raises:
             ConnectorError: the classified error answer, a transport failure, or an answer
                 that is not a JSON object.
         """
-        url = path if path.startswith("http") else f"{self.settings.root}{path}"
+        url = path if path.startswith("http") else f"{self.settings.root_of(family)}{path}"
         with map_errors(object):
             response = await self.http.get(url, params=params, headers=self._headers())
         if response.status_code >= 400:
@@ -83,9 +88,14 @@ class OracleClient:
         return body
 
     async def batch(
-        self, parts: Sequence[JsonObject], *, upsert: bool, object: str | None = None
+        self,
+        parts: Sequence[JsonObject],
+        *,
+        upsert: bool,
+        object: str | None = None,
+        family: str = "fscmRestApi",
     ) -> BatchAnswer:
-        """POST one batch request (reference §4).
+        """POST one batch request to the version root of ``family`` (reference §4).
 
         Returns:
             ``ok`` with every part, or not ``ok`` with the failing parts (nothing committed).
@@ -99,7 +109,7 @@ class OracleClient:
         content = json.dumps({"parts": list(parts)}, ensure_ascii=False, default=str).encode()
         with map_errors(object):
             response = await self.http.post(
-                f"{self.settings.root}/", content=content, headers=headers
+                f"{self.settings.root_of(family)}/", content=content, headers=headers
             )
         if response.status_code == 200:
             listed = _parts_of(read_json(response, system=SYSTEM, object=object))

@@ -152,7 +152,9 @@ class OracleConnector:
         children = list(cast(list[JsonValue], first.get("items") or []))
         while True:
             params = {"onlyData": "true", "limit": str(_MAX_PAGE), "offset": str(len(children))}
-            body = await self.client.get(f"/{resource}/{key}/child/{name}", params, object=object)
+            body = await self.client.get(
+                f"/{resource}/{key}/child/{name}", params, object=object, family=spec.family
+            )
             page = body.get("items")
             if not isinstance(page, list):
                 raise ConnectorError(
@@ -174,7 +176,8 @@ class OracleConnector:
     async def _page(
         self, object: str, resource: str, params: Mapping[str, str]
     ) -> tuple[list[JsonObject], bool]:
-        body = await self.client.get(f"/{resource}", params, object=object)
+        family = OBJECTS[object].family
+        body = await self.client.get(f"/{resource}", params, object=object, family=family)
         items = body.get("items")
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ConnectorError(
@@ -197,7 +200,9 @@ class OracleConnector:
         objects: dict[str, ObjectSchema] = {}
         for object in OBJECTS:
             spec, resource = self._spec(object)
-            answer = await self.client.get(f"/{resource}/describe", object=object)
+            answer = await self.client.get(
+                f"/{resource}/describe", object=object, family=spec.family
+            )
             objects[object] = to_object_schema(object, spec, answer)
         return Catalog(objects)
 
@@ -272,12 +277,16 @@ class OracleConnector:
             found: list[Record] = []
             for record_id in dict.fromkeys(ids):
                 try:
-                    item = await self.client.get(f"/{resource}/{record_id}", object=object)
+                    item = await self.client.get(
+                        f"/{resource}/{record_id}", object=object, family=spec.family
+                    )
                 except NotFoundError:
                     continue
                 found.extend(await self._records(object, spec, resource, [item]))
             return found
-        # Every id attribute here is a number: an id that is not one cannot exist.
+        if not spec.numeric_id:
+            return await self._where_in(object, spec, resource, spec.id_field, list(ids))
+        # A numeric id attribute: an id that is not a number cannot exist.
         numeric: list[JsonValue] = [int(i) for i in ids if i.isascii() and i.isdigit()]
         return await self._where_in(object, spec, resource, spec.id_field, numeric)
 
@@ -359,7 +368,7 @@ class OracleConnector:
         pending = list(planned)
         while pending:
             answer = await self.client.batch(
-                [p.part for p in pending], upsert=upsert, object=object
+                [p.part for p in pending], upsert=upsert, object=object, family=spec.family
             )
             by_id = {str(part.get("id")): part for part in answer.parts}
             if answer.ok:

@@ -3,7 +3,8 @@
 Objects are named after their Fusion REST resources (``oracle:salesOrdersForOrderHub``).
 Reference §2 and §2.3 give the keys; ``onhandQuantityDetails`` has an opaque hash key, so its
 record id is taken from ``links[rel=self]`` (reference §1.3: "follow links[rel=self] rather
-than build keys"). ``customerCreditProfiles`` is not a confirmed Oracle resource name (§2,
+than build keys"). ``hubOrganizations`` lives under ``/crmRestApi`` and is keyed by its
+PartyNumber. ``customerCreditProfiles`` is not a confirmed Oracle resource name (§2,
 "Credit" [U]); a pod that exposes credit limits under another name maps it with the
 connection's ``resources`` setting.
 """
@@ -29,6 +30,9 @@ class ObjectSpec:
         children: child collections read with each record (``expand``).
         alt_key: the alternate key Oracle's ``Upsert-Mode`` matches on; empty = none.
         writable: has create/update through REST.
+        family: the REST family in the path: ``fscmRestApi`` (ERP/SCM/procurement) or
+            ``crmRestApi`` (trading community parties), reference §1.1.
+        numeric_id: the id attribute holds a number (``get`` skips ids that are not).
     """
 
     resource: str
@@ -37,6 +41,8 @@ class ObjectSpec:
     children: tuple[str, ...] = ()
     alt_key: tuple[str, ...] = ()
     writable: bool = False
+    family: str = "fscmRestApi"
+    numeric_id: bool = True
 
 
 OBJECTS: dict[str, ObjectSpec] = {
@@ -59,6 +65,19 @@ OBJECTS: dict[str, ObjectSpec] = {
         "purchaseRequisitions", "RequisitionHeaderId", ("Requisition",), ("lines",), writable=True
     ),
     "customerCreditProfiles": ObjectSpec(
-        "customerCreditProfiles", "CustomerAccountId", ("AccountNumber",)
+        "customerCreditProfiles", "CustomerAccountId", ("AccountNumber", "PartyNumber")
+    ),
+    # A party with its primary address (reference §2: creates no Receivables account). The
+    # item key is the PartyNumber (Registry ID); SourceSystem + SourceSystemReferenceValue
+    # register the CRM's id and make a resent create an update (Upsert-Mode).
+    "hubOrganizations": ObjectSpec(
+        "hubOrganizations",
+        "PartyNumber",
+        ("PartyNumber", "SourceSystemReferenceValue", "PartyId"),
+        (),
+        ("SourceSystem", "SourceSystemReferenceValue"),
+        writable=True,
+        family="crmRestApi",
+        numeric_id=False,
     ),
 }

@@ -13,7 +13,7 @@ __all__ = ["OracleSettings"]
 
 
 class OracleSettings(ConnectionSettings):
-    """A connection to an Oracle Fusion Cloud pod's REST APIs (``/fscmRestApi``).
+    """A connection to an Oracle Fusion Cloud pod's REST APIs (``/fscmRestApi``, ``/crmRestApi``).
 
     Attributes:
         base_url: scheme and host of the pod (``https://abcd.fa.us2.oraclecloud.com``).
@@ -59,5 +59,9 @@ class OracleSettings(ConnectionSettings):
 
     @property
     def root(self) -> str:
-        """The version root URL, without a trailing slash."""
-        return f"{self.base_url}/fscmRestApi/resources/{self.api_version}"
+        """The ``fscmRestApi`` version root URL, without a trailing slash."""
+        return self.root_of("fscmRestApi")
+
+    def root_of(self, family: str) -> str:
+        """The version root URL of a REST family (``fscmRestApi``, ``crmRestApi``)."""
+        return f"{self.base_url}/{family}/resources/{self.api_version}"

@@ -68,9 +68,16 @@ def build_app(
     username: str = SANDBOX_USER,
     password: str = SANDBOX_PASSWORD,
     child_limit: int | None = None,
+    auto_accounts: bool = True,
 ) -> OracleSimApp:
     """The simulator app over an existing state (tests use this with a small seed)."""
-    return OracleSimApp(state, username=username, password=password, child_limit=child_limit)
+    return OracleSimApp(
+        state,
+        username=username,
+        password=password,
+        child_limit=child_limit,
+        auto_accounts=auto_accounts,
+    )
 
 
 def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> FaultMiddleware:
@@ -103,6 +110,6 @@ SIMULATOR = SimulatorSpec(
     create_app=create_app,
     connection_entry=connection_entry,
     needs_tls=False,
-    summary="Oracle Fusion Cloud REST (order hub, customer accounts, items, on-hand, "
+    summary="Oracle Fusion Cloud REST (order hub, parties, customer accounts, items, on-hand, "
     "requisitions, credit)",
 )

@@ -7,6 +7,11 @@ query-by-example, 2+: expressions), the shape of expanded children (3+: collecti
 and of error bodies (4+: JSON details). A POST to the version root with the batch media type
 runs a batch (batch.py). Any unexpected failure answers a 500 in Oracle's error shape, never
 a traceback.
+
+The same framework serves the trading community resources (``hubOrganizations``) under
+``/crmRestApi/resources/<version>/`` (§1.1); each resource answers under its own family only.
+Simulator control (not part of Oracle): ``POST /sim/tick`` runs one business day (days.py),
+with the same Basic auth.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from erpbridge.sims.oracle.batch import BATCH_MEDIA_TYPE, handle_batch
+from erpbridge.sims.oracle.days import run_business_day
 from erpbridge.sims.oracle.errors import OracleError, error_body
-from erpbridge.sims.oracle.model import API_PREFIX, VERSIONS
+from erpbridge.sims.oracle.model import FAMILIES, VERSIONS
 from erpbridge.sims.oracle.query import QueryError
 from erpbridge.sims.oracle.service import Answer, Call, OracleService, parse_body
 from erpbridge.sims.oracle.state import OracleState
@@ -46,13 +52,21 @@ class OracleSimApp:
         password: its password.
         child_limit: records per expanded child collection in collection and item reads;
             None shows them all. Default None.
+        auto_accounts: a party created as a CUSTOMER gets its Receivables account at once
+            (the sandbox standing in for the Receivables clerk; parties.py). Default True.
     """
 
     def __init__(
-        self, state: OracleState, *, username: str, password: str, child_limit: int | None = None
+        self,
+        state: OracleState,
+        *,
+        username: str,
+        password: str,
+        child_limit: int | None = None,
+        auto_accounts: bool = True,
     ) -> None:
         self.state = state
-        self.service = OracleService(state, child_limit=child_limit)
+        self.service = OracleService(state, child_limit=child_limit, auto_accounts=auto_accounts)
         self._username = username
         self._password = password
         #: called on ASGI lifespan shutdown (create_app closes the SQLite store here).
@@ -100,9 +114,14 @@ class OracleSimApp:
         if not self._authorized(request):
             return Response(b"", status_code=401, headers={"WWW-Authenticate": _REALM})
         path: str = request.scope["path"]
-        if not path.startswith(API_PREFIX):
+        if path == "/sim/tick" and request.method.upper() == "POST":
+            moved = run_business_day(self.service.rules)
+            return Response(json.dumps(moved), media_type="application/json")
+        family, _, rest = path.strip("/").partition("/")
+        prefix = f"/{family}/resources/"
+        if family not in FAMILIES or not path.startswith(prefix):
             raise OracleError(404, f"No REST service at {path}.")
-        api_version, _, rest = path[len(API_PREFIX) :].partition("/")
+        api_version, _, rest = path[len(prefix) :].partition("/")
         if api_version not in VERSIONS:
             raise OracleError(404, f"The REST API version {api_version} doesn't exist.")
         method = request.method.upper()
@@ -119,8 +138,9 @@ class OracleSimApp:
         if raw.strip() and not is_batch and "json" not in content_type:
             raise OracleError(415, f"The media type {content_type or '(none)'} isn't supported.")
         headers = {k.lower(): v for k, v in request.headers.items()}
-        root = f"{request.url.scheme}://{request.url.netloc}{API_PREFIX}{api_version}"
+        root = f"{request.url.scheme}://{request.url.netloc}{prefix}{api_version}"
         call = Call(
+            family=family,
             method=method,
             path=rest,
             query=dict(request.query_params),

@@ -98,6 +98,7 @@ def handle_batch(state: OracleState, call: Call, handle: Callable[[Call], Answer
                     root=call.root,
                     payload=part.get("payload"),
                     framework_version=call.framework_version,
+                    family=call.family,
                 )
                 try:
                     answer = handle(sub)

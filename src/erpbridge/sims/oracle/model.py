@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "API_PREFIX",
+    "FAMILIES",
     "RESOURCES",
     "VERSIONS",
     "Attr",
@@ -22,6 +23,8 @@ __all__ = [
 ]
 
 API_PREFIX = "/fscmRestApi/resources/"
+#: the REST families served: ERP/SCM/procurement, and CX/trading community (parties), §1.1.
+FAMILIES = ("fscmRestApi", "crmRestApi")
 #: the REST API versions served; ``latest`` is an alias Oracle documents for the newest.
 VERSIONS = ("11.13.18.05", "latest")
 
@@ -76,6 +79,7 @@ class ResourceDef:
         alt_key: the alternate key ``Upsert-Mode`` and duplicate checks use.
         writable: POST/PATCH allowed; read-only resources answer 405.
         deletable: DELETE allowed.
+        family: the REST family in the path (``/<family>/resources/<version>/``).
     """
 
     name: str
@@ -87,6 +91,7 @@ class ResourceDef:
     alt_key: tuple[str, ...] = ()
     writable: bool = False
     deletable: bool = False
+    family: str = "fscmRestApi"
 
     def attr(self, name: str) -> Attr | None:
         """The attribute called ``name``, or None."""
@@ -271,6 +276,7 @@ REQUISITION_LINES = ChildDef(
         Attr("LineNumber", "integer"),
         Attr("LineTypeCode"),
         Attr("CategoryName"),
+        Attr("ItemId", "integer"),
         Attr("ItemNumber"),
         Attr("ItemDescription"),
         Attr("Quantity", "number"),
@@ -283,6 +289,8 @@ REQUISITION_LINES = ChildDef(
         Attr("distributions", "array"),
     ),
     "Lines",
+    # a line resent without its RequisitionLineId (an upsert resend) is matched on its number
+    alt_key=("LineNumber",),
 )
 
 REQUISITIONS = ResourceDef(
@@ -318,6 +326,8 @@ CREDIT_PROFILES = ResourceDef(
         _ro("CustomerAccountId", "integer"),
         _ro("AccountNumber"),
         _ro("CustomerName"),
+        _ro("PartyId", "integer"),
+        _ro("PartyNumber"),
         _ro("CurrencyCode"),
         _ro("OverallCreditLimit", "number"),
         _ro("OrderCreditLimit", "number"),
@@ -328,9 +338,51 @@ CREDIT_PROFILES = ResourceDef(
     ),
 )
 
+# Trading community organization parties (crmRestApi, reference §2 "Customer (party)"): a
+# party with its primary address, not a Receivables account [C via community Q&A]. Item key
+# PartyNumber (the Registry ID). The primary address attributes are flattened on the party
+# and SourceSystem + SourceSystemReferenceValue register the external id [U: flattening and
+# whether the reference is queryable]; the pair is unique per party.
+HUB_ORGANIZATIONS = ResourceDef(
+    "hubOrganizations",
+    "Hub Organizations",
+    "PartyNumber",
+    (
+        _ro("PartyId", "integer", "Party ID"),
+        _ro("PartyNumber", title="Registry ID"),
+        _req("OrganizationName", title="Name"),
+        Attr("PartyUsageCode"),
+        Attr("SourceSystem"),
+        Attr("SourceSystemReferenceValue"),
+        Attr("TaxpayerIdentificationNumber"),
+        Attr("URL"),
+        Attr("PhoneNumber"),
+        Attr("Address1", title="Address Line 1"),
+        Attr("Address2"),
+        Attr("City"),
+        Attr("State"),
+        Attr("Province"),
+        Attr("PostalCode"),
+        Attr("Country", title="Country"),
+        _ro("Status"),
+        *_STAMPS,
+    ),
+    alt_key=("SourceSystem", "SourceSystemReferenceValue"),
+    writable=True,
+    family="crmRestApi",
+)
+
 RESOURCES: dict[str, ResourceDef] = {
     r.name: r
-    for r in (SALES_ORDERS, CUSTOMER_ACCOUNTS, ITEMS, ON_HAND, REQUISITIONS, CREDIT_PROFILES)
+    for r in (
+        SALES_ORDERS,
+        CUSTOMER_ACCOUNTS,
+        ITEMS,
+        ON_HAND,
+        REQUISITIONS,
+        CREDIT_PROFILES,
+        HUB_ORGANIZATIONS,
+    )
 }
 
 

@@ -42,17 +42,34 @@ class OrderRules:
         self.state = state
 
     def line(self, row: Row, path: str) -> Row:
-        """Check one order line against the items and fill what Order Hub derives."""
-        number = str(row.get("ProductNumber") or "")
-        key = self.state.by_alt_key("itemsV2", (number, "M1"))
-        item = self.state.get("itemsV2", key) if key else None
-        if item is None:
+        """Check one order line against the items and fill what Order Hub derives.
+
+        The item is named by ``ProductId`` (the inventory item id) or ``ProductNumber``
+        (reference §2.1 lists both); it must be an item of the master organization M1
+        whose status lets it be ordered (Active).
+        """
+        item: Row | None
+        if row.get("ProductId") is not None:
+            item = self.state.get("itemsV2", str(row["ProductId"]))
+            shown, attr = str(row["ProductId"]), "ProductId"
+        else:
+            number = str(row.get("ProductNumber") or "")
+            key = self.state.by_alt_key("itemsV2", (number, "M1"))
+            item = self.state.get("itemsV2", key) if key else None
+            shown, attr = number or "(none)", "ProductNumber"
+        if item is None or item.get("OrganizationCode") != "M1":
+            raise OracleError(
+                400, f"The item {shown} isn't valid.", "DOO-SIM-ITEM", f"{path}/{attr}"
+            )
+        if item.get("ItemStatusCode") != "Active":
             raise OracleError(
                 400,
-                f"The item {number or '(none)'} isn't valid.",
-                "DOO-SIM-ITEM",
-                f"{path}/ProductNumber",
+                f"The item {item['ItemNumber']} can't be ordered: its item status is "
+                f"{item.get('ItemStatusCode')}, which doesn't allow customer orders.",
+                "DOO-SIM-ITEM-STATUS",
+                f"{path}/{attr}",
             )
+        row["ProductNumber"] = item["ItemNumber"]
         if money(row.get("OrderedQuantity")) <= 0:
             raise OracleError(
                 400,
@@ -89,12 +106,28 @@ class OrderRules:
             row.get("BuyingPartyNumber") or row.get("BuyingPartyId") or row.get("BuyingPartyName")
         )
         attr = "BuyingPartyNumber" if row.get("BuyingPartyNumber") else "BuyingPartyName"
+        if self._is_party(row):
+            raise OracleError(
+                400,
+                f"The buying party {shown} has no active customer account, so the order "
+                "can't be billed. Create the party's customer account in Receivables first.",
+                "DOO-SIM-NO-ACCOUNT",
+                f"/{attr}",
+            )
         raise OracleError(
             400,
             f"The value of the attribute BuyingParty ({shown or 'none'}) isn't valid.",
             "DOO-SIM-PARTY",
             f"/{attr}",
         )
+
+    def _is_party(self, row: Row) -> bool:
+        """A trading community party (hubOrganizations) matches the order's buying party."""
+        if row.get("BuyingPartyNumber"):
+            return self.state.get("hubOrganizations", str(row["BuyingPartyNumber"])) is not None
+        if row.get("BuyingPartyId") is not None:
+            return bool(self.state.lookup("hubOrganizations", "PartyId", [row["BuyingPartyId"]]))
+        return False
 
     def finish(self, row: Row) -> None:
         """Resolve the buying party, default the bill-to, check lines, set the status."""

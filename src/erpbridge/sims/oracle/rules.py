@@ -21,13 +21,16 @@ from typing import cast
 from erpbridge.sims.oracle.errors import OracleError
 from erpbridge.sims.oracle.model import RESOURCES, Attr, ChildDef, ResourceDef
 from erpbridge.sims.oracle.orders import OrderRules, money
+from erpbridge.sims.oracle.parties import PartyRules
 from erpbridge.sims.oracle.query import format_stamp, parse_stamp
 from erpbridge.sims.oracle.state import VERSION_KEY, OracleState, Row
 
-__all__ = ["BUSINESS_UNITS", "ORGANIZATIONS", "Rules"]
+__all__ = ["BUSINESS_UNITS", "ORGANIZATIONS", "UNITS_OF_MEASURE", "Rules"]
 
 #: inventory organizations: code -> id.
 ORGANIZATIONS = {"M1": 207, "SH1": 1001, "BJ1": 1002}
+#: the pod's units of measure (codes): an item's primary unit must be one of them.
+UNITS_OF_MEASURE = ("Ea", "Box", "Hr", "M", "Kg", "L", "Set", "Pr", "Dz")
 #: requisitioning business units: id -> name.
 BUSINESS_UNITS = {204: "Vision Operations", 1011: "China Operations 中国业务部"}
 _MAX_TEXT = 2000
@@ -96,9 +99,10 @@ def _required(attrs: tuple[Attr, ...], row: Row, path: str) -> None:
 class Rules:
     """Creates, updates and deletes records with the rules above."""
 
-    def __init__(self, state: OracleState) -> None:
+    def __init__(self, state: OracleState, *, auto_accounts: bool = True) -> None:
         self.state = state
         self.orders = OrderRules(state)
+        self.parties = PartyRules(state, auto_accounts=auto_accounts)
 
     # --- generic ------------------------------------------------------------------------
 
@@ -242,11 +246,31 @@ class Rules:
                 )
         if resource.name == "purchaseRequisitions":
             row.setdefault("LineNumber", int(path.rsplit("/", 1)[1]) + 1)
+            self._requisition_item(row, path)
             if money(row.get("Quantity")) <= 0:
                 raise OracleError(
                     400, "The quantity must be greater than zero.", "", f"{path}/Quantity"
                 )
         return row
+
+    def _requisition_item(self, row: Row, path: str) -> None:
+        """A line naming ``ItemId`` gets the item's number, description, unit and price."""
+        if row.get("ItemId") is None:
+            return
+        item = self.state.get("itemsV2", str(row["ItemId"]))
+        if item is None:
+            raise OracleError(
+                400,
+                f"The value {row['ItemId']} of the attribute ItemId isn't valid.",
+                "POR-SIM-ITEM",
+                f"{path}/ItemId",
+            )
+        row["ItemNumber"] = item["ItemNumber"]
+        row.setdefault("ItemDescription", item.get("ItemDescription"))
+        if row.get("UnitOfMeasure") is None:
+            row["UnitOfMeasure"] = item.get("PrimaryUOMCode")
+        if row.get("Price") is None:
+            row["Price"] = item.get("ListPrice")
 
     # --- per resource -------------------------------------------------------------------
 
@@ -276,10 +300,14 @@ class Rules:
             self.orders.finish(row)
         elif resource.name == "itemsV2":
             self._finish_item(row)
+        elif resource.name == "hubOrganizations":
+            self.parties.check(row)
         row["LastUpdateDate"] = self.state.now()
         self.state.put(resource.name, key, row)
         if resource.name == "salesOrdersForOrderHub":
             self.orders.move_exposure(old, row)
+        elif resource.name == "hubOrganizations" and old is not None:
+            self.parties.changed(old, row)
 
     def _finish_item(self, row: Row) -> None:
         code = str(row.get("OrganizationCode") or "")
@@ -292,7 +320,17 @@ class Rules:
                 "/OrganizationCode",
             )
         row["OrganizationId"] = ORGANIZATIONS[code]
-        row.setdefault("ItemStatusCode", "Active")
+        uom = row.get("PrimaryUOMCode")
+        if uom is not None and uom not in UNITS_OF_MEASURE:
+            raise OracleError(
+                400,
+                f"The value {str(uom)[:30]!r} of the attribute PrimaryUOMCode isn't valid "
+                f"(units of measure: {', '.join(UNITS_OF_MEASURE)}).",
+                "EGP-SIM-UOM",
+                "/PrimaryUOMCode",
+            )
+        if row.get("ItemStatusCode") is None:
+            row["ItemStatusCode"] = "Active"
 
     def _create_itemsV2(self, head: Row, payload: dict[str, object]) -> str:  # noqa: N802
         row: Row = {a.name: None for a in RESOURCES["itemsV2"].attrs}
@@ -302,6 +340,9 @@ class Rules:
         key = str(row["ItemId"])
         self._finish(RESOURCES["itemsV2"], key, None, row)
         return key
+
+    def _create_hubOrganizations(self, head: Row, payload: dict[str, object]) -> str:  # noqa: N802
+        return self.parties.create(head)
 
     def _create_purchaseRequisitions(self, head: Row, payload: dict[str, object]) -> str:  # noqa: N802
         resource = RESOURCES["purchaseRequisitions"]

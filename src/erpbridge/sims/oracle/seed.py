@@ -82,12 +82,28 @@ def _accounts(state: OracleState, rng: random.Random, size: SeedSize, stamp: obj
             "LastUpdateDate": stamp,
         }
         _put(state, "receivablesCustomerAccountActivities", str(account_id), row)
+        chinese = any("\u4e00" <= c <= "\u9fff" for c in name)
+        party: Row = {
+            "PartyId": row["PartyId"],
+            "PartyNumber": row["PartyNumber"],
+            "OrganizationName": name,
+            "PartyUsageCode": "CUSTOMER",
+            "TaxpayerIdentificationNumber": row["TaxpayerIdentificationNumber"],
+            "City": "上海" if chinese else "Redwood Shores",
+            "Country": "CN" if chinese else "US",
+            "Status": "A",
+            "CreationDate": stamp,
+            "LastUpdateDate": stamp,
+        }
+        _put(state, "hubOrganizations", str(row["PartyNumber"]), party)
         limit = float(rng.choice([50_000, 100_000, 250_000, 500_000, 1_000_000]))
         credit: Row = {
             "CustomerAccountId": account_id,
             "AccountNumber": row["AccountNumber"],
             "CustomerName": name,
-            "CurrencyCode": "CNY" if any("\u4e00" <= c <= "\u9fff" for c in name) else "USD",
+            "PartyId": row["PartyId"],
+            "PartyNumber": row["PartyNumber"],
+            "CurrencyCode": "CNY" if chinese else "USD",
             "OverallCreditLimit": limit,
             "OrderCreditLimit": limit / 5,
             "CreditHold": i % 11 == 10,

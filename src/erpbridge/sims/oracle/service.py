@@ -60,6 +60,8 @@ class Call:
     root: str
     payload: object = None
     framework_version: int = 1
+    #: the REST family of the path (``fscmRestApi`` or ``crmRestApi``).
+    family: str = "fscmRestApi"
 
 
 @dataclass(slots=True)
@@ -115,9 +117,11 @@ def _by(name: str) -> Callable[[tuple[str, Row]], tuple[int, object]]:
 class OracleService:
     """The resources of one simulated pod."""
 
-    def __init__(self, state: OracleState, *, child_limit: int | None = None) -> None:
+    def __init__(
+        self, state: OracleState, *, child_limit: int | None = None, auto_accounts: bool = True
+    ) -> None:
         self.state = state
-        self.rules = Rules(state)
+        self.rules = Rules(state, auto_accounts=auto_accounts)
         self.child_limit = child_limit
 
     def handle(self, call: Call) -> Answer:
@@ -131,7 +135,7 @@ class OracleService:
         if not parts:
             return self._catalog(call)
         resource = RESOURCES.get(parts[0])
-        if resource is None:
+        if resource is None or resource.family != call.family:
             raise OracleError(404, f"The resource {parts[0]} doesn't exist.")
         if len(parts) == 1:
             return self._collection(call, resource)
@@ -222,6 +226,7 @@ class OracleService:
         links = [
             {"rel": "child", "href": f"{call.root}/{r.name}", "name": r.name, "kind": "collection"}
             for r in RESOURCES.values()
+            if r.family == call.family
         ]
         body = {
             "links": links,

@@ -33,6 +33,12 @@ _COUNTER_START = {
     "RequisitionHeaderId": 300_100_190_000_001,
     "Requisition": 100_001,
     "RequisitionLineId": 300_100_191_000_001,
+    # above the seeded parties and accounts (seed.py numbers those from the ...000_001s)
+    "PartyId": 300_100_003_100_001,
+    "PartyNumber": 90_001,
+    "CustomerAccountId": 300_100_004_100_001,
+    "AccountNumber": 20_001,
+    "SiteUseId": 300_100_005_100_001,
 }
 
 
@@ -159,7 +165,8 @@ class OracleState:
         alt = RESOURCES[resource].alt_key
         if not alt:
             return None
-        return tuple(str(row.get(a) or "") for a in alt)
+        values = tuple(str(row.get(a) or "") for a in alt)
+        return values if any(values) else None  # a record without the key (a seeded party)
 
     def _place(self, resource: str, key: str, row: Row | None) -> None:
         table = self.tables[resource]
