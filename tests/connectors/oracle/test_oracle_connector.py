@@ -480,3 +480,34 @@ async def test_two_edits_in_one_millisecond_have_different_versions(
     assert read_a.stamp == read_b.stamp
     assert read_a.version != read_b.version
     assert (first.version, second.version) == (read_a.version, read_b.version)
+
+
+# --- trading community parties (/crmRestApi) -------------------------------------------------
+
+
+async def test_party_is_written_and_read_under_the_crm_root(connector: OracleConnector) -> None:
+    fields = {
+        "OrganizationName": "常州 Connector Party",
+        "PartyUsageCode": "CUSTOMER",
+        "SourceSystem": "SFDC",
+        "SourceSystemReferenceValue": "001CONN1",
+        "Country": "CN",
+    }
+    op = WriteOp(
+        mode=WriteMode.UPSERT,
+        fields=fields,
+        key_field="SourceSystemReferenceValue",
+        key_value="001CONN1",
+    )
+    [created] = await connector.write("hubOrganizations", [op])
+    assert created.outcome is WriteOutcome.CREATED
+    assert created.target_id is not None and created.target_id.startswith("CDRM_")
+    # the same upsert again finds the party by its source reference: an update, no twin
+    [again] = await connector.write("hubOrganizations", [op])
+    assert (again.outcome, again.target_id) == (WriteOutcome.UPDATED, created.target_id)
+    [party] = await connector.get("hubOrganizations", [created.target_id, "CDRM_NONE"])
+    assert party.fields["OrganizationName"] == "常州 Connector Party"
+    found = await connector.find("hubOrganizations", "SourceSystemReferenceValue", ["001CONN1"])
+    assert [r.id for r in found] == [created.target_id]
+    schema = (await connector.describe()).objects["hubOrganizations"]
+    assert schema.field("PartyNumber").read_only  # type: ignore[union-attr]
