@@ -304,3 +304,25 @@ async def test_a_bug_in_a_connector_neither_kills_the_worker_nor_loses_the_job(
     stop.set()
     await task
     assert len(harness.erp.all("Customer")) == 1
+
+
+async def test_order_whose_customer_is_a_dead_letter_names_it_and_makes_no_second_one(
+    harness: Harness,
+) -> None:
+    harness.crm.put("Account", "A1", {"AccountNumber": "C1", "Name": "INVALID"})
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    await harness.drain()
+    harness.crm.put(
+        "Order",
+        "O1",
+        {"OrderNumber": "PO-1", "AccountId": "A1", "Status": "Activated", "Amount": "1"},
+    )
+    await poll_flow(harness.store, harness.runtime, "orders", harness.clock)
+    await harness.drain(step_s=10, rounds=12)
+    rows = harness.rows("select flow, error_class, hint from dead_letters order by id")
+    assert [(flow, kind) for flow, kind, _ in rows] == [
+        ("customers", "validation"),
+        ("orders", "dependency"),
+    ]
+    hint = str(rows[1][2])
+    assert "is a dead letter in customers" in hint and "Name is not valid" in hint

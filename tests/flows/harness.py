@@ -191,7 +191,9 @@ class Bridge:
             rows = conn.execute(
                 sa.select(
                     dead_letters.c.flow, dead_letters.c.source_id, dead_letters.c.error_message
-                ).where(dead_letters.c.state == "open")
+                )
+                .where(dead_letters.c.state == "open")
+                .order_by(dead_letters.c.id)
             ).all()
         return [(str(f), str(s), str(m)) for f, s, m in rows]
 
@@ -199,7 +201,9 @@ class Bridge:
         """The hint of every open dead letter (what a person should do)."""
         with self.store.connect() as conn:
             rows = conn.execute(
-                sa.select(dead_letters.c.hint).where(dead_letters.c.state == "open")
+                sa.select(dead_letters.c.hint)
+                .where(dead_letters.c.state == "open")
+                .order_by(dead_letters.c.id)
             ).all()
         return [str(h) for (h,) in rows]
 

@@ -461,7 +461,8 @@ async def test_order_with_new_customer_and_products_syncs_its_dependencies(
 async def test_product_oracle_refuses_is_one_dead_letter_with_oracles_message(
     tmp_path: Path,
 ) -> None:
-    """A unit of measure Oracle does not have: the item is refused, in Oracle's words."""
+    """A unit of measure Oracle does not have: the item is refused, in Oracle's words; the
+    order naming it waits for it, then is a dead letter naming the product."""
     with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
         try:
             crm = await _crm_records(bridge, uuid.uuid4().hex[:6].upper(), unit="Pallet")
@@ -472,6 +473,30 @@ async def test_product_oracle_refuses_is_one_dead_letter_with_oracles_message(
             [hint] = bridge.dead_letter_hints()
             assert "PrimaryUOMCode" in hint
             assert bridge.outcomes("products-to-oracle") == [(crm["spare"], "created")]
+
+            await sync_flow(
+                bridge.store, bridge.runtime, "orders-to-oracle", bridge.clock, ids=[crm["order"]]
+            )
+            worker = Worker(bridge.store, bridge.runtime, bridge.plans, clock=bridge.clock)
+            for _ in range(5):
+                await worker.run_once()
+                bridge.clock.advance(6.0)
+            assert [f for f, _, state in bridge.open_jobs() if state == "parked"] == [
+                "orders-to-oracle"
+            ]
+            bridge.clock.advance(31 * 60)  # past the flow's dependency_timeout (30m)
+            await bridge.drain()
+            # Still one dead letter for the product (its failure is not repeated), and one
+            # for the order whose hint carries the product's: Oracle's words reach the order.
+            dead = bridge.dead_letters()
+            assert [(f, r) for f, r, _ in dead] == [
+                ("products-to-oracle", crm["hardware"]),
+                ("orders-to-oracle", crm["order"]),
+            ]
+            order_hint = bridge.dead_letter_hints()[1]
+            assert f"{crm['hardware']!r} is a dead letter in products-to-oracle" in order_hint
+            assert "PrimaryUOMCode isn't valid" in order_hint
+            assert await _oracle_order_of(bridge, crm["order"]) == []
         finally:
             await close(bridge)
 

@@ -39,6 +39,7 @@ __all__ = [
     "enqueue_changes",
     "finish_jobs",
     "last_done_stamps",
+    "open_dead_letter",
     "park_job",
     "partition_of",
     "pending_dependencies",
@@ -157,10 +158,33 @@ def enqueue_changes(
     return IntakeResult(queued=len(fresh), duplicates=seen - len(inserted), stale=stale)
 
 
+def open_dead_letter(
+    conn: sa.Connection, flows: Sequence[str], source_id: str
+) -> tuple[str, str] | None:
+    """(flow, error) of an open dead letter of ``source_id`` in one of ``flows``, if any."""
+    if not flows:
+        return None
+    row = conn.execute(
+        sa.select(dead_letters.c.flow, dead_letters.c.error_message)
+        .where(
+            dead_letters.c.flow.in_(list(flows)),
+            dead_letters.c.source_id == source_id,
+            dead_letters.c.state == "open",
+        )
+        .order_by(dead_letters.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
 def pending_dependencies(
     conn: sa.Connection, wanted: list[tuple[str, Change]]
 ) -> dict[str, list[Change]]:
-    """The dependency syncs still needed: one per (flow, record), none if a job is open."""
+    """The dependency syncs still needed: one per (flow, record), none if a job is open.
+
+    None either for a record with an open dead letter in that flow: it waits for a person,
+    and syncing it again would only make a second dead letter of the same failure.
+    """
     by_flow: dict[str, dict[str, Change]] = defaultdict(dict)
     for flow, change in wanted:
         by_flow[flow].setdefault(change.record_id, change)
@@ -175,6 +199,16 @@ def pending_dependencies(
                     jobs.c.state.in_(
                         (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
                     ),
+                )
+            )
+        }
+        open_ids |= {
+            str(r[0])
+            for r in conn.execute(
+                sa.select(dead_letters.c.source_id).where(
+                    dead_letters.c.flow == flow,
+                    dead_letters.c.source_id.in_(list(changes)),
+                    dead_letters.c.state == "open",
                 )
             )
         }

@@ -38,6 +38,7 @@ from erpbridge.engine.queue import (
     enqueue_changes,
     finish_jobs,
     last_done_stamps,
+    open_dead_letter,
     park_job,
     pending_dependencies,
     release_jobs,
@@ -349,9 +350,7 @@ class Worker:
         now = self.clock.now()
         since = job.waiting_since or now
         if (now - since).total_seconds() >= plan.policy.dependency_timeout_s:
-            hint = (
-                f"the referenced {exc.entity} {exc.source_id!r} never synced; sync it, then replay"
-            )
+            hint = self._dependency_hint(plan, exc)
             batch.dead.append(
                 (
                     job,
@@ -372,6 +371,25 @@ class Worker:
                         object=dep.spec.source.object, record_id=source_id, version=version
                     )
                     batch.dependencies.append((dep.name, change))
+
+    def _dependency_hint(self, plan: FlowPlan, exc: MissingReference) -> str:
+        """What to do about a reference that never synced: its own dead letter, if it has one."""
+        flows = [
+            dep.name
+            for dep in self.plans.values()
+            if dep.entity == exc.entity and dep.source_connection == plan.source_connection
+        ]
+        with self.store.connect() as conn:
+            found = open_dead_letter(conn, flows, exc.source_id)
+        if found is None:
+            return (
+                f"the referenced {exc.entity} {exc.source_id!r} never synced; sync it, then replay"
+            )
+        flow, error = found
+        return (
+            f"the referenced {exc.entity} {exc.source_id!r} is a dead letter in {flow} "
+            f"({error[:300]}); fix and replay it there, then replay this"
+        )
 
     async def _target_ids(
         self, plan: FlowPlan, mapped: list[tuple[Job, Record, dict[str, object]]]
