@@ -7,6 +7,8 @@ read back through the systems' APIs.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,10 +18,12 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from erpbridge.api.app import create_app
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.worker import Worker
 from erpbridge.sims._common.faults import FaultConfig, FaultKind, FaultMiddleware
+from erpbridge.sims._common.server import serve_app
 from erpbridge.sims.oracle import ORACLE_FAULTS
 from tests.flows.harness import Bridge, close, running_template
 
@@ -274,6 +278,10 @@ async def test_customer_order_and_case_reach_oracle_and_status_comes_back(tmp_pa
                     crm_order.fields["ERP_SalesOrder__c"],
                     crm_order.fields["ERP_Status__c"],
                 ) == (order["OrderNumber"], expected)
+            [spare_item] = await bridge.find("oracle", "itemsV2", "ItemNumber", [f"P-{tag}-2"])
+            await bridge.sync("products-from-oracle", ids=[spare_item.id])
+            spare = await bridge.get("salesforce", "Product2", crm["spare"])
+            assert spare.fields["ERP_Material__c"] == f"P-{tag}-2"
             await bridge.sync("requisitions-from-oracle", ids=[str(requisition["_id"])])
             case = await bridge.get("salesforce", "Case", crm["case"])
             assert (
@@ -286,6 +294,7 @@ async def test_customer_order_and_case_reach_oracle_and_status_comes_back(tmp_pa
                 ("orders-to-oracle", crm["order"]),
                 ("customers-to-oracle", crm["account"]),
                 ("requisitions-to-oracle", crm["case"]),
+                ("products-to-oracle", crm["spare"]),
             ):
                 await bridge.sync(flow, ids=[record], trigger=Trigger.POLL)
                 assert bridge.outcomes(flow)[-1][1] in ("echo", "unchanged"), flow
@@ -311,6 +320,67 @@ async def test_customer_order_and_case_reach_oracle_and_status_comes_back(tmp_pa
             [requisition] = await _requisition_of(bridge, crm["case_number"])
             assert len(cast(list[object], requisition["lines"])) == 1
             assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def _sf_session(bridge: Bridge) -> tuple[str, str]:
+    """(instance URL, access token) by the OAuth 2.0 username-password flow."""
+    entry = bridge.sims["salesforce"].entry
+    async with httpx.AsyncClient(
+        verify=ssl.create_default_context(cafile=str(entry["ca_file"])), timeout=30
+    ) as http:
+        answer = await http.post(
+            f"{entry['base_url']}/services/oauth2/token",
+            data={
+                "grant_type": "password",
+                "client_id": entry["client_id"],
+                "client_secret": entry["client_secret"],
+                "username": entry["username"],
+                "password": entry["password"],
+            },
+        )
+    answer.raise_for_status()
+    token = answer.json()
+    return str(token["instance_url"]), str(token["access_token"])
+
+
+async def test_outbound_message_brings_a_new_account_to_oracle(tmp_path: Path) -> None:
+    """Salesforce's outbound message (SOAP, to /hooks/salesforce) queues the account."""
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            entry = bridge.sims["salesforce"].entry
+            receiver = bridge.fork_runtime()  # its own hub, as `erpbridge serve` would be
+            with serve_app(create_app(receiver.hub)) as hub_server:
+                instance, token = await _sf_session(bridge)
+                async with httpx.AsyncClient(
+                    base_url=instance,
+                    verify=ssl.create_default_context(cafile=str(entry["ca_file"])),
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                ) as sf:
+                    configured = await sf.put(
+                        "/_sim/outbound",
+                        json=[
+                            {"url": f"{hub_server.base_url}/hooks/salesforce", "object": "Account"}
+                        ],
+                    )
+                    configured.raise_for_status()
+                    tag = uuid.uuid4().hex[:6].upper()
+                    account = await bridge.create(
+                        "salesforce",
+                        "Account",
+                        {"Name": f"Outbound E2E {tag}", "BillingCountry": "US"},
+                    )
+                    for _ in range(100):  # the message is delivered asynchronously
+                        if bridge.open_jobs():
+                            break
+                        await asyncio.sleep(0.1)
+            assert [f for f, _, _ in bridge.open_jobs()] == ["customers-to-oracle"]
+            await bridge.drain()
+            [party] = await _party_of(bridge, account)
+            assert (party["OrganizationName"], party["Country"]) == (f"Outbound E2E {tag}", "US")
+            assert bridge.outcomes("customers-to-oracle") == [(account, "created")]
         finally:
             await close(bridge)
 
