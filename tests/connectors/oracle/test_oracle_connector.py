@@ -511,3 +511,13 @@ async def test_party_is_written_and_read_under_the_crm_root(connector: OracleCon
     assert [r.id for r in found] == [created.target_id]
     schema = (await connector.describe()).objects["hubOrganizations"]
     assert schema.field("PartyNumber").read_only  # type: ignore[union-attr]
+
+
+async def test_describe_leaves_out_an_object_the_pod_does_not_serve(
+    http: httpx.AsyncClient,
+) -> None:
+    conn = OracleConnector(settings(resources={"customerCreditProfiles": "creditNotHere"}), http)
+    catalog = await conn.describe()
+    assert "customerCreditProfiles" not in catalog.objects
+    assert "salesOrdersForOrderHub" in catalog.objects
+    await conn.aclose()

@@ -196,13 +196,22 @@ class OracleConnector:
         return CheckResult(True, "", {"api_version": self.settings.api_version})
 
     async def describe(self) -> Catalog:
-        """Every known object's schema, from its ``/describe``."""
+        """Every known object's schema, from its ``/describe``.
+
+        An object the pod does not serve (404: ``customerCreditProfiles`` has no confirmed
+        Oracle name, a pod may lack a family) is left out of the catalog, so a check names
+        that object instead of failing for all of them.
+        """
         objects: dict[str, ObjectSchema] = {}
         for object in OBJECTS:
             spec, resource = self._spec(object)
-            answer = await self.client.get(
-                f"/{resource}/describe", object=object, family=spec.family
-            )
+            try:
+                answer = await self.client.get(
+                    f"/{resource}/describe", object=object, family=spec.family
+                )
+            except NotFoundError:
+                _log.info("oracle.describe_missing", object=object, resource=resource)
+                continue
             objects[object] = to_object_schema(object, spec, answer)
         return Catalog(objects)
 
