@@ -415,6 +415,7 @@ async def test_stock_comes_to_the_crm_from_oracle(tmp_path: Path) -> None:
 async def test_order_round_trip_is_exactly_once_through_faults(tmp_path: Path) -> None:
     with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
         try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
             tag = uuid.uuid4().hex[:6].upper()
             crm = await _crm_records(bridge, tag)
             faults = FaultConfig(error_rate=0.1, throttle_rate=0.1, lost_reply_rate=0.1)
@@ -450,6 +451,8 @@ async def test_order_round_trip_is_exactly_once_through_faults(tmp_path: Path) -
             assert bridge.dead_letters() == []
             failed = bridge.failed_attempts()  # the faults did hit the writes
             assert failed.get("transient", 0) + failed.get("rate_limited", 0) >= 1, failed
+            for flow in ("customers-to-oracle", "orders-to-oracle", "requisitions-to-oracle"):
+                assert await bridge.recon(flow, since=started) == [], flow
         finally:
             await close(bridge)
 
