@@ -594,3 +594,21 @@ async def test_order_oracle_rejects_is_one_dead_letter_with_oracles_message(
             assert await _oracle_order_of(bridge, crm["order"]) == []
         finally:
             await close(bridge)
+
+
+async def test_account_with_a_country_oracle_does_not_know_is_one_dead_letter(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            account = await bridge.create(
+                "salesforce", "Account", {"Name": "Nowhere Ltd", "BillingCountry": "Atlantis"}
+            )
+            await bridge.sync("customers-to-oracle", ids=[account])
+            [(flow, record, message)] = bridge.dead_letters()
+            assert (flow, record) == ("customers-to-oracle", account)
+            assert "'ATLANTIS' of the attribute Country isn't valid" in message
+            assert "'Country'" in bridge.dead_letter_hints()[0]
+            assert await _party_of(bridge, account) == []
+        finally:
+            await close(bridge)
