@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from erpbridge.api.app import create_app
+from erpbridge.engine.dead_letters import DeadLetterFilter, replay_dead_letters
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.worker import Worker
@@ -149,6 +150,19 @@ async def _requisition_of(bridge: Bridge, case_number: str) -> list[dict[str, ob
         "oracle", "purchaseRequisitions", "Description", [f"SF-{case_number}"]
     )
     return [dict(r.fields, _id=r.id) for r in found]
+
+
+async def _sim_control(bridge: Bridge, path: str, body: object = None) -> dict[str, object]:
+    """A simulator control call (``/sim/...``, not Oracle's API)."""
+    entry = bridge.sims["oracle"].entry
+    async with httpx.AsyncClient(
+        base_url=str(entry["base_url"]),
+        auth=(str(entry["username"]), str(entry["password"])),
+        timeout=30,
+    ) as http:
+        answer = await http.post(path, json=body)
+    answer.raise_for_status()
+    return cast(dict[str, object], answer.json())
 
 
 async def _tick(bridge: Bridge) -> None:
@@ -610,5 +624,40 @@ async def test_account_with_a_country_oracle_does_not_know_is_one_dead_letter(
             assert "'ATLANTIS' of the attribute Country isn't valid" in message
             assert "'Country'" in bridge.dead_letter_hints()[0]
             assert await _party_of(bridge, account) == []
+        finally:
+            await close(bridge)
+
+
+async def test_order_for_a_party_without_receivables_account_waits_for_a_person(
+    tmp_path: Path,
+) -> None:
+    """A real pod's gap: REST makes the party, not its account. Order Hub refuses the order
+    in its own words; once Receivables opens the account, a replay brings the order in."""
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            await _sim_control(bridge, "/sim/receivables", {"auto_accounts": False})
+            crm = await _crm_records(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.sync("orders-to-oracle", ids=[crm["order"]])
+            [(flow, record, message)] = bridge.dead_letters()
+            assert (flow, record) == ("orders-to-oracle", crm["order"])
+            assert "has no active customer account" in message
+            assert "'BuyingPartyNumber'" in bridge.dead_letter_hints()[0]
+            assert await _oracle_order_of(bridge, crm["order"]) == []
+
+            opened = await _sim_control(bridge, "/sim/receivables", {"open_accounts": True})
+            assert opened["opened"] == 1
+            with bridge.store.begin() as conn:
+                replay_dead_letters(
+                    conn,
+                    DeadLetterFilter(flow="orders-to-oracle"),
+                    list(bridge.plans),
+                    dry_run=False,
+                    actor="ops",
+                    now=bridge.clock.now(),
+                )
+            await bridge.drain()
+            assert bridge.dead_letters() == []
+            [order] = await _oracle_order_of(bridge, crm["order"])
+            assert (order["StatusCode"], len(_lines(order))) == ("OPEN", 2)
         finally:
             await close(bridge)

@@ -221,3 +221,19 @@ async def test_batch_under_the_crm_root_runs_party_parts(fusion: httpx.AsyncClie
     )
     assert answer.status_code == 200
     assert answer.json()["parts"][0]["payload"]["SourceSystemReferenceValue"] == "001B1"
+
+
+async def test_receivables_control_stops_and_catches_up_the_clerk(
+    fusion: httpx.AsyncClient,
+) -> None:
+    stopped = await fusion.post("/sim/receivables", json={"auto_accounts": False})
+    assert stopped.json() == {"auto_accounts": False, "opened": 0}
+    party = (await fusion.post(PARTIES, json=_party_body("001C1"))).json()
+    query = {"q": f"PartyId = {party['PartyId']}"}
+    accounts = f"{ROOT}/receivablesCustomerAccountActivities"
+    assert (await fusion.get(accounts, params=query)).json()["items"] == []
+    caught_up = await fusion.post("/sim/receivables", json={"open_accounts": True})
+    assert caught_up.json()["opened"] == 1
+    assert len((await fusion.get(accounts, params=query)).json()["items"]) == 1
+    refused = await fusion.post("/sim/receivables", json={"clerk": "asleep"})
+    assert refused.status_code == 400

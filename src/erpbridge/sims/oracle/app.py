@@ -10,8 +10,10 @@ a traceback.
 
 The same framework serves the trading community resources (``hubOrganizations``) under
 ``/crmRestApi/resources/<version>/`` (§1.1); each resource answers under its own family only.
-Simulator control (not part of Oracle): ``POST /sim/tick`` runs one business day (days.py),
-with the same Basic auth.
+Simulator controls (not part of Oracle), with the same Basic auth: ``POST /sim/tick`` runs
+one business day (days.py); ``POST /sim/receivables`` with ``{"auto_accounts": false}``
+stops the sandbox's Receivables clerk from opening accounts for new parties (a real pod's
+REST behaviour), with ``{"open_accounts": true}`` makes it open the missing ones (parties.py).
 """
 
 from __future__ import annotations
@@ -98,6 +100,17 @@ class OracleSimApp:
             response = _error(OracleError(500, f"Internal error ({type(exc).__name__})."), version)
         await response(scope, receive, send)
 
+    def _receivables(self, body: object) -> Response:
+        """``/sim/receivables``: switch the sandbox's Receivables clerk, or let it catch up."""
+        if not isinstance(body, dict) or not set(body) <= {"auto_accounts", "open_accounts"}:
+            raise OracleError(400, 'Expected {"auto_accounts": bool, "open_accounts": bool}.')
+        parties = self.service.rules.parties
+        if isinstance(body.get("auto_accounts"), bool):
+            parties.auto_accounts = body["auto_accounts"]
+        opened = parties.open_missing_accounts() if body.get("open_accounts") is True else 0
+        answer = {"auto_accounts": parties.auto_accounts, "opened": opened}
+        return Response(json.dumps(answer), media_type="application/json")
+
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, encoded = header.partition(" ")
@@ -117,6 +130,8 @@ class OracleSimApp:
         if path == "/sim/tick" and request.method.upper() == "POST":
             moved = run_business_day(self.service.rules)
             return Response(json.dumps(moved), media_type="application/json")
+        if path == "/sim/receivables" and request.method.upper() == "POST":
+            return self._receivables(parse_body(await request.body()))
         family, _, rest = path.strip("/").partition("/")
         prefix = f"/{family}/resources/"
         if family not in FAMILIES or not path.startswith(prefix):

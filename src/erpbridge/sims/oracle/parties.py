@@ -64,6 +64,21 @@ class PartyRules:
                 "/Country",
             )
 
+    def open_missing_accounts(self) -> int:
+        """The clerk catches up: every CUSTOMER party without an account gets one."""
+        opened = 0
+        with self.state.transaction():
+            for _, party in self.state.rows("hubOrganizations"):
+                if party.get("PartyUsageCode") != "CUSTOMER":
+                    continue
+                accounts = self.state.lookup(
+                    "receivablesCustomerAccountActivities", "PartyId", [party.get("PartyId")]
+                )
+                if not accounts:
+                    self._open_account(party, self.state.now())
+                    opened += 1
+        return opened
+
     def changed(self, old: Row, party: Row) -> None:
         """After an update: a new name shows on the accounts; a party that became a
         CUSTOMER gets its account (sandbox stand-in, as on create)."""
