@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
+from erpbridge.sims.oracle.describe import describe_resource
 from erpbridge.sims.oracle.errors import OracleError
 from erpbridge.sims.oracle.filter import parse_q
-from erpbridge.sims.oracle.model import RESOURCES, ChildDef, ResourceDef, describe_resource
+from erpbridge.sims.oracle.model import RESOURCES, ChildDef, ResourceDef
 from erpbridge.sims.oracle.query import (
     QueryError,
     parse_expand,
