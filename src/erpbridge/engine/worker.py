@@ -560,8 +560,10 @@ class Worker:
             delay = plan.policy.delay_s(job.attempts, retry_after, self.rng)
             batch.retries.append((job, attempt, now + timedelta(seconds=delay)))
             return
-        hint = None
-        if error.retryable:
+        hint = error.hint if isinstance(error, ConnectorError) else None
+        if hint:
+            pass  # the connector knows what a person can do (e.g. the record's ERP state)
+        elif error.retryable:
             hint = f"gave up after {job.attempts} attempts; check the system, then replay"
         elif isinstance(error, ValidationError):
             hint = (

@@ -91,6 +91,9 @@ class ConnectorError(ErpBridgeError):
         raw: the system's raw error text or body excerpt, kept for the dead letter.
             Connectors must never put credentials or session ids here.
         status: the HTTP status or vendor code, for people only; the engine ignores it.
+        hint: what a person can do about it, when the connector knows better than the
+            error class ("SAP order 123 is already delivered; cancel it in SAP …");
+            the dead letter shows it. Default None (the engine's hint for the class).
     """
 
     def __init__(
@@ -101,12 +104,14 @@ class ConnectorError(ErpBridgeError):
         object: str | None = None,
         raw: str | None = None,
         status: int | str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.message = message
         self.system = system
         self.object = object
         self.raw = raw
         self.status = status
+        self.hint = hint
         super().__init__(message)
 
     @property

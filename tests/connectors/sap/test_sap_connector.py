@@ -400,7 +400,7 @@ async def test_item_quantity_update_by_compound_id_reprices_the_order(
     assert after.fields["TotalNetAmount"] == 3 * before.fields["TotalNetAmount"]  # type: ignore[operator]
 
 
-async def test_update_of_an_order_with_lines_sends_the_header_only(
+async def test_update_of_an_order_with_unchanged_lines_leaves_its_items_alone(
     connector: SapConnector, sim_state: SapState
 ) -> None:
     created = await connector.write("A_SalesOrder", [WriteOp(WriteMode.CREATE, _order("SF-DEEP"))])

@@ -1,9 +1,10 @@
 """OData V2 ``$batch`` on the client side: encode changesets, decode the multipart answer.
 
-Reference §4. Every write op goes in a changeset of its own, so SAP applies each op
-atomically and one failing record does not roll back the others; the answer then has one
-part per changeset, either a nested multipart holding the op's response or, when the
-changeset failed, a single ``application/http`` error part in its place.
+Reference §4. Every record's requests go in a changeset of their own (an order's header
+``PATCH`` with its item requests), so SAP applies them atomically and one failing record
+does not roll back the others; the answer then has one part per changeset, either a nested
+multipart holding one response per request or, when the changeset failed, a single
+``application/http`` error part in its place.
 """
 
 from __future__ import annotations
@@ -37,25 +38,27 @@ class PartAnswer:
     body: bytes
 
 
-def encode_batch(operations: Sequence[BatchOperation]) -> tuple[str, bytes]:
-    """(content type, body) of a ``$batch`` with one changeset per operation."""
+def encode_batch(changesets: Sequence[Sequence[BatchOperation]]) -> tuple[str, bytes]:
+    """(content type, body) of a ``$batch`` with one changeset per list of operations."""
     batch = f"batch_{uuid.uuid4()}"
     lines: list[str] = []
-    for op in operations:
+    for operations in changesets:
         changeset = f"changeset_{uuid.uuid4()}"
         lines += [f"--{batch}", f"Content-Type: multipart/mixed; boundary={changeset}", ""]
-        lines += [
-            f"--{changeset}",
-            "Content-Type: application/http",
-            "Content-Transfer-Encoding: binary",
-            "",
-            f"{op.method} {op.path} HTTP/1.1",
-            "Accept: application/json",
-        ]
-        if op.body is not None:
-            lines.append("Content-Type: application/json")
-        lines += [f"{k}: {v}" for k, v in op.headers.items()]
-        lines += ["", (op.body or b"").decode("utf-8"), f"--{changeset}--", ""]
+        for op in operations:
+            lines += [
+                f"--{changeset}",
+                "Content-Type: application/http",
+                "Content-Transfer-Encoding: binary",
+                "",
+                f"{op.method} {op.path} HTTP/1.1",
+                "Accept: application/json",
+            ]
+            if op.body is not None:
+                lines.append("Content-Type: application/json")
+            lines += [f"{k}: {v}" for k, v in op.headers.items()]
+            lines += ["", (op.body or b"").decode("utf-8")]
+        lines += [f"--{changeset}--", ""]
     lines.append(f"--{batch}--")
     return f"multipart/mixed; boundary={batch}", "\r\n".join(lines).encode("utf-8")
 

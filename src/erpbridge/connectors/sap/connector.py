@@ -7,7 +7,9 @@
 - ``get`` / ``find``: ``$filter`` with ``or``-ed equalities, chunked.
 - ``write``: one ``$batch`` per chunk, one changeset per record, a result per record; a
   create (or upsert) with a natural key looks it up first, so a retried create never makes a
-  duplicate (DESIGN.md §3.2: API_SALES_ORDER_SRV has no idempotency key of its own).
+  duplicate (DESIGN.md §3.2: API_SALES_ORDER_SRV has no idempotency key of its own); an
+  update carrying lines reads the record first and changes its items in the same
+  changeset (lines.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from erpbridge.connectors.sap.describe import EntitySetSchema, parse_metadata, t
 from erpbridge.connectors.sap.errors import SYSTEM, malformed_answer
 from erpbridge.connectors.sap.records import to_record, to_records
 from erpbridge.connectors.sap.settings import DEFAULT_SERVICES, SapSettings
-from erpbridge.connectors.sap.writer import PlannedWrite, plan_write, write_result
+from erpbridge.connectors.sap.writer import PlannedWrite, has_lines, plan_write, write_result
 from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
 from erpbridge.spi.records import (
     ChangePage,
@@ -278,15 +280,18 @@ class SapConnector:
         for start in range(0, len(indexed), size):
             chunk = indexed[start : start + size]
             existing = await self._existing(entity_set, [op for _, op in chunk])
+            current = await self._current(entity_set, [op for _, op in chunk])
             planned: list[PlannedWrite] = []
             for index, op in chunk:
-                outcome = plan_write(entity_set, index, op, existing, self._sets(entity_set))
+                outcome = plan_write(
+                    entity_set, index, op, existing, self._sets(entity_set), current
+                )
                 if isinstance(outcome, WriteResult):
                     results[index] = outcome
                 else:
                     planned.append(outcome)
             if planned:
-                answers = await self._send_batch(entity_set, [p.request for p in planned])
+                answers = await self._send_batch(entity_set, [p.requests for p in planned])
                 for plan, answer in zip(planned, answers, strict=True):
                     results[plan.index] = write_result(
                         entity_set, plan, answer, self._sets(entity_set)
@@ -317,8 +322,17 @@ class SapConnector:
                 found.setdefault((key_field, str(record.fields.get(key_field))), record)
         return found
 
+    async def _current(
+        self, entity_set: EntitySetSchema, ops: Sequence[WriteOp]
+    ) -> dict[str, Record]:
+        """Records (with their lines) that line-level updates by ``target_id`` change."""
+        ids = [op.target_id for op in ops if op.target_id and has_lines(entity_set, op)]
+        if not ids:
+            return {}
+        return {r.id: r for r in await self.get(entity_set.name, ids)}
+
     async def _send_batch(
-        self, entity_set: EntitySetSchema, requests: list[BatchOperation]
+        self, entity_set: EntitySetSchema, requests: list[list[BatchOperation]]
     ) -> list[list[PartAnswer]]:
         content_type, body = encode_batch(requests)
         response = await self.client.request(

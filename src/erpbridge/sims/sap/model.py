@@ -253,6 +253,9 @@ SALES_ORDER = ServiceDef(
                 _s("DeliveryStatus", 1, label="Delivery Status", **_RO),
                 _s("ItemBillingBlockReason", 2, label="Billing Block"),
                 _s("SalesDocumentRjcnReason", 2, label="Reason for Rejection"),
+                # UNSURE (reference §7 does not list it): ExternalItemID (External Item ID,
+                # 40) is served by recent releases; it holds the CRM line's id.
+                _s("ExternalItemID", 40, label="External Item ID"),
             ),
             (NavDef("to_SalesOrder", "A_SalesOrder", False, (("SalesOrder", "SalesOrder"),)),),
             label="Sales Order Item",

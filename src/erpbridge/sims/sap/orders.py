@@ -140,13 +140,60 @@ class OrderRules(RecordRules):
         item["NetAmount"] = (quantity * price_of(material)).quantize(Decimal("0.01"))
 
     def _reprice(self, order: Row) -> None:
+        """Net value of the items not rejected, and the rejection status (A none, B some,
+        C all; a wholly rejected order is completed, OverallSDProcessStatus C)."""
         items = self.state.related("A_SalesOrderItem", ("SalesOrder",), (str(order["SalesOrder"]),))
+        kept = [i for i in items if not i.get("SalesDocumentRjcnReason")]
         total = sum(
-            (i["NetAmount"] for i in items if isinstance(i["NetAmount"], Decimal)), Decimal(0)
+            (i["NetAmount"] for i in kept if isinstance(i["NetAmount"], Decimal)), Decimal(0)
         )
         order["TotalNetAmount"] = total
+        if items and not kept:
+            order.update(OverallSDDocumentRejectionSts="C", OverallSDProcessStatus="C")
+        else:
+            order["OverallSDDocumentRejectionSts"] = "B" if len(kept) < len(items) else "A"
+            if order.get("OverallSDProcessStatus") == "C" and (
+                order.get("OverallOrdReltdBillgStatus") != "C"
+            ):
+                order["OverallSDProcessStatus"] = (
+                    "B" if order.get("OverallTotalDeliveryStatus") == "C" else "A"
+                )
         self._touch(self.state.sets["A_SalesOrder"], order)
         self.state.put("A_SalesOrder", order)
+
+    def check_item_change(self, current: Row, changed: Row) -> None:
+        """SD refuses to change what a delivery already took (quantity, material, plant,
+        reason for rejection) once the item is delivered; texts may still change.
+
+        Raises:
+            ODataError: 400 naming the item, the order and the field (modelled text).
+        """
+        if current.get("DeliveryStatus") not in ("B", "C"):
+            return
+        for name in ("Material", "RequestedQuantity", "Plant", "SalesDocumentRjcnReason"):
+            if (changed.get(name) or None) != (current.get(name) or None):
+                raise ODataError(
+                    400,
+                    "V1/044",
+                    f"Item {int(str(current['SalesOrderItem'])):06d} of sales document "
+                    f"{current['SalesOrder']} has already been delivered; "
+                    f"{name} can no longer be changed",
+                    target=name,
+                )
+
+    def check_item_delete(self, current: Row) -> None:
+        """An item with a delivery (a subsequent document) cannot be deleted.
+
+        Raises:
+            ODataError: 400 naming the item and the order (modelled text).
+        """
+        if current.get("DeliveryStatus") in ("B", "C"):
+            raise ODataError(
+                400,
+                "V1/043",
+                f"Item {int(str(current['SalesOrderItem'])):06d} of sales document "
+                f"{current['SalesOrder']} cannot be deleted: subsequent documents exist",
+            )
 
     def _credit_check(self, order: Row) -> None:
         """Set TotalCreditCheckStatus: A passed, B failed (UNSURE codes, reference §7)."""
@@ -217,6 +264,10 @@ class OrderRules(RecordRules):
                 else:
                     if row.get("TotalCreditCheckStatus") == "B" or row.get("DeliveryBlockReason"):
                         continue
+                    if row.get("OverallSDDocumentRejectionSts") == "C":
+                        continue  # every item rejected: nothing to deliver
+                    # rejected items are not copied into the delivery
+                    items = [i for i in items if not i.get("SalesDocumentRjcnReason")]
                     row.update(OverallTotalDeliveryStatus="C", OverallSDProcessStatus="B")
                     item_status = {"SDProcessStatus": "B", "DeliveryStatus": "C"}
                     for item in items:

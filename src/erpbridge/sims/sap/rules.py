@@ -112,6 +112,7 @@ class Rules(OrderRules):
             self._touch(entity_set, row)
             order = None
             if entity_set.name == "A_SalesOrderItem":
+                self.check_item_change(current, row)
                 order = self.state.get("A_SalesOrder", (str(row["SalesOrder"]),))
                 if order is not None:
                     self._price_item(order, row)
@@ -146,7 +147,13 @@ class Rules(OrderRules):
                     )
                 for item in self.state.related("A_SalesOrderItem", ("SalesOrder",), key):
                     self.state.remove("A_SalesOrderItem", (key[0], str(item["SalesOrderItem"])))
+            if entity_set.name == "A_SalesOrderItem":
+                self.check_item_delete(current)
             self.state.remove(entity_set.name, key)
+            if entity_set.name == "A_SalesOrderItem":
+                order = self.state.get("A_SalesOrder", (key[0],))
+                if order is not None:
+                    self._reprice(dict(order))  # the order's value follows its items
 
     # --- business partners ----------------------------------------------------------
 
