@@ -20,6 +20,7 @@ from erpbridge.spi import (
     ChangePage,
     CheckResult,
     ConnectionSettings,
+    ConnectorError,
     ConnectorSpec,
     Cursor,
     Limits,
@@ -60,6 +61,7 @@ class MemorySystem:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     now: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     unreadable: list[ReadError] = field(default_factory=list)  # reported on every first page
+    undeletable: set[str] = field(default_factory=set)  # objects whose deletes are refused
 
     def tick(self, seconds: float = 1.0) -> datetime:
         self.now += timedelta(seconds=seconds)
@@ -171,6 +173,9 @@ class MemoryConnector:
                 )
                 results.append(WriteResult(ref=op.ref, outcome=WriteOutcome.FAILED, error=error))
                 continue
+            if op.mode is WriteMode.DELETE:
+                results.append(self._delete(object, op))
+                continue
             if op.mode is WriteMode.UPDATE and op.target_id:
                 existing = self.sim.records.get(object, {}).get(op.target_id)
                 if existing is None:
@@ -214,6 +219,23 @@ class MemoryConnector:
                 "read timeout (the write may have happened)", system=self.sim.name, object=object
             )
         return results
+
+    def _delete(self, object: str, op: WriteOp) -> WriteResult:
+        table = self.sim.records.get(object, {})
+        if object in self.sim.undeletable:
+            error: ConnectorError = ValidationError(
+                f"{object} records cannot be deleted through the API",
+                system=self.sim.name,
+                object=object,
+            )
+        elif op.target_id not in table:
+            error = NotFoundError(
+                f"{object} {op.target_id} does not exist", system=self.sim.name, object=object
+            )
+        else:
+            del table[str(op.target_id)]
+            return WriteResult(ref=op.ref, outcome=WriteOutcome.DELETED, target_id=op.target_id)
+        return WriteResult(ref=op.ref, outcome=WriteOutcome.FAILED, error=error)
 
     async def aclose(self) -> None:
         return None

@@ -159,6 +159,9 @@ class TargetSpec(_Strict):
     key: str | None = None
     batch_size: PositiveInt | None = None
     on_missing: Literal["skip", "dead_letter"] = "skip"
+    #: a deleted source record: leave the target alone, delete its target record through
+    #: the xref, or ask a person (engine/deletes.py).
+    on_delete: Literal["ignore", "delete", "dead_letter"] = "ignore"
 
     @model_validator(mode="after")
     def _key_for_upsert(self) -> TargetSpec:

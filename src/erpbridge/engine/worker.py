@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
+from erpbridge.engine.deletes import settle_deletes
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Job, JobState, Trigger
 from erpbridge.engine.limits import CircuitOpenError
@@ -191,13 +192,16 @@ class Worker:
         records = await self._load(plan, jobs, batch)
         live = [(job, records[job.id]) for job in jobs if job.id in records]
         accepted = []
+        deleted = []
         for job, record in live:
             if record.deleted or job.kind == "delete":
-                batch.finished.append(Finished(job, "delete_ignored"))
+                deleted.append((job, record))
             elif not plan.mapper.accepts(record.fields):
                 batch.finished.append(Finished(job, "filtered"))
             else:
                 accepted.append((job, record))
+        if deleted:  # target.on_delete: ignore, delete or dead_letter (deletes.py)
+            await settle_deletes(self, plan, deleted, batch)
         mapped = self._map(plan, accepted, batch)
         if mapped:
             await self._write(plan, mapped, batch)
