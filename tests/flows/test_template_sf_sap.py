@@ -17,6 +17,7 @@ from typing import cast
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from erpbridge.api.app import create_app
 from erpbridge.engine.intake import sync_flow
@@ -24,6 +25,8 @@ from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.worker import Worker
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
+from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
+from erpbridge.store.schema import dead_letters
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -467,5 +470,135 @@ async def test_order_with_new_customer_and_new_products_syncs_its_dependencies(
                 ).run_once()
                 bridge.clock.advance(6.0)
             assert len(await _sap_order_of(bridge, crm)) == 1
+        finally:
+            await close(bridge)
+
+
+def _sap_items(order: dict[str, object]) -> dict[str, tuple[str, str, Decimal, str]]:
+    """ExternalItemID (the CRM line) -> (item number, material, quantity, rejection)."""
+    return {
+        str(i["ExternalItemID"]): (
+            str(i["SalesOrderItem"]),
+            str(i["Material"]),
+            Decimal(str(i["RequestedQuantity"])),
+            str(i.get("SalesDocumentRjcnReason") or ""),
+        )
+        for i in cast(list[dict[str, object]], order["to_Item"])
+    }
+
+
+async def _crm_lines(bridge: Bridge, order: str) -> dict[str, str]:
+    """Product2Id -> OrderItem id of the CRM order's lines."""
+    items = await bridge.find("salesforce", "OrderItem", "OrderId", [order])
+    return {str(i.fields["Product2Id"]): i.id for i in items}
+
+
+async def _order_in_sap(bridge: Bridge, tag: str) -> tuple[dict[str, str], dict[str, object]]:
+    """A new CRM order synced to SAP, and SAP's number written back onto it."""
+    crm = await _new_customer_and_order(bridge, tag)
+    await bridge.sync("products-to-sap", ids=[crm["hardware"], crm["spare"]])
+    await bridge.sync("orders-to-sap", ids=[crm["order"]])
+    [order] = await _sap_order_of(bridge, crm)
+    await bridge.sync("orders-from-sap", ids=[str(order["_id"])])
+    return crm, order
+
+
+async def test_changed_crm_lines_change_exactly_those_sap_items(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
+            tag = uuid.uuid4().hex[:6].upper()
+            crm, order = await _order_in_sap(bridge, tag)
+            lines = await _crm_lines(bridge, crm["order"])
+            hardware, spare = lines[crm["hardware"]], lines[crm["spare"]]
+            assert set(_sap_items(order)) == {hardware, spare}
+            # The sales rep reopens the order (Salesforce locks the lines of an activated
+            # order), changes one line, removes one, adds one, and activates it again.
+            book = await _standard_price_book(bridge)
+            extra = await _product(
+                bridge, book, Name=f"Encoder {tag}", ProductCode=f"P-{tag}-3", Family="Hardware"
+            )
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Draft"})
+            await bridge.update("salesforce", "OrderItem", hardware, {"Quantity": 5})
+            [gone] = await bridge.connector("salesforce").write(
+                "OrderItem", [WriteOp(WriteMode.DELETE, {}, target_id=spare)]
+            )
+            assert gone.outcome is WriteOutcome.DELETED, gone.error
+            [entry] = await bridge.find("salesforce", "PricebookEntry", "Product2Id", [extra])
+            added = await bridge.create(
+                "salesforce",
+                "OrderItem",
+                {
+                    "OrderId": crm["order"],
+                    "PricebookEntryId": entry.id,
+                    "Quantity": 2,
+                    "UnitPrice": 99.5,
+                },
+            )
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Activated"})
+            # The new product is synced first (depends_on), then the order's lines.
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+
+            [after] = await _sap_order_of(bridge, crm)
+            assert after["_id"] == order["_id"]
+            assert _sap_items(after) == {
+                hardware: ("10", f"E2E-{tag}-M1", Decimal(5), ""),
+                added: ("30", f"P-{tag}-3", Decimal(2), ""),
+            }
+            assert await bridge.recon("orders-to-sap", since=started) == []
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_cancelled_crm_order_rejects_its_sap_items(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            crm, order = await _order_in_sap(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Cancelled"})
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+
+            [cancelled] = await _sap_order_of(bridge, crm)
+            assert {r for *_, r in _sap_items(cancelled).values()} == {"Z1"}
+            assert cancelled["OverallSDDocumentRejectionSts"] == "C"
+            assert cancelled["TotalNetAmount"] == 0
+            await _tick(bridge)  # nothing is delivered from a rejected order
+            await bridge.sync("orders-from-sap", ids=[str(order["_id"])])
+            [still] = await _sap_order_of(bridge, crm)
+            assert still["OverallTotalDeliveryStatus"] == "A"
+            crm_order = await bridge.get("salesforce", "Order", crm["order"])
+            assert crm_order.fields["ERP_Status__c"] == "Rejected"
+
+            # An order cancelled before it ever reached SAP is not created there.
+            other = await _new_customer_and_order(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.update("salesforce", "Order", other["order"], {"Status": "Cancelled"})
+            await bridge.sync("orders-to-sap", ids=[other["order"]])
+            assert bridge.outcomes("orders-to-sap")[-1] == (other["order"], "filtered")
+            assert await _sap_order_of(bridge, other) == []
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_cancel_after_delivery_is_one_clear_dead_letter(tmp_path: Path) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            crm, order = await _order_in_sap(bridge, uuid.uuid4().hex[:6].upper())
+            await _tick(bridge)  # SAP delivers the order
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Cancelled"})
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+
+            [(flow, source_id, message)] = bridge.dead_letters()
+            assert (flow, source_id) == ("orders-to-sap", crm["order"])
+            assert "has already been delivered" in message  # SAP's own text
+            with bridge.store.connect() as conn:
+                [hint] = conn.execute(sa.select(dead_letters.c.hint)).scalars().all()
+            assert hint.startswith(
+                f"SAP order {order['_id']} is already delivered; cancel it in SAP or create a "
+                "return"
+            )
+            assert bridge.failed_attempts() == {"validation": 1}  # no retries of a refusal
+            [after] = await _sap_order_of(bridge, crm)
+            assert {r for *_, r in _sap_items(after).values()} == {""}  # nothing rejected
         finally:
             await close(bridge)

@@ -8,7 +8,8 @@ wording marked UNSURE where we could not confirm Salesforce's exact text:
 - PricebookEntry: ``Name``/``ProductCode`` come from the product; one entry per (price
   book, product); an entry in a custom price book needs a standard-price entry first.
 - OrderItem: the order needs a price book, the entry must belong to it, and items of an
-  ``Activated`` order cannot be added, changed or removed; ``Product2Id``, ``ListPrice``
+  order in the Activated status category (``Activated``, and the org's own ``Cancelled``)
+  cannot be added, changed or removed; ``Product2Id``, ``ListPrice``
   and ``TotalPrice`` are derived; the order's ``TotalAmount`` follows and its
   ``SystemModstamp`` moves (a system update).
 - Order: the price book cannot change while it has items; deleting an order deletes its
@@ -29,7 +30,10 @@ from erpbridge.sims.salesforce.schema import ObjectDef
 if TYPE_CHECKING:
     from erpbridge.sims.salesforce.state import OrgState, Row
 
-__all__ = ["after_delete", "after_save", "before_delete", "before_save"]
+__all__ = ["ACTIVATED_CATEGORY", "after_delete", "after_save", "before_delete", "before_save"]
+
+#: Order Status values in the Activated status category (StatusCode): items are locked.
+ACTIVATED_CATEGORY = frozenset({"Activated", "Cancelled"})
 
 _AUTONUMBER = {
     "Order": ("OrderNumber", 8),
@@ -86,7 +90,7 @@ def before_delete(org: OrgState, o: ObjectDef, row: Row) -> None:
             )  # UNSURE of the exact wording
     elif o.name == "OrderItem":
         order = org.live("Order", str(row["OrderId"]))
-        if order is not None and order["Status"] == "Activated":
+        if order is not None and order["Status"] in ACTIVATED_CATEGORY:
             raise _integrity("You can't remove products from an activated order")
     elif o.name == "Pricebook2" and row["IsStandard"]:
         raise SfError(400, "DELETE_FAILED", "You can't delete the standard price book")
@@ -151,7 +155,7 @@ def _check_item(org: OrgState, row: Row, old: Row | None) -> None:
     entry = org.live("PricebookEntry", str(row["PricebookEntryId"]))
     if order is None or entry is None:
         raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-    if order["Status"] == "Activated":
+    if order["Status"] in ACTIVATED_CATEGORY:
         verb = "add" if old is None else "change"
         raise _integrity(f"You can't {verb} products of an activated order", "OrderId")
     if order["Pricebook2Id"] is None:

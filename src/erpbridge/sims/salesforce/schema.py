@@ -295,7 +295,11 @@ OBJECTS: dict[str, ObjectDef] = {
             [
                 _ref("AccountId", "Account", required=True),
                 FieldDef("EffectiveDate", "date", required=True, label="Order Start Date"),
-                _pick("Status", ("Draft", "Activated"), required=True, default="Draft"),
+                # "Cancelled" is an org's own Status value (Setup: Order Status picklist), in
+                # the Activated status category: its items stay locked (objects.py).
+                _pick(
+                    "Status", ("Draft", "Activated", "Cancelled"), required=True, default="Draft"
+                ),
                 _ref("Pricebook2Id", "Pricebook2"),
                 _ro("OrderNumber", "string", 30),
                 _ro("TotalAmount", "currency"),
