@@ -350,7 +350,7 @@ async def test_order_reaches_kingdee_exactly_once_through_faults(tmp_path: Path)
             order = await _jdy_order(bridge, number, code)
             # 金蝶 fails and throttles (429, as its public gateway); 简道云 fails, throttles
             # (8303) and loses answers to writes it applied. Lost answers from 金蝶 are in
-            # the xfail test below: they expose a connector bug.
+            # test_failed_reapproval_is_resumed_by_the_retry below.
             _faults(bridge, on=True)
             await bridge.sync("customers-to-kingdee", ids=[customer])
             await bridge.sync("orders-to-kingdee", ids=[order])
@@ -374,12 +374,6 @@ async def test_order_reaches_kingdee_exactly_once_through_faults(tmp_path: Path)
             await close(bridge)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connectors/kingdee: unaudit_to_update runs UnAudit, Save, Submit, Audit as "
-    "separate calls; a transient failure of Audit leaves the record 审核中 (B), and the "
-    "retry's Save is refused for good (MsgCode 11): dead letter, record stuck in B",
-)
 async def test_failed_reapproval_is_resumed_by_the_retry(tmp_path: Path) -> None:
     with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
         try:

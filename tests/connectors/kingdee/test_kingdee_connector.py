@@ -20,6 +20,7 @@ from erpbridge.sims.kingdee import (
 )
 from erpbridge.spi import (
     AuthError,
+    ConflictError,
     Cursor,
     FieldType,
     RateLimitedError,
@@ -449,6 +450,34 @@ async def test_unaudit_to_update_leaves_a_bill_in_approval_refused(
     assert results[0].outcome is WriteOutcome.FAILED
     assert "审核中" in results[0].error.message  # type: ignore[union-attr]
     assert sim_state.tables["SAL_SaleOrder"][submitted["FID"]]["FDocumentStatus"] == "B"
+
+
+@pytest.mark.parametrize("failing", ["Submit", "Audit"])
+async def test_failed_reapproval_withdraws_the_submission_and_the_retry_finishes_it(
+    connect: ConnectorFactory, faulty_app: FaultMiddleware, failing: str
+) -> None:
+    kingdee = connect(unaudit_to_update=True, submit_and_audit=True)
+    audited = (await kingdee.find("BD_Customer", "FNumber", ["CUST00004"]))[0]
+    update = WriteOp(WriteMode.UPDATE, {"FTEL": "0571-87654321"}, target_id=audited.id)
+    faulty_app.configure(
+        FaultConfig(
+            path_prefix=f"/k3cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.{failing}."
+        )
+    )
+    faulty_app.force(FaultKind.ERROR)
+
+    first = await kingdee.write("BD_Customer", [update])
+    between = (await kingdee.get("BD_Customer", [audited.id]))[0]
+    faulty_app.configure(FaultConfig())
+    retry = await kingdee.write("BD_Customer", [update])
+    after = (await kingdee.get("BD_Customer", [audited.id]))[0]
+
+    assert isinstance(first[0].error, ConflictError)
+    assert f"更新已保存，但重新{failing}失败" in first[0].error.message
+    assert between.fields["FTEL"] == "0571-87654321"
+    assert between.fields["FDocumentStatus"] in ("A", "D")  # saved, not left in approval (B)
+    assert retry[0].outcome is WriteOutcome.UPDATED
+    assert after.fields["FDocumentStatus"] == "C"
 
 
 async def test_a_lost_reply_hides_a_write_that_did_happen(

@@ -21,7 +21,7 @@ _KEYS = [
     "FDate", "FSaleOrderEntry", "FSaleOrderFinance", "FCreateOrgId", "FMaterialId", "FEntryID",
 ]  # fmt: skip
 _OPS = ["Save", "BatchSave", "Draft", "View", "ExecuteBillQuery", "BillQuery", "Submit",
-        "Audit", "UnAudit", "Delete", "QueryBusinessInfo"]  # fmt: skip
+        "Audit", "UnAudit", "CancelAssign", "Delete", "QueryBusinessInfo"]  # fmt: skip
 _FORMS = ["BD_Customer", "SAL_SaleOrder", "STK_Inventory", "bd_material", "NOPE", ""]
 
 _scalars = st.one_of(

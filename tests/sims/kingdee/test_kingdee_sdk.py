@@ -166,6 +166,25 @@ def test_sdk_submit_audit_then_audited_bill_cannot_be_saved_until_unaudit(
     assert query == [["D", "改"]]
 
 
+def test_sdk_cancel_assign_withdraws_a_submitted_bill_so_it_can_be_saved(
+    kd_server: RunningServer,
+) -> None:
+    sdk = _sdk(kd_server)
+    saved = json.loads(sdk.Save("SAL_SaleOrder", {"Model": _order()}))["Result"]
+    number = saved["Number"]
+
+    not_yet = _status(sdk.CancelAssign("SAL_SaleOrder", {"Numbers": [number]}))
+    _status(sdk.Submit("SAL_SaleOrder", {"Numbers": [number]}))
+    refused = _status(sdk.Save("SAL_SaleOrder", {"Model": {"FID": saved["Id"], "FNote": "改"}}))
+    withdrawn = _status(sdk.CancelAssign("SAL_SaleOrder", {"Numbers": [number]}))
+    resaved = _status(sdk.Save("SAL_SaleOrder", {"Model": {"FID": saved["Id"], "FNote": "改"}}))
+
+    assert not_yet["IsSuccess"] is False and not_yet["MsgCode"] == 11
+    assert "未提交" in not_yet["Errors"][0]["Message"]
+    assert refused["IsSuccess"] is False and refused["MsgCode"] == 11
+    assert withdrawn["IsSuccess"] and resaved["IsSuccess"]
+
+
 def test_sdk_delete_refuses_an_audited_bill_and_removes_a_created_one(
     kd_server: RunningServer,
 ) -> None:

@@ -10,7 +10,8 @@
 - ``unaudit_to_update``: K/3 Cloud refuses to save an audited record (MsgCode 11). With
   this option the writer un-audits such records, saves them, and submits and audits them
   again; if re-approval fails the result is a ``ConflictError`` saying the data is saved
-  (a retry of the same update is safe).
+  (a record left submitted by a failed Audit is withdrawn at once with ``CancelAssign``
+  (撤销), so the retry of the same update saves it again instead of being refused).
 """
 
 from __future__ import annotations
@@ -227,7 +228,14 @@ class Writer:
         refused: list[_Save],
         results: list[WriteResult | None],
     ) -> None:
-        """UnAudit, save, then Submit and Audit again (the option ``unaudit_to_update``)."""
+        """UnAudit, save, then Submit and Audit again (the option ``unaudit_to_update``).
+
+        If Submit or Audit fails after the save, the record is not left in approval
+        (审核中, B, where every later Save and UnAudit is refused, MsgCode 11): a submitted
+        one is withdrawn at once with 撤销 (``CancelAssign``), and the result is a
+        ``ConflictError`` saying the data is saved. The retry then saves the record again
+        like any unapproved one (and ``submit_and_audit`` approves it in that call).
+        """
         ids = [str(s.model[info.pk]) for s in refused]
         ok, _ = await self._status_op(info, "UnAudit", ids)
         unaudited = [refused[d] for d in ok]  # the others keep their original error
@@ -235,13 +243,15 @@ class Writer:
             return
         await self._batch_save(info, ops, unaudited, results, auto_audit=False, may_unaudit=False)
         pending = unaudited
+        submitted: list[_Save] = []
         for op_name in ("Submit", "Audit"):
-            ok, errors = await self._status_op(
-                info, op_name, [str(s.model[info.pk]) for s in pending]
-            )
+            if not pending:
+                break
+            ok, errors = await self._status_op_or_errors(info, op_name, pending)
             for dindex, error in errors.items():
                 save = pending[dindex]
                 message = f"更新已保存，但重新{op_name}失败：{error.message}"
+                submitted.append(save)  # a lost Submit answer may have submitted it too
                 results[save.index] = WriteResult(
                     ops[save.index].ref,
                     WriteOutcome.FAILED,
@@ -250,6 +260,20 @@ class Writer:
                     ),
                 )
             pending = [pending[d] for d in ok]
+        if submitted:
+            # Out of approval again, so the retry can save it (the error above still says
+            # why); one that is not in approval refuses this harmlessly.
+            await self._status_op_or_errors(info, "CancelAssign", submitted)
+
+    async def _status_op_or_errors(
+        self, info: FormInfo, op: str, saves: list[_Save]
+    ) -> tuple[list[int], dict[int, ConnectorError]]:
+        """``_status_op`` on these records; a failed call is an error for each of them
+        (the records stay where they are; the caller reports it)."""
+        try:
+            return await self._status_op(info, op, [str(s.model[info.pk]) for s in saves])
+        except ConnectorError as exc:
+            return [], dict.fromkeys(range(len(saves)), exc)
 
     async def _status_op(
         self, info: FormInfo, op: str, ids: list[str]

@@ -3,7 +3,8 @@
 Services (reference §2): ``Kingdee.BOS.WebApi.ServicesStub.AuthService.<Method>``
 (ValidateUser, ValidateUser2, LoginByAppSecret, LoginByAppSecret2, Logout) and
 ``Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.<Op>`` (Save, BatchSave, Draft,
-View, ExecuteBillQuery, BillQuery, Submit, Audit, UnAudit, Delete, QueryBusinessInfo,
+View, ExecuteBillQuery, BillQuery, Submit, Audit, UnAudit, CancelAssign, Delete,
+QueryBusinessInfo,
 ExcuteOperation Forbid/Enable).
 Every answer of a known service is HTTP 200, business errors included
 (``IsSuccess: false``); an unknown data centre is the one non-200 (``Fail to verify
@@ -176,6 +177,7 @@ class KingdeeSimApp:
             "submit": self._status,
             "audit": self._status,
             "unaudit": self._status,
+            "cancelassign": self._status,
             "delete": self._status,
             "querybusinessinfo": self._business_info,
             "excuteoperation": self._operation,  # sic: the SDK and the server spell it so
@@ -301,7 +303,12 @@ class KingdeeSimApp:
 
     def _status(self, call: _Call) -> object:
         form, data = self._form(call), self._data(call)
-        op = {"submit": StatusOp.SUBMIT, "audit": StatusOp.AUDIT, "unaudit": StatusOp.UNAUDIT}
+        op = {
+            "submit": StatusOp.SUBMIT,
+            "audit": StatusOp.AUDIT,
+            "unaudit": StatusOp.UNAUDIT,
+            "cancelassign": StatusOp.CANCEL_ASSIGN,
+        }
         operation = op.get(call.op, StatusOp.DELETE)
         targets = self.rules.targets(form, data)
         done, failed, code = self.rules.change_status(form, operation, targets)

@@ -7,7 +7,8 @@ What the simulator enforces, copied from K/3 Cloud (reference §2, §7):
 - References are written as ``{"FNumber": "C001"}`` (``FNUMBER`` too) and must exist.
 - Numbers (FNumber / FBillNo) are unique per form; an empty number gets the next one.
 - FDocumentStatus: Save makes A (a re-saved D stays D); Submit A/D → B; Audit B → C;
-  UnAudit C → D; Delete only in Z/A/D; Save of a B or C bill is refused.
+  UnAudit C → D; CancelAssign (撤销) B → A; Delete only in Z/A/D; Save of a B or C bill
+  is refused.
 - Every change stamps FModifyDate (server local time); Audit also FApproveDate/FAuditDate.
   Whether a real server moves FModifyDate on Audit is [UNSURE]; the simulator does.
 - Each model of a BatchSave is checked and saved on its own (partial success, DIndex).
@@ -70,6 +71,7 @@ class StatusOp:
     SUBMIT = "Submit"
     AUDIT = "Audit"
     UNAUDIT = "UnAudit"
+    CANCEL_ASSIGN = "CancelAssign"  # 撤销: a submitted bill goes back before approval
     DELETE = "Delete"
 
 
@@ -77,6 +79,7 @@ _TRANSITIONS: dict[str, tuple[str, str | None]] = {
     StatusOp.SUBMIT: ("AD", "B"),
     StatusOp.AUDIT: ("B", "C"),
     StatusOp.UNAUDIT: ("C", "D"),
+    StatusOp.CANCEL_ASSIGN: ("B", "A"),  # UNSURE: back to 创建 (A), also after a re-audit
     StatusOp.DELETE: ("ZAD", None),
 }
 
@@ -92,6 +95,10 @@ _REFUSALS: dict[tuple[str, str], str] = {
     (StatusOp.UNAUDIT, "B"): "单据未审核，不能反审核！",
     (StatusOp.UNAUDIT, "D"): "单据未审核，不能反审核！",
     (StatusOp.UNAUDIT, "Z"): "单据未审核，不能反审核！",
+    (StatusOp.CANCEL_ASSIGN, "A"): "单据未提交，不能撤销！",
+    (StatusOp.CANCEL_ASSIGN, "C"): "单据已经审核，不能撤销！",
+    (StatusOp.CANCEL_ASSIGN, "D"): "单据未提交，不能撤销！",
+    (StatusOp.CANCEL_ASSIGN, "Z"): "单据未提交，不能撤销！",
     (StatusOp.DELETE, "B"): "单据已经提交，不允许删除！",
     (StatusOp.DELETE, "C"): "单据已经审核，不允许删除！",
 }
