@@ -89,7 +89,7 @@ async def test_describe_maps_types_keys_and_required_fields(
     assert order.field("TotalAmount").read_only  # type: ignore[union-attr]
     assert order.field("AccountId").type is FieldType.REFERENCE  # type: ignore[union-attr]
     assert order.field("AccountId").reference_to == "Account"  # type: ignore[union-attr]
-    assert order.field("Status").picklist == ("Draft", "Activated")  # type: ignore[union-attr]
+    assert order.field("Status").picklist == ("Draft", "Activated", "Cancelled")  # type: ignore[union-attr]
     assert account.stamp_field == "SystemModstamp"
 
 
