@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from erpbridge.connectors.sap import SapConnector
 from erpbridge.sims.sap.rules import Rules
@@ -235,3 +236,34 @@ async def test_upsert_by_key_updates_lines_too(
         "L1": ("10", "TG0011", Decimal(2)),
         "L2": ("20", "TG0012", Decimal(1)),
     }
+
+
+async def test_many_item_requests_are_split_into_several_batch_calls_never_a_changeset(
+    sim_state: SapState, faults: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from erpbridge.connectors.sap import connector as sap_connector
+
+    calls: list[str] = []
+
+    async def counting(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http" and scope["path"].endswith("$batch"):
+            calls.append(scope["path"])
+        await faults(scope, receive, send)  # type: ignore[operator]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=counting)) as http:
+        conn = SapConnector(settings(), http)
+        orders = [await _create(conn, f"SF-SPLIT-{n}", [("L1", "TG0011", "1")]) for n in range(3)]
+        monkeypatch.setattr(sap_connector, "MAX_BATCH_REQUESTS", 3)
+        calls.clear()
+        ops = [
+            WriteOp(
+                WriteMode.UPDATE,
+                _order(f"SF-SPLIT-{n}", [("L1", "TG0011", "2"), ("L2", "TG0012", "1")]),
+                target_id=order,
+            )
+            for n, order in enumerate(orders)
+        ]
+        results = await conn.write("A_SalesOrder", ops)
+    assert [r.outcome for r in results] == [WriteOutcome.UPDATED] * 3
+    assert len(calls) == 3  # header + 2 item requests each: one changeset per call
+    assert all(set(_items(sim_state, o)) == {"L1", "L2"} for o in orders)

@@ -56,6 +56,9 @@ _log = structlog.get_logger(__name__)
 
 #: records per $batch when the connection's limits do not say.
 DEFAULT_BATCH_SIZE = 100
+#: requests per $batch call: orders with many changed items split a chunk into several
+#: calls (a changeset is never split; Gateway's limit is by time, reference §4 UNSURE).
+MAX_BATCH_REQUESTS = 500
 #: ids or values per $filter (keeps URLs well under Gateway's 8 KB line limit).
 _FILTER_CHUNK = 40
 #: nested lines read with each object (to-many navigations a flow needs).
@@ -290,9 +293,9 @@ class SapConnector:
                     results[index] = outcome
                 else:
                     planned.append(outcome)
-            if planned:
-                answers = await self._send_batch(entity_set, [p.requests for p in planned])
-                for plan, answer in zip(planned, answers, strict=True):
+            for group in _by_request_count(planned):
+                answers = await self._send_batch(entity_set, [p.requests for p in group])
+                for plan, answer in zip(group, answers, strict=True):
                     results[plan.index] = write_result(
                         entity_set, plan, answer, self._sets(entity_set)
                     )
@@ -357,3 +360,18 @@ class SapConnector:
                 entity_set.name,
             )
         return answers
+
+
+def _by_request_count(planned: list[PlannedWrite]) -> list[list[PlannedWrite]]:
+    """Changesets grouped into $batch calls of at most MAX_BATCH_REQUESTS requests each
+    (one changeset alone may exceed it: it is never split)."""
+    groups: list[list[PlannedWrite]] = []
+    size = 0
+    for plan in planned:
+        if groups and size + len(plan.requests) <= MAX_BATCH_REQUESTS:
+            groups[-1].append(plan)
+            size += len(plan.requests)
+        else:
+            groups.append([plan])
+            size = len(plan.requests)
+    return groups
