@@ -7,6 +7,8 @@
   the lines given replace the bill's lines.
 - ``submit_and_audit`` adds ``IsAutoSubmitAndAudit``: save, submit and audit in one
   server transaction, so a half-failed call never leaves a bill saved but unapproved.
+- A write whose ``FCancelStatus`` is ``B`` cancels the bill (作废, cancel.py) instead of
+  saving it.
 - ``unaudit_to_update``: K/3 Cloud refuses to save an audited record (MsgCode 11). With
   this option the writer un-audits such records, saves them, and submits and audits them
   again; if re-approval fails the result is a ``ConflictError`` saying the data is saved
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
+from erpbridge.connectors.kingdee.cancel import CANCEL_FIELD, cancel_bills, is_cancel
 from erpbridge.connectors.kingdee.client import KingdeeClient, response_status
 from erpbridge.connectors.kingdee.describe import FormInfo
 from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
@@ -136,6 +139,7 @@ class Writer:
         results: list[WriteResult | None] = [None] * len(ops)
         saves: list[_Save] = []
         deletes: list[tuple[int, str]] = []
+        cancels: list[tuple[int, str | None]] = []
         existing = await self._existing_for_upserts(info, ops)
         for index, op in enumerate(ops):
             try:
@@ -145,9 +149,13 @@ class Writer:
                 target = op.target_id
                 if target is None and op.mode is WriteMode.UPSERT:
                     target = existing.get((op.key_field or "", str(op.key_value)))
+                if is_cancel(info, op):
+                    cancels.append((index, target))  # 作废 instead of a save (cancel.py)
+                    continue
                 if target is None and op.mode is WriteMode.UPDATE:
                     target = _target_id(info, op)
-                model = to_model(info, op.fields)
+                fields = {k: v for k, v in op.fields.items() if k != CANCEL_FIELD}
+                model = to_model(info, fields)
                 if target is not None:
                     model[info.pk] = int(target) if target.isdigit() else target
                 saves.append(_Save(index, model, target is not None))
@@ -158,6 +166,8 @@ class Writer:
             await self._batch_save(info, ops, batch, results)  # type: ignore[arg-type]
         for batch in chunks(deletes, size):
             await self._delete(info, ops, batch, results)  # type: ignore[arg-type]
+        for batch in chunks(cancels, size):
+            await cancel_bills(self, info, ops, batch, results)  # type: ignore[arg-type]
         return [r for r in results if r is not None]
 
     async def _existing_for_upserts(
@@ -237,7 +247,7 @@ class Writer:
         like any unapproved one (and ``submit_and_audit`` approves it in that call).
         """
         ids = [str(s.model[info.pk]) for s in refused]
-        ok, _ = await self._status_op(info, "UnAudit", ids)
+        ok, _ = await self.status_op(info, "UnAudit", ids)
         unaudited = [refused[d] for d in ok]  # the others keep their original error
         if not unaudited:
             return
@@ -271,18 +281,20 @@ class Writer:
         """``_status_op`` on these records; a failed call is an error for each of them
         (the records stay where they are; the caller reports it)."""
         try:
-            return await self._status_op(info, op, [str(s.model[info.pk]) for s in saves])
+            return await self.status_op(info, op, [str(s.model[info.pk]) for s in saves])
         except ConnectorError as exc:
             return [], dict.fromkeys(range(len(saves)), exc)
 
-    async def _status_op(
-        self, info: FormInfo, op: str, ids: list[str]
+    async def status_op(
+        self, info: FormInfo, op: str, ids: list[str], *, op_number: str | None = None
     ) -> tuple[list[int], dict[int, ConnectorError]]:
-        """Run Submit/Audit/UnAudit on ``ids``; (DIndexes done, errors by DIndex)."""
+        """Run Submit/Audit/UnAudit/CancelAssign/Delete on ``ids``, or ``ExcuteOperation``
+        with ``op_number`` (``Cancel``); (DIndexes done, errors by DIndex)."""
         form = info.schema.name
-        answer = await self.client.form_call(
-            op, {"formid": form, "data": {"Ids": ",".join(ids)}}, form=form
-        )
+        body: dict[str, object] = {"formid": form, "data": {"Ids": ",".join(ids)}}
+        if op_number is not None:
+            body["opNumber"] = op_number
+        answer = await self.client.form_call(op, body, form=form)
         status = response_status(answer) or {}
         done, failed = successes_of(status), _by_dindex(status)
         ok = [d for d in range(len(ids)) if d in done]
@@ -298,7 +310,7 @@ class Writer:
         batch: list[tuple[int, str]],
         results: list[WriteResult | None],
     ) -> None:
-        ok, errors = await self._status_op(info, "Delete", [target for _, target in batch])
+        ok, errors = await self.status_op(info, "Delete", [target for _, target in batch])
         for dindex, (index, target) in enumerate(batch):
             op = ops[index]
             error = errors.get(dindex)

@@ -5,7 +5,7 @@ Services (reference §2): ``Kingdee.BOS.WebApi.ServicesStub.AuthService.<Method>
 ``Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.<Op>`` (Save, BatchSave, Draft,
 View, ExecuteBillQuery, BillQuery, Submit, Audit, UnAudit, CancelAssign, Delete,
 QueryBusinessInfo,
-ExcuteOperation Forbid/Enable).
+ExcuteOperation Forbid/Enable, Cancel).
 Every answer of a known service is HTTP 200, business errors included
 (``IsSuccess: false``); an unknown data centre is the one non-200 (``Fail to verify
 thirty passport``), as observed. Bodies are accepted in the three shapes clients send:
@@ -315,14 +315,20 @@ class KingdeeSimApp:
         return {"Result": {"ResponseStatus": response_status(failed, done, code)}}
 
     def _operation(self, call: _Call) -> object:
-        """ExcuteOperation: only Forbid/Enable of base data (other opNumbers [UNSURE])."""
+        """ExcuteOperation: Forbid/Enable of base data, Cancel (作废) of sales orders (other
+        opNumbers [UNSURE])."""
         form, data = self._form(call), self._data(call)
         op_number = str(lower_keys(call.body).get("opnumber") or "").strip().lower()
-        if op_number not in ("forbid", "enable"):
-            message = f"操作“{op_number or '(空)'}”不存在或模拟器不支持（支持 Forbid、Enable）"
+        if op_number not in ("forbid", "enable", "cancel"):
+            message = (
+                f"操作“{op_number or '(空)'}”不存在或模拟器不支持（支持 Forbid、Enable、Cancel）"
+            )
             raise BusinessError(message, "opNumber", MsgCode.BAD_REQUEST)
         targets = self.rules.targets(form, data)
-        done, failed, code = self.rules.forbid(form, op_number, targets)
+        if op_number == "cancel":
+            done, failed, code = self.rules.cancel(form, targets)
+        else:
+            done, failed, code = self.rules.forbid(form, op_number, targets)
         return {"Result": {"ResponseStatus": response_status(failed, done, code)}}
 
     def _business_info(self, call: _Call) -> object:

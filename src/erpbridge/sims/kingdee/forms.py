@@ -238,6 +238,7 @@ _SALE_ORDER = FormDef(
         _f("FSaleDeptId", R, "销售部门", ref="BD_Department"),
         _f("FNote", T, "备注"),
         _f("FCloseStatus", S, "关闭状态", read_only=True),
+        _f("FCancelStatus", S, "作废状态", read_only=True),
         _f("FSettleCurrId", R, "结算币别", ref="BD_Currency", subhead="FSaleOrderFinance"),
         _f("FExchangeRate", N, "汇率", subhead="FSaleOrderFinance"),
         _f("FIsIncludedTax", B, "是否含税", subhead="FSaleOrderFinance"),

@@ -137,6 +137,10 @@ class Rules:
         updating = existing is not None
         if existing is not None:
             status = str(existing.get("FDocumentStatus") or "A")
+            if existing.get("FCancelStatus") == "B":
+                raise BusinessError(
+                    f"{self._describe(form, existing)}已作废，不允许修改！", "", MsgCode.STATE
+                )
             if status in ("B", "C"):
                 raise BusinessError(
                     f"{self._describe(form, existing)}，当前状态为“{_STATUS_NAMES[status]}”，"
@@ -198,6 +202,8 @@ class Rules:
             row["FForbidStatus"] = "A"
         if "FCloseStatus" in row:
             row["FCloseStatus"] = "A"
+        if "FCancelStatus" in row:
+            row["FCancelStatus"] = "A"
         bill_type = {"SAL_SaleOrder": "XSDD01_SYS", "PUR_Requisition": "CGSQD01_SYS"}
         if form.form_id in bill_type:
             target = self.state.by_number(FORMS["bos_billtype"], bill_type[form.form_id])
@@ -402,6 +408,37 @@ class Rules:
                 changed["FModifyDate"] = self.state.now_text()
                 self.state.put(form, changed)
                 done.append(SuccessItem(row[form.pk], str(row.get(form.number_key)), dindex))
+        return done, failed, (MsgCode.STATE if failed else MsgCode.OK)
+
+    def cancel(
+        self, form: FormDef, targets: Sequence[tuple[object, Row | None]]
+    ) -> tuple[list[SuccessItem], list[ErrorItem], int]:
+        """ExcuteOperation ``Cancel`` (作废) of bills: only unaudited ones (Z/A/D) that are
+        not cancelled yet; an audited bill must be un-audited first (MsgCode 11)."""
+        if "FCancelStatus" not in {f.key for f in form.fields}:
+            message = f"表单“{form.label}”({form.form_id})不支持作废操作"
+            return [], [ErrorItem(message, "", i) for i in range(len(targets))], MsgCode.BAD_REQUEST
+        if not targets:
+            item = ErrorItem("请至少选择一条需要操作的数据（Numbers 或 Ids）", "")
+            return [], [item], MsgCode.BAD_REQUEST
+        done: list[SuccessItem] = []
+        failed: list[ErrorItem] = []
+        for dindex, (asked, row) in enumerate(targets):
+            if row is None:
+                failed.append(ErrorItem(f"{asked}的{form.label}不存在！", "", dindex))
+                continue
+            status = str(row.get("FDocumentStatus") or "A")
+            reason = {"B": "单据已经提交，不能作废！", "C": "单据已经审核，不能作废！"}.get(status)
+            if row.get("FCancelStatus") == "B":
+                reason = "单据已经作废！"
+            if reason:
+                failed.append(ErrorItem(f"{self._describe(form, row)}，{reason}", "", dindex))
+                continue
+            changed = self.state.copy_of(row)
+            changed["FCancelStatus"] = "B"
+            changed["FModifyDate"] = self.state.now_text()
+            self.state.put(form, changed)
+            done.append(SuccessItem(row[form.pk], str(row.get(form.number_key)), dindex))
         return done, failed, (MsgCode.STATE if failed else MsgCode.OK)
 
     def _move(self, form: FormDef, row: Row, to: str) -> None:
