@@ -429,3 +429,33 @@ async def test_order_for_a_new_customer_waits_for_the_customer(tmp_path: Path) -
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)
+
+
+async def test_cancelled_jdy_order_cancels_the_kingdee_bill(tmp_path: Path) -> None:
+    """简道云 订单状态 已取消 → the audited 金蝶 bill is un-audited and cancelled (作废)."""
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            code, number = f"E2E-{tag}", f"SOE2E{tag}"
+            customer = await _jdy_customer(bridge, code, f"苏州 E2E 取消测试有限公司 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert bill["FDocumentStatus"] == "C"
+            await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])  # ERP单号 back
+
+            await bridge.update("jdy", ORDER, order, {w(311): "已取消"})
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert (bill["FCancelStatus"], bill["FDocumentStatus"]) == ("B", "D")
+            assert bridge.outcomes("orders-to-kingdee")[-1] == (order, "updated")
+
+            # An order cancelled before it reached 金蝶 is not created there.
+            other = await _jdy_order(bridge, f"SOE2EX{tag}", code)
+            await bridge.update("jdy", ORDER, other, {w(311): "已取消"})
+            await bridge.sync("orders-to-kingdee", ids=[other])
+            assert bridge.outcomes("orders-to-kingdee")[-1] == (other, "filtered")
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)

@@ -78,14 +78,19 @@ def _label(value: object) -> str:
     return _text(value) or ""
 
 
+#: read-only form fields the connector writes through an operation (cancel.py: 作废).
+_WRITTEN_BY_OPERATION = frozenset({"FCancelStatus"})
+
+
 def _field(raw: Mapping[str, object]) -> Field:
     kind = ELEMENT_TYPES.get(str(raw.get("ElementType")), FieldType.UNKNOWN)
+    name = _text(raw.get("Key")) or ""
     return Field(
-        name=_text(raw.get("Key")) or "",
+        name=name,
         type=kind,
         label=_label(raw.get("Name")),
         required=bool(raw.get("MustInput")),
-        read_only=bool(raw.get("IsReadOnly")),
+        read_only=bool(raw.get("IsReadOnly")) and name not in _WRITTEN_BY_OPERATION,
         picklist=_STATUS_VALUES if kind is FieldType.PICKLIST else (),
         reference_to=_text(raw.get("LookUpObjectFormId")),
     )

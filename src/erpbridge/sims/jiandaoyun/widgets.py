@@ -144,6 +144,7 @@ SALES_ORDER = Entry(
         _w(308, "ERP单号", "text"),
         _w(309, "ERP状态", "combo"),
         _w(310, "流水号", "sn"),
+        _w(311, "订单状态", "combo"),  # 正常 / 已取消, set by sales after approval
     ),
     is_workflow=True,
 )
