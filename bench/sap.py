@@ -6,7 +6,9 @@ a child process, then in this process runs the connector:
 - read: ``read_changes`` over every A_SalesOrder (with its items expanded) and every
   A_BusinessPartner (keyset paging, 1000 per page);
 - write: N sales orders created through ``$batch`` (100 per call, one changeset each, with
-  the pre-create natural-key lookup), then N updates of those orders;
+  the pre-create natural-key lookup), then N header updates of those orders, then N
+  line-level updates (the orders read with their items, then per order one changeset of
+  header PATCH + one item PATCH + one item POST);
 - get: ``get`` of 2000 sales orders by id (40 ids per ``$filter``).
 
 Reports records per second and where the time went: CPU seconds of the simulator process
@@ -84,8 +86,8 @@ def _order(run: str, i: int, customer: str) -> dict[str, object]:
         "SoldToParty": customer,
         "PurchaseOrderByCustomer": f"BENCH-{run}-{i}",
         "to_Item": [
-            {"Material": "TG0011", "RequestedQuantity": Decimal(2)},
-            {"Material": "TG0012", "RequestedQuantity": Decimal(1)},
+            {"ExternalItemID": "L1", "Material": "TG0011", "RequestedQuantity": Decimal(2)},
+            {"ExternalItemID": "L2", "Material": "TG0012", "RequestedQuantity": Decimal(1)},
         ],
     }
 
@@ -109,6 +111,22 @@ async def _update(connector: SapConnector, ids: list[str]) -> int:
     ops = [
         WriteOp(WriteMode.UPDATE, {"DeliveryBlockReason": "01"}, target_id=i, ref=i) for i in ids
     ]
+    results = await connector.write("A_SalesOrder", ops)
+    return sum(1 for r in results if r.error is None)
+
+
+async def _update_lines(connector: SapConnector, ids: list[str], customers: list[str]) -> int:
+    """Line-level updates: one line changed, one kept, one added (read + 3 requests each)."""
+    ops = []
+    for n, order_id in enumerate(ids):
+        fields = _order("a", n, customers[n % len(customers)])
+        fields.pop("PurchaseOrderByCustomer")
+        fields["to_Item"] = [
+            {"ExternalItemID": "L1", "Material": "TG0011", "RequestedQuantity": Decimal(3)},
+            {"ExternalItemID": "L2", "Material": "TG0012", "RequestedQuantity": Decimal(1)},
+            {"ExternalItemID": "L3", "Material": "TG0013", "RequestedQuantity": Decimal(1)},
+        ]
+        ops.append(WriteOp(WriteMode.UPDATE, fields, target_id=order_id, ref=order_id))
     results = await connector.write("A_SalesOrder", ops)
     return sum(1 for r in results if r.error is None)
 
@@ -155,6 +173,13 @@ async def main(records: int) -> None:
                     f"write A_SalesOrder update x{len(ids)} ($batch)",
                     proc.pid,
                     lambda: _update(connector, ids),
+                )
+            )
+            figures.append(
+                await _measure(
+                    f"write A_SalesOrder line update x{len(ids)} (read, header + 2 item requests)",
+                    proc.pid,
+                    lambda: _update_lines(connector, ids, customers),
                 )
             )
             figures.append(
