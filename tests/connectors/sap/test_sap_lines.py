@@ -267,3 +267,31 @@ async def test_many_item_requests_are_split_into_several_batch_calls_never_a_cha
     assert [r.outcome for r in results] == [WriteOutcome.UPDATED] * 3
     assert len(calls) == 3  # header + 2 item requests each: one changeset per call
     assert all(set(_items(sim_state, o)) == {"L1", "L2"} for o in orders)
+
+
+async def test_two_lines_with_one_reference_are_refused_naming_both(
+    connector: SapConnector, sim_state: SapState
+) -> None:
+    order = await _create(connector, "SF-DUP", [("L1", "TG0011", "1")])
+    before = _items(sim_state, order)
+    result = await _update(
+        connector,
+        order,
+        "SF-DUP",
+        [("L1", "TG0011", "1"), ("L2", "TG0012", "1"), ("L1", "TG0013", "1")],
+    )
+    assert result.outcome is WriteOutcome.FAILED
+    assert isinstance(result.error, ValidationError)
+    assert "to_Item lines 1 and 3 carry the same ExternalItemID 'L1'" in result.error.message
+    assert result.error.field == "to_Item.ExternalItemID"
+    assert _items(sim_state, order) == before
+
+
+async def test_a_copied_item_with_a_reference_already_matched_is_removed(
+    connector: SapConnector, sim_state: SapState
+) -> None:
+    order = await _create(connector, "SF-COPY", [("L1", "TG0011", "1"), ("L1", "TG0011", "1")])
+    result = await _update(connector, order, "SF-COPY", [("L1", "TG0011", "2")])
+    items = sim_state.related("A_SalesOrderItem", ("SalesOrder",), (order,))
+    assert result.outcome is WriteOutcome.UPDATED, result.error
+    assert [(i["SalesOrderItem"], i["RequestedQuantity"]) for i in items] == [("10", 2)]

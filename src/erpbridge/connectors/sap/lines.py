@@ -17,7 +17,9 @@ Matching a mapped line to an SAP item (the choice, docs/connectors/sap.md):
 3. a line matched by neither is created.
 
 An item whose reference no mapped line carries any more was a CRM line that is gone: it is
-deleted (SAP refuses that once the item is delivered, and the whole changeset rolls back).
+deleted (SAP refuses that once the item is delivered, and the whole changeset rolls back);
+so is a second item carrying a reference another item already answers for (a copy).
+Two mapped lines with one reference are refused (a validation error naming both).
 An item without a reference that no line matched is SAP's own (added there, or a
 sub-item SAP generated) and is left alone.
 """
@@ -32,8 +34,10 @@ from urllib.parse import quote
 
 from erpbridge.connectors.sap.batch import BatchOperation
 from erpbridge.connectors.sap.describe import EntitySetSchema
+from erpbridge.connectors.sap.errors import SYSTEM
 from erpbridge.connectors.sap.records import key_predicate, record_id
 from erpbridge.connectors.sap.values import to_wire, to_wire_fields
+from erpbridge.spi.errors import ValidationError
 
 __all__ = ["LINE_NAVS", "LineNav", "LinePlan", "plan_lines"]
 
@@ -96,18 +100,46 @@ def _changes(
     return out
 
 
+def _check_references(
+    entity: str, nav: str, spec: LineNav, lines: Sequence[Mapping[str, object]]
+) -> None:
+    """Each mapped line needs its own reference, or items could not be told apart.
+
+    Raises:
+        ValidationError: two lines carry the same reference (names both lines).
+    """
+    seen: dict[str, int] = {}
+    for n, line in enumerate(lines, start=1):
+        ref = line.get(spec.reference)
+        if _is_blank(ref):
+            continue
+        if str(ref) in seen:
+            raise ValidationError(
+                f"{nav} lines {seen[str(ref)]} and {n} carry the same {spec.reference} "
+                f"{ref!r}; each CRM line needs its own (map it to the line's id)",
+                field=f"{nav}.{spec.reference}",
+                system=SYSTEM,
+                object=entity,
+            )
+        seen[str(ref)] = n
+
+
 def _match(
     spec: LineNav, lines: Sequence[Mapping[str, object]], items: Sequence[Mapping[str, object]]
 ) -> tuple[dict[int, Mapping[str, object]], list[Mapping[str, object]]]:
-    """(line index -> matched item, items to remove) by the rules in the module docstring."""
-    by_reference = {
-        str(i[spec.reference]): i for i in items if not _is_blank(i.get(spec.reference))
-    }
+    """(line index -> matched item, items to remove) by the rules in the module docstring.
+
+    Items that share a reference (copies) are matched once; the other copies are removed.
+    """
+    by_reference: dict[str, list[Mapping[str, object]]] = {}
+    for item in items:
+        if not _is_blank(item.get(spec.reference)):
+            by_reference.setdefault(str(item[spec.reference]), []).append(item)
     matched: dict[int, Mapping[str, object]] = {}
     for n, line in enumerate(lines):
         ref = line.get(spec.reference)
-        if not _is_blank(ref) and str(ref) in by_reference:
-            matched[n] = by_reference.pop(str(ref))
+        if not _is_blank(ref) and by_reference.get(str(ref)):
+            matched[n] = by_reference[str(ref)].pop(0)
     # Items without a reference, oldest item number first, by the matching field.
     free: dict[str, list[Mapping[str, object]]] = {}
     for item in items:
@@ -117,8 +149,7 @@ def _match(
         candidates = free.get(str(line.get(spec.match_by)))
         if n not in matched and candidates:
             matched[n] = candidates.pop(0)
-    mapped_refs = {str(line[spec.reference]) for line in lines if line.get(spec.reference)}
-    removed = [i for ref, i in by_reference.items() if ref not in mapped_refs]
+    removed = [item for rest in by_reference.values() for item in rest]
     return matched, removed
 
 
@@ -137,6 +168,9 @@ def plan_lines(
         fields: the mapped record; its line lists of :data:`LINE_NAVS` navigations count.
         current: the record as SAP has it now, with those navigations expanded.
         sets: every set of the service (the items' schema).
+
+    Raises:
+        ValidationError: two mapped lines carry the same reference.
     """
     requests: list[BatchOperation] = []
     touched: list[Mapping[str, object]] = []
@@ -147,6 +181,7 @@ def plan_lines(
         if spec is None or item_set is None or not isinstance(lines, list | tuple):
             continue
         lines = [line for line in lines if isinstance(line, Mapping)]
+        _check_references(entity_set.name, nav_name, spec, lines)
         now = current.get(nav_name)
         items = [i for i in now if isinstance(i, Mapping)] if isinstance(now, list) else []
         matched, removed = _match(spec, lines, items)

@@ -101,7 +101,10 @@ def plan_write(
     if not has_lines(entity_set, op) or record is None:
         request = BatchOperation("PATCH", path, patch)
         return PlannedWrite(index, op, [request], WriteOutcome.UPDATED, target)
-    lines = plan_lines(entity_set, target, op.fields, record.fields, sets)
+    try:
+        lines = plan_lines(entity_set, target, op.fields, record.fields, sets)
+    except ValidationError as exc:
+        return WriteResult(op.ref, WriteOutcome.FAILED, target, error=exc)
     guard = {"If-Match": record.version} if record.version else {}
     requests = [BatchOperation("PATCH", path, patch, guard), *lines.requests]
     return PlannedWrite(index, op, requests, WriteOutcome.UPDATED, target, record, lines.touched)
