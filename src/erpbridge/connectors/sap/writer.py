@@ -26,7 +26,7 @@ from erpbridge.connectors.sap.errors import SYSTEM, classify_response
 from erpbridge.connectors.sap.lines import LINE_NAVS, plan_lines
 from erpbridge.connectors.sap.records import key_predicate, to_record
 from erpbridge.connectors.sap.values import to_wire_fields
-from erpbridge.spi.errors import ConnectorError, ValidationError
+from erpbridge.spi.errors import ConnectorError, TransientError, ValidationError
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
 
 __all__ = ["PlannedWrite", "has_lines", "plan_write", "write_result"]
@@ -128,7 +128,7 @@ def write_result(
         error = (
             classify_response(wire, entity_set.name)
             if failed is not None
-            else ConnectorError(
+            else TransientError(  # a broken answer: the outcome is unknown, re-read and retry
                 f"{len(answers)} answers in a changeset of {len(plan.requests)} requests",
                 system=SYSTEM,
                 object=entity_set.name,
