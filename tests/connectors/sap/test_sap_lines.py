@@ -10,9 +10,17 @@ import httpx
 import pytest
 
 from erpbridge.connectors.sap import SapConnector
+from erpbridge.sims._common.faults import FaultConfig, FaultMiddleware
 from erpbridge.sims.sap.rules import Rules
 from erpbridge.sims.sap.state import SapState
-from erpbridge.spi import ConflictError, ValidationError, WriteMode, WriteOp, WriteOutcome
+from erpbridge.spi import (
+    ConflictError,
+    TransientError,
+    ValidationError,
+    WriteMode,
+    WriteOp,
+    WriteOutcome,
+)
 from tests.connectors.sap.conftest import settings
 
 Line = tuple[str, str, str]  # (ExternalItemID, Material, quantity)
@@ -295,3 +303,24 @@ async def test_a_copied_item_with_a_reference_already_matched_is_removed(
     items = sim_state.related("A_SalesOrderItem", ("SalesOrder",), (order,))
     assert result.outcome is WriteOutcome.UPDATED, result.error
     assert [(i["SalesOrderItem"], i["RequestedQuantity"]) for i in items] == [("10", 2)]
+
+
+async def test_retry_after_a_lost_answer_adds_no_second_item(
+    connector: SapConnector, sim_state: SapState, faults: FaultMiddleware
+) -> None:
+    order = await _create(connector, "SF-LOSTLINE", [("L1", "TG0011", "1")])
+    lines = [("L1", "TG0011", "2"), ("L2", "TG0012", "1")]
+    faults.configure(
+        FaultConfig(
+            lost_reply_rate=1.0, path_prefix="/sap/opu/odata/sap/API_SALES_ORDER_SRV/$batch"
+        )
+    )
+    with pytest.raises(TransientError):
+        await _update(connector, order, "SF-LOSTLINE", lines)  # applied, answer lost
+    faults.configure(FaultConfig())
+    retry = await _update(connector, order, "SF-LOSTLINE", lines)
+    assert retry.outcome is WriteOutcome.UPDATED, retry.error
+    assert _items(sim_state, order) == {
+        "L1": ("10", "TG0011", Decimal(2)),
+        "L2": ("20", "TG0012", Decimal(1)),
+    }
