@@ -450,6 +450,9 @@ async def test_cancelled_jdy_order_cancels_the_kingdee_bill(tmp_path: Path) -> N
             bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
             assert (bill["FCancelStatus"], bill["FDocumentStatus"]) == ("B", "D")
             assert bridge.outcomes("orders-to-kingdee")[-1] == (order, "updated")
+            await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])
+            jdy_order = await bridge.get("jdy", ORDER, order)
+            assert jdy_order.fields[w(309)] == "作废"
 
             # An order cancelled before it reached 金蝶 is not created there.
             other = await _jdy_order(bridge, f"SOE2EX{tag}", code)
