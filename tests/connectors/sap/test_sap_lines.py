@@ -324,3 +324,26 @@ async def test_retry_after_a_lost_answer_adds_no_second_item(
         "L1": ("10", "TG0011", Decimal(2)),
         "L2": ("20", "TG0012", Decimal(1)),
     }
+
+
+async def test_an_order_reactivated_in_the_crm_takes_its_rejection_back(
+    connector: SapConnector, sim_state: SapState
+) -> None:
+    lines = [("L1", "TG0011", "1"), ("L2", "TG0012", "2")]
+    order = await _create(connector, "SF-UNDO", lines)
+    value = (sim_state.get("A_SalesOrder", (order,)) or {})["TotalNetAmount"]
+    rejected = _order("SF-UNDO", lines)
+    for line in rejected["to_Item"]:  # type: ignore[attr-defined]
+        line["SalesDocumentRjcnReason"] = "Z1"
+    await connector.write("A_SalesOrder", [WriteOp(WriteMode.UPDATE, rejected, target_id=order)])
+    restored = _order("SF-UNDO", lines)
+    for line in restored["to_Item"]:  # type: ignore[attr-defined]
+        line["SalesDocumentRjcnReason"] = ""
+    [result] = await connector.write(
+        "A_SalesOrder", [WriteOp(WriteMode.UPDATE, restored, target_id=order)]
+    )
+    stored = sim_state.get("A_SalesOrder", (order,))
+    assert result.outcome is WriteOutcome.UPDATED, result.error
+    assert stored is not None
+    assert (stored["OverallSDDocumentRejectionSts"], stored["OverallSDProcessStatus"]) == ("A", "A")
+    assert stored["TotalNetAmount"] == value
