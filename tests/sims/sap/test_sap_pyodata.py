@@ -274,3 +274,43 @@ def test_pyodata_counts_and_navigates_between_order_and_items(orders: Service) -
     assert [i.SalesOrderItem for i in items][:1] == ["10"]
     assert item.nav("to_SalesOrder").execute().SalesOrder == "1000001"
     assert len(ranged) == 4  # pyodata's __range sends gte/lte; accepted leniently
+
+
+def test_pyodata_changes_and_deletes_items_until_sap_delivers_them(
+    orders: Service, sap_state: SapState, sap_server: RunningServer
+) -> None:
+    customer = sap_state.rows("A_Customer")[4]["Customer"]
+    created = (
+        orders.entity_sets.A_SalesOrder.create_entity()
+        .set(
+            SalesOrderType="OR",
+            SalesOrganization="1710",
+            DistributionChannel="10",
+            OrganizationDivision="00",
+            SoldToParty=customer,
+            to_Item=[
+                {"Material": "TG0011", "RequestedQuantity": "1", "ExternalItemID": "802A"},
+                {"Material": "TG0012", "RequestedQuantity": "1", "ExternalItemID": "802B"},
+            ],
+        )
+        .execute()
+    )
+    number = created.SalesOrder
+    items = orders.entity_sets.A_SalesOrderItem
+    items.update_entity(SalesOrder=number, SalesOrderItem="10").set(RequestedQuantity="4").execute()
+    items.delete_entity(SalesOrder=number, SalesOrderItem="20").execute()
+    session = requests.Session()
+    session.auth = (SANDBOX_USER, SANDBOX_PASSWORD)
+    session.post(sap_server.base_url + "/sim/tick")  # delivered
+    with pytest.raises(HttpError) as info:
+        items.update_entity(SalesOrder=number, SalesOrderItem="10").set(
+            SalesDocumentRjcnReason="Z1"
+        ).execute()
+    read = orders.entity_sets.A_SalesOrder.get_entity(number).expand("to_Item").execute()
+    assert [(i.SalesOrderItem, Decimal(i.RequestedQuantity)) for i in read.to_Item] == [
+        ("10", Decimal(4))
+    ]
+    assert read.to_Item[0].ExternalItemID == "802A"
+    body = info.value.response.json()
+    assert info.value.response.status_code == 400
+    assert "has already been delivered" in body["error"]["message"]["value"]
