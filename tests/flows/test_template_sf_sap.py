@@ -602,3 +602,45 @@ async def test_cancel_after_delivery_is_one_clear_dead_letter(tmp_path: Path) ->
             assert {r for *_, r in _sap_items(after).values()} == {""}  # nothing rejected
         finally:
             await close(bridge)
+
+
+async def test_line_change_whose_answer_is_lost_is_applied_once(tmp_path: Path) -> None:
+    """SAP applies the changeset, the answer is lost; the retry re-reads and adds nothing."""
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            crm, _ = await _order_in_sap(bridge, tag)
+            lines = await _crm_lines(bridge, crm["order"])
+            book = await _standard_price_book(bridge)
+            extra = await _product(
+                bridge, book, Name=f"Cable {tag}", ProductCode=f"P-{tag}-4", Family="Spare Parts"
+            )
+            await bridge.sync("products-to-sap", ids=[extra])
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Draft"})
+            [entry] = await bridge.find("salesforce", "PricebookEntry", "Product2Id", [extra])
+            added = await bridge.create(
+                "salesforce",
+                "OrderItem",
+                {
+                    "OrderId": crm["order"],
+                    "PricebookEntryId": entry.id,
+                    "Quantity": 7,
+                    "UnitPrice": 12.5,
+                },
+            )
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Activated"})
+            app = bridge.sims["sap"].app
+            app.configure(  # type: ignore[attr-defined]
+                FaultConfig(path_prefix="/sap/opu/odata/sap/API_SALES_ORDER_SRV/$batch")
+            )
+            app.force(FaultKind.LOST_REPLY)  # type: ignore[attr-defined]
+            await bridge.sync("orders-to-sap", ids=[crm["order"]])
+            app.configure(FaultConfig())  # type: ignore[attr-defined]
+
+            [after] = await _sap_order_of(bridge, crm)
+            assert set(_sap_items(after)) == {lines[crm["hardware"]], lines[crm["spare"]], added}
+            assert _sap_items(after)[added][1:3] == (f"P-{tag}-4", Decimal(7))
+            assert bridge.failed_attempts() == {"transient": 1}
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
