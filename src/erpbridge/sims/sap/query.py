@@ -128,11 +128,12 @@ def _count(params: dict[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not (raw.strip().isascii() and raw.strip().isdigit()):  # "²".isdigit() is True
+    value = raw.strip()  # strips more than int() accepts around a number ("0\x1f")
+    if not (value.isascii() and value.isdigit()):  # "²".isdigit() is True
         raise ODataError(
             400, "/IWBEP/CM_MGW_RT/001", f"Invalid value '{raw}' of system query option {name}"
         )
-    return int(raw)
+    return int(value)
 
 
 def parse_options(entity_set: EntitySetDef, params: dict[str, str]) -> QueryOptions:
