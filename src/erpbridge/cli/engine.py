@@ -21,6 +21,7 @@ from erpbridge.cli._common import (
     print_config_errors,
 )
 from erpbridge.config import ConfigErrors, Project
+from erpbridge.engine.hold import recheck_held
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
@@ -145,11 +146,19 @@ def sync_cmd(
     force: bool = typer.Option(
         False, "--force", help="Write even records whose payload equals the last one written."
     ),
+    recheck: bool = typer.Option(
+        False,
+        "--recheck",
+        help="Instead of reading the source, check the flow's held jobs again now "
+        "(credit may have freed up); those that pass are queued.",
+    ),
 ) -> None:
     """Queue a flow's records now: by id, changed since a time, or all (a full resync)."""
     loaded = load_or_exit(project)
     if flow not in loaded.spec.flows:
         fail(f"unknown flow {flow!r} (flows: {', '.join(loaded.spec.flows) or 'none'})")
+    if recheck and loaded.spec.flows[flow].hold is None:
+        fail(f"flow {flow!r} has no hold: to recheck")
     hub = open_hub(loaded)
     if since is not None and since.tzinfo is None:
         from datetime import UTC
@@ -159,13 +168,27 @@ def sync_cmd(
 
     async def go() -> None:
         try:
-            trigger = Trigger.RESYNC if force else Trigger.MANUAL
-            result = await sync_flow(
-                hub.store, hub.runtime, flow, hub.clock, ids=id_list, since=since, trigger=trigger
-            )
-            console.print(
-                f"{flow}: {result.queued} queued, {result.duplicates + result.stale} already known"
-            )
+            if recheck:
+                checked = await recheck_held(
+                    hub.store, hub.runtime, hub.plans, hub.clock, flows=[flow], due_only=False
+                )
+                console.print(
+                    f"{flow}: {checked.released} released, {checked.held} still held"
+                    + (f", {checked.failed} not checked (reads failed)" if checked.failed else "")
+                )
+            else:
+                trigger = Trigger.RESYNC if force else Trigger.MANUAL
+                result = await sync_flow(
+                    hub.store,
+                    hub.runtime,
+                    flow,
+                    hub.clock,
+                    ids=id_list,
+                    since=since,
+                    trigger=trigger,
+                )
+                known = result.duplicates + result.stale
+                console.print(f"{flow}: {result.queued} queued, {known} already known")
             if wait:
                 from erpbridge.engine.worker import Worker
 

@@ -1,7 +1,8 @@
-"""Operations commands: ``erpbridge jobs``, ``runs`` and ``dlq list|show|replay|discard|edit``."""
+"""Operations commands: ``erpbridge jobs [held|release|reject]``, ``runs`` and ``dlq …``."""
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 from datetime import UTC, datetime
@@ -28,13 +29,18 @@ from erpbridge.engine.dead_letters import (
     replay_dead_letters,
     show_dead_letter,
 )
+from erpbridge.engine.held_jobs import HeldAction, list_held, reject_held, release_held
 from erpbridge.spi.errors import ConfigError
 from erpbridge.store import open_store
 from erpbridge.store.schema import jobs, runs
 
-__all__ = ["audit_app", "dlq_app", "jobs_cmd", "runs_cmd"]
+__all__ = ["audit_app", "dlq_app", "jobs_app", "jobs_cmd", "runs_cmd"]
 
 dlq_app = typer.Typer(help="Dead letters: list, show, edit, replay, discard.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="Jobs: list them (no subcommand), or the held ones: held, release, reject.",
+    invoke_without_command=True,
+)
 
 
 def _store(project: Path | None) -> sa.Engine:
@@ -61,17 +67,21 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
     console.print(table)
 
 
+@jobs_app.callback()
 def jobs_cmd(
+    ctx: typer.Context,
     project: Path | None = PROJECT_OPTION,
     flow: str | None = typer.Option(None, "--flow", help="Only this flow."),
     state: str | None = typer.Option(
-        None, "--state", help="queued, running, parked, done, dead, superseded."
+        None, "--state", help="queued, running, parked, held, done, dead, superseded."
     ),
     record: str | None = typer.Option(None, "--record", help="Only this source record id."),
     limit: int = typer.Option(50, "--limit", min=1, max=10000),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (``erpbridge jobs held`` lists the held ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
     store = _store(project)
     query = (
         sa.select(
@@ -98,6 +108,11 @@ def jobs_cmd(
         query = query.where(jobs.c.source_id == record)
     with store.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
+        held = conn.execute(
+            sa.select(sa.func.count()).where(
+                jobs.c.state == "held", jobs.c.flow == flow if flow else sa.true()
+            )
+        ).scalar_one()
     if as_json:
         emit_json(rows)
         return
@@ -116,6 +131,70 @@ def jobs_cmd(
             "updated_at",
         ],
     )
+    if held:
+        console.print(f"{held} job(s) held for a person: erpbridge jobs held")
+
+
+@jobs_app.command("held")
+def jobs_held(
+    project: Path | None = PROJECT_OPTION,
+    flow: str | None = typer.Option(None, "--flow", help="Only this flow."),
+    limit: int = typer.Option(1000, "--limit", min=1, max=100000),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Jobs held by their flow's hold: check, oldest first, with the reason."""
+    store = _store(project)
+    with store.connect() as conn:
+        rows = list_held(conn, flow=flow, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    _table(
+        "Held jobs",
+        rows,
+        ["id", "flow", "source_id", "held_at", "hold_reason", "recheck_at"],
+    )
+    if rows:
+        console.print("release: erpbridge jobs release ID…   reject: erpbridge jobs reject ID…")
+
+
+def _decided(done: list[HeldAction], as_json: bool) -> None:
+    if as_json:
+        emit_json([dataclasses.asdict(item) for item in done])
+    else:
+        for item in done:
+            what = f"{item.flow} {item.source_id}" if item.flow else "?"
+            console.print(f"job {item.job_id} ({what}): {item.action}")
+    if any(item.action.startswith("refused") for item in done):
+        raise typer.Exit(1)
+
+
+@jobs_app.command("release")
+def jobs_release(
+    ids: list[int] = typer.Argument(..., help="Held job ids."),
+    project: Path | None = PROJECT_OPTION,
+    note: str = typer.Option("", "--note", help="Why (kept in the audit log)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write held jobs regardless of the check (audited); the flag on the record is cleared."""
+    store = _store(project)
+    with store.begin() as conn:
+        done = release_held(conn, ids, actor=_actor(), now=datetime.now(UTC), note=note)
+    _decided(done, as_json)
+
+
+@jobs_app.command("reject")
+def jobs_reject(
+    ids: list[int] = typer.Argument(..., help="Held job ids."),
+    project: Path | None = PROJECT_OPTION,
+    note: str = typer.Option("", "--note", help="Why (kept in the audit log)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """End held jobs without writing (audited); the flag stays on the record."""
+    store = _store(project)
+    with store.begin() as conn:
+        done = reject_held(conn, ids, actor=_actor(), now=datetime.now(UTC), note=note)
+    _decided(done, as_json)
 
 
 def runs_cmd(

@@ -265,6 +265,26 @@ def _cross_check(spec: ProjectSpec, marks: Marks) -> list[ConfigError]:
                         at_value=True,
                     )
                 )
+        hold_connections: list[tuple[str | None, tuple[str | int, ...]]] = []
+        if flow.hold is not None:
+            hold_connections += [
+                (r.connection, ("flows", flow_name, "hold", "related", name, "connection"))
+                for name, r in flow.hold.related.items()
+            ]
+            if flow.hold.flag is not None:
+                hold_connections.append(
+                    (flow.hold.flag.connection, ("flows", flow_name, "hold", "flag", "connection"))
+                )
+        for connection, where in hold_connections:
+            if connection is not None and connection not in spec.connections:
+                errors.append(
+                    located(
+                        f"unknown connection {connection!r}{did_you_mean(connection, known)}",
+                        marks,
+                        where,
+                        at_value=True,
+                    )
+                )
         for index, dependency in enumerate(flow.depends_on):
             if dependency not in spec.flows:
                 errors.append(

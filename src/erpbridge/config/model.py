@@ -28,8 +28,11 @@ from erpbridge.spi.records import WriteMode
 
 __all__ = [
     "ConnectionEntry",
+    "FlagSpec",
     "FlowSpec",
+    "HoldSpec",
     "ProjectSpec",
+    "RelatedSpec",
     "RetrySpec",
     "ScheduleSpec",
     "SourceSpec",
@@ -183,6 +186,44 @@ class RetrySpec(_Strict):
     dependency_timeout: Duration = timedelta(hours=1)
 
 
+class RelatedSpec(_Strict):
+    """A record a hold check reads: ``{connection, object, id: <expression on source>}``."""
+
+    connection: Name | None = None  # default: the flow's source connection
+    object: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+
+
+class FlagSpec(_Strict):
+    """What a hold writes onto a record while it holds a job, and when it lets it go.
+
+    ``set`` and ``clear`` map field -> expression (or YAML constant); the record is the
+    source record unless ``connection``/``object``/``id`` name another.
+    """
+
+    connection: Name | None = None  # default: the flow's source connection
+    object: str | None = None  # default: the flow's source object
+    id: str | None = None  # expression; default: the source record's id
+    set: dict[str, Any] = Field(min_length=1)
+    clear: dict[str, Any] = Field(default_factory=dict)
+
+
+class HoldSpec(_Strict):
+    """A check before a flow writes: a job for which ``when`` is true is held for a person.
+
+    Expressions read ``source``, ``related.<name>`` and (``flag``) ``hold.reason``;
+    docs/engine.md ("Holds") has the life of a held job.
+    """
+
+    when: str = Field(min_length=1)
+    related: dict[Name, RelatedSpec] = Field(default_factory=dict)
+    reason: str | None = None
+    release_when: str | None = None
+    recheck: Duration = timedelta(minutes=10)
+    applies_to: Literal["new", "all"] = "new"
+    flag: FlagSpec | None = None
+
+
 class FlowSpec(_Strict):
     """One flow: source -> mapping -> target."""
 
@@ -195,6 +236,7 @@ class FlowSpec(_Strict):
     map: dict[str, Any] = Field(min_length=1)
     depends_on: list[Name] = Field(default_factory=list)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    hold: HoldSpec | None = None
 
 
 class ConnectionEntry(BaseModel):

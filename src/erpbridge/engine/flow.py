@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from erpbridge.config.model import FlowSpec
+from erpbridge.engine.hold_plan import HoldPlan
 from erpbridge.engine.retry import RetryPolicy
 
 __all__ = ["FlowMapper", "FlowPlan"]
@@ -45,6 +46,7 @@ class FlowPlan:
         policy: its retry policy.
         entity: the xref entity the flow maintains (its ``entity:``, else its name).
         batch_size: records per write call.
+        hold: its compiled ``hold:`` check, or None.
     """
 
     name: str
@@ -53,6 +55,7 @@ class FlowPlan:
     policy: RetryPolicy
     entity: str
     batch_size: int
+    hold: HoldPlan | None = None
 
     @property
     def source_connection(self) -> str:

@@ -110,7 +110,10 @@ class Hub:
         return total
 
     def refresh_gauges(self) -> None:
-        """Set the queue and dead-letter gauges from the store (called at scrape time)."""
+        """Set the queue, held and dead-letter gauges from the store (called at scrape time)."""
+        for name, plan in self.plans.items():
+            if plan.hold is not None:
+                self.metrics.held.labels(name).set(0.0)
         with self.store.connect() as conn:
             for flow, state, count in conn.execute(
                 sa.select(jobs.c.flow, jobs.c.state, sa.func.count())
@@ -118,6 +121,8 @@ class Hub:
                 .group_by(jobs.c.flow, jobs.c.state)
             ):
                 self.metrics.queue.labels(flow, state).set(float(str(count)))
+                if state == JobState.HELD.value:
+                    self.metrics.held.labels(flow).set(float(str(count)))
             for flow, count in conn.execute(
                 sa.select(dead_letters.c.flow, sa.func.count())
                 .where(dead_letters.c.state == "open")

@@ -19,6 +19,7 @@ class JobState(enum.StrEnum):
     DONE = "done"
     DEAD = "dead"  # in the dead letters, waiting for a person
     SUPERSEDED = "superseded"  # a newer version of the same record made it moot
+    HELD = "held"  # the flow's hold: check stopped it; a person or a recheck releases it
 
 
 class Trigger(enum.StrEnum):
@@ -51,6 +52,8 @@ class Job:
     mapped_payload: dict[str, Any] | None
     waiting_since: datetime | None
     created_at: datetime
+    held_at: datetime | None = None
+    released_by: str | None = None
 
     @property
     def idempotency_key(self) -> str:

@@ -70,6 +70,15 @@ class Metrics:
             ["flow"],
             registry=r,
         )
+        self.holds = Counter(
+            "erpbridge_holds_total",
+            "Hold actions by flow: held, released (by approval, check, recheck, person), rejected",
+            ["flow", "action", "by"],
+            registry=r,
+        )
+        self.held = Gauge(
+            "erpbridge_jobs_held", "Jobs held for a person now, by flow", ["flow"], registry=r
+        )
         self.echoes = Counter(
             "erpbridge_echoes_dropped_total",
             "Changes dropped as echoes of our own writes",

@@ -60,3 +60,7 @@ class BatchOutcome:
     stale_xrefs: list[str] = field(default_factory=list)
     echoes: dict[str, EchoHash] = field(default_factory=dict)
     dependencies: list[tuple[str, Change]] = field(default_factory=list)
+    #: held by the flow's hold: (job, reason, held since, recheck at, record snapshot)
+    held: list[tuple[Job, str, datetime, datetime, dict[str, Any] | None]] = field(
+        default_factory=list
+    )

@@ -13,11 +13,12 @@ from datetime import datetime
 from erpbridge.config import ConfigErrors, Project
 from erpbridge.config.errors import did_you_mean, located
 from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.hold_plan import compile_hold
 from erpbridge.engine.retry import RetryPolicy
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.check import check_mapping
 from erpbridge.mapping.compiled import compile_mapping
-from erpbridge.mapping.errors import Problem
+from erpbridge.mapping.errors import MappingCompileError, Problem
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.mapping.tables import ValueTable, load_table
 from erpbridge.mapping.types import SourcePos
@@ -114,6 +115,8 @@ def _problem_error(project: Project, flow: str, problem: Problem) -> ConfigError
     field = f"flows.{flow}.map.{problem.target_field}" if problem.target_field else f"flows.{flow}"
     if problem.target_field == "when":
         field = f"flows.{flow}.when"
+    elif problem.target_field and problem.target_field.startswith("hold."):
+        field = f"flows.{flow}.{problem.target_field}"
     if problem.pos is not None:
         return ConfigError(
             problem.message,
@@ -136,6 +139,10 @@ def mapping_problems(
         for problem in check_mapping(spec, clock=clock):
             if problem.severity == "error":
                 errors.append(_problem_error(project, flow, problem))
+        try:
+            compile_hold(project, flow, tables)
+        except MappingCompileError as exc:
+            errors += [_problem_error(project, flow, p) for p in exc.problems]
     return errors
 
 
@@ -191,6 +198,10 @@ def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str
         spec = project.spec.flows[name]
         mapping = mapping_spec(project, name, tables)
         problems = [p for p in check_mapping(mapping) if p.severity == "error"]
+        try:
+            hold = compile_hold(project, name, tables)
+        except MappingCompileError as exc:
+            problems += exc.problems
         if problems:
             errors += [_problem_error(project, name, p) for p in problems]
             continue
@@ -211,6 +222,7 @@ def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str
             policy=RetryPolicy.from_spec(spec.retry),
             entity=spec.entity or name,
             batch_size=batch,
+            hold=hold,
         )
     if errors:
         raise ConfigErrors(errors)

@@ -38,6 +38,7 @@ __all__ = [
     "dead_letter_read_errors",
     "enqueue_changes",
     "finish_jobs",
+    "hold_job",
     "last_done_stamps",
     "open_dead_letter",
     "park_job",
@@ -48,7 +49,15 @@ __all__ = [
 ]
 
 PARTITIONS = 1024
-_OPEN = (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
+# A held job is open: a newer version of its record waits behind it unless it supersedes it.
+_OPEN = (
+    JobState.QUEUED.value,
+    JobState.RUNNING.value,
+    JobState.PARKED.value,
+    JobState.HELD.value,
+)
+#: states a newer version of the same record makes moot (a held job is evaluated afresh).
+_SUPERSEDABLE = (JobState.QUEUED.value, JobState.HELD.value)
 
 
 def partition_of(flow: str, source_id: str) -> int:
@@ -272,7 +281,7 @@ def dead_letter_read_errors(
 
 
 def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: datetime) -> None:
-    """Mark queued older jobs of the same records superseded.
+    """Mark queued (or held) older jobs of the same records superseded.
 
     An older job is superseded by a newer one of the same record when the newer one's
     stamp is not older (or either has no stamp): the newer job reads the latest state.
@@ -289,7 +298,7 @@ def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: 
             sa.select(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp).where(
                 jobs.c.flow == flow,
                 jobs.c.source_id.in_(ids[start : start + 500]),
-                jobs.c.state == JobState.QUEUED.value,
+                jobs.c.state.in_(_SUPERSEDABLE),
             )
         )
         for row in rows:
@@ -300,7 +309,7 @@ def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: 
     for start in range(0, len(moot), 500):
         conn.execute(
             jobs.update()
-            .where(jobs.c.id.in_(moot[start : start + 500]), jobs.c.state == JobState.QUEUED.value)
+            .where(jobs.c.id.in_(moot[start : start + 500]), jobs.c.state.in_(_SUPERSEDABLE))
             .values(state=JobState.SUPERSEDED.value, updated_at=now)
         )
 
@@ -406,6 +415,8 @@ def _job(row: Any) -> Job:
         mapped_payload=row.mapped_payload,
         waiting_since=row.waiting_since,
         created_at=row.created_at,
+        held_at=row.held_at,
+        released_by=row.released_by,
     )
 
 
@@ -562,6 +573,43 @@ def park_job(
     _log_attempts(
         conn,
         [(job, Attempt(outcome="parked", error_class="dependency", error_message=reason))],
+        worker,
+        now,
+    )
+
+
+def hold_job(
+    conn: Connection,
+    job: Job,
+    reason: str,
+    held_since: datetime,
+    recheck_at: datetime,
+    snapshot: Mapping[str, Any] | None,
+    worker: str,
+    now: datetime,
+) -> None:
+    """Hold ``job`` for a person (state ``held``): not claimed until a recheck releases it.
+
+    ``snapshot`` (the record as checked) is kept when the job had none, so a recheck
+    evaluates the same version without reading it again. Holding is not a failed attempt.
+    """
+    values: dict[str, Any] = {
+        "state": JobState.HELD.value,
+        "held_at": held_since,
+        "hold_reason": reason,
+        "released_by": None,
+        "next_attempt_at": recheck_at,
+        "attempts": sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if job.source_snapshot is None and snapshot is not None:
+        values["source_snapshot"] = json_safe(snapshot)
+    conn.execute(jobs.update().where(jobs.c.id == job.id).values(values))
+    _log_attempts(
+        conn,
+        [(job, Attempt(outcome="held", error_class="hold", error_message=reason))],
         worker,
         now,
     )

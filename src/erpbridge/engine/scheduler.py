@@ -1,5 +1,7 @@
 """Triggers over time: poll each flow at its interval, run cron schedules in their time zone.
 
+It also rechecks held jobs (flows with ``hold:``) when their ``recheck`` time comes.
+
 A failing poll is logged and counted, and tried again at the next interval; it never
 stops the other flows. Cron schedules run a full read of the flow's source (the
 deduplication makes unchanged records cheap) as trigger ``schedule``.
@@ -17,6 +19,7 @@ from croniter import croniter
 
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.hold import recheck_held
 from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
@@ -70,6 +73,11 @@ class Scheduler:
                 tasks.append(
                     asyncio.create_task(self._cron_loop(plan, trigger.schedule.cron, zone, stop))
                 )
+        holds = [p.hold.recheck_s for p in self.plans.values() if p.hold is not None]
+        if holds:
+            # Look for due held jobs at least every minute; each job keeps its own time.
+            interval = max(1.0, min(60.0, *holds))
+            tasks.append(asyncio.create_task(self._recheck_loop(interval, stop)))
         if not tasks:
             await stop.wait()
             return
@@ -120,3 +128,14 @@ class Scheduler:
                 log.info("schedule.done", flow=plan.name, queued=result.queued)
             except ErpBridgeError as exc:
                 log.warning("schedule.failed", flow=plan.name, error=str(exc))
+
+    async def _recheck_loop(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await recheck_held(self.store, self.runtime, self.plans, self.clock)
+            except ErpBridgeError as exc:
+                log.warning("hold.recheck_failed", error=str(exc))
+            except sa.exc.OperationalError as exc:
+                log.error("hold.recheck_store_failed", error=str(exc.orig))
+            if await self._wait(stop, interval_s):
+                return

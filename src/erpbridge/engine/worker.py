@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.deletes import settle_deletes
 from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.hold import commit_holds, screen
 from erpbridge.engine.jobs import Job, JobState, Trigger
 from erpbridge.engine.limits import CircuitOpenError
 from erpbridge.engine.metrics import Metrics
@@ -182,6 +183,7 @@ class Worker:
             | {j.id for j, *_ in batch.dead}
             | {j.id for j, *_ in batch.parked}
             | {i for i, _ in batch.released}
+            | {j.id for j, *_ in batch.held}
         )
         return job.id in ids
 
@@ -202,6 +204,11 @@ class Worker:
                 accepted.append((job, record))
         if deleted:  # target.on_delete: ignore, delete or dead_letter (deletes.py)
             await settle_deletes(self, plan, deleted, batch)
+        if plan.hold is not None:  # the flow's hold: check (engine/hold.py)
+            accepted = await screen(
+                self, plan, accepted, batch,
+                lambda job, exc: self._fail(plan, job, exc, batch, job.source_snapshot, None),
+            )  # fmt: skip
         mapped = self._map(plan, accepted, batch)
         if mapped:
             await self._write(plan, mapped, batch)
@@ -605,6 +612,7 @@ class Worker:
                     worker=self.id,
                     now=now,
                 )
+            commit_holds(conn, batch, self.id, now)
             for job, until, since, reason in batch.parked:
                 park_job(conn, job, until, since, reason, self.id, now)
             for job_id, at in batch.released:

@@ -141,6 +141,9 @@ class ExpressionCompiler:
                 return l
 
             return Compiled(line, FieldType.OBJECT)
+        if node.id in self.env.roots:
+            root = node.id
+            return Compiled(lambda s, ln, x: s.get(root), FieldType.OBJECT)
         if node.id == "source":
             return Compiled(lambda s, ln, x: s, FieldType.OBJECT)
         if node.id in _CONSTANT_NAMES:
@@ -155,7 +158,9 @@ class ExpressionCompiler:
         raise ExpressionCompileError(
             f"unknown name {name!r}: write source.{name} for a field of the record, or "
             f"'\"{name}\"' (quotes inside the YAML value) for the text {name}"
-            + did_you_mean(name, ["source", "true", "false", "null", *self.env.functions]),
+            + did_you_mean(
+                name, [*self.env.roots, "source", "true", "false", "null", *self.env.functions]
+            ),
             node,
         )
 
@@ -183,6 +188,8 @@ class ExpressionCompiler:
                 steps.append(key.value)
                 node = node.value
             elif isinstance(node, ast.Name):
+                if node.id in self.env.roots:  # a scope record: the root is its first key
+                    return "scope", [node.id, *steps[::-1]]
                 if node.id == "source":
                     return "source", steps[::-1]
                 if node.id == LINE_NAME and self.parsed.is_line_mark(node):
@@ -201,9 +208,11 @@ class ExpressionCompiler:
             while isinstance(bottom, ast.Attribute | ast.Subscript):
                 bottom = bottom.value
             if isinstance(bottom, ast.Name) and bottom.id not in ("xref", LINE_NAME):
+                roots = sorted(self.env.roots) or ["source"]
                 raise ExpressionCompileError(
-                    f"unknown name {self.text(bottom)!r}: fields are read as source.Field"
-                    + did_you_mean(bottom.id, ["source"]),
+                    f"unknown name {self.text(bottom)!r}: fields are read as "
+                    + " or ".join(f"{r}.Field" for r in roots)
+                    + did_you_mean(bottom.id, roots),
                     bottom,
                 )
             raise ExpressionCompileError(

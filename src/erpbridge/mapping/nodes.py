@@ -69,7 +69,8 @@ class PathRef:
     """A field path an expression reads, kept for ``validate`` against a schema.
 
     Attributes:
-        root: ``source`` or ``line`` (``.Field`` inside ``each``).
+        root: ``source``, ``line`` (``.Field`` inside ``each``) or ``scope`` (a path
+            whose first step is one of the environment's ``roots``).
         steps: field names and list indexes after the root.
         origin: for ``line``, the path of the list ``each`` walks (None if not a path).
         offset: where the path starts in the expression text.
@@ -83,7 +84,10 @@ class PathRef:
     def text(self) -> str:
         """``source.Account.Name`` / ``.Quantity``."""
         out = "source" if self.root == "source" else ""
-        for step in self.steps:
+        steps = self.steps
+        if self.root == "scope" and steps:  # related.account.X: the first step is the root
+            out, steps = str(steps[0]), steps[1:]
+        for step in steps:
             out += f"[{step}]" if isinstance(step, int) else f".{step}"
         return out
 
@@ -98,6 +102,10 @@ class Environment:
     clock: Callable[[], datetime]
     xref_entities: Collection[str] | None = None
     entities_used: set[str] = field(default_factory=set)
+    #: names read from a scope record instead of the source (``source``, ``related``,
+    #: ``hold`` in a flow's ``hold:`` expressions, see :mod:`erpbridge.mapping.scoped`);
+    #: empty for a ``map:``, whose expressions read the source record itself.
+    roots: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

@@ -1,0 +1,449 @@
+"""Holds: a check before a flow writes, and the jobs it keeps for a person (credit hold).
+
+A flow with ``hold:`` screens each job after its ``when:`` filter and before mapping
+(docs/engine.md, "Holds"). The check reads the source record and ``related`` records
+(one ``get()`` per connection and object per worker round) and evaluates ``hold.when``:
+
+- true: the job is *held* (state ``held``, with its reason and since when); the flag is
+  written onto the record (``flag.set``) unless the record already shows it;
+- false, or ``release_when`` true (approval in the source system), or released by a
+  person: the job goes on to be mapped and written; a record that was held before gets
+  ``flag.clear`` first (a failure there retries the job like any transient error);
+- a related record that is missing, an empty related id, or an expression that cannot
+  be evaluated holds the job with that reason (the safe side: a person decides).
+
+Held jobs are re-evaluated every ``recheck`` by :func:`recheck_held` (the scheduler of
+``erpbridge run``/``serve``, and ``erpbridge sync <flow> --recheck``): those that pass are
+queued again and the worker screens them once more before writing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from erpbridge.engine.clock import Clock
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.hold_plan import HoldPlan
+from erpbridge.engine.jobs import Job, JobState
+from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.outcome import BatchOutcome
+from erpbridge.engine.queue import _job, hold_job
+from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.snapshot import record_from_snapshot, record_to_snapshot
+from erpbridge.engine.xref import lookup_xrefs
+from erpbridge.log import get_logger
+from erpbridge.mapping.errors import MappingError
+from erpbridge.mapping.operators import equals
+from erpbridge.spi.errors import ConnectorError, ErpBridgeError
+from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
+from erpbridge.store.schema import jobs
+
+__all__ = ["RecheckResult", "Verdict", "commit_holds", "judge", "recheck_held", "screen"]
+
+log = get_logger("engine.hold")
+
+#: flag writes per call: within what the batch APIs of the CRMs take (100 to 200 records).
+FLAG_CHUNK = 100
+
+Scope = dict[str, Any]
+Pair = tuple[Job, Record]
+
+
+class WorkerParts(Protocol):
+    """What :func:`screen` uses of the worker."""
+
+    store: sa.Engine
+    runtime: Runtime
+    clock: Clock
+    metrics: Metrics
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What the check decided for one job: held (with its reason) or let through (by what)."""
+
+    held: bool
+    reason: str = ""
+    by: str = "check"  # approval | check
+    scope: Scope = field(default_factory=dict)
+
+
+def _scope(record: Record) -> Scope:
+    return {"source": dict(record.fields), "related": {}, "hold": {"reason": None}}
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _same(a: object, b: object) -> bool:
+    return (_blank(a) and _blank(b)) or equals(a, b)
+
+
+async def _fetch_related(
+    runtime: Runtime, hold: HoldPlan, pending: dict[int, Scope], verdicts: dict[int, Verdict]
+) -> dict[int, ErpBridgeError]:
+    """Fill ``scope["related"]``; hold jobs whose related id is empty or whose record is gone."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    ids_of: dict[tuple[int, str], str] = {}
+    for job_id, scope in pending.items():
+        for rel in hold.related:
+            try:
+                value = rel.id.evaluate(scope)
+            except MappingError as exc:
+                verdicts[job_id] = Verdict(True, f"cannot check: {exc}", scope=scope)
+                break
+            if _blank(value):
+                verdicts[job_id] = Verdict(
+                    True, f"cannot check: no {rel.name} ({rel.id.text} is empty)", scope=scope
+                )
+                break
+            ids_of[(job_id, rel.name)] = str(value)
+            wanted.setdefault((rel.connection, rel.object), set()).add(str(value))
+    found: dict[tuple[str, str], dict[str, Mapping[str, object]]] = {}
+    failed: dict[tuple[str, str], ErpBridgeError] = {}
+    for (connection, obj), ids in wanted.items():
+        connector = runtime.connector(connection)
+        get = functools.partial(connector.get, obj, sorted(ids))
+        try:
+            records = await runtime.guard(connection).call(get)
+        except ConnectorError as exc:
+            failed[(connection, obj)] = exc
+            continue
+        found[(connection, obj)] = {r.id: r.fields for r in records}
+    errors: dict[int, ErpBridgeError] = {}
+    for job_id, scope in pending.items():
+        if job_id in verdicts:
+            continue
+        for rel in hold.related:
+            key = (rel.connection, rel.object)
+            if key in failed:
+                errors[job_id] = failed[key]
+                break
+            record_id = ids_of[(job_id, rel.name)]
+            fields = found[key].get(record_id)
+            if fields is None:
+                verdicts[job_id] = Verdict(
+                    True,
+                    f"cannot check: {rel.name} {record_id!r} not found in "
+                    f"{rel.connection}:{rel.object}",
+                    scope=scope,
+                )
+                break
+            scope["related"][rel.name] = dict(fields)
+    return errors
+
+
+def _approved(hold: HoldPlan, scope: Scope) -> bool:
+    """``release_when`` on the record; one that cannot be read (no such field) is no approval."""
+    assert hold.release_when is not None  # noqa: S101 - the caller checks
+    try:
+        return bool(hold.release_when.evaluate(scope))
+    except MappingError as exc:
+        log.debug("hold.release_when_unreadable", error=str(exc))
+        return False
+
+
+async def judge(
+    runtime: Runtime, hold: HoldPlan, pairs: Sequence[Pair]
+) -> tuple[dict[int, Verdict], dict[int, ErpBridgeError]]:
+    """Evaluate the hold of each (job, record): verdicts, and jobs whose reads failed."""
+    verdicts: dict[int, Verdict] = {}
+    pending: dict[int, Scope] = {}
+    for job, record in pairs:
+        scope = _scope(record)
+        if hold.release_when is not None and _approved(hold, scope):
+            verdicts[job.id] = Verdict(False, by="approval", scope=scope)
+            continue
+        pending[job.id] = scope
+    errors = await _fetch_related(runtime, hold, pending, verdicts)
+    for job_id, scope in pending.items():
+        if job_id in verdicts or job_id in errors:
+            continue
+        try:
+            over = bool(hold.when.evaluate(scope))
+        except MappingError as exc:
+            verdicts[job_id] = Verdict(True, f"cannot check: {exc}", scope=scope)
+            continue
+        if not over:
+            verdicts[job_id] = Verdict(False, scope=scope)
+            continue
+        reason = f"held: {hold.when.text}"
+        if hold.reason is not None:
+            try:
+                reason = str(hold.reason.evaluate(scope))
+            except MappingError as exc:
+                reason = f"held: {hold.when.text} (the reason failed: {exc})"
+        verdicts[job_id] = Verdict(True, reason, scope=scope)
+    for verdict in verdicts.values():
+        verdict.scope["hold"] = {"reason": verdict.reason or None}
+    return verdicts, errors
+
+
+async def write_flags(
+    runtime: Runtime, hold: HoldPlan, items: Sequence[tuple[Job, Record, Scope]], which: str
+) -> dict[int, ErpBridgeError]:
+    """Write ``flag.set`` or ``flag.clear`` onto each item's record; errors by job id.
+
+    A record that already shows the wanted values (the flag on the source record itself)
+    is not written, so the flag's own change coming back as a new version stops there.
+    """
+    flag = hold.flag
+    fields = () if flag is None else (flag.set if which == "set" else flag.clear)
+    if flag is None or not fields:
+        return {}
+    errors: dict[int, ErpBridgeError] = {}
+    ops: list[tuple[int, WriteOp]] = []
+    for job, record, scope in items:
+        try:
+            payload = {name: expr.evaluate(scope) for name, expr in fields}
+            target = str(flag.id.evaluate(scope)) if flag.id is not None else record.id
+        except MappingError as exc:
+            errors[job.id] = exc
+            continue
+        if flag.on_source and all(_same(record.fields.get(k), v) for k, v in payload.items()):
+            continue
+        ops.append((job.id, WriteOp(WriteMode.UPDATE, payload, target_id=target, ref=str(job.id))))
+    connector = runtime.connector(flag.connection)
+    guard = runtime.guard(flag.connection)
+    for start in range(0, len(ops), FLAG_CHUNK):
+        chunk = ops[start : start + FLAG_CHUNK]
+        write = functools.partial(connector.write, flag.object, [op for _, op in chunk])
+        try:
+            results = await guard.call(write)
+        except ConnectorError as exc:
+            errors.update({job_id: exc for job_id, _ in chunk})
+            continue
+        for (job_id, _), result in zip(chunk, results, strict=False):
+            if result.outcome is WriteOutcome.FAILED and result.error is not None:
+                errors[job_id] = result.error
+    return errors
+
+
+def held_before(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, datetime]:
+    """Since when each record was held, from its earlier versions a newer one superseded."""
+    out: dict[str, datetime] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(jobs.c.source_id, sa.func.min(jobs.c.held_at))
+            .where(
+                jobs.c.flow == flow,
+                jobs.c.source_id.in_(ids[start : start + 500]),
+                jobs.c.held_at.is_not(None),
+                jobs.c.state == JobState.SUPERSEDED.value,
+            )
+            .group_by(jobs.c.source_id)
+        )
+        out.update({str(s): at for s, at in rows if isinstance(at, datetime)})
+    return out
+
+
+async def screen(
+    parts: WorkerParts,
+    plan: FlowPlan,
+    accepted: list[Pair],
+    batch: BatchOutcome,
+    fail: Callable[[Job, ErpBridgeError], None],
+) -> list[Pair]:
+    """The jobs that go on to be mapped and written; the rest are held or failed in ``batch``."""
+    hold = plan.hold
+    if hold is None or not accepted:
+        return accepted
+    ids = sorted({record.id for _, record in accepted})
+    with parts.store.connect() as conn:
+        written = lookup_xrefs(conn, plan.xref_key, ids) if hold.applies_to == "new" else {}
+        before = held_before(conn, plan.name, ids)
+    through: list[Pair] = []
+    to_check: list[Pair] = []
+    for job, record in accepted:
+        if record.id in written and job.released_by is None and job.held_at is None:
+            through.append((job, record))  # already in the target: updates are not held
+        else:
+            to_check.append((job, record))
+    person = [(j, r) for j, r in to_check if j.released_by is not None]
+    verdicts, errors = await judge(
+        parts.runtime, hold, [(j, r) for j, r in to_check if j.released_by is None]
+    )
+    for job, record in person:
+        verdicts[job.id] = Verdict(False, by="person", scope=_scope(record))
+    for job, _ in to_check:
+        if job.id in errors:
+            fail(job, errors[job.id])
+    checked = [(j, r) for j, r in to_check if j.id in verdicts]
+    held = [(j, r, verdicts[j.id]) for j, r in checked if verdicts[j.id].held]
+    passed = [(j, r, verdicts[j.id]) for j, r in checked if not verdicts[j.id].held]
+    await _hold(parts, plan, hold, held, before, batch)
+    return through + await _let_through(parts, plan, hold, passed, before, fail)
+
+
+async def _hold(
+    parts: WorkerParts,
+    plan: FlowPlan,
+    hold: HoldPlan,
+    held: list[tuple[Job, Record, Verdict]],
+    before: Mapping[str, datetime],
+    batch: BatchOutcome,
+) -> None:
+    """Flag the records and put the jobs in ``batch.held`` (committed with the round)."""
+    if not held:
+        return
+    now = parts.clock.now()
+    flag_errors = await write_flags(
+        parts.runtime, hold, [(j, r, v.scope) for j, r, v in held], "set"
+    )
+    recheck_at = now + timedelta(seconds=hold.recheck_s)
+    for job, record, verdict in held:
+        since = job.held_at or before.get(record.id)
+        if since is None:
+            parts.metrics.holds.labels(plan.name, "held", "").inc()
+        if job.id in flag_errors:
+            log.warning(
+                "hold.flag_failed",
+                flow=plan.name,
+                job_id=job.id,
+                record_id=record.id,
+                error=str(flag_errors[job.id]),
+            )
+        snapshot = record_to_snapshot(record)
+        batch.held.append((job, verdict.reason, since or now, recheck_at, snapshot))
+
+
+async def _let_through(
+    parts: WorkerParts,
+    plan: FlowPlan,
+    hold: HoldPlan,
+    passed: list[tuple[Job, Record, Verdict]],
+    before: Mapping[str, datetime],
+    fail: Callable[[Job, ErpBridgeError], None],
+) -> list[Pair]:
+    """Clear the flag of records that were held; a failed clear retries the job."""
+    was_held = [(j, r, v) for j, r, v in passed if j.held_at is not None or r.id in before]
+    errors = await write_flags(
+        parts.runtime, hold, [(j, r, v.scope) for j, r, v in was_held], "clear"
+    )
+    out: list[Pair] = []
+    for job, record, verdict in passed:
+        if job.id in errors:
+            fail(job, errors[job.id])
+            continue
+        if any(job is j for j, _, _ in was_held):
+            by = verdict.by
+            if by == "check" and job.held_at is not None:
+                by = "recheck"
+            parts.metrics.holds.labels(plan.name, "released", by).inc()
+            log.info("hold.released", flow=plan.name, job_id=job.id, record_id=record.id, by=by)
+        out.append((job, record))
+    return out
+
+
+def commit_holds(conn: Connection, batch: BatchOutcome, worker: str, now: datetime) -> None:
+    """Store the jobs a round held (in the worker's commit transaction)."""
+    for job, reason, since, recheck_at, snapshot in batch.held:
+        hold_job(conn, job, reason, since, recheck_at, snapshot, worker, now)
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckResult:
+    """What one recheck did: jobs queued again, jobs still held, jobs whose reads failed."""
+
+    released: int = 0
+    held: int = 0
+    failed: int = 0
+
+    def __add__(self, other: RecheckResult) -> RecheckResult:
+        return RecheckResult(
+            self.released + other.released, self.held + other.held, self.failed + other.failed
+        )
+
+
+async def recheck_held(
+    store: sa.Engine,
+    runtime: Runtime,
+    plans: Mapping[str, FlowPlan],
+    clock: Clock,
+    *,
+    flows: Sequence[str] | None = None,
+    due_only: bool = True,
+    page: int = 500,
+) -> RecheckResult:
+    """Evaluate held jobs again (credit may have freed up); queue those that pass.
+
+    Args:
+        flows: only these flows (default: every flow with a hold).
+        due_only: only jobs whose ``recheck`` time has come (the scheduler); False takes
+            every held job (``erpbridge sync <flow> --recheck``).
+        page: jobs read per query.
+    """
+    total = RecheckResult()
+    for plan in plans.values():
+        if plan.hold is None or (flows is not None and plan.name not in flows):
+            continue
+        last_id = 0
+        while True:
+            now = clock.now()
+            query = sa.select(jobs).where(
+                jobs.c.flow == plan.name,
+                jobs.c.state == JobState.HELD.value,
+                jobs.c.id > last_id,
+            )
+            if due_only:
+                query = query.where(jobs.c.next_attempt_at <= now)
+            with store.connect() as conn:
+                held = [_job(r) for r in conn.execute(query.order_by(jobs.c.id).limit(page))]
+            if not held:
+                break
+            last_id = held[-1].id
+            total += await _recheck_page(store, runtime, plan, plan.hold, held, now)
+    return total
+
+
+async def _recheck_page(
+    store: sa.Engine,
+    runtime: Runtime,
+    plan: FlowPlan,
+    hold: HoldPlan,
+    held: list[Job],
+    now: datetime,
+) -> RecheckResult:
+    pairs = [
+        (job, record_from_snapshot(job.source_snapshot))
+        for job in held
+        if job.source_snapshot is not None
+    ]
+    verdicts, errors = await judge(runtime, hold, pairs)
+    still = [(j, r, verdicts[j.id]) for j, r in pairs if j.id in verdicts and verdicts[j.id].held]
+    flag_errors = await write_flags(runtime, hold, [(j, r, v.scope) for j, r, v in still], "set")
+    for job_id, error in flag_errors.items():
+        log.warning("hold.flag_failed", flow=plan.name, job_id=job_id, error=str(error))
+    recheck_at = now + timedelta(seconds=hold.recheck_s)
+    released = [j.id for j, _ in pairs if j.id in verdicts and not verdicts[j.id].held]
+    with store.begin() as conn:
+        for job, _, verdict in still:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job.id, jobs.c.state == JobState.HELD.value)
+                .values(hold_reason=verdict.reason, next_attempt_at=recheck_at, updated_at=now)
+            )
+        waiting = [j.id for j in held if j.id in errors or j.source_snapshot is None]
+        if waiting:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(waiting), jobs.c.state == JobState.HELD.value)
+                .values(next_attempt_at=recheck_at, updated_at=now)
+            )
+        if released:  # compare-and-set: a job a person released or rejected meanwhile stays so
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(released), jobs.c.state == JobState.HELD.value)
+                .values(state=JobState.QUEUED.value, next_attempt_at=now, updated_at=now)
+            )
+    if released or still:
+        log.info("hold.rechecked", flow=plan.name, released=len(released), held=len(still))
+    return RecheckResult(len(released), len(still), len(errors))

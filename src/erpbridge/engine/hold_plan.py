@@ -1,0 +1,141 @@
+"""A flow's ``hold:`` compiled once: its expressions, the records it reads, its flag.
+
+Expressions are compiled by the mapping language (:func:`erpbridge.mapping.scoped.
+compile_scoped`) with the names ``source``, ``related`` and ``hold``, so a bad one is
+reported by ``erpbridge validate`` at its file, line and column like a ``map:`` rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from erpbridge.config import Project
+from erpbridge.config.model import HoldSpec
+from erpbridge.mapping.errors import MappingCompileError, Problem
+from erpbridge.mapping.positions import expression_start
+from erpbridge.mapping.scoped import ScopedExpression, compile_scoped
+from erpbridge.mapping.tables import ValueTable
+from erpbridge.mapping.types import SourcePos
+
+__all__ = ["FlagPlan", "HoldPlan", "RelatedPlan", "compile_hold"]
+
+#: what hold expressions may read: the source record, the related records, the hold.
+ROOTS = frozenset({"source", "related", "hold"})
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedPlan:
+    """A record the check reads, fetched with the connector's ``get()`` once per batch."""
+
+    name: str
+    connection: str
+    object: str
+    id: ScopedExpression
+
+
+@dataclass(frozen=True, slots=True)
+class FlagPlan:
+    """What is written onto a record while its job is held (``set``) and after (``clear``).
+
+    Attributes:
+        on_source: the flag record is the source record itself (so its fields show
+            whether the flag is already as wanted, and no write is needed).
+    """
+
+    connection: str
+    object: str
+    id: ScopedExpression | None
+    set: tuple[tuple[str, ScopedExpression], ...]
+    clear: tuple[tuple[str, ScopedExpression], ...]
+    on_source: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPlan:
+    """One flow's hold, ready to run (docs/engine.md, "Holds")."""
+
+    when: ScopedExpression
+    reason: ScopedExpression | None
+    release_when: ScopedExpression | None
+    related: tuple[RelatedPlan, ...]
+    recheck_s: float
+    applies_to: str
+    flag: FlagPlan | None
+
+
+def _constant(flow: str, field: str, value: object) -> ScopedExpression:
+    def const(s: object, l: object, x: object) -> object:  # noqa: E741
+        return value
+
+    return ScopedExpression(flow, field, repr(value), const)
+
+
+def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) -> HoldPlan | None:
+    """Compile ``flows.<flow>.hold`` (None when the flow has none).
+
+    Raises:
+        MappingCompileError: every bad expression, each at its file, line and column.
+    """
+    spec = project.spec.flows[flow]
+    hold: HoldSpec | None = spec.hold
+    if hold is None:
+        return None
+    try:
+        lines = project.path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError:
+        lines = []
+    problems: list[Problem] = []
+
+    def expr(text: object, *path: str) -> ScopedExpression | None:
+        field = ".".join(("hold", *path))
+        mark = project.marks.values.get(("flows", flow, "hold", *path))
+        pos: SourcePos | None = None
+        if mark is not None:
+            pos = expression_start(str(project.path), mark[0], mark[1], lines)
+        if not isinstance(text, str):
+            return _constant(flow, field, text)
+        try:
+            return compile_scoped(text, flow=flow, field=field, roots=ROOTS, pos=pos, tables=tables)
+        except MappingCompileError as exc:
+            problems.extend(exc.problems)
+            return None
+
+    when = expr(hold.when, "when")
+    reason = expr(hold.reason, "reason") if hold.reason is not None else None
+    release = expr(hold.release_when, "release_when") if hold.release_when is not None else None
+    related = []
+    for name, rel in hold.related.items():
+        found = expr(rel.id, "related", name, "id")
+        if found is not None:
+            connection = rel.connection or spec.source.connection
+            related.append(RelatedPlan(name, connection, rel.object, found))
+    flag = None
+    if hold.flag is not None:
+        f = hold.flag
+        sets = [(k, expr(v, "flag", "set", k)) for k, v in f.set.items()]
+        clears = [(k, expr(v, "flag", "clear", k)) for k, v in f.clear.items()]
+        flag_id = expr(f.id, "flag", "id") if f.id is not None else None
+        connection = f.connection or spec.source.connection
+        obj = f.object or spec.source.object
+        flag = FlagPlan(
+            connection,
+            obj,
+            flag_id,
+            tuple((k, e) for k, e in sets if e is not None),
+            tuple((k, e) for k, e in clears if e is not None),
+            on_source=f.id is None
+            and connection == spec.source.connection
+            and obj == spec.source.object,
+        )
+    if problems or when is None:
+        raise MappingCompileError(problems, flow=flow)
+    return HoldPlan(
+        when=when,
+        reason=reason,
+        release_when=release,
+        related=tuple(related),
+        recheck_s=hold.recheck.total_seconds(),
+        applies_to=hold.applies_to,
+        flag=flag,
+    )

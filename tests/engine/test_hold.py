@@ -1,0 +1,342 @@
+"""Holds (credit hold): held, superseded, released by approval / by a person / by a
+recheck, rejected, audited, and bad hold expressions refused with their position."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from erpbridge.config import ConfigErrors, Project, load_project_text
+from erpbridge.engine.clock import ManualClock
+from erpbridge.engine.held_jobs import list_held, reject_held, release_held
+from erpbridge.engine.hold import recheck_held
+from erpbridge.engine.intake import poll_flow
+from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.plans import build_plans, mapping_problems
+from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.worker import Worker
+from erpbridge.spi import ConnectorRegistry
+from erpbridge.store import open_store
+from erpbridge.store.audit import verify_audit_log
+from tests.engine.memory import MemoryConnector, MemorySystem, memory_spec
+
+PROJECT = """\
+connections:
+  crm: {type: memory}
+  erp: {type: memory}
+flows:
+  orders:
+    entity: order
+    source: {connection: crm, object: Order, trigger: {poll: 1m}}
+    target: {connection: erp, object: SalesOrder, write: upsert, key: PoNumber}
+    when: source.Status == "Activated"
+    map:
+      PoNumber: source.OrderNumber
+      Amount: number(source.Amount)
+    hold:
+      related:
+        account: {object: Account, id: source.AccountId}
+      when: number(source.Amount) > related.account.Limit - default(related.account.Exposure, 0)
+      reason: '"over credit: " + text(source.Amount) + " > " + text(related.account.Limit - default(related.account.Exposure, 0))'
+      release_when: source.Approved == true
+      recheck: 10m
+      flag:
+        set: {Hold: 'true', HoldReason: hold.reason}
+        clear: {Hold: 'false', HoldReason: '""'}
+"""
+
+
+@dataclass
+class Bench:
+    project: Project
+    store: sa.Engine
+    crm: MemorySystem
+    erp: MemorySystem
+    clock: ManualClock
+    runtime: Runtime
+    metrics: Metrics
+
+    def worker(self) -> Worker:
+        return Worker(
+            self.store,
+            self.runtime,
+            build_plans(self.project),
+            clock=self.clock,
+            worker_id="w1",
+            rng=random.Random(7),
+            metrics=self.metrics,
+        )
+
+    async def sync(self) -> None:
+        """Poll the orders (new versions, our flag writes too) and work until idle."""
+        worker = self.worker()
+        for _ in range(10):
+            self.clock.advance(1)
+            await poll_flow(self.store, self.runtime, "orders", self.clock)
+            if await worker.run_once() == 0:
+                return
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        with self.store.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+    def held(self) -> list[dict[str, object]]:
+        with self.store.connect() as conn:
+            return list_held(conn)
+
+    def count(self, action: str, by: str = "") -> float:
+        value = self.metrics.registry.get_sample_value(
+            "erpbridge_holds_total", {"flow": "orders", "action": action, "by": by}
+        )
+        return value or 0.0
+
+
+def _project(text: str, path: Path) -> tuple[Project, ConnectorRegistry]:
+    registry = ConnectorRegistry(builtin={}, use_entry_points=False)
+    registry.register(memory_spec())
+    return load_project_text(text, path=path, registry=registry, environ={}), registry
+
+
+@pytest.fixture
+def bench(store_url: str, tmp_path: Path) -> Iterator[Bench]:
+    path = tmp_path / "erpbridge.yaml"
+    path.write_text(PROJECT, encoding="utf-8")
+    project, registry = _project(PROJECT, path)
+    crm, erp = MemorySystem("crm"), MemorySystem("erp")
+    clock = ManualClock()
+    runtime = Runtime(
+        project,
+        registry,
+        clock,
+        connectors={"crm": MemoryConnector(crm), "erp": MemoryConnector(erp)},
+    )
+    crm.put("Account", "A1", {"Name": "华东贸易", "Limit": Decimal(1000), "Exposure": Decimal(200)})
+    store = open_store(store_url)
+    yield Bench(project, store, crm, erp, clock, runtime, Metrics())
+    store.dispose()
+
+
+def _order(bench: Bench, order_id: str, amount: int, **extra: object) -> None:
+    current = bench.crm.records.get("Order", {}).get(order_id)
+    fields = dict(current.fields) if current else {}
+    fields.update(
+        {"OrderNumber": f"PO-{order_id}", "AccountId": "A1", "Status": "Activated"},
+        Amount=Decimal(amount),
+        **extra,
+    )
+    bench.crm.put("Order", order_id, fields)
+
+
+def _flag(bench: Bench, order_id: str) -> tuple[object, object]:
+    fields = bench.crm.records["Order"][order_id].fields
+    return fields.get("Hold"), fields.get("HoldReason")
+
+
+async def test_order_over_credit_is_held_flagged_and_not_written(bench: Bench) -> None:
+    _order(bench, "O1", 500)  # available 800: flows
+    _order(bench, "O2", 900)  # over
+    await bench.sync()
+    assert [o.fields["PoNumber"] for o in bench.erp.all("SalesOrder")] == ["PO-O1"]
+    [held] = bench.held()
+    assert held["source_id"] == "O2"
+    assert held["hold_reason"] == "over credit: 900 > 800"
+    assert held["held_at"] is not None
+    assert _flag(bench, "O2") == (True, "over credit: 900 > 800")
+    assert _flag(bench, "O1") == (None, None)  # never held: never flagged
+    assert bench.count("held") == 1
+
+
+async def test_flag_write_coming_back_supersedes_the_held_job_without_looping(
+    bench: Bench,
+) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    first_held_at = bench.rows("select min(held_at) from jobs")[0][0]
+    flag_writes = [c for c in bench.crm.calls if c[0] == "write"]
+    assert len(flag_writes) == 1  # the flag's own version came back and was not written again
+    states = bench.rows("select state from jobs order by id")
+    assert states == [("superseded",), ("held",)]
+    [held] = bench.held()
+    assert str(held["held_at"])[:19] == str(first_held_at)[:19]  # held since the first version
+    assert bench.count("held") == 1
+
+
+async def test_new_version_supersedes_held_job_and_is_checked_afresh(bench: Bench) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    _order(bench, "O2", 700)  # the sales rep lowers the order below the available 800
+    await bench.sync()
+    [order] = bench.erp.all("SalesOrder")
+    assert order.fields["Amount"] == Decimal(700)
+    assert bench.held() == []
+    assert _flag(bench, "O2") == (False, "")  # cleared
+    assert bench.count("released", "check") == 1
+
+
+async def test_approval_in_the_source_releases_and_writes_exactly_once(bench: Bench) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    _order(bench, "O2", 900, Approved=True)
+    await bench.sync()
+    await bench.sync()
+    [order] = bench.erp.all("SalesOrder")
+    assert order.fields == {"PoNumber": "PO-O2", "Amount": Decimal(900)}
+    assert len([c for c in bench.erp.calls if c[0] == "write"]) == 1
+    assert _flag(bench, "O2") == (False, "")
+    assert bench.held() == []
+    assert bench.count("released", "approval") == 1
+
+
+async def test_person_release_writes_regardless_and_is_audited(bench: Bench) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    [held] = bench.held()
+    with bench.store.begin() as conn:
+        [done] = release_held(
+            conn, [int(str(held["id"]))], actor="cli:finance", now=bench.clock.now(), note="ok"
+        )
+    assert done.action == "released"
+    await bench.sync()
+    [order] = bench.erp.all("SalesOrder")
+    assert order.fields["Amount"] == Decimal(900)
+    assert _flag(bench, "O2") == (False, "")
+    assert bench.count("released", "person") == 1
+    [(actor, action, details)] = bench.rows("select actor, action, details from audit_log")
+    assert (actor, action) == ("cli:finance", "job.release")
+    details = details if isinstance(details, dict) else json.loads(str(details))
+    assert details["record"] == "O2" and details["reason"] == "over credit: 900 > 800"
+    with bench.store.connect() as conn:
+        assert verify_audit_log(conn)[0]
+
+
+async def test_reject_ends_the_job_keeps_the_flag_and_is_audited(bench: Bench) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    [held] = bench.held()
+    job_id = int(str(held["id"]))
+    with bench.store.begin() as conn:
+        [done] = reject_held(conn, [job_id], actor="cli:finance", now=bench.clock.now())
+        [again] = release_held(conn, [job_id], actor="cli:finance", now=bench.clock.now())
+    assert done.action == "rejected"
+    assert again.action == "refused: it is done"
+    await bench.sync()
+    assert bench.erp.all("SalesOrder") == []
+    assert bench.rows(f"select state, outcome from jobs where id = {job_id}") == [
+        ("done", "rejected")
+    ]
+    assert _flag(bench, "O2") == (True, "over credit: 900 > 800")
+    assert [r[0] for r in bench.rows("select action from audit_log")] == ["job.reject"]
+
+
+async def test_recheck_releases_when_credit_frees_up(bench: Bench) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    checked = await recheck_held(
+        bench.store, bench.runtime, build_plans(bench.project), bench.clock
+    )
+    assert (checked.released, checked.held) == (0, 0)  # not due yet
+    bench.clock.advance(601)
+    checked = await recheck_held(
+        bench.store, bench.runtime, build_plans(bench.project), bench.clock
+    )
+    assert (checked.released, checked.held) == (0, 1)  # due, still over
+    bench.crm.put("Account", "A1", {"Name": "华东贸易", "Limit": Decimal(2000), "Exposure": 0})
+    checked = await recheck_held(
+        bench.store, bench.runtime, build_plans(bench.project), bench.clock, due_only=False
+    )
+    assert (checked.released, checked.held) == (1, 0)
+    await bench.sync()
+    [order] = bench.erp.all("SalesOrder")
+    assert order.fields["PoNumber"] == "PO-O2"
+    assert _flag(bench, "O2") == (False, "")
+    assert bench.count("released", "recheck") == 1
+
+
+async def test_held_job_is_never_claimed_and_blocks_older_versions(bench: Bench) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    bench.clock.advance(3600)  # long past the recheck time: only the recheck looks at it
+    assert await bench.worker().run_once() == 0
+    assert bench.rows("select count(*) from jobs where state = 'held'") == [(1,)]
+
+
+async def test_missing_related_record_holds_with_a_reason(bench: Bench) -> None:
+    _order(bench, "O3", 10, AccountId="A-GONE")
+    _order(bench, "O4", 10, AccountId=None)
+    await bench.sync()
+    reasons = {h["source_id"]: h["hold_reason"] for h in bench.held()}
+    assert reasons["O3"] == "cannot check: account 'A-GONE' not found in crm:Account"
+    assert reasons["O4"] == "cannot check: no account (source.AccountId is empty)"
+    assert bench.erp.all("SalesOrder") == []
+
+
+async def test_non_numeric_amount_holds_with_the_mapping_error(bench: Bench) -> None:
+    _order(bench, "O5", 10)
+    bench.crm.put("Order", "O5", {**bench.crm.records["Order"]["O5"].fields, "Amount": "lots"})
+    await bench.sync()
+    [held] = bench.held()
+    assert held["hold_reason"] == (
+        'cannot check: orders › hold.when: number(): "lots" is not a number (source.Amount)'
+    )
+
+
+async def test_failing_related_read_retries_the_job(bench: Bench) -> None:
+    _order(bench, "O2", 100)
+    bench.crm.faults.failing_gets = 1
+    await poll_flow(bench.store, bench.runtime, "orders", bench.clock)
+    await bench.worker().run_once()
+    assert bench.rows("select state from jobs") == [("queued",)]  # retried later, not held
+    bench.clock.advance(60)
+    await bench.sync()
+    assert len(bench.erp.all("SalesOrder")) == 1
+
+
+async def test_already_written_record_is_not_held_on_update(bench: Bench) -> None:
+    _order(bench, "O1", 500)
+    await bench.sync()
+    _order(bench, "O1", 5000)  # an update of an order already in the ERP
+    await bench.sync()
+    [order] = bench.erp.all("SalesOrder")
+    assert order.fields["Amount"] == Decimal(5000)
+    assert bench.held() == []
+
+
+def test_bad_hold_expressions_are_reported_at_their_line_and_column(tmp_path: Path) -> None:
+    text = PROJECT.replace(
+        "when: number(source.Amount) > related.account.Limit",
+        "when: number(source.Amount) > relatd.account.Limit",
+    ).replace("clear: {Hold: 'false'", "clear: {Hold: 'flase'")
+    path = tmp_path / "erpbridge.yaml"
+    path.write_text(text, encoding="utf-8")
+    project, _ = _project(text, path)
+    errors = sorted(mapping_problems(project), key=lambda e: e.line or 0)
+    lines = text.splitlines()
+    when_line = next(i for i, line in enumerate(lines, 1) if "relatd" in line)
+    clear_line = next(i for i, line in enumerate(lines, 1) if "flase" in line)
+    assert [(e.line, e.field) for e in errors] == [
+        (when_line, "flows.orders.hold.when"),
+        (clear_line, "flows.orders.hold.flag.clear.Hold"),
+    ]
+    assert errors[0].column == lines[when_line - 1].index("relatd") + 1
+    assert "did you mean 'related'" in errors[0].reason
+    assert "unknown name 'flase'" in errors[1].reason
+    with pytest.raises(ConfigErrors):
+        build_plans(project)
+
+
+def test_unknown_connection_in_hold_is_refused(tmp_path: Path) -> None:
+    text = PROJECT.replace(
+        "account: {object: Account", "account: {connection: crn, object: Account"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        _project(text, tmp_path / "erpbridge.yaml")
+    [error] = caught.value.errors
+    assert error.field == "flows.orders.hold.related.account.connection"
+    assert "did you mean 'crm'" in error.reason
