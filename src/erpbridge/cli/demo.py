@@ -66,7 +66,7 @@ async def _check_all(runtime: Runtime, project: Project) -> dict[str, CheckResul
 
 def _progress(store: sa.Engine, flows: list[str]) -> tuple[Table, int]:
     table = Table(title="Flows (live)")
-    for column in ("flow", "queued", "running/parked", "done", "filtered", "dead letters"):
+    for column in ("flow", "queued", "running/parked", "done", "filtered", "held", "dead letters"):
         table.add_column(column, justify="right" if column != "flow" else "left")
     open_jobs = 0
     with store.connect() as conn:
@@ -88,6 +88,7 @@ def _progress(store: sa.Engine, flows: list[str]) -> tuple[Table, int]:
             str(busy),
             str(counts.get((flow, "done"), 0)),
             str(counts.get((flow, "filtered"), 0)),
+            str(counts.get((flow, "held"), 0)),
             str(counts.get((flow, "dead"), 0)),
         )
     return table, open_jobs
@@ -145,6 +146,14 @@ def _summary(hub: Hub) -> list[str]:
             target = f"{plan.target_connection}:{plan.spec.target.object}"
             extra = f"; {rows['filtered']} skipped by when:" if rows.get("filtered") else ""
             lines.append(f"{written} records {source} → {target}{extra}")
+        held = conn.execute(
+            sa.select(jobs.c.flow, sa.func.count(), sa.func.min(jobs.c.hold_reason))
+            .where(jobs.c.state == "held")
+            .group_by(jobs.c.flow)
+        ).all()
+        for flow, count, reason in held:
+            kind = " for credit" if "credit" in str(reason).lower() else ""
+            lines.append(f"{count} held{kind} in {flow} (e.g. {reason}), not sent")
         dead = conn.execute(
             sa.select(dead_letters.c.flow, dead_letters.c.error_message, sa.func.count())
             .where(dead_letters.c.state == "open")
@@ -252,8 +261,15 @@ def demo(
             fail("connection check failed: " + "; ".join(failed))
         console.print(f"\n[bold]6.[/] data flowed in {elapsed:.1f}s")
         console.rule("Summary")
-        for line in _summary(hub) + verified:
+        summary = _summary(hub)
+        for line in summary + verified:
             console.print("  " + line, markup=False)
+        if any(" held" in line for line in summary):
+            console.print(
+                f"\nHeld jobs: erpbridge jobs held -p {workdir}; write one anyway with "
+                f"erpbridge jobs release ID -p {workdir}, end it with erpbridge jobs reject ID "
+                "(or approve the record in its system: Credit Approved on a Salesforce order)."
+            )
         console.print(
             f"\nLook further: erpbridge dlq list -p {workdir} · erpbridge runs -p {workdir} · "
             f"erpbridge jobs -p {workdir} · ports file {workdir / 'sandbox.json'}"

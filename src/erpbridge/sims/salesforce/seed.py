@@ -122,7 +122,9 @@ def seed_org(org: OrgState, *, seed: int, now: datetime, size: SeedSize | None =
                     "BillingCity": city,
                     "BillingCountry": "CN" if "有限公司" in name else "DE",
                     "ERP_Customer_Id__c": str(17100000 + i) if rng.random() < 0.8 else None,
-                    "Credit_Limit__c": float(rng.choice([50000, 100000, 250000, 1000000])),
+                    # Enterprise customers: 5-100 million CNY, so seeded orders pass a
+                    # credit check; the credit-watch account below does not.
+                    "Credit_Limit__c": float(rng.choice([50000, 100000, 250000, 1000000]) * 100),
                     "Region__c": rng.choice(_REGIONS),
                 },
             )
@@ -171,6 +173,11 @@ def seed_org(org: OrgState, *, seed: int, now: datetime, size: SeedSize | None =
                     },
                 )
             )
+    # One small customer without an ERP number (so SAP's credit never overwrites it) has a
+    # 20,000 CNY limit: its activated orders are over credit (the sf-sap credit hold).
+    watch = next((a for a in accounts if a["ERP_Customer_Id__c"] is None), None)
+    if watch is not None:
+        watch["Credit_Limit__c"] = 20000.0
     standard_entries = [e for e in entries if e["Pricebook2Id"] == standard["Id"]]
     for i in range(size.orders):
         account = rng.choice(accounts)

@@ -167,7 +167,8 @@ def _seed_partners(state: SapState, rules: Rules, rng: random.Random, count: int
         row = rules.create(bp_set, payload)
         number = str(row["BusinessPartner"])
         numbers.append(number)
-        limit = Decimal(rng.choice([50_000, 100_000, 250_000, 1_000_000]))
+        # 5-100 million CNY: the seeded order book stays within credit.
+        limit = Decimal(rng.choice([50_000, 100_000, 250_000, 1_000_000]) * 100)
         state.put(
             "A_CreditManagementAccount",
             {
