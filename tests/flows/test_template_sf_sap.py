@@ -20,6 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from erpbridge.api.app import create_app
+from erpbridge.engine.held_jobs import list_held
+from erpbridge.engine.hold import recheck_held
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.worker import Worker
@@ -644,3 +646,84 @@ async def test_line_change_whose_answer_is_lost_is_applied_once(tmp_path: Path) 
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)
+
+
+async def test_order_over_credit_is_held_flagged_then_released_by_approval_and_by_credit(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            # A seeded account that SAP knows as business partner 17100007: its credit
+            # limit in SAP is cut to what it already uses plus 1,000 CNY.
+            [account] = await bridge.find(
+                "salesforce", "Account", "ERP_Customer_Id__c", ["17100007"]
+            )
+            [credit] = await bridge.find(
+                "sap", "A_CreditManagementAccount", "BusinessPartner", ["17100007"]
+            )
+            exposure = Decimal(str(credit.fields["CreditExposureAmount"]))
+            await bridge.update(
+                "sap", "A_CreditManagementAccount", credit.id,
+                {"CreditLimitAmount": str(exposure + 1000)},
+            )  # fmt: skip
+            await bridge.sync("credit-from-sap", ids=[credit.id])
+            book = await _standard_price_book(bridge)
+            tag = uuid.uuid4().hex[:6].upper()
+            product = await _product(
+                bridge, book, Name=f"伺服电机 {tag}", ProductCode=f"P-{tag}",
+                ERP_Material__c=f"HOLD-{tag}", Family="Hardware", QuantityUnitOfMeasure="台",
+            )  # fmt: skip
+            await bridge.sync("products-to-sap", ids=[product])
+            # Two orders of 3 x 1280.50 = 3841.50 CNY each, over the 1,000 available.
+            first = await _activated_order(bridge, account.id, book, [(product, 3)])
+            second = await _activated_order(bridge, account.id, book, [(product, 3)])
+            refs = {}
+            for order in (first, second):
+                number = (await bridge.get("salesforce", "Order", order)).fields["OrderNumber"]
+                refs[order] = {"reference": f"SF-{number}"}
+            await bridge.sync("orders-to-sap", ids=[first, second])
+
+            for order in (first, second):
+                assert await _sap_order_of(bridge, refs[order]) == []
+                fields = (await bridge.get("salesforce", "Order", order)).fields
+                assert fields["Credit_Hold__c"] is True
+                assert fields["Credit_Hold_Reason__c"] == (
+                    "over credit: order 3841.50 CNY, available 1000.00 CNY"
+                )
+            assert sorted(s for s, st in _held(bridge)) == sorted([first, second])
+
+            # Credit control approves the first order in Salesforce: it goes to SAP once
+            # and its flag is cleared; the order's later versions send nothing again.
+            await bridge.update("salesforce", "Order", first, {"Credit_Approved__c": True})
+            await bridge.sync("orders-to-sap", ids=[first], trigger=Trigger.POLL)
+            await bridge.sync("orders-to-sap", ids=[first], trigger=Trigger.POLL)
+            [sap_order] = await _sap_order_of(bridge, refs[first])
+            fields = (await bridge.get("salesforce", "Order", first)).fields
+            assert (fields["Credit_Hold__c"], fields["Credit_Hold_Reason__c"]) == (False, None)
+            assert [s for s, _ in _held(bridge)] == [second]
+
+            # SAP raises the credit limit; the recheck releases the second order.
+            await bridge.update(
+                "sap", "A_CreditManagementAccount", credit.id,
+                {"CreditLimitAmount": str(exposure + 1_000_000)},
+            )  # fmt: skip
+            await bridge.sync("credit-from-sap", ids=[credit.id])
+            checked = await recheck_held(
+                bridge.store, bridge.runtime, bridge.plans, bridge.clock, due_only=False
+            )
+            assert (checked.released, checked.held) == (1, 0), _held(bridge)
+            await bridge.drain()
+            assert len(await _sap_order_of(bridge, refs[second])) == 1
+            fields = (await bridge.get("salesforce", "Order", second)).fields
+            assert (fields["Credit_Hold__c"], fields["Credit_Hold_Reason__c"]) == (False, None)
+            assert _held(bridge) == []
+            assert len(await _sap_order_of(bridge, refs[first])) == 1
+            assert sap_order["SoldToParty"]
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+def _held(bridge: Bridge) -> list[tuple[str, str]]:
+    with bridge.store.connect() as conn:
+        return [(str(r["source_id"]), str(r["hold_reason"])) for r in list_held(conn)]

@@ -188,12 +188,19 @@ async def judge(
 
 
 async def write_flags(
-    runtime: Runtime, hold: HoldPlan, items: Sequence[tuple[Job, Record, Scope]], which: str
+    runtime: Runtime,
+    hold: HoldPlan,
+    items: Sequence[tuple[Job, Record, Scope]],
+    which: str,
+    *,
+    always: frozenset[int] = frozenset(),
 ) -> dict[int, ErpBridgeError]:
     """Write ``flag.set`` or ``flag.clear`` onto each item's record; errors by job id.
 
     A record that already shows the wanted values (the flag on the source record itself)
-    is not written, so the flag's own change coming back as a new version stops there.
+    is not written, so the flag's own change coming back as a new version stops there;
+    except jobs in ``always``, whose record may have changed since their snapshot (a job
+    that was held itself: the flag was set after the version it holds).
     """
     flag = hold.flag
     fields = () if flag is None else (flag.set if which == "set" else flag.clear)
@@ -208,7 +215,8 @@ async def write_flags(
         except MappingError as exc:
             errors[job.id] = exc
             continue
-        if flag.on_source and all(_same(record.fields.get(k), v) for k, v in payload.items()):
+        shown = all(_same(record.fields.get(k), v) for k, v in payload.items())
+        if flag.on_source and shown and job.id not in always:
             continue
         ops.append((job.id, WriteOp(WriteMode.UPDATE, payload, target_id=target, ref=str(job.id))))
     connector = runtime.connector(flag.connection)
@@ -263,7 +271,9 @@ async def screen(
     through: list[Pair] = []
     to_check: list[Pair] = []
     for job, record in accepted:
-        if record.id in written and job.released_by is None and job.held_at is None:
+        if job.waiting_since is not None:
+            through.append((job, record))  # passed before, then parked on a dependency
+        elif record.id in written and job.released_by is None and job.held_at is None:
             through.append((job, record))  # already in the target: updates are not held
         else:
             to_check.append((job, record))
@@ -326,7 +336,11 @@ async def _let_through(
     """Clear the flag of records that were held; a failed clear retries the job."""
     was_held = [(j, r, v) for j, r, v in passed if j.held_at is not None or r.id in before]
     errors = await write_flags(
-        parts.runtime, hold, [(j, r, v.scope) for j, r, v in was_held], "clear"
+        parts.runtime,
+        hold,
+        [(j, r, v.scope) for j, r, v in was_held],
+        "clear",
+        always=frozenset(j.id for j, _, _ in was_held if j.held_at is not None),
     )
     out: list[Pair] = []
     for job, record, verdict in passed:

@@ -2,11 +2,14 @@
 
 Record ids are the key value (``1000001``) or, for compound keys, the key predicate
 (``Material='TG11',Plant='1710',…``), so :func:`key_predicate` can address the entity again.
-The version is the entity's ETag (``__metadata.etag``), else its change stamp.
+The version is the entity's ETag (``__metadata.etag``), else its change stamp, else a hash
+of its fields (credit accounts and stock have neither).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 
 from erpbridge.connectors.sap.cursor import STAMPS, literal
@@ -47,6 +50,16 @@ def entity_fields(
     return fields
 
 
+def _content_version(fields: Mapping[str, object]) -> str:
+    """A version for entities with neither ETag nor change stamp (credit accounts, stock).
+
+    Without one, every read of such an entity would look like the version already synced,
+    and a changed credit limit or stock level would never flow again.
+    """
+    text = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
 def to_record(
     entity_set: EntitySetSchema, data: object, sets: Mapping[str, EntitySetSchema]
 ) -> Record:
@@ -64,7 +77,7 @@ def to_record(
     stamp = spec.stamp_of(fields) if spec else None
     meta = data.get("__metadata")
     etag = meta.get("etag") if isinstance(meta, dict) else None
-    version = str(etag) if etag else (stamp.isoformat() if stamp else None)
+    version = str(etag) if etag else stamp.isoformat() if stamp else _content_version(fields)
     return Record(entity_set.name, record_id(entity_set, fields), fields, version, stamp)
 
 
