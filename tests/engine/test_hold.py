@@ -3,6 +3,7 @@ recheck, rejected, audited, and bad hold expressions refused with their position
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Iterator
@@ -17,10 +18,12 @@ from erpbridge.config import ConfigErrors, Project, load_project_text
 from erpbridge.engine.clock import ManualClock
 from erpbridge.engine.held_jobs import list_held, reject_held, release_held
 from erpbridge.engine.hold import recheck_held
+from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import poll_flow
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.plans import build_plans, mapping_problems
 from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.scheduler import Scheduler
 from erpbridge.engine.worker import Worker
 from erpbridge.spi import ConnectorRegistry
 from erpbridge.store import open_store
@@ -340,3 +343,28 @@ def test_unknown_connection_in_hold_is_refused(tmp_path: Path) -> None:
     [error] = caught.value.errors
     assert error.field == "flows.orders.hold.related.account.connection"
     assert "did you mean 'crm'" in error.reason
+
+
+async def test_scheduler_rechecks_due_held_jobs_and_hub_reports_the_held_gauge(
+    bench: Bench,
+) -> None:
+    _order(bench, "O2", 900)
+    await bench.sync()
+    hub = Hub(bench.project, bench.store, bench.runtime, build_plans(bench.project),
+              clock=bench.clock, metrics=bench.metrics)  # fmt: skip
+    hub.refresh_gauges()
+    assert bench.metrics.registry.get_sample_value("erpbridge_jobs_held", {"flow": "orders"}) == 1
+    bench.crm.put("Account", "A1", {"Name": "华东贸易", "Limit": Decimal(5000)})
+    bench.clock.advance(601)
+    scheduler = Scheduler(bench.store, bench.runtime, hub.plans, bench.clock, bench.metrics)
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    for _ in range(200):  # the first recheck runs at once; bounded wait for the task
+        await asyncio.sleep(0.01)
+        if bench.rows("select state from jobs where state = 'held'") == []:
+            break
+    stop.set()
+    await task
+    assert bench.rows("select count(*) from jobs where state = 'queued'") == [(1,)]
+    hub.refresh_gauges()
+    assert bench.metrics.registry.get_sample_value("erpbridge_jobs_held", {"flow": "orders"}) == 0
