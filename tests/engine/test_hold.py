@@ -109,9 +109,13 @@ def _project(text: str, path: Path) -> tuple[Project, ConnectorRegistry]:
 
 @pytest.fixture
 def bench(store_url: str, tmp_path: Path) -> Iterator[Bench]:
+    yield from _bench(store_url, tmp_path, PROJECT)
+
+
+def _bench(store_url: str, tmp_path: Path, text: str) -> Iterator[Bench]:
     path = tmp_path / "erpbridge.yaml"
-    path.write_text(PROJECT, encoding="utf-8")
-    project, registry = _project(PROJECT, path)
+    path.write_text(text, encoding="utf-8")
+    project, registry = _project(text, path)
     crm, erp = MemorySystem("crm"), MemorySystem("erp")
     clock = ManualClock()
     runtime = Runtime(
@@ -120,7 +124,11 @@ def bench(store_url: str, tmp_path: Path) -> Iterator[Bench]:
         clock,
         connectors={"crm": MemoryConnector(crm), "erp": MemoryConnector(erp)},
     )
-    crm.put("Account", "A1", {"Name": "华东贸易", "Limit": Decimal(1000), "Exposure": Decimal(200)})
+    crm.put(
+        "Account",
+        "A1",
+        {"Name": "华东贸易", "Code": "C1", "Limit": Decimal(1000), "Exposure": Decimal(200)},
+    )
     store = open_store(store_url)
     yield Bench(project, store, crm, erp, clock, runtime, Metrics())
     store.dispose()
@@ -368,3 +376,22 @@ async def test_scheduler_rechecks_due_held_jobs_and_hub_reports_the_held_gauge(
     assert bench.rows("select count(*) from jobs where state = 'queued'") == [(1,)]
     hub.refresh_gauges()
     assert bench.metrics.registry.get_sample_value("erpbridge_jobs_held", {"flow": "orders"}) == 0
+
+
+async def test_related_record_found_by_its_natural_key(store_url: str, tmp_path: Path) -> None:
+    text = PROJECT.replace(
+        "account: {object: Account, id: source.AccountId}",
+        "account: {object: Account, key: Code, id: source.AccountCode}",
+    )
+    for bench in _bench(store_url, tmp_path, text):
+        _order(bench, "O1", 500, AccountCode="C1")
+        _order(bench, "O2", 900, AccountCode="C1")
+        _order(bench, "O3", 10, AccountCode="C-GONE")
+        await bench.sync()
+        assert [o.fields["PoNumber"] for o in bench.erp.all("SalesOrder")] == ["PO-O1"]
+        reasons = {h["source_id"]: h["hold_reason"] for h in bench.held()}
+        assert reasons == {
+            "O2": "over credit: 900 > 800",
+            "O3": "cannot check: account 'C-GONE' not found in crm:Account by Code",
+        }
+        assert [c for c in bench.crm.calls if c[0] == "find"]

@@ -187,11 +187,16 @@ class RetrySpec(_Strict):
 
 
 class RelatedSpec(_Strict):
-    """A record a hold check reads: ``{connection, object, id: <expression on source>}``."""
+    """A record a hold check reads: ``{connection, object, id: <expression on source>}``.
+
+    With ``key``, ``id`` gives the value of that field (a natural key such as a customer
+    code) and the record is found with the connector's ``find()`` instead of ``get()``.
+    """
 
     connection: Name | None = None  # default: the flow's source connection
     object: str = Field(min_length=1)
     id: str = Field(min_length=1)
+    key: str | None = Field(default=None, min_length=1)
 
 
 class FlagSpec(_Strict):

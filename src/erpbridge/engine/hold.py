@@ -91,7 +91,7 @@ async def _fetch_related(
     runtime: Runtime, hold: HoldPlan, pending: dict[int, Scope], verdicts: dict[int, Verdict]
 ) -> dict[int, ErpBridgeError]:
     """Fill ``scope["related"]``; hold jobs whose related id is empty or whose record is gone."""
-    wanted: dict[tuple[str, str], set[str]] = {}
+    wanted: dict[tuple[str, str, str | None], set[str]] = {}
     ids_of: dict[tuple[int, str], str] = {}
     for job_id, scope in pending.items():
         for rel in hold.related:
@@ -106,34 +106,41 @@ async def _fetch_related(
                 )
                 break
             ids_of[(job_id, rel.name)] = str(value)
-            wanted.setdefault((rel.connection, rel.object), set()).add(str(value))
-    found: dict[tuple[str, str], dict[str, Mapping[str, object]]] = {}
-    failed: dict[tuple[str, str], ErpBridgeError] = {}
-    for (connection, obj), ids in wanted.items():
+            wanted.setdefault((rel.connection, rel.object, rel.key), set()).add(str(value))
+    found: dict[tuple[str, str, str | None], dict[str, Mapping[str, object]]] = {}
+    failed: dict[tuple[str, str, str | None], ErpBridgeError] = {}
+    for (connection, obj, key), ids in wanted.items():
         connector = runtime.connector(connection)
-        get = functools.partial(connector.get, obj, sorted(ids))
+        read = (
+            functools.partial(connector.find, obj, key, sorted(ids))
+            if key
+            else functools.partial(connector.get, obj, sorted(ids))
+        )
         try:
-            records = await runtime.guard(connection).call(get)
+            records = await runtime.guard(connection).call(read)
         except ConnectorError as exc:
-            failed[(connection, obj)] = exc
+            failed[(connection, obj, key)] = exc
             continue
-        found[(connection, obj)] = {r.id: r.fields for r in records}
+        found[(connection, obj, key)] = {
+            (str(r.fields.get(key)) if key else r.id): r.fields for r in records
+        }
     errors: dict[int, ErpBridgeError] = {}
     for job_id, scope in pending.items():
         if job_id in verdicts:
             continue
         for rel in hold.related:
-            key = (rel.connection, rel.object)
-            if key in failed:
-                errors[job_id] = failed[key]
+            group = (rel.connection, rel.object, rel.key)
+            if group in failed:
+                errors[job_id] = failed[group]
                 break
             record_id = ids_of[(job_id, rel.name)]
-            fields = found[key].get(record_id)
+            fields = found[group].get(record_id)
             if fields is None:
+                by = f" by {rel.key}" if rel.key else ""
                 verdicts[job_id] = Verdict(
                     True,
                     f"cannot check: {rel.name} {record_id!r} not found in "
-                    f"{rel.connection}:{rel.object}",
+                    f"{rel.connection}:{rel.object}{by}",
                     scope=scope,
                 )
                 break

@@ -26,12 +26,13 @@ ROOTS = frozenset({"source", "related", "hold"})
 
 @dataclass(frozen=True, slots=True)
 class RelatedPlan:
-    """A record the check reads, fetched with the connector's ``get()`` once per batch."""
+    """A record the check reads: ``get()`` by id, or ``find()`` by ``key``, once per batch."""
 
     name: str
     connection: str
     object: str
     id: ScopedExpression
+    key: str | None = None  # found by this field (find()) instead of by id (get())
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) 
         found = expr(rel.id, "related", name, "id")
         if found is not None:
             connection = rel.connection or spec.source.connection
-            related.append(RelatedPlan(name, connection, rel.object, found))
+            related.append(RelatedPlan(name, connection, rel.object, found, rel.key))
     flag = None
     if hold.flag is not None:
         f = hold.flag
