@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from erpbridge.config import ConfigErrors, Project, load_project_text
 from erpbridge.engine.clock import ManualClock
 from erpbridge.engine.held_jobs import list_held, reject_held, release_held
-from erpbridge.engine.hold import recheck_held
+from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import poll_flow
 from erpbridge.engine.metrics import Metrics

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from erpbridge.api.app import create_app
 from erpbridge.engine.held_jobs import list_held
-from erpbridge.engine.hold import recheck_held
+from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.worker import Worker

@@ -21,7 +21,7 @@ from erpbridge.cli._common import (
     print_config_errors,
 )
 from erpbridge.config import ConfigErrors, Project
-from erpbridge.engine.hold import recheck_held
+from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger

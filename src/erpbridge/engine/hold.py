@@ -12,9 +12,9 @@ A flow with ``hold:`` screens each job after its ``when:`` filter and before map
 - a related record that is missing, an empty related id, or an expression that cannot
   be evaluated holds the job with that reason (the safe side: a person decides).
 
-Held jobs are re-evaluated every ``recheck`` by :func:`recheck_held` (the scheduler of
-``erpbridge run``/``serve``, and ``erpbridge sync <flow> --recheck``): those that pass are
-queued again and the worker screens them once more before writing.
+Held jobs are re-evaluated every ``recheck`` by :func:`erpbridge.engine.hold_recheck.
+recheck_held` (the scheduler of ``erpbridge run``/``serve``, and ``erpbridge sync <flow>
+--recheck``): those that pass are queued again and the worker screens them once more.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from erpbridge.engine.hold_plan import HoldPlan
 from erpbridge.engine.jobs import Job, JobState
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.outcome import BatchOutcome
-from erpbridge.engine.queue import _job, hold_job
+from erpbridge.engine.queue import hold_job
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.snapshot import record_from_snapshot, record_to_snapshot
+from erpbridge.engine.snapshot import record_to_snapshot
 from erpbridge.engine.xref import lookup_xrefs
 from erpbridge.log import get_logger
 from erpbridge.mapping.errors import MappingError
@@ -45,7 +45,7 @@ from erpbridge.spi.errors import ConnectorError, ErpBridgeError
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
 from erpbridge.store.schema import jobs
 
-__all__ = ["RecheckResult", "Verdict", "commit_holds", "judge", "recheck_held", "screen"]
+__all__ = ["Verdict", "commit_holds", "held_before", "judge", "screen", "write_flags"]
 
 log = get_logger("engine.hold")
 
@@ -368,103 +368,3 @@ def commit_holds(conn: Connection, batch: BatchOutcome, worker: str, now: dateti
     """Store the jobs a round held (in the worker's commit transaction)."""
     for job, reason, since, recheck_at, snapshot in batch.held:
         hold_job(conn, job, reason, since, recheck_at, snapshot, worker, now)
-
-
-@dataclass(frozen=True, slots=True)
-class RecheckResult:
-    """What one recheck did: jobs queued again, jobs still held, jobs whose reads failed."""
-
-    released: int = 0
-    held: int = 0
-    failed: int = 0
-
-    def __add__(self, other: RecheckResult) -> RecheckResult:
-        return RecheckResult(
-            self.released + other.released, self.held + other.held, self.failed + other.failed
-        )
-
-
-async def recheck_held(
-    store: sa.Engine,
-    runtime: Runtime,
-    plans: Mapping[str, FlowPlan],
-    clock: Clock,
-    *,
-    flows: Sequence[str] | None = None,
-    due_only: bool = True,
-    page: int = 500,
-) -> RecheckResult:
-    """Evaluate held jobs again (credit may have freed up); queue those that pass.
-
-    Args:
-        flows: only these flows (default: every flow with a hold).
-        due_only: only jobs whose ``recheck`` time has come (the scheduler); False takes
-            every held job (``erpbridge sync <flow> --recheck``).
-        page: jobs read per query.
-    """
-    total = RecheckResult()
-    for plan in plans.values():
-        if plan.hold is None or (flows is not None and plan.name not in flows):
-            continue
-        last_id = 0
-        while True:
-            now = clock.now()
-            query = sa.select(jobs).where(
-                jobs.c.flow == plan.name,
-                jobs.c.state == JobState.HELD.value,
-                jobs.c.id > last_id,
-            )
-            if due_only:
-                query = query.where(jobs.c.next_attempt_at <= now)
-            with store.connect() as conn:
-                held = [_job(r) for r in conn.execute(query.order_by(jobs.c.id).limit(page))]
-            if not held:
-                break
-            last_id = held[-1].id
-            total += await _recheck_page(store, runtime, plan, plan.hold, held, now)
-    return total
-
-
-async def _recheck_page(
-    store: sa.Engine,
-    runtime: Runtime,
-    plan: FlowPlan,
-    hold: HoldPlan,
-    held: list[Job],
-    now: datetime,
-) -> RecheckResult:
-    pairs = [
-        (job, record_from_snapshot(job.source_snapshot))
-        for job in held
-        if job.source_snapshot is not None
-    ]
-    verdicts, errors = await judge(runtime, hold, pairs)
-    still = [(j, r, verdicts[j.id]) for j, r in pairs if j.id in verdicts and verdicts[j.id].held]
-    flag_errors = await write_flags(runtime, hold, [(j, r, v.scope) for j, r, v in still], "set")
-    for job_id, error in flag_errors.items():
-        log.warning("hold.flag_failed", flow=plan.name, job_id=job_id, error=str(error))
-    recheck_at = now + timedelta(seconds=hold.recheck_s)
-    released = [j.id for j, _ in pairs if j.id in verdicts and not verdicts[j.id].held]
-    with store.begin() as conn:
-        for job, _, verdict in still:
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job.id, jobs.c.state == JobState.HELD.value)
-                .values(hold_reason=verdict.reason, next_attempt_at=recheck_at, updated_at=now)
-            )
-        waiting = [j.id for j in held if j.id in errors or j.source_snapshot is None]
-        if waiting:
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id.in_(waiting), jobs.c.state == JobState.HELD.value)
-                .values(next_attempt_at=recheck_at, updated_at=now)
-            )
-        if released:  # compare-and-set: a job a person released or rejected meanwhile stays so
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.id.in_(released), jobs.c.state == JobState.HELD.value)
-                .values(state=JobState.QUEUED.value, next_attempt_at=now, updated_at=now)
-            )
-    if released or still:
-        log.info("hold.rechecked", flow=plan.name, released=len(released), held=len(still))
-    return RecheckResult(len(released), len(still), len(errors))

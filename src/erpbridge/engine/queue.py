@@ -39,6 +39,7 @@ __all__ = [
     "enqueue_changes",
     "finish_jobs",
     "hold_job",
+    "job_from_row",
     "last_done_stamps",
     "open_dead_letter",
     "park_job",
@@ -399,6 +400,11 @@ def claim_jobs(
         .order_by(jobs.c.id)
     )
     return [_job(row) for row in rows]
+
+
+def job_from_row(row: Any) -> Job:
+    """A :class:`Job` from a row of ``jobs`` (all columns)."""
+    return _job(row)
 
 
 def _job(row: Any) -> Job:

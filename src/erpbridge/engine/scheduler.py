@@ -19,7 +19,7 @@ from croniter import croniter
 
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
-from erpbridge.engine.hold import recheck_held
+from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
