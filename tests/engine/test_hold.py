@@ -395,3 +395,13 @@ async def test_related_record_found_by_its_natural_key(store_url: str, tmp_path:
             "O3": "cannot check: account 'C-GONE' not found in crm:Account by Code",
         }
         assert [c for c in bench.crm.calls if c[0] == "find"]
+
+
+def test_plan_shows_the_hold_and_what_it_reads(tmp_path: Path) -> None:
+    from erpbridge.cli.project import plan_rows
+
+    project, _ = _project(PROJECT, tmp_path / "erpbridge.yaml")
+    [row] = plan_rows(project)
+    assert row["hold"]["related"] == {"account": "crm:Account"}
+    assert row["hold"]["recheck_s"] == 600.0
+    assert row["hold"]["when"].startswith("number(source.Amount) >")

@@ -182,6 +182,16 @@ def plan_rows(project: Project) -> list[dict[str, Any]]:
                 "xref": sorted(set(_XREF.findall(expressions))),
                 "tables": sorted(set(_TABLE.findall(expressions))),
                 "depends_on": flow.depends_on,
+                "hold": None
+                if flow.hold is None
+                else {
+                    "when": flow.hold.when,
+                    "related": {
+                        n: f"{r.connection or flow.source.connection}:{r.object}"
+                        for n, r in flow.hold.related.items()
+                    },
+                    "recheck_s": flow.hold.recheck.total_seconds(),
+                },
             }
         )
     return rows
@@ -206,6 +216,9 @@ def plan(project: Path | None = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> 
             touches.append("xref " + ", ".join(row["xref"]))
         if row["tables"]:
             touches.append("tables " + ", ".join(row["tables"]))
+        if row["hold"]:
+            reads = ", ".join(row["hold"]["related"].values())
+            touches.append("hold: check" + (f" reading {reads}" if reads else ""))
         name = row["flow"] if row["enabled"] else f"{row['flow']} (disabled)"
         table.add_row(
             name,
