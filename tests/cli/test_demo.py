@@ -32,4 +32,8 @@ def test_demo_moves_data_and_verifies_it_in_the_target(
         read_back = re.search(rf"{flow}: (\d+) of (\d+) sampled records read back", out)
         assert read_back and read_back.group(1) == read_back.group(2), out
     assert "dead letter(s) in" not in out
+    # The seeded credit-watch account's activated orders are held, and the summary says how
+    # to release them.
+    assert "3 held for credit in orders-to-sap (e.g. over credit: order " in out
+    assert "erpbridge jobs release ID" in out
     assert (tmp_path / "erpbridge.db").is_file() and (tmp_path / ".env").is_file()
