@@ -21,11 +21,12 @@ from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.hub import Hub
 from erpbridge.engine.intake import poll_flow
 from erpbridge.engine.metrics import Metrics
-from erpbridge.engine.plans import build_plans, mapping_problems
+from erpbridge.engine.plans import build_plans, mapping_problems, schema_problems
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.scheduler import Scheduler
 from erpbridge.engine.worker import Worker
 from erpbridge.spi import ConnectorRegistry
+from erpbridge.spi.schema import Catalog, Field, ObjectSchema
 from erpbridge.store import open_store
 from erpbridge.store.audit import verify_audit_log
 from tests.engine.memory import MemoryConnector, MemorySystem, memory_spec
@@ -405,3 +406,69 @@ def test_plan_shows_the_hold_and_what_it_reads(tmp_path: Path) -> None:
     assert row["hold"]["related"] == {"account": "crm:Account"}
     assert row["hold"]["recheck_s"] == 600.0
     assert row["hold"]["when"].startswith("number(source.Amount) >")
+
+
+def test_unknown_related_name_and_hold_attribute_are_refused_offline(tmp_path: Path) -> None:
+    text = PROJECT.replace("> related.account.Limit -", "> related.acount.Limit -").replace(
+        "HoldReason: hold.reason}", "HoldReason: hold.reasn}"
+    )
+    path = tmp_path / "erpbridge.yaml"
+    path.write_text(text, encoding="utf-8")
+    project, _ = _project(text, path)
+    errors = sorted(mapping_problems(project), key=lambda e: e.line or 0)
+    assert [(e.field, e.reason) for e in errors] == [
+        (
+            "flows.orders.hold.when",
+            "no related record 'acount' (related: account); did you mean 'account'?",
+        ),
+        ("flows.orders.hold.flag.set.HoldReason", "hold.reasn: a hold offers hold.reason only"),
+    ]
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "related.acount" in t)
+    assert errors[0].line == line
+    assert errors[0].column == text.splitlines()[line - 1].index("related.acount") + 1
+
+
+async def test_validate_online_checks_hold_fields_against_the_schemas(tmp_path: Path) -> None:
+    text = PROJECT.replace(
+        "- default(related.account.Exposure", "- default(related.account.Exposur"
+    ).replace("set: {Hold: 'true'", "set: {Hld: 'true'")
+    path = tmp_path / "erpbridge.yaml"
+    path.write_text(text, encoding="utf-8")
+    project, _ = _project(text, path)
+    order = ObjectSchema(
+        "Order",
+        [
+            Field(n)
+            for n in (
+                "OrderNumber",
+                "Status",
+                "Amount",
+                "AccountId",
+                "Approved",
+                "Hold",
+                "HoldReason",
+            )
+        ],
+    )
+    account = ObjectSchema("Account", [Field(n) for n in ("Name", "Code", "Limit", "Exposure")])
+    sales = ObjectSchema("SalesOrder", [Field("PoNumber"), Field("Amount")])
+    catalogs = {
+        "crm": Catalog({"Order": order, "Account": account}),
+        "erp": Catalog({"SalesOrder": sales}),
+    }
+    errors, _ = await schema_problems(project, catalogs)
+    reasons = sorted((e.field, e.reason) for e in errors)
+    assert reasons == [
+        (
+            "flows.orders.hold.flag.set.Hld",
+            "Order has no field 'Hld' to flag; did you mean 'Hold'?",
+        ),
+        (
+            "flows.orders.hold.reason",
+            "Account has no field 'Exposur' (related.account.Exposur); did you mean 'Exposure'?",
+        ),
+        (
+            "flows.orders.hold.when",
+            "Account has no field 'Exposur' (related.account.Exposur); did you mean 'Exposure'?",
+        ),
+    ]

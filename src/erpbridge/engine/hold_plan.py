@@ -7,18 +7,21 @@ reported by ``erpbridge validate`` at its file, line and column like a ``map:`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from erpbridge.config import Project
+from erpbridge.config.errors import did_you_mean, located
 from erpbridge.config.model import HoldSpec
 from erpbridge.mapping.errors import MappingCompileError, Problem
 from erpbridge.mapping.positions import expression_start
 from erpbridge.mapping.scoped import ScopedExpression, compile_scoped
 from erpbridge.mapping.tables import ValueTable
 from erpbridge.mapping.types import SourcePos
+from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.schema import Catalog, ObjectSchema
 
-__all__ = ["FlagPlan", "HoldPlan", "RelatedPlan", "compile_hold"]
+__all__ = ["FlagPlan", "HoldPlan", "RelatedPlan", "compile_hold", "hold_schema_problems"]
 
 #: what hold expressions may read: the source record, the related records, the hold.
 ROOTS = frozenset({"source", "related", "hold"})
@@ -70,6 +73,93 @@ def _constant(flow: str, field: str, value: object) -> ScopedExpression:
         return value
 
     return ScopedExpression(flow, field, repr(value), const)
+
+
+def _name_problems(
+    flow: str, expressions: Sequence[ScopedExpression], related: Sequence[str]
+) -> list[Problem]:
+    """``related.<name>`` must name a record under ``related:``; ``hold.`` has ``reason``."""
+    problems = []
+    for expr in expressions:
+        for ref, pos in expr.paths:
+            if ref.root != "scope" or len(ref.steps) < 2:
+                continue
+            root, name = ref.steps[0], str(ref.steps[1])
+            if root == "related" and name not in related:
+                listed = ", ".join(related) or "none"
+                message = (
+                    f"no related record {name!r} (related: {listed})"
+                    f"{did_you_mean(name, list(related))}"
+                )
+            elif root == "hold" and name != "reason":
+                message = f"hold.{name}: a hold offers hold.reason only"
+            else:
+                continue
+            problems.append(Problem("error", message, flow, expr.field, expr.text, pos))
+    return problems
+
+
+def hold_schema_problems(
+    project: Project, flow: str, hold: HoldPlan, catalogs: Mapping[str, Catalog]
+) -> list[ConfigError]:
+    """Fields a hold reads or flags that the systems' ``describe()`` does not have.
+
+    For ``erpbridge validate --online``: ``source.X`` against the source object,
+    ``related.<name>.X`` against that record's object, ``flag`` fields against the
+    object the flag is written to. Objects a catalog does not describe are skipped.
+    """
+    spec = project.spec.flows[flow]
+
+    def schema(connection: str, obj: str) -> ObjectSchema | None:
+        catalog = catalogs.get(connection)
+        found = catalog.objects.get(obj) if catalog is not None else None
+        return None if found is None or found.is_open else found
+
+    objects: dict[str, ObjectSchema | None] = {
+        "source": schema(spec.source.connection, spec.source.object)
+    }
+    objects.update({f"related.{r.name}": schema(r.connection, r.object) for r in hold.related})
+    expressions = [hold.when, hold.reason, hold.release_when, *(r.id for r in hold.related)]
+    if hold.flag is not None:
+        expressions += [
+            hold.flag.id,
+            *(e for _, e in hold.flag.set),
+            *(e for _, e in hold.flag.clear),
+        ]
+    errors: list[ConfigError] = []
+    for expr in (e for e in expressions if e is not None):
+        for ref, pos in expr.paths:
+            steps = [str(s) for s in ref.steps] if ref.root == "scope" else []
+            base = steps[0] if steps[:1] == ["source"] else ".".join(steps[:2])
+            rest = steps[1:] if base == "source" else steps[2:]
+            target = objects.get(base)
+            if target is None or not rest or target.field(rest[0]) is not None:
+                continue
+            hint = did_you_mean(rest[0], [f.name for f in target.fields])
+            errors.append(
+                ConfigError(
+                    f"{target.name} has no field {rest[0]!r} ({ref.text()}){hint}",
+                    path=pos.path if pos else str(project.path),
+                    line=pos.line if pos else None,
+                    column=pos.column if pos else None,
+                    field=f"flows.{flow}.{expr.field}",
+                )
+            )
+    flag = hold.flag
+    target = schema(flag.connection, flag.object) if flag is not None else None
+    if flag is not None and target is not None:
+        for part, fields in (("set", flag.set), ("clear", flag.clear)):
+            for name, _ in fields:
+                if target.field(name) is None:
+                    hint = did_you_mean(name, [f.name for f in target.fields])
+                    errors.append(
+                        located(
+                            f"{target.name} has no field {name!r} to flag{hint}",
+                            project.marks,
+                            ("flows", flow, "hold", "flag", part, name),
+                        )
+                    )
+    return errors
 
 
 def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) -> HoldPlan | None:
@@ -129,6 +219,11 @@ def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) 
             and connection == spec.source.connection
             and obj == spec.source.object,
         )
+    names = list(hold.related)
+    expressions = [when, reason, release, *(r.id for r in related)]
+    if flag is not None:
+        expressions += [flag.id, *(e for _, e in flag.set), *(e for _, e in flag.clear)]
+    problems += _name_problems(flow, [e for e in expressions if e is not None], names)
     if problems or when is None:
         raise MappingCompileError(problems, flow=flow)
     return HoldPlan(

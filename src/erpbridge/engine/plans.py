@@ -13,7 +13,7 @@ from datetime import datetime
 from erpbridge.config import ConfigErrors, Project
 from erpbridge.config.errors import did_you_mean, located
 from erpbridge.engine.flow import FlowPlan
-from erpbridge.engine.hold_plan import compile_hold
+from erpbridge.engine.hold_plan import compile_hold, hold_schema_problems
 from erpbridge.engine.retry import RetryPolicy
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.check import check_mapping
@@ -178,6 +178,12 @@ async def schema_problems(
             (errors if problem.severity == "error" else warnings).append(
                 _problem_error(project, flow, problem)
             )
+        try:
+            hold = compile_hold(project, flow, tables)
+        except MappingCompileError:
+            hold = None  # reported offline, by mapping_problems
+        if hold is not None:
+            errors += hold_schema_problems(project, flow, hold, catalogs)
     return errors, warnings
 
 

@@ -20,7 +20,13 @@ from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.compiler import ExpressionCompiler
 from erpbridge.mapping.errors import FieldMappingError, MappingCompileError, Problem
 from erpbridge.mapping.functions import builtin_functions
-from erpbridge.mapping.nodes import EMPTY_XREFS, RUNTIME_ERRORS, Environment, ExpressionCompileError
+from erpbridge.mapping.nodes import (
+    EMPTY_XREFS,
+    RUNTIME_ERRORS,
+    Environment,
+    ExpressionCompileError,
+    PathRef,
+)
 from erpbridge.mapping.parser import ExpressionSyntaxError, parse_expression
 from erpbridge.mapping.tables import ValueTable
 from erpbridge.mapping.types import Evaluator, SourcePos
@@ -42,6 +48,10 @@ class ScopedExpression:
     field: str
     text: str
     fn: Evaluator
+    #: the paths the expression reads (``related.account.Credit_Limit__c`` is the root
+    #: ``scope`` with steps ``("related", "account", "Credit_Limit__c")``), where each
+    #: starts in the project file, for checks against the systems' schemas.
+    paths: tuple[tuple[PathRef, SourcePos | None], ...] = ()
 
     def evaluate(self, scope: Mapping[str, object]) -> object:
         """The value on ``scope`` (root name -> record, or any value).
@@ -115,9 +125,11 @@ def compile_scoped(
         clock=clock or (lambda: datetime.now(UTC)),
         roots=frozenset(roots),
     )
+    compiler = ExpressionCompiler(parsed, env, allow_xref=False)
     try:
-        compiled = ExpressionCompiler(parsed, env, allow_xref=False).compile()
+        compiled = compiler.compile()
     except ExpressionCompileError as exc:
         offset = parsed.start(exc.node) if exc.node is not None else 0
         raise fail(exc.message, _at(pos, text, offset)) from None
-    return ScopedExpression(flow, field, text, compiled.fn)
+    paths = tuple((ref, _at(pos, text, ref.offset)) for ref in compiler.paths)
+    return ScopedExpression(flow, field, text, compiled.fn, paths)
