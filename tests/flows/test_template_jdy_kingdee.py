@@ -445,7 +445,7 @@ async def test_cancelled_jdy_order_cancels_the_kingdee_bill(tmp_path: Path) -> N
             assert bill["FDocumentStatus"] == "C"
             await bridge.sync("orders-from-kingdee", ids=[str(bill["_id"])])  # ERP单号 back
 
-            await bridge.update("jdy", ORDER, order, {w(311): "已取消"})
+            await bridge.update("jdy", ORDER, order, {w(314): "已取消"})
             await bridge.sync("orders-to-kingdee", ids=[order])
             bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
             assert (bill["FCancelStatus"], bill["FDocumentStatus"]) == ("B", "D")
@@ -456,9 +456,40 @@ async def test_cancelled_jdy_order_cancels_the_kingdee_bill(tmp_path: Path) -> N
 
             # An order cancelled before it reached 金蝶 is not created there.
             other = await _jdy_order(bridge, f"SOE2EX{tag}", code)
-            await bridge.update("jdy", ORDER, other, {w(311): "已取消"})
+            await bridge.update("jdy", ORDER, other, {w(314): "已取消"})
             await bridge.sync("orders-to-kingdee", ids=[other])
             assert bridge.outcomes("orders-to-kingdee")[-1] == (other, "filtered")
+
+
+async def test_order_over_credit_is_held_flagged_then_released_by_credit_approval(
+    tmp_path: Path,
+) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            code, number = f"CR-{tag}", f"SOCR{tag}"
+            customer = await _jdy_customer(bridge, code, f"宁波 E2E 信用测试有限公司 {tag}")
+            await bridge.update("jdy", CUSTOMER, customer, {w(109): 5000})  # 信用额度
+            order = await _jdy_order(bridge, number, code)  # 订单总额 7555 元
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            await bridge.sync("orders-to-kingdee", ids=[order])
+
+            assert await bridge.find("kingdee", "SAL_SaleOrder", "FBillNo", [number]) == []
+            fields = (await bridge.get("jdy", ORDER, order)).fields
+            assert (fields[w(311)], fields[w(312)]) == (
+                "是",
+                "超出可用信用额度: 订单 7555.00 元, 可用 5000.00 元",
+            )
+
+            # Credit control approves it in 简道云 (信用审批 通过): it reaches 金蝶 once and
+            # the flag is cleared; the order's later versions send nothing again.
+            await bridge.update("jdy", ORDER, order, {w(313): "通过"})
+            await bridge.sync("orders-to-kingdee", ids=[order], trigger=Trigger.POLL)
+            await bridge.sync("orders-to-kingdee", ids=[order], trigger=Trigger.POLL)
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert bill["FCustId"] == code
+            fields = (await bridge.get("jdy", ORDER, order)).fields
+            assert fields[w(311)] == "否" and not fields.get(w(312))
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)

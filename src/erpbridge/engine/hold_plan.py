@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from erpbridge.config import Project
 from erpbridge.config.errors import did_you_mean, located
 from erpbridge.config.model import HoldSpec
+from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.errors import MappingCompileError, Problem
 from erpbridge.mapping.positions import expression_start
 from erpbridge.mapping.scoped import ScopedExpression, compile_scoped
@@ -177,6 +178,7 @@ def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) 
     except OSError:
         lines = []
     problems: list[Problem] = []
+    aliases = Aliases(project.spec.aliases)
 
     def expr(text: object, *path: str) -> ScopedExpression | None:
         field = ".".join(("hold", *path))
@@ -187,7 +189,9 @@ def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) 
         if not isinstance(text, str):
             return _constant(flow, field, text)
         try:
-            return compile_scoped(text, flow=flow, field=field, roots=ROOTS, pos=pos, tables=tables)
+            return compile_scoped(
+                text, flow=flow, field=field, roots=ROOTS, pos=pos, tables=tables, aliases=aliases
+            )
         except MappingCompileError as exc:
             problems.extend(exc.problems)
             return None
@@ -213,8 +217,9 @@ def compile_hold(project: Project, flow: str, tables: Mapping[str, ValueTable]) 
             connection,
             obj,
             flag_id,
-            tuple((k, e) for k, e in sets if e is not None),
-            tuple((k, e) for k, e in clears if e is not None),
+            # a label (客户名称) is written under its wire name, as the record carries it
+            tuple((aliases.canonical(k), e) for k, e in sets if e is not None),
+            tuple((aliases.canonical(k), e) for k, e in clears if e is not None),
             on_source=f.id is None
             and connection == spec.source.connection
             and obj == spec.source.object,

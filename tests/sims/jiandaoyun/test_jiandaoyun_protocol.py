@@ -228,10 +228,10 @@ async def test_filter_range_with_open_end_on_update_time(jdy_http: httpx.AsyncCl
 
 
 async def test_filter_range_on_number_is_inclusive(jdy_http: httpx.AsyncClient) -> None:
-    spec = {"cond": [{"field": CUST_CREDIT, "method": "range", "value": [100000, 200000]}]}
+    spec = {"cond": [{"field": CUST_CREDIT, "method": "range", "value": [10_000_000, 20_000_000]}]}
     found = await list_all(jdy_http, CUSTOMER, filter=spec)
     everything = await list_all(jdy_http, CUSTOMER)
-    expected = [r["_id"] for r in everything if 100000 <= r[CUST_CREDIT] <= 200000]
+    expected = [r["_id"] for r in everything if 10_000_000 <= r[CUST_CREDIT] <= 20_000_000]
     assert [r["_id"] for r in found] == expected
     assert expected
 

@@ -139,7 +139,8 @@ def _customers(
             w["客户经理"]: member(rng.choice(_OWNERS)),
             w["币种"]: rng.choice(["人民币", "人民币", "人民币", "美元"]),
             w["客户状态"]: "正常" if rng.random() > 0.1 else "冻结",
-            w["信用额度"]: rng.choice([50_000, 100_000, 200_000, 500_000]),
+            # 5-50 million 元: the seeded orders are within credit (jdy-kingdee credit hold)
+            w["信用额度"]: rng.choice([50_000, 100_000, 200_000, 500_000]) * 100,
             w["ERP编号"]: None,
             w["建档日期"]: format_time(clock.now),
             w["行业标签"]: rng.sample(_INDUSTRIES, rng.randint(1, 2)),

@@ -103,6 +103,7 @@ CUSTOMER = Entry(
         _w(110, "ERP编号", "text"),
         _w(111, "建档日期", "datetime"),
         _w(112, "行业标签", "checkboxgroup"),
+        _w(113, "可用额度", "number"),
     ),
 )
 
@@ -144,7 +145,11 @@ SALES_ORDER = Entry(
         _w(308, "ERP单号", "text"),
         _w(309, "ERP状态", "combo"),
         _w(310, "流水号", "sn"),
-        _w(311, "订单状态", "combo"),  # 正常 / 已取消, set by sales after approval
+        _w(314, "订单状态", "combo"),  # 正常 / 已取消, set by sales after approval
+        # credit hold (jdy-kingdee template): set by erpbridge, 信用审批 by credit control
+        _w(311, "信用冻结", "radiogroup"),
+        _w(312, "冻结原因", "text"),
+        _w(313, "信用审批", "radiogroup"),
     ),
     is_workflow=True,
 )
