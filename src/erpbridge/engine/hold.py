@@ -349,12 +349,13 @@ async def _let_through(
         "clear",
         always=frozenset(j.id for j, _, _ in was_held if j.held_at is not None),
     )
+    held_ids = {j.id for j, _, _ in was_held}
     out: list[Pair] = []
     for job, record, verdict in passed:
         if job.id in errors:
             fail(job, errors[job.id])
             continue
-        if any(job is j for j, _, _ in was_held):
+        if job.id in held_ids:
             by = verdict.by
             if by == "check" and job.held_at is not None:
                 by = "recheck"
