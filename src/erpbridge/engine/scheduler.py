@@ -76,8 +76,8 @@ class Scheduler:
         holds = [p.hold.recheck_s for p in self.plans.values() if p.hold is not None]
         if holds:
             # Look for due held jobs at least every minute; each job keeps its own time.
-            interval = max(1.0, min(60.0, *holds))
-            tasks.append(asyncio.create_task(self._recheck_loop(interval, stop)))
+            recheck_s = max(1.0, min(60.0, *holds))
+            tasks.append(asyncio.create_task(self._recheck_loop(recheck_s, stop)))
         if not tasks:
             await stop.wait()
             return
