@@ -172,7 +172,8 @@ def test_preview_gives_the_same_values_as_apply(expression: str, record: dict[st
         assert not row.ok
         return
     assert row.ok
-    assert row.target == applied
+    # Decimal('NaN') is not equal to itself: compare such values as written.
+    assert row.target == applied or repr(row.target) == repr(applied)
 
 
 def _outcome(mapping: object, record: dict[str, object]) -> tuple[str, str]:
