@@ -459,6 +459,8 @@ async def test_cancelled_jdy_order_cancels_the_kingdee_bill(tmp_path: Path) -> N
             await bridge.update("jdy", ORDER, other, {w(314): "已取消"})
             await bridge.sync("orders-to-kingdee", ids=[other])
             assert bridge.outcomes("orders-to-kingdee")[-1] == (other, "filtered")
+        finally:
+            await close(bridge)
 
 
 async def test_order_over_credit_is_held_flagged_then_released_by_credit_approval(
