@@ -8,6 +8,7 @@ unreachable broker fails the test loudly instead of skipping it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -70,6 +71,20 @@ class Broker:
         q = await self.channel.get_queue(queue, ensure=True)
         ok = await q.declare()
         return int(ok.message_count or 0)
+
+    async def until_waiting(self, queue: str, count: int) -> int:
+        """Poll (bounded, 5 s) until ``count`` messages are ready on ``queue``; the last count.
+
+        RabbitMQ puts unacked messages back asynchronously after a channel closes, so a
+        count taken at once may not see them yet on a busy machine.
+        """
+        waiting = await self.waiting(queue)
+        for _ in range(250):
+            if waiting == count:
+                break
+            await asyncio.sleep(0.02)
+            waiting = await self.waiting(queue)
+        return waiting
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -43,17 +42,6 @@ def _runtime(tmp_path: Path, bus: AmqpConnector, erp: MemorySystem) -> Runtime:
     )
     connectors = {"bus": bus, "erp": MemoryConnector(erp, Limits(batch_size=50))}
     return Runtime(project, registry, ManualClock(), connectors=connectors)  # type: ignore[dict-item]
-
-
-async def _until_waiting(broker: Broker, queue: str, count: int) -> int:
-    """Poll the broker (bounded, 5 s) until ``count`` messages are ready on ``queue``."""
-    waiting = await broker.waiting(queue)
-    for _ in range(250):
-        if waiting == count:
-            break
-        await asyncio.sleep(0.02)
-        waiting = await broker.waiting(queue)
-    return waiting
 
 
 async def test_polled_messages_become_records_in_the_target_and_are_acked(
@@ -101,7 +89,7 @@ async def test_page_committed_but_not_acked_is_redelivered_and_deduplicated(
             await broker.publish(queue, body, message_id=f"m{n}")
         # The engine stops after one committed page: that page is never acked.
         first = await poll_flow(store, runtime, "accounts", runtime.clock, max_pages=1)
-        back_on_queue = await _until_waiting(broker, queue, 5)
+        back_on_queue = await broker.until_waiting(queue, 5)
 
         again = await poll_flow(store, runtime, "accounts", runtime.clock)
         left = await broker.waiting(queue)

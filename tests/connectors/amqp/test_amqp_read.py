@@ -53,7 +53,7 @@ async def test_page_is_acked_only_when_the_next_page_is_asked_for(
     ready_while_page_held = await broker.waiting(queue)
     second = await anext(pages)  # the engine committed the first page
     await pages.aclose()  # a crash before the second page is committed
-    ready_after_crash = await broker.waiting(queue)
+    ready_after_crash = await broker.until_waiting(queue, 3)
 
     assert [r.id for r in first.records] == ["A0", "A1"]
     assert [r.id for r in second.records] == ["A2", "A3"]
