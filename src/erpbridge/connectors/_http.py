@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import orjson
 
 from erpbridge.spi.errors import ConnectorError, TransientError
 from erpbridge.spi.secrets import known_secret_values
@@ -33,6 +34,7 @@ from erpbridge.spi.settings import Limits
 __all__ = [
     "body_excerpt",
     "build_client",
+    "loads_json",
     "map_transport_errors",
     "read_json",
     "redact",
@@ -168,6 +170,19 @@ def _host(exc: httpx.TransportError) -> str:
         return "the system"
 
 
+def loads_json(body: bytes | str) -> object:
+    """JSON text as Python values: orjson (fast), the standard library for what orjson
+    refuses but JSON readers commonly take (``NaN``, integers wider than 64 bits).
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON (orjson's error is a subclass).
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def read_json(response: httpx.Response, *, system: str, object: str | None = None) -> object:
     """The body of a successful response as JSON.
 
@@ -193,7 +208,7 @@ def read_json(response: httpx.Response, *, system: str, object: str | None = Non
             status=response.status_code,
         )
     try:
-        return json.loads(response.content)
+        return loads_json(response.content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConnectorError(
             f"HTTP {response.status_code} with invalid JSON ({exc}): {body_excerpt(response)}",

@@ -20,8 +20,29 @@ from erpbridge.spi.records import Record
 __all__ = ["fields_hash", "json_safe", "record_from_snapshot", "record_to_snapshot"]
 
 
+#: values JSON takes as they are; checked by exact type first (the hot path: a record's
+#: fields are mostly these, and ``isinstance`` against ABCs costs more than the copy).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every nested Decimal, date, time and bytes turned into strings."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {
+            k if type(k) is str else str(k): v if type(v) in _PLAIN else json_safe(v)
+            for k, v in value.items()
+        }
+    if kind is list:
+        return [v if type(v) in _PLAIN else json_safe(v) for v in value]
+    if kind is float:
+        return None if value != value else value  # NaN is not JSON
+    return _json_safe_other(value)
+
+
+def _json_safe_other(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from erpbridge.spi.errors import ConfigError
+from erpbridge.store import json_codec
 
 __all__ = [
     "MIGRATIONS",
@@ -68,11 +69,20 @@ def create_store_engine(url: str) -> Engine:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(
-                parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+                parsed,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                json_serializer=json_codec.dumps,
+                json_deserializer=json_codec.loads,
             )
             sa.event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
+        return sa.create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args=_connect_args(parsed),
+            json_serializer=json_codec.dumps,
+            json_deserializer=json_codec.loads,
+        )
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigError(
             f"no driver for {parsed.drivername} (install erpbridge[pg] for PostgreSQL): "

@@ -17,6 +17,7 @@ from http.cookies import CookieError, SimpleCookie
 import httpx
 import structlog
 
+from erpbridge.connectors._http import loads_json
 from erpbridge.connectors.sap.errors import classify_response, malformed_answer, map_errors
 from erpbridge.connectors.sap.settings import SapSettings
 
@@ -226,7 +227,7 @@ def decode_d(response: httpx.Response, object: str | None) -> dict[str, object]:
     if "json" not in content_type:
         raise malformed_answer(response, "expected application/json", object)
     try:
-        body = json.loads(response.content)
+        body = loads_json(response.content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise malformed_answer(response, f"JSON cannot be read ({why})", object) from exc

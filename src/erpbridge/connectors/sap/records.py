@@ -19,7 +19,14 @@ from erpbridge.connectors.sap.values import from_wire
 from erpbridge.spi.errors import TransientError
 from erpbridge.spi.records import Record
 
-__all__ = ["entity_fields", "key_predicate", "record_id", "to_record", "to_records"]
+__all__ = [
+    "created_identity",
+    "entity_fields",
+    "key_predicate",
+    "record_id",
+    "to_record",
+    "to_records",
+]
 
 
 def _is_deferred(value: object) -> bool:
@@ -31,12 +38,17 @@ def entity_fields(
 ) -> dict[str, object]:
     """An entity's properties as Python values; expanded navigations as nested fields."""
     fields: dict[str, object] = {}
+    props = entity_set.props
     for name, value in data.items():
         if name == "__metadata":
             continue
-        prop = entity_set.props.get(name)
+        prop = props.get(name)
         if prop is not None:
-            fields[name] = from_wire(prop.edm_type, value)
+            # Most values are plain strings of Edm.String: nothing to convert.
+            if value is None or (type(value) is str and prop.edm_type == "Edm.String"):
+                fields[name] = value
+            else:
+                fields[name] = from_wire(prop.edm_type, value)
             continue
         nav = entity_set.navs.get(name)
         target = sets.get(nav.target_set) if nav else None
@@ -79,6 +91,28 @@ def to_record(
     etag = meta.get("etag") if isinstance(meta, dict) else None
     version = str(etag) if etag else stamp.isoformat() if stamp else _content_version(fields)
     return Record(entity_set.name, record_id(entity_set, fields), fields, version, stamp)
+
+
+def created_identity(entity_set: EntitySetSchema, data: object) -> tuple[str, str | None]:
+    """(id, version) of an entity a create answered, as :func:`to_record` would give them,
+    without converting its other properties and nested lines.
+
+    Raises:
+        TransientError: the entity is not a JSON object (a broken answer).
+    """
+    if not isinstance(data, dict):
+        raise TransientError(
+            "an entity in the answer is not a JSON object", system=SYSTEM, object=entity_set.name
+        )
+    spec = STAMPS.get(entity_set.name)
+    wanted = [*entity_set.keys, *((spec.stamp, spec.time) if spec else ())]
+    head = {name: data[name] for name in wanted if name and name in data}
+    fields = entity_fields(entity_set, head, {})
+    stamp = spec.stamp_of(fields) if spec else None
+    meta = data.get("__metadata")
+    etag = meta.get("etag") if isinstance(meta, dict) else None
+    version = str(etag) if etag else (stamp.isoformat() if stamp else None)
+    return record_id(entity_set, fields), version
 
 
 def to_records(

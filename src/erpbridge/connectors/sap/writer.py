@@ -12,19 +12,19 @@ requests of lines.py. SAP applies the changeset whole or not at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from erpbridge.connectors.sap.batch import BatchOperation, PartAnswer
 from erpbridge.connectors.sap.client import decode_d
 from erpbridge.connectors.sap.describe import EntitySetSchema
 from erpbridge.connectors.sap.errors import SYSTEM, classify_response
 from erpbridge.connectors.sap.lines import LINE_NAVS, plan_lines
-from erpbridge.connectors.sap.records import key_predicate, to_record
+from erpbridge.connectors.sap.records import created_identity, key_predicate
 from erpbridge.connectors.sap.values import to_wire_fields
 from erpbridge.spi.errors import ConnectorError, TransientError, ValidationError
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
@@ -73,7 +73,7 @@ def plan_write(
     if op.key_field and op.key_value is not None:
         match = existing.get((op.key_field, str(op.key_value)))
     target = op.target_id or (match.id if match else None)
-    body = json.dumps(to_wire_fields(entity_set, op.fields, sets), ensure_ascii=False).encode()
+    body = orjson.dumps(to_wire_fields(entity_set, op.fields, sets))
     if op.mode is WriteMode.CREATE and match is not None:
         # Already there: a retried create whose first answer was lost (no duplicate).
         return WriteResult(op.ref, WriteOutcome.UNCHANGED, match.id, match.version)
@@ -96,7 +96,7 @@ def plan_write(
     # SAP OData V2 has no deep update (/IWBEP/CM_MGW_RT/021): the header is PATCHed alone
     # and lines (to_Item) become item requests in the same changeset (lines.py).
     header = {k: v for k, v in op.fields.items() if not isinstance(v, list | dict)}
-    patch = json.dumps(to_wire_fields(entity_set, header, sets), ensure_ascii=False).encode()
+    patch = orjson.dumps(to_wire_fields(entity_set, header, sets))
     record = (current or {}).get(target) or (match if match and match.id == target else None)
     if not has_lines(entity_set, op) or record is None:
         request = BatchOperation("PATCH", path, patch)
@@ -140,11 +140,12 @@ def write_result(
     answer = answers[0]
     wire = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
     if plan.outcome is WriteOutcome.CREATED:
+        # Only the new record's id and version are needed, not its lines as records.
         try:
-            record = to_record(entity_set, decode_d(wire, entity_set.name), sets)
+            target_id, version = created_identity(entity_set, decode_d(wire, entity_set.name))
         except ConnectorError as exc:
             return WriteResult(plan.op.ref, WriteOutcome.FAILED, error=exc)
-        return WriteResult(plan.op.ref, WriteOutcome.CREATED, record.id, record.version)
+        return WriteResult(plan.op.ref, WriteOutcome.CREATED, target_id, version)
     # Item requests after the header move its ETag on: the header's answer is stale then.
     version = answer.headers.get("etag") if len(answers) == 1 else None
     return WriteResult(plan.op.ref, plan.outcome, plan.target_id, version)
