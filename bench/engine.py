@@ -27,6 +27,9 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _measure import proc_cpu_s  # noqa: E402
 
 from erpbridge.config import load_project_text  # noqa: E402
 from erpbridge.engine.clock import SystemClock  # noqa: E402
@@ -50,6 +53,8 @@ from erpbridge.store import open_store  # noqa: E402
 from erpbridge.store.schema import jobs as jobs_table  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+#: the PostgreSQL backends' CPU of the last in-process work phase (read before disposal).
+_WORK_PG_CPU: list[float] = []
 
 
 class NoopTarget:
@@ -137,6 +142,35 @@ def _store_url(backend: str, tmp: Path) -> tuple[str, sa.Engine | None, str | No
     )
 
 
+def _pg_cpu_s(url: str) -> float:
+    """CPU seconds so far of the PostgreSQL backends connected to ``url``'s database.
+
+    Backends live as long as their pooled connection, so read this before disposing the
+    engines whose work it should count.
+    """
+    if not url.startswith("postgresql"):
+        return 0.0
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(
+                sa.text(
+                    "select pid from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            return sum(_proc_cpu(int(pid)) for pid in pids)
+    finally:
+        engine.dispose()
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        return proc_cpu_s(pid)
+    except OSError:  # the backend ended meanwhile
+        return 0.0
+
+
 def _work_process(url: str, batch: int, index: int) -> None:
     asyncio.run(_work(url, batch, 1, first=index))
 
@@ -163,7 +197,10 @@ async def _work(url: str, batch: int, workers: int, first: int = 0) -> float:
 
     started = time.perf_counter()
     await asyncio.gather(*(loop(w) for w in pool))
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    _WORK_PG_CPU.append(_pg_cpu_s(url))
+    store.dispose()
+    return elapsed
 
 
 def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dict[str, object]:
@@ -171,7 +208,7 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
     try:
         store = open_store(url)
         clock = SystemClock()
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         intake_batch = max(batch, 1)
         for start in range(0, jobs, intake_batch):
             intake_changes(
@@ -181,9 +218,14 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
                 Trigger.WEBHOOK,
                 clock,
             )
-        intake_s = time.perf_counter() - started
+        intake_s, intake_cpu = time.perf_counter() - started, time.process_time() - cpu0
+        intake_pg = _pg_cpu_s(url)
+        cpu0 = time.process_time()
         if workers == 1:
+            _WORK_PG_CPU.clear()
             work_s = asyncio.run(_work(url, batch, 1))
+            work_cpu = time.process_time() - cpu0
+            work_pg = max(0.0, sum(_WORK_PG_CPU) - intake_pg)  # the intake backend is idle
         else:  # worker processes share the queue (SKIP LOCKED on PostgreSQL)
             started = time.perf_counter()
             procs = [
@@ -195,6 +237,7 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
             for proc in procs:
                 proc.join()
             work_s = time.perf_counter() - started
+            work_cpu = work_pg = float("nan")  # other processes: not counted here
         with store.connect() as conn:
             done = conn.execute(
                 sa.text("select count(*) from jobs where state = 'done'")
@@ -216,6 +259,10 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
             "intake_jobs_s": round(jobs / intake_s),
             "work_jobs_s": round(jobs / work_s),
             "end_to_end_jobs_s": round(jobs / (intake_s + work_s)),
+            "intake_cpu_us_per_job": round(1e6 * intake_cpu / jobs, 1),
+            "intake_pg_cpu_us_per_job": round(1e6 * intake_pg / jobs, 1),
+            "work_cpu_us_per_job": round(1e6 * work_cpu / jobs, 1),
+            "work_pg_cpu_us_per_job": round(1e6 * work_pg / jobs, 1),
             "p50_s": round(q[49], 3),
             "p99_s": round(q[98], 3),
             "peak_rss_mb": round(_rss_mb(), 1),

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import Job, JobState
+from erpbridge.engine.queue_pg import finish_jobs_pg, log_attempts_pg
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
@@ -315,15 +316,15 @@ def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: 
         )
 
 
-def _not_blocked() -> Any:
+def _not_blocked(table: Any = jobs) -> Any:
     """No older job of the same (flow, record) is still open: order per record."""
     older = jobs.alias("older")
     return ~(
         sa.select(older.c.id)
         .where(
-            older.c.flow == jobs.c.flow,
-            older.c.source_id == jobs.c.source_id,
-            older.c.id < jobs.c.id,
+            older.c.flow == table.c.flow,
+            older.c.source_id == table.c.source_id,
+            older.c.id < table.c.id,
             older.c.state.in_(_OPEN),
         )
         .exists()
@@ -340,50 +341,58 @@ def claim_jobs(
 ) -> list[Job]:
     """Claim up to ``limit`` ready jobs for ``worker``, leased until ``now + lease``.
 
-    Two selects, each walking an index in id order and stopping at ``limit``: queued jobs
-    (index ``state, id``: the cost does not grow with the queue), then the few parked
-    jobs that are due and running jobs whose lease ran out. The lowest ids win.
+    Two statements, each walking an index in id order and stopping at ``limit``: a select
+    of the few parked jobs that are due and running jobs whose lease ran out, then one
+    ``UPDATE … WHERE id IN (queued jobs, index ``state, id``) … RETURNING`` that leases
+    them together with the queued jobs and hands back their rows (the cost does not grow
+    with the queue). On PostgreSQL both skip rows another worker has locked.
     """
-    scope = jobs.c.flow.in_(flows) if flows is not None else sa.true()
-    queued = (
-        sa.select(jobs.c.id)
-        .where(
-            jobs.c.state == JobState.QUEUED.value,
-            jobs.c.next_attempt_at <= now,
-            scope,
-            _not_blocked(),
-        )
-        .order_by(jobs.c.id)
-        .limit(limit)
-    )
+    candidate = jobs.alias("candidate")
+    scope = candidate.c.flow.in_(flows) if flows is not None else sa.true()
     stranded = (
-        sa.select(jobs.c.id)
+        sa.select(candidate.c.id)
         .where(
             sa.or_(
-                sa.and_(jobs.c.state == JobState.PARKED.value, jobs.c.next_attempt_at <= now),
-                sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),
+                sa.and_(
+                    candidate.c.state == JobState.PARKED.value, candidate.c.next_attempt_at <= now
+                ),
+                sa.and_(
+                    candidate.c.state == JobState.RUNNING.value,
+                    candidate.c.lease_expires_at < now,
+                ),
             ),
             scope,
-            _not_blocked(),
+            _not_blocked(candidate),
         )
-        .order_by(jobs.c.id)
+        .order_by(candidate.c.id)
         .limit(limit)
     )
-    ids: list[int] = []
-    for select in (queued, stranded):
-        if conn.dialect.name == "postgresql":
-            select = select.with_for_update(skip_locked=True)
-        ids += [int(row[0]) for row in conn.execute(select)]
-    ids = sorted(set(ids))[:limit]
-    if not ids:
-        return []
+    if conn.dialect.name == "postgresql":
+        stranded = stranded.with_for_update(skip_locked=True)
+    due = [int(row[0]) for row in conn.execute(stranded)]
+    queued = (
+        sa.select(candidate.c.id)
+        .where(
+            candidate.c.state == JobState.QUEUED.value,
+            candidate.c.next_attempt_at <= now,
+            scope,
+            _not_blocked(candidate),
+        )
+        .order_by(candidate.c.id)
+        .limit(max(0, limit - len(due)))
+    )
+    if conn.dialect.name == "postgresql":
+        queued = queued.with_for_update(skip_locked=True)
+    wanted: sa.ColumnElement[bool] = jobs.c.id.in_(queued.scalar_subquery())
+    if due:
+        wanted = sa.or_(wanted, jobs.c.id.in_(due))
     claimed_state = sa.or_(
         jobs.c.state.in_((JobState.QUEUED.value, JobState.PARKED.value)),
         sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),
     )
-    conn.execute(
+    rows = conn.execute(
         jobs.update()
-        .where(jobs.c.id.in_(ids), claimed_state)  # compare-and-set: losers of a race skip
+        .where(wanted, claimed_state)  # compare-and-set: losers of a race skip
         .values(
             state=JobState.RUNNING.value,
             lease_owner=worker,
@@ -391,15 +400,9 @@ def claim_jobs(
             attempts=jobs.c.attempts + 1,
             updated_at=now,
         )
-    )
-    rows = conn.execute(
-        sa.select(jobs)
-        .where(
-            jobs.c.id.in_(ids), jobs.c.lease_owner == worker, jobs.c.state == JobState.RUNNING.value
-        )
-        .order_by(jobs.c.id)
-    )
-    return [_job(row) for row in rows]
+        .returning(*jobs.c)
+    ).all()
+    return sorted((_job(row) for row in rows), key=lambda job: job.id)
 
 
 def job_from_row(row: Any) -> Job:
@@ -435,6 +438,17 @@ def _log_attempts(
     but they are still logged, so the log's own numbering is kept here.
     """
     if not items:
+        return
+    if conn.dialect.name == "postgresql":
+        log_attempts_pg(
+            conn,
+            [
+                (job.id, a.outcome, a.error_class, a.error_message, a.target_call)
+                for job, a in items
+            ],
+            worker,
+            now,
+        )
         return
     ids = sorted({job.id for job, _ in items})
     last: dict[int, int] = dict(
@@ -480,6 +494,22 @@ def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now
     """Mark jobs done with their outcome and log the attempts (caller's transaction)."""
     if not finished:
         return
+    if conn.dialect.name == "postgresql":
+        rows = [(f.job.id, f.outcome, f.target_id, f.payload, f.mapping_version) for f in finished]
+        finish_jobs_pg(conn, rows, worker, now)
+    else:
+        _finish_each(conn, finished, worker, now)
+    _log_attempts(
+        conn,
+        [(f.job, Attempt(outcome=f.outcome, target_call=f.call)) for f in finished],
+        worker,
+        now,
+    )
+
+
+def _finish_each(
+    conn: Connection, finished: Sequence[Finished], worker: str, now: datetime
+) -> None:
     conn.execute(
         jobs.update()
         .where(jobs.c.id == sa.bindparam("b_id"), jobs.c.lease_owner == worker)
@@ -503,12 +533,6 @@ def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now
             }
             for f in finished
         ],
-    )
-    _log_attempts(
-        conn,
-        [(f.job, Attempt(outcome=f.outcome, target_call=f.call)) for f in finished],
-        worker,
-        now,
     )
 
 
