@@ -13,7 +13,7 @@ from tests.engine.memory import signed_webhook
 
 
 @pytest.fixture
-def client(harness: Harness) -> httpx.AsyncClient:
+def hub(harness: Harness) -> Hub:
     plans = build_plans(harness.project)
     # the customers flow also takes webhooks in these tests
     customers = plans["customers"].spec
@@ -22,7 +22,11 @@ def client(harness: Harness) -> httpx.AsyncClient:
     plans["customers"] = replace(
         plans["customers"], spec=customers.model_copy(update={"source": source})
     )
-    hub = Hub(harness.project, harness.store, harness.runtime, plans, clock=harness.clock)
+    return Hub(harness.project, harness.store, harness.runtime, plans, clock=harness.clock)
+
+
+@pytest.fixture
+def client(hub: Hub) -> httpx.AsyncClient:
     app = create_app(hub, max_body_bytes=2000)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
 
@@ -37,6 +41,17 @@ async def test_signed_delivery_is_committed_then_acknowledged(
         ("A1", "webhook", "queued"),
         ("A2", "webhook", "queued"),
     ]
+
+
+async def test_a_delivery_that_queues_jobs_wakes_the_workers(
+    client: httpx.AsyncClient, hub: Hub
+) -> None:
+    headers, body = signed_webhook("Account", [("A1", "v1")])
+    await client.post("/hooks/crm", headers=headers, content=body)
+    assert hub.wake.is_set()
+    hub.wake.clear()
+    await client.post("/hooks/crm", headers=headers, content=body)  # a duplicate: no job
+    assert not hub.wake.is_set()
 
 
 async def test_duplicate_delivery_is_acknowledged_and_not_queued_again(

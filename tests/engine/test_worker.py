@@ -326,3 +326,23 @@ async def test_order_whose_customer_is_a_dead_letter_names_it_and_makes_no_secon
     ]
     hint = str(rows[1][2])
     assert "is a dead letter in customers" in hint and "Name is not valid" in hint
+
+
+async def test_idle_worker_looks_at_once_when_woken(harness: Harness) -> None:
+    import asyncio
+
+    worker = harness.worker()
+    stop, wake = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(worker.run(stop, idle_s=3600, wake=wake))
+    await asyncio.sleep(0.05)  # its first round finds nothing: it idles for an hour
+    _customers(harness, 1)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    wake.set()  # what the hub does after a webhook's jobs are committed
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if harness.erp.all("Customer"):
+            break
+    stop.set()
+    await task
+    assert len(harness.erp.all("Customer")) == 1
+    assert not wake.is_set()

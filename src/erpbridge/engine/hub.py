@@ -51,6 +51,8 @@ class Hub:
         self.clock = clock or SystemClock()
         self.metrics = metrics or Metrics()
         self._object_names: dict[tuple[str, str], str] = {}
+        #: set after a webhook's jobs are committed: idle workers of this process look at once.
+        self.wake = asyncio.Event()
 
     async def _canonical(self, connection: str, object_name: str) -> str:
         key = (connection, object_name)
@@ -102,6 +104,8 @@ class Hub:
             total += intake_changes(
                 self.store, flows, group, Trigger.WEBHOOK, self.clock, self.metrics
             )
+        if total.queued:
+            self.wake.set()
         if changes and not routed:
             raise ValidationError(
                 f"no flow takes webhooks of {connection} for {', '.join(sorted(by_object))}",
@@ -166,5 +170,5 @@ class Hub:
                 self.store, self.runtime, self.plans, clock=self.clock, metrics=self.metrics
             )
             worker.id = f"{worker.id}:{index}"
-            tasks.append(asyncio.create_task(worker.run(stop)))
+            tasks.append(asyncio.create_task(worker.run(stop, wake=self.wake)))
         await asyncio.gather(*tasks)

@@ -52,6 +52,7 @@ _ATTEMPTS = sa.text(
     """
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 
+
 def _json_text(value: Any) -> str:
     """What the store's JSON column type writes for ``value`` (``None`` is JSON ``null``)."""
     return dumps(json_safe(value) if value is not None else None)

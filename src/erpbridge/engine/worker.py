@@ -83,6 +83,21 @@ _FORCING_TRIGGERS = frozenset({Trigger.RESYNC.value, Trigger.REPLAY.value, Trigg
 PARK_RECHECK_S = 5.0
 
 
+async def _idle(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+    """Wait ``seconds``, or until ``stop`` or ``wake`` is set (``wake`` is then cleared)."""
+    if wake is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        return
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        wake.clear()
+
+
 class Worker:
     """Claims and works jobs until stopped.
 
@@ -121,11 +136,15 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.rng = rng or random.Random()  # noqa: S311 - jitter only
 
-    async def run(self, stop: asyncio.Event, idle_s: float = 0.2) -> None:
+    async def run(
+        self, stop: asyncio.Event, idle_s: float = 0.2, wake: asyncio.Event | None = None
+    ) -> None:
         """Work until ``stop`` is set; finish the round in hand, then return (graceful).
 
         A failing round (the store unreachable, a bug) is logged and tried again after a
         pause; the worker never dies of it, and jobs it held come back when their lease ends.
+        An idle worker looks again after ``idle_s``, or at once when ``wake`` is set (the
+        intake in the same process sets it after committing jobs).
         """
         while not stop.is_set():
             try:
@@ -139,8 +158,7 @@ class Worker:
             else:
                 idle = idle_s
             if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle)
+                await _idle(stop, wake, idle)
 
     async def run_once(self) -> int:
         """Claim one round of jobs and work them; returns how many were claimed."""
