@@ -501,35 +501,50 @@ class Worker:
                     ),
                 )
             )
+        # The chunks go out together, as many at a time as the connection's concurrency
+        # limit lets through: a round's jobs are of different records (a claim takes only
+        # the oldest open job of each), so their writes do not depend on each other, and
+        # the hub maps and encodes the next chunk while the target works on the last one.
+        await asyncio.gather(
+            *(
+                self._write_chunk(plan, ops[start : start + plan.batch_size], batch)
+                for start in range(0, len(ops), plan.batch_size)
+            )
+        )
+
+    async def _write_chunk(
+        self,
+        plan: FlowPlan,
+        chunk: list[tuple[Job, Record, dict[str, object], WriteOp]],
+        batch: BatchOutcome,
+    ) -> None:
         target = self.runtime.connector(plan.target_connection)
         guard = self.runtime.guard(plan.target_connection)
-        for start in range(0, len(ops), plan.batch_size):
-            chunk = ops[start : start + plan.batch_size]
-            started = self.clock.monotonic()
-            write_ops = [op for *_, op in chunk]
-            try:
-                results = await guard.call(
-                    functools.partial(target.write, plan.spec.target.object, write_ops)
-                )
-            except ConnectorError as exc:
-                self.metrics.target_calls.labels(plan.target_connection, error_class_of(exc)).inc()
-                for job, _record, payload, _ in chunk:
-                    self._fail(plan, job, exc, batch, job.source_snapshot, payload)
-                continue
-            self.metrics.write_latency.labels(plan.target_connection).observe(
-                self.clock.monotonic() - started
+        started = self.clock.monotonic()
+        write_ops = [op for *_, op in chunk]
+        try:
+            results = await guard.call(
+                functools.partial(target.write, plan.spec.target.object, write_ops)
             )
-            self.metrics.target_calls.labels(plan.target_connection, "ok").inc()
-            if len(results) != len(chunk):
-                mismatch = ConnectorError(
-                    f"connector answered {len(results)} results for {len(chunk)} records",
-                    system=plan.target_connection,
-                )
-                for job, _record, payload, _ in chunk:
-                    self._fail(plan, job, mismatch, batch, job.source_snapshot, payload)
-                continue
-            for (job, record, payload, op), result in zip(chunk, results, strict=True):
-                self._settle(plan, job, record, payload, op, result, batch)
+        except ConnectorError as exc:
+            self.metrics.target_calls.labels(plan.target_connection, error_class_of(exc)).inc()
+            for job, _record, payload, _ in chunk:
+                self._fail(plan, job, exc, batch, job.source_snapshot, payload)
+            return
+        self.metrics.write_latency.labels(plan.target_connection).observe(
+            self.clock.monotonic() - started
+        )
+        self.metrics.target_calls.labels(plan.target_connection, "ok").inc()
+        if len(results) != len(chunk):
+            mismatch = ConnectorError(
+                f"connector answered {len(results)} results for {len(chunk)} records",
+                system=plan.target_connection,
+            )
+            for job, _record, payload, _ in chunk:
+                self._fail(plan, job, mismatch, batch, job.source_snapshot, payload)
+            return
+        for (job, record, payload, op), result in zip(chunk, results, strict=True):
+            self._settle(plan, job, record, payload, op, result, batch)
 
     def _settle(
         self,
