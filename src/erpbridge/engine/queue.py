@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import Job, JobState
-from erpbridge.engine.queue_pg import finish_jobs_pg, log_attempts_pg
+from erpbridge.engine.queue_pg import enqueue_jobs_pg, finish_jobs_pg, log_attempts_pg
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
@@ -157,12 +157,15 @@ def enqueue_changes(
         }
         for c in unique
     ]
-    statement = (
-        _insert(conn)
-        .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
-        .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp, jobs.c.state)
-    )
-    inserted = conn.execute(statement, rows).all()
+    if conn.dialect.name == "postgresql":
+        inserted: Sequence[Any] = enqueue_jobs_pg(conn, flow, trigger, rows, now)
+    else:
+        statement = (
+            _insert(conn)
+            .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
+            .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp, jobs.c.state)
+        )
+        inserted = conn.execute(statement, rows).all()
     fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
     _supersede_older(conn, flow, fresh, now)
     stale = len(inserted) - len(fresh)
