@@ -485,6 +485,7 @@ class Worker:
                 else (WriteMode.UPDATE if target_id else WriteMode.CREATE)
             )
             key = plan.spec.target.key
+            key_value = payload.get(key) if key else None
             ops.append(
                 (
                     job,
@@ -495,9 +496,11 @@ class Worker:
                         fields=payload,
                         target_id=target_id,
                         key_field=key,
-                        key_value=payload.get(key) if key else None,
+                        key_value=key_value,
                         idempotency_key=job.idempotency_key,
                         ref=str(job.id),
+                        # _target_ids just found no record with this key in the target
+                        key_checked=op_mode is WriteMode.CREATE and key_value not in (None, ""),
                     ),
                 )
             )

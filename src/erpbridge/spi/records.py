@@ -213,6 +213,9 @@ class WriteOp:
         idempotency_key: derived from the job; connectors pass it to systems that have
             their own idempotency key (Jiandaoyun transaction_id, U8 tradeid ...).
         ref: the caller's reference (job id), echoed back in the result.
+        key_checked: the caller looked ``key_value`` up in the target (``find``) just
+            before this write and found nothing, so a connector may skip its own
+            pre-create lookup of that key. Default False: connectors look it up.
     """
 
     mode: WriteMode
@@ -222,6 +225,7 @@ class WriteOp:
     key_value: object = None
     idempotency_key: str | None = None
     ref: str = ""
+    key_checked: bool = False
 
 
 class WriteOutcome(enum.StrEnum):

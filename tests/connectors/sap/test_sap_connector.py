@@ -232,6 +232,28 @@ async def test_retried_create_after_lost_answer_makes_no_duplicate(
     assert retry[0].target_id == copies[0]["SalesOrder"]
 
 
+async def test_create_whose_key_the_caller_just_checked_is_not_looked_up_again(
+    connector: SapConnector, http: httpx.AsyncClient
+) -> None:
+    lookups: list[str] = []
+
+    async def note(request: httpx.Request) -> None:
+        if "filter" in str(request.url):
+            lookups.append(str(request.url))
+
+    http.event_hooks["request"].append(note)
+    key = {"key_field": "PurchaseOrderByCustomer"}
+    checked = WriteOp(
+        WriteMode.CREATE, _order("SF-CHK-1"), key_value="SF-CHK-1", key_checked=True, **key
+    )
+    unchecked = WriteOp(WriteMode.CREATE, _order("SF-CHK-2"), key_value="SF-CHK-2", **key)
+    results = await connector.write("A_SalesOrder", [checked])
+    assert results[0].outcome is WriteOutcome.CREATED
+    assert lookups == []
+    await connector.write("A_SalesOrder", [unchecked])
+    assert len(lookups) == 1 and "SF-CHK-2" in lookups[0]
+
+
 async def test_upsert_by_natural_key_updates_then_delete_removes(
     connector: SapConnector, sim_state: SapState
 ) -> None:

@@ -318,6 +318,8 @@ class SapConnector:
             if op.key_field and op.key_value is not None and op.mode is not WriteMode.DELETE:
                 if op.mode is WriteMode.UPDATE and op.target_id:
                     continue
+                if op.mode is WriteMode.CREATE and op.key_checked:
+                    continue  # the engine found no record with this key a moment ago
                 wanted.setdefault(op.key_field, []).append(op.key_value)
         found: dict[tuple[str, str], Record] = {}
         for key_field, values in wanted.items():
