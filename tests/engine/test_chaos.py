@@ -107,7 +107,9 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 errors.append("a worker ignored SIGTERM")
-            if proc.returncode not in (0, None) and proc.stderr is not None:
+            # A worker started by the last kill_one may get SIGTERM while still importing,
+            # before it installs its handler: it dies of the signal having claimed nothing.
+            if proc.returncode not in (0, None, -signal.SIGTERM) and proc.stderr is not None:
                 errors.append(proc.stderr.read().decode(errors="replace")[-2000:])
         return errors
 
