@@ -412,12 +412,6 @@ async def test_new_customer_gets_its_erp_number_back(tmp_path: Path) -> None:
             await close(bridge)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: xref lookups take source record ids; 简道云 links an order to its "
-    "customer by 客户编号 (a code), so an order for a customer not yet in 金蝶 cannot park "
-    "on it (depends_on) and is dead-lettered by 金蝶's reference check instead",
-)
 async def test_order_for_a_new_customer_waits_for_the_customer(tmp_path: Path) -> None:
     with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
         try:

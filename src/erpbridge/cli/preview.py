@@ -20,9 +20,11 @@ from erpbridge.cli._common import (
     print_config_errors,
 )
 from erpbridge.config import ConfigErrors, Project
+from erpbridge.engine.clock import SystemClock
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.lookups import resolve_lookups
 from erpbridge.engine.plans import build_plans
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.xref import lookup_xrefs
 from erpbridge.mapping import CompiledMapping, preview, preview_table
 from erpbridge.spi.errors import ConfigError, ConnectorError
 from erpbridge.store import open_store
@@ -59,28 +61,37 @@ async def _sample(project: Project, flow: str, count: int) -> list[dict[str, Any
 
 
 def _xrefs(
-    project: Project, compiled: CompiledMapping, records: list[dict[str, Any]], flow: str
+    project: Project, plan: FlowPlan, records: list[dict[str, Any]]
 ) -> dict[tuple[str, str], str | None]:
-    """Known xrefs for the sample, from the store when there is one; else none."""
-    wanted: dict[str, set[str]] = {}
+    """Known xrefs for the sample, from the store when there is one; else none.
+
+    Lookups by natural key (``by=``) are resolved as the worker does (engine/lookups.py):
+    from the store, else by a ``find()`` in the source system.
+    """
+    requests: set[tuple[str, str]] = set()
     for record in records:
-        for entity, source_id in compiled.xref_requests(record):
-            wanted.setdefault(entity, set()).add(source_id)
-    if not wanted:
+        requests |= plan.mapper.xref_requests(record)
+    if not requests:
         return {}
-    spec = project.spec.flows[flow]
     try:
         store = open_store(project.store_url())
     except ConfigError:  # no store yet: the preview shows the lookups as missing references
         return {}
-    out: dict[tuple[str, str], str | None] = {}
-    with store.connect() as conn:
-        for entity, ids in wanted.items():
-            found = lookup_xrefs(
-                conn, (entity, spec.source.connection, spec.target.connection), ids
-            )
-            out.update({(entity, i): found.get(i) for i in ids})
-    return out
+
+    async def resolve() -> dict[tuple[str, str], str | None]:
+        runtime = Runtime(project, default_registry())
+        try:
+            found = await resolve_lookups(store, runtime, plan, requests, SystemClock())
+        finally:
+            await runtime.aclose()
+        return found.xrefs
+
+    try:
+        return asyncio.run(resolve())
+    except ConnectorError:  # the source cannot be asked: keys show as missing references
+        return {}
+    finally:
+        store.dispose()
 
 
 def preview_cmd(
@@ -99,10 +110,11 @@ def preview_cmd(
     if flow not in loaded.spec.flows:
         fail(f"unknown flow {flow!r} (flows: {', '.join(loaded.spec.flows) or 'none'})")
     try:
-        compiled = build_plans(loaded, flows=[flow])[flow].mapper
+        plan = build_plans(loaded, flows=[flow])[flow]
     except ConfigErrors as exc:
         print_config_errors(exc.errors)
         fail(f"the mapping of {flow} does not compile")
+    compiled = plan.mapper
     assert isinstance(compiled, CompiledMapping)  # noqa: S101 - build_plans compiles with the mapping layer
     if file is not None:
         records = _records_from_file(file)
@@ -111,7 +123,7 @@ def preview_cmd(
             records = asyncio.run(_sample(loaded, flow, sample))
         except ConnectorError as exc:
             fail(f"cannot read samples: {exc}")
-    rows = preview(compiled, records, _xrefs(loaded, compiled, records, flow))
+    rows = preview(compiled, records, _xrefs(loaded, plan, records))
     if as_json:
         emit_json([row.to_json() for row in rows])
         return

@@ -47,6 +47,8 @@ class FlowPlan:
         entity: the xref entity the flow maintains (its ``entity:``, else its name).
         batch_size: records per write call.
         hold: its compiled ``hold:`` check, or None.
+        key_fields: source fields other flows find this flow's records by
+            (``xref.<entity>(key, by=field)``); the worker remembers their values.
     """
 
     name: str
@@ -56,6 +58,7 @@ class FlowPlan:
     entity: str
     batch_size: int
     hold: HoldPlan | None = None
+    key_fields: tuple[str, ...] = ()
 
     @property
     def source_connection(self) -> str:

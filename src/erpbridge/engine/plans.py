@@ -8,6 +8,7 @@ lists them with the project file's own problems.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from erpbridge.config import ConfigErrors, Project
@@ -94,11 +95,38 @@ def _positions(project: Project, flow: str) -> tuple[dict[str, SourcePos], Sourc
     return positions, pos(("flows", flow, "when"))
 
 
-def mapping_spec(project: Project, flow: str, tables: dict[str, ValueTable]) -> MappingSpec:
-    """The :class:`MappingSpec` of one flow of ``project``."""
+def _key_entities(project: Project, flow: str) -> dict[str, str]:
+    """entity -> source object, for the entities a flow keeps from ``flow``'s source
+    connection: what ``xref.<entity>(key, by=...)`` can find there (engine/lookups.py)."""
+    connection = project.spec.flows[flow].source.connection
+    out: dict[str, str] = {}
+    for name, other in project.spec.flows.items():
+        if other.source.connection == connection:
+            out.setdefault(other.entity or name, other.source.object)
+    return out
+
+
+def mapping_spec(
+    project: Project,
+    flow: str,
+    tables: dict[str, ValueTable],
+    catalogs: Mapping[str, Catalog] | None = None,
+) -> MappingSpec:
+    """The :class:`MappingSpec` of one flow of ``project``.
+
+    With ``catalogs`` (connection -> ``describe()``), the ``by=`` of lookups by natural
+    key is checked against the fields of the object the entity comes from.
+    """
     spec = project.spec.flows[flow]
     positions, when_pos = _positions(project, flow)
     entities = {f.entity or name for name, f in project.spec.flows.items()}
+    keyed = _key_entities(project, flow)
+    key_fields: dict[str, list[str]] = {}
+    catalog = (catalogs or {}).get(spec.source.connection)
+    for entity, obj in keyed.items():
+        schema = catalog.objects.get(obj) if catalog else None
+        if schema is not None and not schema.is_open:
+            key_fields[entity] = [f.name for f in schema.fields]
     return MappingSpec(
         flow=flow,
         rules=spec.map,
@@ -108,6 +136,8 @@ def mapping_spec(project: Project, flow: str, tables: dict[str, ValueTable]) -> 
         positions=positions,
         when_pos=when_pos,
         xref_entities=entities,
+        xref_key_entities=set(keyed),
+        xref_key_fields=key_fields,
     )
 
 
@@ -174,7 +204,8 @@ async def schema_problems(
                     )
                 )
             schemas.append(schema)
-        for problem in check_mapping(mapping_spec(project, flow, tables), schemas[0], schemas[1]):
+        checked = mapping_spec(project, flow, tables, catalogs)
+        for problem in check_mapping(checked, schemas[0], schemas[1]):
             (errors if problem.severity == "error" else warnings).append(
                 _problem_error(project, flow, problem)
             )
@@ -232,4 +263,18 @@ def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str
         )
     if errors:
         raise ConfigErrors(errors)
-    return plans
+    return _with_key_fields(plans)
+
+
+def _with_key_fields(plans: dict[str, FlowPlan]) -> dict[str, FlowPlan]:
+    """Tell each flow which of its source fields other flows find its records by."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for plan in plans.values():
+        for entity, key_field in getattr(plan.mapper, "key_lookups", ()):
+            wanted.setdefault((entity, plan.source_connection), set()).add(key_field)
+    return {
+        name: replace(plan, key_fields=tuple(sorted(fields)))
+        if (fields := wanted.get((plan.entity, plan.source_connection)))
+        else plan
+        for name, plan in plans.items()
+    }

@@ -26,7 +26,7 @@ import enum
 import re
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -38,11 +38,11 @@ import sqlalchemy as sa
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.lookups import resolve_lookups
 from erpbridge.engine.queue import enqueue_changes
 from erpbridge.engine.recon_index import SOURCE, TARGET, ReconIndex
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe
-from erpbridge.engine.xref import lookup_xrefs
 from erpbridge.spi.errors import ConnectorError, MappingError
 from erpbridge.spi.records import Change, Cursor, Record
 from erpbridge.store.schema import jobs, recon_differences, recon_runs
@@ -188,7 +188,7 @@ async def _read_all(
     object_name: str,
     since: datetime | None,
     page_size: int,
-    on_page: Callable[[Sequence[Record]], None],
+    on_page: Callable[[Sequence[Record]], Awaitable[None]],
 ) -> int:
     source = runtime.connector(connection)
     guard = runtime.guard(connection)
@@ -200,7 +200,7 @@ async def _read_all(
             page = await guard.call(lambda: anext(iterator))
         except StopAsyncIteration:
             return count
-        on_page([r for r in page.records if not r.deleted])
+        await on_page([r for r in page.records if not r.deleted])
         count += len(page.records)
 
 
@@ -240,7 +240,9 @@ async def run_recon(
     with tempfile.TemporaryDirectory(prefix="erpbridge-recon-") as folder:
         index = ReconIndex(Path(folder), normalise)
         try:
-            mapped = _Mapper(store, plan, options, key_field, index, unmappable, progress)
+            mapped = _Mapper(
+                store, plan, options, key_field, index, unmappable, progress, runtime, clock
+            )
             await _read_all(
                 runtime,
                 plan.source_connection,
@@ -251,7 +253,7 @@ async def run_recon(
             )
             index.fields = index.fields or []
 
-            def collect_target(records: Sequence[Record]) -> None:
+            async def collect_target(records: Sequence[Record]) -> None:
                 for record in records:
                     key = normalise(record.fields.get(key_field))
                     if key is not None:
@@ -295,24 +297,21 @@ class _Mapper:
         index: ReconIndex,
         unmappable: list[Difference],
         progress: Progress | None,
+        runtime: Runtime,
+        clock: Clock,
     ) -> None:
         self.store, self.plan, self.options, self.key_field = store, plan, options, key_field
         self.index, self.unmappable, self.progress = index, unmappable, progress
+        self.runtime, self.clock = runtime, clock
 
-    def page(self, records: Sequence[Record]) -> None:
+    async def page(self, records: Sequence[Record]) -> None:
         plan = self.plan
-        wanted: dict[str, set[str]] = defaultdict(set)
         accepted = [r for r in records if plan.mapper.accepts(r.fields)]
+        requests: set[tuple[str, str]] = set()
         for record in accepted:
-            for entity, source_id in plan.mapper.xref_requests(record.fields):
-                wanted[entity].add(source_id)
-        xrefs: dict[tuple[str, str], str | None] = {}
-        if wanted:
-            with self.store.connect() as conn:
-                for entity, ids in wanted.items():
-                    xref_key = (entity, plan.source_connection, plan.target_connection)
-                    found = lookup_xrefs(conn, xref_key, ids)
-                    xrefs.update({(entity, i): found.get(i) for i in ids})
+            requests |= plan.mapper.xref_requests(record.fields)
+        found = await resolve_lookups(self.store, self.runtime, plan, requests, self.clock)
+        xrefs = found.xrefs
         for record in accepted:
             try:
                 payload = plan.mapper.apply(record.fields, xrefs)

@@ -30,6 +30,7 @@ from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hold import commit_holds, screen
 from erpbridge.engine.jobs import Job, JobState, Trigger
 from erpbridge.engine.limits import CircuitOpenError
+from erpbridge.engine.lookups import remember_keys, resolve_lookups
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.outcome import BatchOutcome, error_class_of
 from erpbridge.engine.queue import (
@@ -210,6 +211,7 @@ class Worker:
     async def _process(self, plan: FlowPlan, jobs: list[Job], batch: BatchOutcome) -> None:
         jobs = self._drop_stale(plan, jobs, batch)
         records = await self._load(plan, jobs, batch)
+        remember_keys(self.store, plan, records.values(), self.clock)
         live = [(job, records[job.id]) for job in jobs if job.id in records]
         accepted = []
         deleted = []
@@ -227,7 +229,7 @@ class Worker:
                 self, plan, accepted, batch,
                 lambda job, exc: self._fail(plan, job, exc, batch, job.source_snapshot, None),
             )  # fmt: skip
-        mapped = self._map(plan, accepted, batch)
+        mapped = await self._map(plan, accepted, batch)
         if mapped:
             await self._write(plan, mapped, batch)
 
@@ -315,34 +317,29 @@ class Worker:
                 keep.append((job, record, payload))
         return keep
 
-    def _map(
+    async def _map(
         self, plan: FlowPlan, accepted: list[tuple[Job, Record]], batch: BatchOutcome
     ) -> list[tuple[Job, Record, dict[str, object]]]:
-        requests: dict[str, set[str]] = defaultdict(set)
-        wanted: dict[int, set[tuple[str, str]]] = {}
-        for job, record in accepted:
-            wanted[job.id] = plan.mapper.xref_requests(record.fields)
-            for entity, source_id in wanted[job.id]:
-                requests[entity].add(source_id)
-        xrefs: dict[tuple[str, str], str | None] = {}
-        if requests:
-            with self.store.connect() as conn:
-                for entity, ids in requests.items():
-                    found = lookup_xrefs(
-                        conn, (entity, plan.source_connection, plan.target_connection), ids
-                    )
-                    xrefs.update({(entity, sid): found.get(sid) for sid in ids})
+        wanted = {job.id: plan.mapper.xref_requests(record.fields) for job, record in accepted}
+        requests = set().union(*wanted.values())
+        # By id and by natural key (engine/lookups.py): a few queries and finds per batch.
+        lookups = await resolve_lookups(self.store, self.runtime, plan, requests, self.clock)
         mapped = []
         for job, record in accepted:
             if job.trigger == Trigger.REPLAY.value and job.mapped_payload is not None:
                 mapped.append((job, record, dict(job.mapped_payload)))  # edited by a person
                 continue
             try:
-                payload = plan.mapper.apply(record.fields, xrefs)
-            except MissingReference as exc:
-                missing = {pair for pair in wanted[job.id] if xrefs.get(pair) is None}
-                self._park(plan, job, exc, missing | {(exc.entity, exc.source_id)}, batch)
-                continue
+                try:
+                    payload = plan.mapper.apply(record.fields, lookups.xrefs)
+                except MissingReference as missing:
+                    explained = lookups.explain(missing)
+                    if not isinstance(explained, MissingReference):
+                        raise explained from missing  # a key several records hold
+                    self._park(
+                        plan, job, explained, lookups.to_sync(wanted[job.id], explained), batch
+                    )
+                    continue
             except MappingError as exc:
                 snapshot = job.source_snapshot or {
                     "fields": json_safe(record.fields),

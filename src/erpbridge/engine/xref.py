@@ -11,17 +11,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from erpbridge.store.schema import echo_hashes, xref
+from erpbridge.store.schema import echo_hashes, xref, xref_keys
 
 __all__ = [
     "EchoHash",
+    "KeyRef",
     "XrefKey",
     "delete_xrefs",
     "load_echo_hashes",
+    "lookup_source_keys",
     "lookup_xrefs",
     "save_echo_hashes",
+    "save_source_keys",
     "save_xrefs",
 ]
+
+#: (entity, source connection, key field) of a lookup by natural key
+KeyRef = tuple[str, str, str]
 
 #: (entity, source connection, target connection)
 XrefKey = tuple[str, str, str]
@@ -110,6 +116,65 @@ def save_xrefs(conn: Connection, key: XrefKey, pairs: Mapping[str, str], now: da
         index_elements=["entity", "source_connection", "source_id", "target_connection"],
         set_={
             "target_id": statement.excluded.target_id,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+    conn.execute(statement, rows)
+
+
+def lookup_source_keys(conn: Connection, ref: KeyRef, values: Iterable[str]) -> dict[str, set[str]]:
+    """key value -> the source ids known to hold it (more than one: the key is ambiguous)."""
+    entity, source_connection, key_field = ref
+    unique = sorted(set(values))
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(unique), _CHUNK):
+        rows = conn.execute(
+            sa.select(xref_keys.c.key_value, xref_keys.c.source_id).where(
+                xref_keys.c.entity == entity,
+                xref_keys.c.source_connection == source_connection,
+                xref_keys.c.key_field == key_field,
+                xref_keys.c.key_value.in_(unique[start : start + _CHUNK]),
+            )
+        )
+        for value, source_id in rows:
+            found.setdefault(str(value), set()).add(str(source_id))
+    return found
+
+
+def save_source_keys(
+    conn: Connection, ref: KeyRef, keys: Mapping[str, str | None], now: datetime
+) -> None:
+    """Remember source id -> its key value (insert or replace); None forgets the record's key."""
+    entity, source_connection, key_field = ref
+    gone = sorted(sid for sid, value in keys.items() if value in (None, ""))
+    for start in range(0, len(gone), _CHUNK):
+        conn.execute(
+            xref_keys.delete().where(
+                xref_keys.c.entity == entity,
+                xref_keys.c.source_connection == source_connection,
+                xref_keys.c.key_field == key_field,
+                xref_keys.c.source_id.in_(gone[start : start + _CHUNK]),
+            )
+        )
+    rows = [
+        {
+            "entity": entity,
+            "source_connection": source_connection,
+            "key_field": key_field,
+            "source_id": source_id,
+            "key_value": value,
+            "updated_at": now,
+        }
+        for source_id, value in sorted(keys.items())
+        if value not in (None, "")
+    ]
+    if not rows:
+        return
+    statement = _insert(conn, xref_keys)
+    statement = statement.on_conflict_do_update(
+        index_elements=["entity", "source_connection", "key_field", "source_id"],
+        set_={
+            "key_value": statement.excluded.key_value,
             "updated_at": statement.excluded.updated_at,
         },
     )

@@ -21,7 +21,13 @@ from erpbridge.mapping.nodes import (
     PathRef,
 )
 from erpbridge.mapping.operators import contains, equals
-from erpbridge.mapping.types import MAX_LINES_PER_LIST, Evaluator, Record, XrefMap
+from erpbridge.mapping.types import (
+    MAX_LINES_PER_LIST,
+    Evaluator,
+    Record,
+    XrefMap,
+    split_keyed_entity,
+)
 
 __all__ = [
     "call_closure",
@@ -239,8 +245,15 @@ def xref_id(value: object) -> str:
 
 
 def xref_closure(
-    entity: str, arg: Evaluator, text: str, optional: bool, field: tuple[bool, str] | None
+    entity: str,
+    arg: Evaluator,
+    text: str,
+    optional: bool,
+    field: tuple[bool, str] | None,
+    gives_key: bool = False,
 ) -> Evaluator:
+    """The lookup: the target id of ``(entity, value)``, or the value itself with
+    ``gives_key`` (a key the target also uses); MissingReference when not synced yet."""
     from_line, key = field if field is not None else (False, "")
 
     def xref(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
@@ -258,8 +271,9 @@ def xref_closure(
         if target is None:
             if optional:
                 return None
-            raise MissingReference(entity, sid, source=text)
-        return target
+            plain, key_field = split_keyed_entity(entity)
+            raise MissingReference(plain, sid, source=text, key_field=key_field)
+        return sid if gives_key else target
 
     return xref
 

@@ -36,6 +36,8 @@ class CompiledMapping:
         spec: that spec.
         fields: the compiled target fields, in rule order.
         entities: the xref entities the mapping looks up.
+        key_lookups: (entity, key field) of every lookup by natural key
+            (``xref.customer(source.Code, by="Code")``).
     """
 
     __slots__ = (
@@ -49,6 +51,7 @@ class CompiledMapping:
         "entities",
         "fields",
         "flow",
+        "key_lookups",
         "spec",
     )
 
@@ -59,8 +62,10 @@ class CompiledMapping:
         entities: frozenset[str],
         *,
         fast: bool = True,
+        key_lookups: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.spec = spec
+        self.key_lookups = key_lookups
         self.flow = spec.flow
         self._version = spec.version()
         self.fields: tuple[FieldPlan, ...] = tuple(analysis.fields)
@@ -196,6 +201,8 @@ def analyse_spec(
         aliases=spec.aliases,
         clock=clock or _utc_now,
         xref_entities=spec.xref_entities,
+        xref_key_entities=spec.xref_key_entities,
+        xref_key_fields=spec.xref_key_fields,
     )
     return analyse(spec, env), env
 
@@ -219,4 +226,10 @@ def compile_mapping(
     errors = [p for p in analysis.problems if p.severity == "error"]
     if errors:
         raise MappingCompileError(errors, flow=spec.flow)
-    return CompiledMapping(spec, analysis, frozenset(env.entities_used), fast=fast)
+    return CompiledMapping(
+        spec,
+        analysis,
+        frozenset(env.entities_used),
+        fast=fast,
+        key_lookups=frozenset(env.key_lookups),
+    )

@@ -126,14 +126,30 @@ class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine 
 
     Attributes:
         entity: the xref entity (``customer``).
-        source_id: the source id that has no target id yet.
+        source_id: the source id that has no target id yet; for a lookup by natural key
+            (``key_field`` set), the key value.
+        key_field: the key field of ``xref.<entity>(key, by=...)``; None for a lookup by id.
     """
 
-    def __init__(self, entity: str, source_id: str, *, source: str | None = None) -> None:
+    def __init__(
+        self,
+        entity: str,
+        source_id: str,
+        *,
+        source: str | None = None,
+        key_field: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        call = (
+            f"xref.{entity}({source_id!r})"
+            if key_field is None
+            else f"xref.{entity}({source_id!r}, by={key_field!r})"
+        )
         super().__init__(
-            f"xref.{entity}({source_id!r}): no target id yet (referenced record not synced)",
+            f"{call}: {reason or 'no target id yet (referenced record not synced)'}",
             value=source_id,
             source=source,
         )
         self.entity = entity
         self.source_id = source_id
+        self.key_field = key_field

@@ -28,7 +28,7 @@ from erpbridge.mapping.nodes import (
     kind_of,
 )
 from erpbridge.mapping.tables import NO_DEFAULT, table_key
-from erpbridge.mapping.types import Record, XrefMap
+from erpbridge.mapping.types import Record, XrefMap, keyed_entity
 from erpbridge.spi.schema import FieldType
 
 if TYPE_CHECKING:
@@ -78,6 +78,11 @@ def bind_arguments(spec: FunctionSpec, node: ast.Call) -> dict[str, ast.expr | l
 
 
 def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> Compiled:
+    """``xref.<entity>(id, optional=false)`` or ``xref.<entity>(key, by="Field")``.
+
+    ``returns="key"`` (with ``by=``) gives the key itself once the referenced record is
+    synced, for targets that refer to records by that same code.
+    """
     entity = c.text(func)[len("xref") :].strip().lstrip(".").strip()
     if not c.allow_xref:
         raise ExpressionCompileError("the flow's when: cannot use xref lookups", node)
@@ -90,29 +95,74 @@ def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> 
         )
     if len(node.args) != 1:
         raise ExpressionCompileError(
-            f"xref.{entity}() takes one id: xref.{entity}(source.Id)", node
+            f"xref.{entity}() takes one id: xref.{entity}(source.Id), "
+            f'or one key: xref.{entity}(source.Code, by="Code")',
+            node,
         )
-    optional = False
+    optional = gives_key = False
+    key_field: str | None = None
     for kw in node.keywords:
-        if kw.arg != "optional":
-            raise ExpressionCompileError(f"xref.{entity}() has only optional=true|false", kw)
-        value = c.const_value(kw.value, "optional")
-        if not isinstance(value, bool):
-            raise ExpressionCompileError("optional must be true or false", kw.value)
-        optional = value
+        if kw.arg == "optional":
+            value = c.const_value(kw.value, "optional")
+            if not isinstance(value, bool):
+                raise ExpressionCompileError("optional must be true or false", kw.value)
+            optional = value
+        elif kw.arg == "by":
+            key_field = _key_field(c, entity, kw.value)
+        elif kw.arg == "returns":
+            returns = c.const_value(kw.value, f"xref.{entity}(): returns")
+            if returns not in ("id", "key"):
+                raise ExpressionCompileError('returns must be "id" or "key"', kw.value)
+            gives_key = returns == "key"
+        else:
+            raise ExpressionCompileError(
+                f"xref.{entity}() has only optional=true|false, "
+                'by="<key field>" and returns="id"|"key"',
+                kw,
+            )
+    if gives_key and key_field is None:
+        raise ExpressionCompileError('returns="key" needs by="<key field>"', node)
     c.xref_arg_depth += 1
     try:
         arg = c.node(node.args[0])
     finally:
         c.xref_arg_depth -= 1
     c.env.entities_used.add(entity)
-    lookup = xref_closure(entity, arg.fn, c.text(node.args[0]), optional, arg.field)
+    if key_field is not None:
+        c.env.key_lookups.add((entity, key_field))
+    name = keyed_entity(entity, key_field)
+    lookup = xref_closure(name, arg.fn, c.text(node.args[0]), optional, arg.field, gives_key)
     return Compiled(
         lookup,
-        FieldType.REFERENCE,
-        collectors=(*arg.collectors, xref_collector(entity, arg.fn)),
-        emit=emit_lookup(entity, arg, lookup, xref=True),
+        FieldType.STRING if gives_key else FieldType.REFERENCE,
+        collectors=(*arg.collectors, xref_collector(name, arg.fn)),
+        emit=None if gives_key else emit_lookup(name, arg, lookup, xref=True),
     )
+
+
+def _key_field(c: ExpressionCompiler, entity: str, node: ast.expr) -> str:
+    """The ``by=`` of a lookup by natural key: a field of the record the entity comes from."""
+    value = c.const_value(node, f"xref.{entity}(): by")
+    if not isinstance(value, str) or not value.strip():
+        raise ExpressionCompileError(
+            f'by must name the key field of the {entity} record, e.g. by="CustomerCode"', node
+        )
+    findable = c.env.xref_key_entities
+    if findable is not None and entity not in findable:
+        raise ExpressionCompileError(
+            f"xref.{entity}(..., by=...) finds the {entity} by its key in this flow's source "
+            f"system, but no flow keeps {entity} from that connection: add one (entity: "
+            f"{entity}), or look it up by id",
+            node,
+        )
+    fields = (c.env.xref_key_fields or {}).get(entity)
+    if fields is not None and value not in fields:
+        raise ExpressionCompileError(
+            f"the {entity} record has no field {value!r} to find it by"
+            + did_you_mean(value, fields),
+            node,
+        )
+    return value
 
 
 def soft_node(c: ExpressionCompiler, node: ast.expr) -> Compiled:

@@ -101,11 +101,15 @@ class Environment:
     aliases: Aliases
     clock: Callable[[], datetime]
     xref_entities: Collection[str] | None = None
+    xref_key_entities: Collection[str] | None = None
+    xref_key_fields: Mapping[str, Collection[str]] | None = None
     entities_used: set[str] = field(default_factory=set)
     #: names read from a scope record instead of the source (``source``, ``related``,
     #: ``hold`` in a flow's ``hold:`` expressions, see :mod:`erpbridge.mapping.scoped`);
     #: empty for a ``map:``, whose expressions read the source record itself.
     roots: frozenset[str] = frozenset()
+    #: (entity, key field) of every ``xref.<entity>(value, by=...)``
+    key_lookups: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)

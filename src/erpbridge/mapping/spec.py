@@ -46,6 +46,12 @@ class MappingSpec:
             rule, ``path@part`` (``to_Item@each``, ``Phone@when``) is looked up first.
         when_pos: where the flow's ``when:`` expression starts.
         xref_entities: the xref entities the project declares; None accepts any.
+        xref_key_entities: the entities this flow may look up by natural key
+            (``xref.customer(source.Code, by="Code")``): those a flow keeps from this
+            flow's source connection. None accepts any.
+        xref_key_fields: entity -> the fields (names and labels) of the source object
+            that entity comes from, to check ``by=`` against (``validate --online``).
+            None, or an entity absent from it, accepts any field.
     """
 
     flow: str
@@ -57,6 +63,8 @@ class MappingSpec:
     positions: Mapping[str, SourcePos] = field(default_factory=dict)
     when_pos: SourcePos | None = None
     xref_entities: Collection[str] | None = None
+    xref_key_entities: Collection[str] | None = None
+    xref_key_fields: Mapping[str, Collection[str]] | None = None
 
     def version(self) -> str:
         """A stable hash of what the mapping means (positions and file names excluded).

@@ -20,12 +20,35 @@ __all__ = [
     "Record",
     "SourcePos",
     "XrefMap",
+    "keyed_entity",
+    "split_keyed_entity",
 ]
 
 #: a source record's fields (``Record.fields``); nested lines are lists of such mappings.
 Record = Mapping[str, object]
 #: resolved xrefs for a batch: (entity, source id) -> target id, or None when unknown.
 XrefMap = Mapping[tuple[str, str], "str | None"]
+#: between an entity and a key field in the name of a lookup by natural key
+#: (``customer@CustomerCode``); entity names cannot contain it (config ``Name``, identifiers).
+KEY_MARK = "@"
+
+
+def keyed_entity(entity: str, key_field: str | None) -> str:
+    """The lookup name of ``xref.<entity>(value, by=key_field)``; ``entity`` without a key.
+
+    An xref request or an :data:`XrefMap` key is ``(lookup name, value)``: for a lookup by
+    id the name is the entity and the value a source id; by natural key the name is
+    ``entity@key_field`` and the value the key (``("customer@客户编号", "C-001")``).
+    """
+    return entity if not key_field else f"{entity}{KEY_MARK}{key_field}"
+
+
+def split_keyed_entity(name: str) -> tuple[str, str | None]:
+    """(entity, key field or None) of a lookup name made by :func:`keyed_entity`."""
+    entity, mark, key_field = name.partition(KEY_MARK)
+    return (entity, key_field) if mark else (name, None)
+
+
 #: one compiled expression: (source record, current line or None, xrefs) -> value.
 Evaluator = Callable[[Record, "Record | None", XrefMap], object]
 

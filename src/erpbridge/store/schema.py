@@ -25,6 +25,7 @@ __all__ = [
     "recon_runs",
     "runs",
     "xref",
+    "xref_keys",
 ]
 
 metadata = sa.MetaData(
@@ -180,6 +181,22 @@ xref = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("entity", "source_connection", "source_id", "target_connection"),
     sa.Index(None, "entity", "target_connection", "target_id"),
+)
+
+# "The source record whose key field F holds V is record R": for lookups by natural key
+# (xref.customer(source.CustomerCode, by="Code")). One row per (record, key field), so a
+# key that changes replaces its old value; filled from find() answers and from the records
+# the entity's own flows read.
+xref_keys = sa.Table(
+    "xref_keys",
+    metadata,
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("source_connection", sa.String(64), primary_key=True),
+    sa.Column("key_field", sa.String(255), primary_key=True),
+    sa.Column("source_id", sa.String(255), primary_key=True),
+    sa.Column("key_value", sa.String(255), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "entity", "source_connection", "key_field", "key_value"),
 )
 
 cursors = sa.Table(
