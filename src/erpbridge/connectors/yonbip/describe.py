@@ -62,6 +62,8 @@ _ORDER_LINE = ObjectSchema(
         Field("masterUnitId", S, "主计量单位"),
         Field("orderDetailPrices!oriMoney", D, "无税金额"),
         Field("orderDetailPrices!oriTax", D, "税额"),
+        Field("orderProductType", S, "商品售卖类型（SALE 销售）"),
+        Field("hopeReceiveDate", S, "期望收货日期（yyyy-MM-dd）"),
         Field("rowno", INT, "行号", read_only=True),
     ),
 )

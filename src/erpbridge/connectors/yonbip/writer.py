@@ -27,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 
 from erpbridge.connectors.yonbip.client import Answer, YonBipClient
 from erpbridge.connectors.yonbip.cursor import from_server_text
@@ -274,7 +276,24 @@ def _list(value: object) -> list[object]:
 
 
 def _fields(op: WriteOp) -> dict[str, object]:
-    return {k: v for k, v in op.fields.items() if k not in ("pubts", "_status")}
+    return {k: _wire(v) for k, v in op.fields.items() if k not in ("pubts", "_status")}
+
+
+def _wire(value: object) -> object:
+    """A record value as JSON the gateway takes: Decimals as numbers (whole ones as
+    integers), datetimes as ``yyyy-MM-dd HH:mm:ss`` and dates as ``yyyy-MM-dd`` (the
+    open API's text forms), nested lines and multi-language names walked through."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    return value
 
 
 def _from_answer(op: WriteOp, answer: Answer, is_update: bool, object: str) -> WriteResult:
