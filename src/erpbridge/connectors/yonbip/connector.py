@@ -195,7 +195,9 @@ class YonBipConnector:
     def _record(self, object: str, row: _Row) -> Record:
         stamp_text = row.get("pubts")
         stamp = from_server_text(stamp_text, self.settings.server_utc_offset_min)
-        version = str(stamp_text) if stamp_text else _digest(row)
+        # pubts has one-second resolution: two edits within a second share it, and the
+        # engine dedups changes on (record, version). The content digest tells them apart.
+        version = f"{stamp_text}#{_digest(row)[:8]}" if stamp_text else _digest(row)
         return Record(object, str(row["id"]), row, version, stamp)
 
     async def get(self, object: str, ids: Sequence[str]) -> list[Record]:

@@ -1,0 +1,373 @@
+"""End to end: the jdy-yonbip template between the Jiandaoyun and YonBIP simulators.
+
+Records are made through each system's own API (the connectors' writes; YonBIP's audit
+and 停用 through its open API with plain httpx and a signed token), flows are driven
+with the engine, and every outcome is read back through the systems' APIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from erpbridge.engine.jobs import Trigger
+from erpbridge.sims._common.faults import FaultConfig
+from erpbridge.store.schema import dead_letters
+from tests.flows.harness import Bridge, close, running_template
+
+pytestmark = pytest.mark.slow
+
+SYSTEMS = ("jiandaoyun", "yonbip")
+CUSTOMER = "6405f3a1c2b4d50007a10001"
+ORDER = "6405f3a1c2b4d50007a10003"
+STOCK = "6405f3a1c2b4d50007a10005"
+TEMPLATE = "jdy-yonbip"
+
+Lines = list[dict[str, object]]
+
+
+def w(n: int) -> str:
+    """The sandbox widget id number ``n`` (``_widget_1615777000101`` for 101)."""
+    return f"_widget_16157770{n:05d}"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+async def _jdy_customer(bridge: Bridge, code: str, name: str) -> str:
+    return await bridge.create(
+        "jdy",
+        CUSTOMER,
+        {
+            w(101): code,
+            w(102): name,
+            w(103): "91310115ma1k4xyz5l",
+            w(104): {"phone": "13812345678"},
+            w(105): {
+                "province": "上海市",
+                "city": "上海市",
+                "district": "浦东新区",
+                "detail": "张江路88号",
+            },
+            w(106): "lina",
+            w(107): "人民币",
+            w(108): "正常",
+        },
+    )
+
+
+def _line(code: str, qty: object, price: object, rate: object = 0.13) -> dict[str, object]:
+    delivery = datetime(2026, 12, 10, 16, 30, tzinfo=UTC)  # 2026-12-11 in Shanghai
+    return {
+        w(351): code,
+        w(352): code,
+        w(353): qty,
+        w(354): price,
+        w(355): rate,
+        w(357): _utc(delivery),
+    }
+
+
+async def _jdy_order(
+    bridge: Bridge, number: str, customer_code: str, lines: Lines | None = None
+) -> str:
+    lines = lines or [_line("M-1001", 3, 1250), _line("M-1004", 10, 380.5)]
+    return await bridge.create(
+        "jdy",
+        ORDER,
+        {
+            w(301): number,
+            w(302): _utc(datetime(2026, 11, 30, 17, 5, 9, tzinfo=UTC)),  # 12-01 01:05:09 +8
+            w(303): customer_code,
+            w(304): "人民币",
+            w(305): lines,
+            w(306): 3 * 1250 + 10 * 380.5,
+            w(307): "wangfang",
+        },
+    )
+
+
+async def _bip(bridge: Bridge, api: str, body: dict[str, object]) -> dict[str, object]:
+    """One YonBIP open-API call as a self-built app makes it: signed token, then the API."""
+    entry = bridge.sims["yonbip"].entry
+    timestamp = str(int(time.time() * 1000))
+    message = f"appKey{entry['app_key']}timestamp{timestamp}"
+    digest = hmac.new(str(entry["app_secret"]).encode(), message.encode(), hashlib.sha256)
+    async with httpx.AsyncClient(timeout=30) as http:
+        token = await http.get(
+            f"{entry['token_url']}/open-auth/selfAppAuth/getAccessToken",
+            params={
+                "appKey": str(entry["app_key"]),
+                "timestamp": timestamp,
+                "signature": base64.b64encode(digest.digest()).decode(),
+            },
+        )
+        access_token = token.json()["data"]["access_token"]
+        answer = await http.post(
+            f"{entry['gateway_url']}{api}", params={"access_token": access_token}, json=body
+        )
+    result = cast(dict[str, object], answer.json())
+    assert result["code"] == "200", answer.text
+    return result
+
+
+async def _one(
+    bridge: Bridge, connection: str, obj: str, key: str, value: str
+) -> dict[str, object]:
+    found = await bridge.find(connection, obj, key, [value])
+    assert len(found) == 1, f"{connection}:{obj} {key}={value}: {len(found)} records"
+    return dict(found[0].fields, _id=found[0].id)
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:6].upper()
+
+
+async def test_order_and_its_new_customer_reach_yonbip_and_status_comes_back(
+    tmp_path: Path,
+) -> None:
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
+            tag = _tag()
+            code, number = f"E2E-{tag}", f"SOE2E{tag}"
+            customer = await _jdy_customer(bridge, code, f"苏州 E2E 精密机械有限公司 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            # Only the order is synced: it names its customer by 客户编号, waits for it,
+            # and the customer is synced first (xref by natural key).
+            await bridge.sync("orders-to-yonbip", ids=[order])
+
+            merchant = await _one(bridge, "bip", "merchant", "code", code)
+            assert merchant["name"] == {"zh_CN": f"苏州 E2E 精密机械有限公司 {tag}"}
+            assert (merchant["contactTel"], merchant["creditCode"]) == (
+                "13812345678",
+                "91310115MA1K4XYZ5L",
+            )
+            assert merchant["address"] == "上海市上海市浦东新区张江路88号"
+            assert (merchant["createOrgCode"], merchant["customerClassCode"]) == ("991", "02")
+
+            bill = await _one(bridge, "bip", "voucherorder", "code", number)
+            assert (bill["agentId"], bill["agentId_code"]) == (merchant["id"], code)
+            assert bill["vouchdate"] == "2026-12-01 01:05:09"  # UTC → China local time
+            assert (bill["orderPrices!currency"], bill["orderPrices!taxInclusive"]) == (
+                "CNY",
+                True,
+            )
+            assert bill["status"] == 0 and Decimal(str(bill["payMoney"])) == Decimal(7555)
+            lines = sorted(
+                (
+                    str(line["productId_code"]),
+                    Decimal(str(line["qty"])),
+                    Decimal(str(line["oriTaxUnitPrice"])),
+                    Decimal(str(line["oriSum"])),
+                    Decimal(str(line["orderDetailPrices!oriMoney"])),
+                    Decimal(str(line["orderDetailPrices!oriTax"])),
+                    line["taxId"],
+                    line["hopeReceiveDate"],
+                )
+                for line in cast(Lines, bill["orderDetails"])
+            )
+            assert lines == [
+                ("WL00001", 3, 1250, 3750, Decimal("3318.58"), Decimal("431.42"), "VAT13", "2026-12-11"),
+                ("WL00010", 10, Decimal("380.5"), 3805, Decimal("3367.26"), Decimal("437.74"), "VAT13", "2026-12-11"),
+            ]  # fmt: skip
+
+            # Reconciliation: what each mapping expects is what YonBIP holds.
+            for flow in ("customers-to-yonbip", "orders-to-yonbip"):
+                assert await bridge.recon(flow, since=started) == [], flow
+            report = await bridge.validate_online(tmp_path)
+            assert (report["ok"], report["errors"], report["warnings"]) == (True, [], [])
+
+            # Back to 简道云: number and status, then YonBIP audits the order.
+            await bridge.sync("customers-from-yonbip", ids=[str(merchant["_id"])])
+            record = await bridge.get("jdy", CUSTOMER, customer)
+            assert (record.fields[w(110)], record.fields[w(108)]) == (code, "正常")
+            await bridge.sync("orders-from-yonbip", ids=[str(bill["_id"])])
+            jdy_order = await bridge.get("jdy", ORDER, order)
+            assert (jdy_order.fields[w(308)], jdy_order.fields[w(309)]) == (number, "开立")
+            await _bip(
+                bridge, "/yonbip/sd/voucherorder/batchaudit", {"data": [{"id": bill["_id"]}]}
+            )
+            await bridge.sync("orders-from-yonbip", ids=[str(bill["_id"])])
+            jdy_order = await bridge.get("jdy", ORDER, order)
+            assert jdy_order.fields[w(309)] == "已审核"
+
+            # Our writes onto 简道云, polled back, send nothing to YonBIP again.
+            await bridge.sync("orders-to-yonbip", ids=[order], trigger=Trigger.POLL)
+            await bridge.sync("customers-to-yonbip", ids=[customer], trigger=Trigger.POLL)
+            assert bridge.outcomes("orders-to-yonbip")[-1][1] in ("echo", "unchanged")
+            assert bridge.outcomes("customers-to-yonbip")[-1][1] in ("echo", "unchanged")
+
+            # Exactly once, also from an empty store (no xref): the keys find the records.
+            fresh = bridge.fork(tmp_path / "fresh.db")
+            try:
+                await fresh.sync("customers-to-yonbip", ids=[customer])
+                await fresh.sync("orders-to-yonbip", ids=[order])
+                dead = fresh.dead_letters()  # the order is audited in YonBIP by now
+                assert [(f, s) for f, s, _ in dead] == [("orders-to-yonbip", order)]
+                assert "已审核，不能修改" in dead[0][2]
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            await _one(bridge, "bip", "merchant", "code", code)
+            bill = await _one(bridge, "bip", "voucherorder", "code", number)
+            assert len(cast(Lines, bill["orderDetails"])) == 2
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_stopped_customer_and_stock_come_to_jdy(tmp_path: Path) -> None:
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code = f"K-{tag}"
+            customer = await _jdy_customer(bridge, code, f"杭州 E2E 贸易有限公司 {tag}")
+            await bridge.sync("customers-to-yonbip", ids=[customer])
+            merchant = await _one(bridge, "bip", "merchant", "code", code)
+            await _bip(
+                bridge,
+                "/yonbip/digitalModel/batch/merchant/save",
+                {"data": [{"_status": "Update", "id": merchant["id"], "stopstatus": True}]},
+            )
+            await bridge.sync("customers-from-yonbip", ids=[str(merchant["_id"])])
+            record = await bridge.get("jdy", CUSTOMER, customer)
+            assert (record.fields[w(110)], record.fields[w(108)]) == (code, "冻结")
+
+            # 现存量 of WL00001 (简道云 M-1001) in the finished-goods warehouse CK01.
+            await bridge.sync("inventory-from-yonbip")
+            rows = await bridge.find("bip", "currentstock", "productCode", ["WL00001"])
+            [row] = [r.fields for r in rows if r.fields["warehouse"] == "CK01"]
+            stock = [
+                r.fields
+                for r in await bridge.find("jdy", STOCK, "mat_code", ["M-1001"])
+                if r.fields["warehouse"] == "成品仓"
+            ]
+            assert len(stock) == 1
+            assert Decimal(str(stock[0]["on_hand"])) == Decimal(str(row["currentqty"]))
+            assert Decimal(str(stock[0]["available"])) == Decimal(str(row["availableqty"]))
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+def _faults(bridge: Bridge, *, on: bool) -> None:
+    bip = (
+        FaultConfig(error_rate=0.1, throttle_rate=0.1, lost_reply_rate=0.1) if on else FaultConfig()
+    )
+    jdy = (
+        FaultConfig(error_rate=0.1, throttle_rate=0.05, lost_reply_rate=0.1)
+        if on
+        else FaultConfig()
+    )
+    bridge.sims["yonbip"].app.configure(bip)  # type: ignore[attr-defined]
+    bridge.sims["jiandaoyun"].app.configure(jdy)  # type: ignore[attr-defined]
+
+
+async def test_orders_reach_yonbip_exactly_once_through_faults(tmp_path: Path) -> None:
+    """YonBIP fails (500), throttles (310046) and loses answers to saves it made; the
+    resubmitCheckKey and the key lookups keep every record single."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            numbers = [f"SOF{tag}{n}" for n in range(6)]
+            orders = []
+            for n, number in enumerate(numbers):
+                await _jdy_customer(bridge, f"F-{tag}{n}", f"无锡 E2E 机电有限公司 {tag}{n}")
+                orders.append(await _jdy_order(bridge, number, f"F-{tag}{n}"))
+            _faults(bridge, on=True)
+            for _ in range(2):  # each order as its push would bring it, twice
+                for order in orders:
+                    await bridge.sync("orders-to-yonbip", ids=[order])
+            _faults(bridge, on=False)
+            bills = [await _one(bridge, "bip", "voucherorder", "code", n) for n in numbers]
+            _faults(bridge, on=True)
+            for bill in bills:  # as polls would bring them, one read at a time
+                await bridge.sync("orders-from-yonbip", ids=[str(bill["_id"])])
+            _faults(bridge, on=False)
+
+            for n, order in enumerate(orders):
+                await _one(bridge, "bip", "merchant", "code", f"F-{tag}{n}")
+                bill = await _one(bridge, "bip", "voucherorder", "code", numbers[n])
+                assert len(cast(Lines, bill["orderDetails"])) == 2
+                jdy_order = await bridge.get("jdy", ORDER, order)
+                assert (jdy_order.fields[w(308)], jdy_order.fields[w(309)]) == (numbers[n], "开立")
+            assert bridge.dead_letters() == []
+            failed = bridge.failed_attempts()  # the faults did hit the writes
+            assert failed.get("transient", 0) >= 1 and failed.get("rate_limited", 0) >= 1, failed
+        finally:
+            await close(bridge)
+
+
+async def test_bad_orders_are_one_clear_dead_letter_each(tmp_path: Path) -> None:
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code = f"B-{tag}"
+            await _jdy_customer(bridge, code, f"南京 E2E 设备有限公司 {tag}")
+            # A material with no YonBIP counterpart, a tax rate the value table lacks,
+            # and a price YonBIP refuses (its amounts are decimal(28, 8)).
+            no_material = await _jdy_order(bridge, f"SOM{tag}", code, [_line("M-9999", 1, 10)])
+            no_tax = await _jdy_order(bridge, f"SOT{tag}", code, [_line("M-1001", 1, 10, 0.17)])
+            refused = await _jdy_order(bridge, f"SOR{tag}", code, [_line("M-1001", 1, 10**16)])
+            await bridge.sync("orders-to-yonbip", ids=[no_material, no_tax, refused])
+
+            dead = {record: message for _, record, message in bridge.dead_letters()}
+            assert set(dead) == {no_material, no_tax, refused}
+            assert "M-9999" in dead[no_material] and "material_unit" in dead[no_material]
+            assert "0.17" in dead[no_tax] and "tax_code" in dead[no_tax]
+            assert "超出范围" in dead[refused]  # YonBIP's own words
+            with bridge.store.connect() as conn:
+                rows = conn.execute(
+                    sa.select(
+                        dead_letters.c.source_id, dead_letters.c.error_class, dead_letters.c.hint
+                    )
+                ).all()
+            classes = {str(s): (str(c), str(h)) for s, c, h in rows}
+            assert classes[no_material][0] == classes[no_tax][0] == "mapping"
+            assert classes[refused][0] == "validation" and "replay" in classes[refused][1]
+            assert all("replay" in hint for _, hint in classes.values())
+            for number in (f"SOM{tag}", f"SOT{tag}", f"SOR{tag}"):
+                assert await bridge.find("bip", "voucherorder", "code", [number]) == []
+            # The customer did sync (the orders waited for it), exactly once.
+            await _one(bridge, "bip", "merchant", "code", code)
+        finally:
+            await close(bridge)
+
+
+async def test_validate_online_names_a_wrong_key_field_where_it_is(tmp_path: Path) -> None:
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            path = tmp_path / "erpbridge.yaml"
+            text = path.read_text(encoding="utf-8")
+            path.write_text(
+                text.replace(
+                    'by="_widget_1615777000101")   # 客户编号', 'by="_widget_161577700101")'
+                ),
+                encoding="utf-8",
+            )
+            report = await bridge.validate_online(tmp_path)
+            [error] = report["errors"]
+            line = next(
+                n
+                for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if 'by="_widget_161577700101"' in row
+            )
+            assert error["line"] == line and error["column"] > 1, error
+            assert error["field"] == "flows.orders-to-yonbip.map.agentId"
+            assert "has no field '_widget_161577700101' to find it by" in error["reason"]
+            assert "did you mean '_widget_1615777000101'" in error["reason"]
+        finally:
+            await close(bridge)
