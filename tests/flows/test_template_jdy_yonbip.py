@@ -7,6 +7,7 @@ with the engine, and every outcome is read back through the systems' APIs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -21,8 +22,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from erpbridge.api.app import create_app
 from erpbridge.engine.jobs import Trigger
 from erpbridge.sims._common.faults import FaultConfig
+from erpbridge.sims._common.server import serve_app
 from erpbridge.store.schema import dead_letters
 from tests.flows.harness import Bridge, close, running_template
 
@@ -369,5 +372,59 @@ async def test_validate_online_names_a_wrong_key_field_where_it_is(tmp_path: Pat
             assert error["field"] == "flows.orders-to-yonbip.map.agentId"
             assert "has no field '_widget_161577700101' to find it by" in error["reason"]
             assert "did you mean '_widget_1615777000101'" in error["reason"]
+        finally:
+            await close(bridge)
+
+
+async def test_pushed_order_for_a_new_customer_brings_the_customer_first(tmp_path: Path) -> None:
+    """数据推送: 简道云 signs and POSTs a new 销售订单 to the hub's /hooks/jdy; the order
+    names a customer YonBIP does not have yet, which is synced before it."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            entry = bridge.sims["jiandaoyun"].entry
+            tag = _tag()
+            code, number = f"P-{tag}", f"SOP{tag}"
+            customer = await _jdy_customer(bridge, code, f"推送测试有限公司 {tag}")  # not pushed
+            receiver = bridge.fork_runtime()
+            with serve_app(create_app(receiver.hub)) as hub_server:
+                async with httpx.AsyncClient(
+                    base_url=str(entry["base_url"]),
+                    headers={"Authorization": f"Bearer {entry['api_key']}"},
+                    timeout=30,
+                ) as jdy:
+                    target = await jdy.post(
+                        "/sim/push", json={"url": f"{hub_server.base_url}/hooks/jdy"}
+                    )
+                    target.raise_for_status()
+                    line = {k: {"value": v} for k, v in _line("M-1001", 2, 1250).items()}
+                    created = await jdy.post(
+                        "/api/v5/app/entry/data/create",
+                        json={
+                            "app_id": entry["app_id"],
+                            "entry_id": ORDER,
+                            "data": {
+                                w(301): {"value": number},
+                                w(302): {"value": _utc(datetime.now(UTC))},
+                                w(303): {"value": code},
+                                w(304): {"value": "人民币"},
+                                w(305): {"value": [line]},
+                            },
+                        },
+                    )
+                    created.raise_for_status()
+                    for _ in range(100):  # the push is delivered asynchronously
+                        if bridge.open_jobs():
+                            break
+                        await asyncio.sleep(0.1)
+            assert [f for f, _, _ in bridge.open_jobs()] == ["orders-to-yonbip"]
+            await bridge.drain()
+            merchant = await _one(bridge, "bip", "merchant", "code", code)
+            bill = await _one(bridge, "bip", "voucherorder", "code", number)
+            assert bill["agentId"] == merchant["id"]
+            assert Decimal(str(bill["payMoney"])) == Decimal(2500)
+            order = str(created.json()["data"]["_id"])
+            assert bridge.outcomes("customers-to-yonbip") == [(customer, "created")]
+            assert bridge.outcomes("orders-to-yonbip") == [(order, "created")]
+            assert bridge.dead_letters() == []
         finally:
             await close(bridge)
