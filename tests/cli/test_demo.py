@@ -37,3 +37,23 @@ def test_demo_moves_data_and_verifies_it_in_the_target(
     assert "3 held for credit in orders-to-sap (e.g. over credit: order " in out
     assert "erpbridge jobs release ID" in out
     assert (tmp_path / "erpbridge.db").is_file() and (tmp_path / ".env").is_file()
+
+
+def test_demo_of_jdy_yonbip_moves_orders_with_their_customers_and_reads_them_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ERPBRIDGE_DB_URL", raising=False)
+    monkeypatch.setattr(_common.console, "width", 200)
+    result = CliRunner().invoke(app, ["demo", "--template", "jdy-yonbip", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    customers = re.search(r"(\d+) records jdy:6405f3a1c2b4d50007a10001 → bip:merchant", out)
+    orders = re.search(r"(\d+) records jdy:6405f3a1c2b4d50007a10003 → bip:voucherorder", out)
+    back = re.search(r"(\d+) records bip:voucherorder → jdy:6405f3a1c2b4d50007a10003", out)
+    assert customers and int(customers.group(1)) >= 30
+    assert orders and int(orders.group(1)) >= 100
+    assert back and back.group(1) == orders.group(1)
+    for flow in ("customers-to-yonbip", "orders-to-yonbip", "orders-from-yonbip"):
+        read_back = re.search(rf"{flow}: (\d+) of (\d+) sampled records read back", out)
+        assert read_back and read_back.group(1) == read_back.group(2), out
+    assert "dead letter(s) in" not in out

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,10 @@ from typing import cast
 import httpx
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from erpbridge.api.app import create_app
+from erpbridge.cli.main import app as cli_app
 from erpbridge.engine.jobs import Trigger
 from erpbridge.sims._common.faults import FaultConfig
 from erpbridge.sims._common.server import serve_app
@@ -426,5 +429,41 @@ async def test_pushed_order_for_a_new_customer_brings_the_customer_first(tmp_pat
             assert bridge.outcomes("customers-to-yonbip") == [(customer, "created")]
             assert bridge.outcomes("orders-to-yonbip") == [(order, "created")]
             assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_preview_resolves_customers_by_code_without_writing(tmp_path: Path) -> None:
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            customer = await _jdy_customer(bridge, f"V-{tag}", f"预览测试有限公司 {tag}")
+            await bridge.sync("customers-to-yonbip", ids=[customer])
+            merchant = await _one(bridge, "bip", "merchant", "code", f"V-{tag}")
+            order = {
+                w(301): f"SOV{tag}",
+                w(302): _utc(datetime(2026, 11, 30, 17, 5, 9, tzinfo=UTC)),
+                w(303): f"V-{tag}",
+                w(304): "人民币",
+                w(305): [_line("M-1001", 2, 100)],
+                "flowState": 1,
+            }
+            unknown = {**order, w(301): f"SOW{tag}", w(303): f"NOPE-{tag}"}
+            sample = tmp_path / "orders.json"
+            sample.write_text(json.dumps([order, unknown], ensure_ascii=False), encoding="utf-8")
+            result = await asyncio.to_thread(
+                CliRunner().invoke,
+                cli_app,
+                ["preview", "orders-to-yonbip", "-p", str(tmp_path), "-f", str(sample), "--json"],
+            )
+            assert result.exit_code == 0, result.output
+            known, missing = json.loads(result.stdout)
+            assert known["ok"] and known["target"]["agentId"] == str(merchant["id"])
+            assert not missing["ok"]
+            # agentId and invoiceAgentId both name it
+            assert {tuple(r) for r in missing["missing_references"]} == {
+                ("customer", f"NOPE-{tag}")
+            }
+            assert await bridge.find("bip", "voucherorder", "code", [f"SOV{tag}"]) == []
         finally:
             await close(bridge)
