@@ -467,3 +467,34 @@ async def test_preview_resolves_customers_by_code_without_writing(tmp_path: Path
             assert await bridge.find("bip", "voucherorder", "code", [f"SOV{tag}"]) == []
         finally:
             await close(bridge)
+
+
+async def test_crm_edits_update_the_yonbip_customer_and_open_order(tmp_path: Path) -> None:
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code, number = f"U-{tag}", f"SOU{tag}"
+            customer = await _jdy_customer(bridge, code, f"旧名称 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            await bridge.sync("orders-to-yonbip", ids=[order])
+            before = await _one(bridge, "bip", "voucherorder", "code", number)
+
+            await bridge.update("jdy", CUSTOMER, customer, {w(102): f"新名称 {tag}"})
+            record = await bridge.get("jdy", ORDER, order)
+            lines = [dict(line) for line in cast(Lines, record.fields[w(305)])]
+            lines[0][w(353)] = 5  # 3 → 5 伺服电机
+            await bridge.update("jdy", ORDER, order, {w(305): lines})
+            await bridge.sync("customers-to-yonbip", ids=[customer], trigger=Trigger.POLL)
+            await bridge.sync("orders-to-yonbip", ids=[order], trigger=Trigger.POLL)
+
+            merchant = await _one(bridge, "bip", "merchant", "code", code)
+            assert merchant["name"] == {"zh_CN": f"新名称 {tag}"}
+            bill = await _one(bridge, "bip", "voucherorder", "code", number)
+            assert bill["_id"] == before["_id"]  # the same order, updated
+            qty = {str(x["productId_code"]): x["qty"] for x in cast(Lines, bill["orderDetails"])}
+            assert qty == {"WL00001": 5, "WL00010": 10}
+            assert Decimal(str(bill["payMoney"])) == Decimal(5 * 1250 + 3805)
+            assert [o for _, o in bridge.outcomes("orders-to-yonbip")][-1] == "updated"
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
