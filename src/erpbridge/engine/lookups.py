@@ -94,6 +94,7 @@ class Lookups:
             problem.locate(exc.flow or "", exc.target_field or "", exc.expression)
             return problem
         if pair in self.sources:
+            exc.record_id = self.sources[pair]
             return exc
         missing = MissingReference(
             exc.entity,

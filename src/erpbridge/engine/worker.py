@@ -400,13 +400,18 @@ class Worker:
 
     def _dependency_hint(self, plan: FlowPlan, exc: MissingReference) -> str:
         """What to do about a reference that never synced: its own dead letter, if it has one."""
+        if exc.record_id is None:  # a code no source record holds (xref by key)
+            return (
+                f"no {exc.entity} with {exc.key_field} {exc.source_id!r} ever synced: "
+                "create or fix it in the source (or fix this record), then replay"
+            )
         flows = [
             dep.name
             for dep in self.plans.values()
             if dep.entity == exc.entity and dep.source_connection == plan.source_connection
         ]
         with self.store.connect() as conn:
-            found = open_dead_letter(conn, flows, exc.source_id)
+            found = open_dead_letter(conn, flows, exc.record_id)
         if found is None:
             return (
                 f"the referenced {exc.entity} {exc.source_id!r} never synced; sync it, then replay"

@@ -129,6 +129,8 @@ class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine 
         source_id: the source id that has no target id yet; for a lookup by natural key
             (``key_field`` set), the key value.
         key_field: the key field of ``xref.<entity>(key, by=...)``; None for a lookup by id.
+        record_id: the referenced record's source id when known: ``source_id`` for a lookup
+            by id; for a lookup by key, set by the engine once it found the record.
     """
 
     def __init__(
@@ -153,3 +155,4 @@ class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine 
         self.entity = entity
         self.source_id = source_id
         self.key_field = key_field
+        self.record_id: str | None = source_id if key_field is None else None
