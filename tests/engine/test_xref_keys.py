@@ -218,3 +218,15 @@ def test_returns_key_needs_by(tmp_path: Path) -> None:
     assert ['returns="key" needs by="<key field>"' in e.reason for e in caught.value.errors] == [
         True
     ]
+
+
+async def test_a_key_longer_than_the_store_keeps_is_found_each_time(keys: Keys) -> None:
+    code = "C-" + "长" * 300
+    keys.crm.put("Account", "A1", {"AccountNumber": code, "Name": "长编码客户"})
+    _order(keys, "O1", "PO-1", code)
+    await poll_flow(keys.store, keys.runtime, "orders", keys.clock)
+    await keys.drain()
+    [order] = keys.erp.all("SalesOrder")
+    assert order.fields["CustomerCode"] == code
+    assert keys.rows("select count(*) from xref_keys") == [(0,)]
+    assert keys.rows("select count(*) from dead_letters") == [(0,)]

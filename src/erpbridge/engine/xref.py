@@ -33,6 +33,8 @@ KeyRef = tuple[str, str, str]
 XrefKey = tuple[str, str, str]
 
 _CHUNK = 500
+#: the length of xref_keys.key_value and source_id.
+_KEY_CHARS = 255
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -166,7 +168,8 @@ def save_source_keys(
             "updated_at": now,
         }
         for source_id, value in sorted(keys.items())
-        if value not in (None, "")
+        # Longer keys than the column holds are not kept: they are found again each time.
+        if value and len(value) <= _KEY_CHARS and len(source_id) <= _KEY_CHARS
     ]
     if not rows:
         return
