@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from erpbridge.api.app import create_app
 from erpbridge.cli.main import app as cli_app
 from erpbridge.engine.jobs import Trigger
-from erpbridge.sims._common.faults import FaultConfig
+from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
 from erpbridge.store.schema import dead_letters
 from tests.flows.harness import Bridge, close, running_template
@@ -496,5 +496,34 @@ async def test_crm_edits_update_the_yonbip_customer_and_open_order(tmp_path: Pat
             assert Decimal(str(bill["payMoney"])) == Decimal(5 * 1250 + 3805)
             assert [o for _, o in bridge.outcomes("orders-to-yonbip")][-1] == "updated"
             assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_lost_answers_to_saves_make_no_second_customer_or_order(tmp_path: Path) -> None:
+    """YonBIP saves the customer and the order, and both answers are lost (a 502 from its
+    gateway): the retries find them by code and resend the same resubmitCheckKey."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code, number = f"L-{tag}", f"SOL{tag}"
+            customer = await _jdy_customer(bridge, code, f"丢失应答测试有限公司 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            app = bridge.sims["yonbip"].app
+            for flow, record, api in (
+                ("customers-to-yonbip", customer, "digitalModel/merchant/idempotent/newinsert"),
+                ("orders-to-yonbip", order, "sd/voucherorder/singleSave"),
+            ):
+                app.configure(FaultConfig(path_prefix=f"/iuap-api-gateway/yonbip/{api}"))  # type: ignore[attr-defined]
+                app.force(FaultKind.LOST_REPLY)  # type: ignore[attr-defined]
+                await bridge.sync(flow, ids=[record])
+            app.configure(FaultConfig())  # type: ignore[attr-defined]
+
+            merchant = await _one(bridge, "bip", "merchant", "code", code)
+            bill = await _one(bridge, "bip", "voucherorder", "code", number)
+            assert bill["agentId"] == merchant["id"]
+            assert len(cast(Lines, bill["orderDetails"])) == 2
+            assert bridge.dead_letters() == []
+            assert bridge.failed_attempts().get("transient", 0) == 2  # the two lost answers
         finally:
             await close(bridge)
