@@ -230,3 +230,16 @@ async def test_a_key_longer_than_the_store_keeps_is_found_each_time(keys: Keys) 
     assert order.fields["CustomerCode"] == code
     assert keys.rows("select count(*) from xref_keys") == [(0,)]
     assert keys.rows("select count(*) from dead_letters") == [(0,)]
+
+
+async def test_a_customer_found_by_code_that_is_a_dead_letter_is_named_in_the_hint(
+    keys: Keys,
+) -> None:
+    keys.crm.put("Account", "A1", {"AccountNumber": "C-001", "Name": "INVALID"})
+    _order(keys, "O1", "PO-1", "C-001")
+    await poll_flow(keys.store, keys.runtime, "orders", keys.clock)
+    await keys.drain(rounds=30, step_s=10)
+    rows = keys.rows("select flow, source_id, hint from dead_letters order by id")
+    assert [(flow, source) for flow, source, _ in rows] == [("customers", "A1"), ("orders", "O1")]
+    assert "is a dead letter in customers" in str(rows[1][2])
+    assert "Name is not valid" in str(rows[1][2])
