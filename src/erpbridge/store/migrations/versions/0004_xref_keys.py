@@ -1,7 +1,7 @@
 """xref_keys: source records by natural key, for xref lookups by key
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-25 16:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from erpbridge.store.types import UTCDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
