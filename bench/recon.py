@@ -44,6 +44,11 @@ from erpbridge.store import open_store  # noqa: E402
 
 FIELDS = 20
 
+try:  # the C decoder a real file connector would use; json when it is not installed
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - pip install -e '.[bench]'
+    _loads = json.loads
+
 
 class JsonLinesSide:
     """Reads one JSON-lines file as an object's records, in pages."""
@@ -58,9 +63,9 @@ class JsonLinesSide:
         self, object: str, cursor: Cursor | None, page_size: int
     ) -> AsyncIterator[ChangePage]:
         page: list[Record] = []
-        with self.path.open(encoding="utf-8") as handle:
+        with self.path.open("rb") as handle:
             for line in handle:
-                data = json.loads(line)
+                data = _loads(line)
                 page.append(Record(object=object, id=data["id"], fields=data))
                 if len(page) >= page_size:
                     yield ChangePage(records=page, cursor=None)
@@ -70,6 +75,13 @@ class JsonLinesSide:
 
     async def aclose(self) -> None:
         return None
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def _project() -> str:
@@ -140,8 +152,12 @@ async def recon(folder: Path, src: Path, dst: Path) -> tuple[float, dict[str, ob
     store = open_store(f"sqlite:///{folder / 'store.db'}")
     plan = build_plans(project)["bench"]
     started = time.perf_counter()
+    cpu_before = _cpu()
     result = await run_recon(store, runtime, plan, ReconOptions(page_size=5000), SystemClock())
+    cpu = [round(after - before, 1) for after, before in zip(_cpu(), cpu_before, strict=True)]
     return time.perf_counter() - started, {
+        "cpu_s_this_process": cpu[0],
+        "cpu_s_source_process": cpu[1],
         "state": result.state,
         "matches": result.matches,
         "kinds": result.totals.get("kinds"),
@@ -175,11 +191,16 @@ def main() -> int:
         src, dst, planted = generate(folder, args.records)
         elapsed, found = asyncio.run(recon(folder, src, dst))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        kinds = found.get("kinds") or {}
+        exact = {k: v["records"] for k, v in kinds.items()} == planted  # type: ignore[union-attr]
         line: dict[str, object] = {
             "records": args.records,
             "seconds": round(elapsed, 1),
             "records_per_s": round(2 * args.records / elapsed),
             "peak_rss_mb": round(rss, 1),
+            "child_peak_rss_mb": round(child_rss, 1),
+            "exactly_planted": exact,
             "planted": planted,
             "found": found,
         }

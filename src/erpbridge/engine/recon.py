@@ -1,35 +1,38 @@
 """Reconciliation: read both sides of a flow, map the source side, join, classify, repair.
 
 A run reads the source object (streaming, paged) and maps every record through the
-flow's compiled mapping — the same closures the workers use, with xrefs from the store —
-so "expected" means exactly what a sync would write. It reads the target object, joins
-both on the flow's natural key (``target.key``), and classifies every key: ``match``,
-``missing_in_target``, ``missing_in_source``, ``field`` (one difference per field, both
-values and the rule that produced the expected one), ``duplicate_source`` /
-``duplicate_target``, and ``unmappable`` (the mapping refused the record). Totals per
-class and per field, with amount sums when an amount field is named, are kept in the
-store with every difference. A side that fails marks the run failed with the reason, and
-nothing is repaired from a partial run.
+flow's compiled mapping — the same code the workers run, with xrefs from the store — so
+"expected" means exactly what a sync would write. It reads the target object (optionally
+only the part in the run's target scope), joins both on the flow's natural key
+(``target.key``), and classifies every key: ``match``, ``missing_in_target``,
+``missing_in_source``, ``field`` (one difference per field, both values and the rule that
+produced the expected one), ``duplicate_source`` / ``duplicate_target``, ``unmappable``
+(the mapping refused the source record) and ``bad_record`` (a target record without a
+key). Totals per class and per field, with amount sums when an amount field is named,
+are kept in the store with every difference.
 
-Repair turns differences into jobs of the flow (trigger ``recon``), through the engine
-with the same idempotency as any job: a missing or different record is synced again
-from its owner, the source; duplicates and records missing in the source are left for a
-person. ``dry_run`` lists what would be queued.
+How it is fast and stays small: each side keeps one entry per record (key, id, the
+compared values as read) in hash partitions on disk, the source side read by a second
+process while this one reads the target (:mod:`erpbridge.engine.recon_process`); the
+partitions are joined one at a time, and only pairs whose values differ as read are
+normalised and compared field by field (:mod:`erpbridge.engine.recon_compare`).
 
-Compared values are normalised: numbers as Decimals (so ``"100.00"`` equals ``100``),
-with a per-field tolerance; text trimmed; blank and null equal.
+A side that fails marks the run failed with the reason; a cancelled run is marked
+``cancelled``; nothing is repaired from either. A cancelled run can be resumed: a side
+that was read to its end is not read again.
 """
 
 from __future__ import annotations
 
-import enum
-import re
+import asyncio
+import shutil
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,28 +40,31 @@ import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
-from erpbridge.engine.jobs import Trigger
-from erpbridge.engine.lookups import resolve_lookups
-from erpbridge.engine.queue import enqueue_changes
-from erpbridge.engine.recon_index import SOURCE, TARGET, ReconIndex
+from erpbridge.engine.recon_compare import Difference, DifferenceKind, PartitionJoin, normalise
+from erpbridge.engine.recon_index import SOURCE, TARGET, partition_pairs
+from erpbridge.engine.recon_process import SideFailed, load_done, read_sides
+from erpbridge.engine.recon_repair import apply_repairs, plan_repairs
+from erpbridge.engine.recon_scope import compile_target_when
+from erpbridge.engine.recon_side import Progress, ReadStopped, SideTask
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.snapshot import json_safe
-from erpbridge.spi.errors import ConnectorError, MappingError
-from erpbridge.spi.records import Change, Cursor, Record
-from erpbridge.store.schema import jobs, recon_differences, recon_runs
+from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.schema import FieldType
+from erpbridge.store.schema import recon_differences, recon_runs
 
-__all__ = ["Difference", "DifferenceKind", "ReconOptions", "ReconResult", "normalise", "run_recon"]
+__all__ = [
+    "Difference",
+    "DifferenceKind",
+    "ReconOptions",
+    "ReconResult",
+    "apply_repairs",
+    "cancel_recon",
+    "normalise",
+    "plan_repairs",
+    "resume_recon",
+    "run_recon",
+]
 
-
-class DifferenceKind(enum.StrEnum):
-    """How one key differs between the sides."""
-
-    MISSING_IN_TARGET = "missing_in_target"
-    MISSING_IN_SOURCE = "missing_in_source"
-    FIELD = "field"
-    DUPLICATE_SOURCE = "duplicate_source"
-    DUPLICATE_TARGET = "duplicate_target"
-    UNMAPPABLE = "unmappable"
+_NESTED = frozenset({FieldType.LINES, FieldType.OBJECT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +73,19 @@ class ReconOptions:
 
     Attributes:
         since: only source records changed since then (None: everything).
-        fields: target fields to compare (None: every mapped field except the key).
+        fields: target fields to compare (None: every mapped field except the key and
+            nested lines).
         tolerances: field -> allowed absolute difference for numbers (``amount=0.01``).
         amount_field: a target field whose values are summed per class in the totals.
         page_size: records per read page. Default 500.
+        target_scope: ``all`` (default) or ``xref``: only target records that have an
+            xref of this flow's entity (records that came from the source through it).
+        target_when: an expression over the target record (``target.Field``); only
+            target records for which it is true are compared. None: every record.
+        parallel: read the source side in a second process while this one reads the
+            target (where the platform can fork). Default True.
+        trigger: who started the run (``manual``, ``schedule``), kept with its params.
+        work_dir: where the run's partition files go (default: the system's temp folder).
     """
 
     since: datetime | None = None
@@ -78,20 +93,11 @@ class ReconOptions:
     tolerances: Mapping[str, Decimal] = field(default_factory=dict)
     amount_field: str | None = None
     page_size: int = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    """One difference found by a run."""
-
-    kind: DifferenceKind
-    key: str
-    field: str | None = None
-    expected: Any = None
-    actual: Any = None
-    rule: str | None = None
-    source_id: str | None = None
-    amount: Decimal | None = None
+    target_scope: str = "all"
+    target_when: str | None = None
+    parallel: bool = True
+    trigger: str = "manual"
+    work_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -106,102 +112,66 @@ class ReconResult:
     totals: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    read: dict[str, int] = field(default_factory=dict)
 
 
-_ODATA_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
-_ISO_MOMENT = re.compile(
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-)
+def _params(options: ReconOptions, key_field: str | None, folder: Path) -> dict[str, Any]:
+    return {
+        "since": options.since.isoformat() if options.since else None,
+        "fields": list(options.fields) if options.fields else None,
+        "tolerances": {k: str(v) for k, v in options.tolerances.items()},
+        "amount_field": options.amount_field,
+        "key": key_field,
+        "page_size": options.page_size,
+        "target_scope": options.target_scope,
+        "target_when": options.target_when,
+        "trigger": options.trigger,
+        "work_dir": str(folder),
+    }
 
 
-def _moment(text: str) -> datetime | None:
-    """An OData ``/Date(ms)/`` or ISO 8601 date/date-time as aware UTC (naive = UTC)."""
-    match = _ODATA_DATE.match(text)
-    if match:
-        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC)
-    if _ISO_MOMENT.match(text):
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None
+def _options_from(params: Mapping[str, Any]) -> ReconOptions:
+    since = params.get("since")
+    return ReconOptions(
+        since=datetime.fromisoformat(since) if since else None,
+        fields=params.get("fields"),
+        tolerances={k: Decimal(v) for k, v in (params.get("tolerances") or {}).items()},
+        amount_field=params.get("amount_field"),
+        page_size=int(params.get("page_size") or 500),
+        target_scope=params.get("target_scope") or "all",
+        target_when=params.get("target_when"),
+        trigger=params.get("trigger") or "manual",
+    )
 
 
-_NUMBER_START = frozenset("+-.0123456789")
+def compared_fields(plan: FlowPlan, options: ReconOptions, key_field: str) -> tuple[str, ...]:
+    """The target fields a run compares, in the mapping's order."""
+    if options.fields:
+        return tuple(options.fields)
+    compiled = getattr(plan.mapper, "fields", None)
+    if compiled:
+        return tuple(f.name for f in compiled if f.name != key_field and f.kind not in _NESTED)
+    return tuple(name for name in plan.spec.map if name != key_field)
 
 
-def normalise(value: object) -> object:
-    """The comparable form of a value: Decimal for numbers, aware UTC datetimes for dates
-    and moments (ISO 8601 or OData ``/Date(ms)/``), trimmed text, None for blank.
+class _StopCheck:
+    """True once someone asked to cancel the run (read from the store once a second)."""
 
-    Called for every compared value of both sides, so text that cannot be a number or a
-    date (it starts with a letter or a CJK character) returns on the first test.
-    """
-    if value is None:
-        return None
-    if type(value) is str:
-        text = value.strip()
-        if not text:
-            return None
-        first = text[0]
-        if first == "/" or (first in _NUMBER_START or first.isdigit()):
-            moment = _moment(text) if (first == "/" or "-" in text[1:] or ":" in text) else None
-            if moment is not None:
-                return moment.astimezone(UTC)
-            try:
-                number = Decimal(text.replace(",", ""))
-            except InvalidOperation:
-                return text
-            return number.normalize() if number.is_finite() else text
-        return text
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value)).normalize()
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    safe = json_safe(value)
-    return safe if not isinstance(safe, str) else safe.strip() or None
+    def __init__(self, store: sa.Engine, run_id: int) -> None:
+        self.store, self.run_id = store, run_id
+        self._checked = 0.0
+        self.is_stopped = False
 
-
-def _equal(expected: object, actual: object, tolerance: Decimal | None) -> bool:
-    a, b = normalise(expected), normalise(actual)
-    if isinstance(a, Decimal) and isinstance(b, Decimal):
-        return abs(a - b) <= (tolerance or Decimal(0))
-    return a == b
-
-
-def _amount(fields: Mapping[str, object], name: str | None) -> Decimal | None:
-    value = normalise(fields.get(name)) if name else None
-    return value if isinstance(value, Decimal) else None
-
-
-Progress = Callable[[str, int], None]
-
-
-async def _read_all(
-    runtime: Runtime,
-    connection: str,
-    object_name: str,
-    since: datetime | None,
-    page_size: int,
-    on_page: Callable[[Sequence[Record]], Awaitable[None]],
-) -> int:
-    source = runtime.connector(connection)
-    guard = runtime.guard(connection)
-    cursor = Cursor(stamp=since) if since else None
-    iterator = aiter(source.read_changes(object_name, cursor, page_size))
-    count = 0
-    while True:
-        try:
-            page = await guard.call(lambda: anext(iterator))
-        except StopAsyncIteration:
-            return count
-        await on_page([r for r in page.records if not r.deleted])
-        count += len(page.records)
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.is_stopped and now - self._checked >= 1.0:
+            self._checked = now
+            with self.store.connect() as conn:
+                state = conn.execute(
+                    sa.select(recon_runs.c.state).where(recon_runs.c.id == self.run_id)
+                ).scalar_one_or_none()
+            self.is_stopped = state == "cancelling"
+        return self.is_stopped
 
 
 async def run_recon(
@@ -213,228 +183,172 @@ async def run_recon(
     *,
     progress: Progress | None = None,
 ) -> ReconResult:
-    """Run one reconciliation of ``plan``'s flow and store it (see the module docstring)."""
+    """Run one reconciliation of ``plan``'s flow and store it (see the module docstring).
+
+    A cancelled run (``cancel_recon``, or the task cancelled: Ctrl-C) is stored as
+    ``cancelled`` with its work folder kept for :func:`resume_recon`.
+    """
     key_field = plan.spec.target.key
-    now = clock.now()
-    params = {
-        "since": options.since.isoformat() if options.since else None,
-        "fields": list(options.fields) if options.fields else None,
-        "tolerances": {k: str(v) for k, v in options.tolerances.items()},
-        "amount_field": options.amount_field,
-        "key": key_field,
-    }
+    parent = options.work_dir or Path(tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"erpbridge-recon-{plan.name}-", dir=parent))
     with store.begin() as conn:
         run_id = int(
             conn.execute(
                 recon_runs.insert()
-                .values(flow=plan.name, state="running", params=params, started_at=now)
+                .values(
+                    flow=plan.name,
+                    state="running",
+                    params=_params(options, key_field, folder),
+                    started_at=clock.now(),
+                )
                 .returning(recon_runs.c.id)
             ).scalar_one()
         )
-    result = ReconResult(run_id=run_id, flow=plan.name, state="running")
-    if not key_field:
-        return _finish(
-            store, result, clock, error="the flow has no target key to join on (target.key)"
+    return await _execute(store, runtime, plan, options, clock, run_id, folder, progress)
+
+
+async def resume_recon(
+    store: sa.Engine,
+    runtime: Runtime,
+    plan: FlowPlan,
+    run_id: int,
+    clock: Clock,
+    *,
+    progress: Progress | None = None,
+) -> ReconResult:
+    """Go on with a cancelled run: a side read to its end before is not read again.
+
+    Raises:
+        ConfigError: no such run, not of this flow, or not cancelled.
+    """
+    with store.begin() as conn:
+        run = conn.execute(sa.select(recon_runs).where(recon_runs.c.id == run_id)).first()
+        if run is None or run.flow != plan.name:
+            raise ConfigError(f"no recon run {run_id} of flow {plan.name!r}")
+        if run.state != "cancelled":
+            raise ConfigError(f"recon run {run_id} is {run.state}; only a cancelled run resumes")
+        conn.execute(
+            recon_runs.update()
+            .where(recon_runs.c.id == run_id)
+            .values(state="running", error=None, finished_at=None)
         )
-    unmappable: list[Difference] = []
-    with tempfile.TemporaryDirectory(prefix="erpbridge-recon-") as folder:
-        index = ReconIndex(Path(folder), normalise)
-        try:
-            mapped = _Mapper(
-                store, plan, options, key_field, index, unmappable, progress, runtime, clock
+    params = dict(run.params or {})
+    folder = _work_folder(params.get("work_dir"))
+    options = _options_from(params)
+    return await _execute(store, runtime, plan, options, clock, run_id, folder, progress)
+
+
+def _work_folder(path: str | None) -> Path:
+    """The run's work folder (made anew, empty, when it is gone)."""
+    folder = Path(path) if path else Path(tempfile.mkdtemp(prefix="erpbridge-recon-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def cancel_recon(store: sa.Engine, run_id: int) -> str | None:
+    """Ask a running run to stop (it then marks itself cancelled); returns its state before.
+
+    A run that is not running is left as it is.
+    """
+    with store.begin() as conn:
+        state = conn.execute(
+            sa.select(recon_runs.c.state).where(recon_runs.c.id == run_id)
+        ).scalar_one_or_none()
+        if state == "running":
+            conn.execute(
+                recon_runs.update()
+                .where(recon_runs.c.id == run_id, recon_runs.c.state == "running")
+                .values(state="cancelling")
             )
-            await _read_all(
-                runtime,
-                plan.source_connection,
-                plan.spec.source.object,
-                options.since,
-                options.page_size,
-                mapped.page,
-            )
-            index.fields = index.fields or []
-
-            async def collect_target(records: Sequence[Record]) -> None:
-                for record in records:
-                    key = normalise(record.fields.get(key_field))
-                    if key is not None:
-                        amount = _amount(record.fields, options.amount_field)
-                        index.add(TARGET, str(key), record.fields, amount=amount)
-                if progress:
-                    progress("target", len(records))
-
-            await _read_all(
-                runtime,
-                plan.target_connection,
-                plan.spec.target.object,
-                None,
-                options.page_size,
-                collect_target,
-            )
-        except ConnectorError as exc:
-            index.close()
-            return _finish(
-                store, result, clock, error=f"reading failed, nothing compared or repaired: {exc}"
-            )
-        try:
-            differences, result.matches = _compare(
-                plan, options, index, since_filtered=options.since is not None
-            )
-        finally:
-            index.close()
-    result.differences = unmappable + differences
-    return _finish(store, result, clock)
+    return None if state is None else str(state)
 
 
-class _Mapper:
-    """Maps source pages (xrefs looked up per page) into the index."""
-
-    def __init__(
-        self,
-        store: sa.Engine,
-        plan: FlowPlan,
-        options: ReconOptions,
-        key_field: str,
-        index: ReconIndex,
-        unmappable: list[Difference],
-        progress: Progress | None,
-        runtime: Runtime,
-        clock: Clock,
-    ) -> None:
-        self.store, self.plan, self.options, self.key_field = store, plan, options, key_field
-        self.index, self.unmappable, self.progress = index, unmappable, progress
-        self.runtime, self.clock = runtime, clock
-
-    async def page(self, records: Sequence[Record]) -> None:
-        plan = self.plan
-        accepted = [r for r in records if plan.mapper.accepts(r.fields)]
-        requests: set[tuple[str, str]] = set()
-        for record in accepted:
-            requests |= plan.mapper.xref_requests(record.fields)
-        found = await resolve_lookups(self.store, self.runtime, plan, requests, self.clock)
-        xrefs = found.xrefs
-        for record in accepted:
-            try:
-                payload = plan.mapper.apply(record.fields, xrefs)
-            except MappingError as exc:
-                self.unmappable.append(
-                    Difference(
-                        DifferenceKind.UNMAPPABLE, key=record.id, rule=str(exc), source_id=record.id
-                    )
-                )
-                continue
-            key_value = normalise(payload.get(self.key_field))
-            if key_value is None:
-                self.unmappable.append(
-                    Difference(
-                        DifferenceKind.UNMAPPABLE,
-                        key=record.id,
-                        field=self.key_field,
-                        rule="the mapped record has no key value",
-                        source_id=record.id,
-                    )
-                )
-                continue
-            if self.index.fields is None:  # the compared fields, from the first record
-                self.index.fields = list(self.options.fields or []) or [
-                    n
-                    for n, v in payload.items()
-                    if n != self.key_field and not isinstance(v, list | dict)
-                ]
-            amount = _amount(payload, self.options.amount_field)
-            self.index.add(SOURCE, str(key_value), payload, source_id=record.id, amount=amount)
-        if self.progress:
-            self.progress("source", len(records))
-
-
-def _compare(
+async def _execute(
+    store: sa.Engine,
+    runtime: Runtime,
     plan: FlowPlan,
     options: ReconOptions,
-    index: ReconIndex,
-    *,
-    since_filtered: bool,
+    clock: Clock,
+    run_id: int,
+    folder: Path,
+    progress: Progress | None,
+) -> ReconResult:
+    result = ReconResult(run_id=run_id, flow=plan.name, state="running")
+    key_field = plan.spec.target.key
+    if not key_field:
+        return _finish(
+            store, result, clock, folder, error="the flow has no target key to join on (target.key)"
+        )
+    try:
+        target_when = compile_target_when(plan.name, options.target_when)
+    except ConfigError as exc:
+        return _finish(store, result, clock, folder, error=exc.describe())
+    if options.target_scope not in ("all", "xref"):
+        error = f"target scope {options.target_scope!r}: use all or xref"
+        return _finish(store, result, clock, folder, error=error)
+    names = compared_fields(plan, options, key_field)
+    task = SideTask(
+        side=SOURCE,
+        names=names,
+        key_field=key_field,
+        amount_field=options.amount_field,
+        since=options.since,
+        page_size=options.page_size,
+        target_scope=options.target_scope,
+        target_when=target_when,
+    )
+    done = {s: r for s in (SOURCE, TARGET) if (r := load_done(folder, s)) is not None}
+    tasks = {s: replace(task, side=s) for s in (SOURCE, TARGET) if s not in done}
+    stop = _StopCheck(store, run_id)
+    try:
+        sides = await read_sides(
+            store,
+            runtime,
+            plan,
+            tasks,
+            folder,
+            parallel=options.parallel,
+            progress=progress,
+            should_stop=stop,
+        )
+        sides.update(done)
+        differences, result.matches = _join(plan, options, names, folder, stop)
+    except SideFailed as exc:
+        return _finish(store, result, clock, folder, error=f"{exc}; nothing compared or repaired")
+    except (ReadStopped, asyncio.CancelledError, KeyboardInterrupt):
+        _finish(store, result, clock, folder, cancelled=True)
+        if stop.is_stopped:
+            return result
+        raise
+    result.read = {side: r.read for side, r in sides.items()}
+    problems = [p for side in (SOURCE, TARGET) for p in sides[side].problems]
+    result.differences = problems + differences
+    return _finish(store, result, clock, folder)
+
+
+def _join(
+    plan: FlowPlan,
+    options: ReconOptions,
+    names: Sequence[str],
+    folder: Path,
+    should_stop: Callable[[], bool],
 ) -> tuple[list[Difference], int]:
-    """(differences, number of keys that match on every compared field)."""
+    """Join the partitions of both sides; (differences ordered by key, matches)."""
     rules = {name: str(plan.spec.map.get(name)) for name in plan.spec.map}
-    names = index.fields or []
-    out: list[Difference] = []
-    matches = 0
-    for key, rows in index.groups():
-        sources = [r for r in rows if r[0] == SOURCE]
-        targets = [r for r in rows if r[0] == TARGET]
-        first = sources[0] if sources else None
-        amount = Decimal(first[4]) if first and first[4] else None
-        if len(sources) > 1:
-            ids = [r[1] for r in sources]
-            out.append(
-                Difference(
-                    DifferenceKind.DUPLICATE_SOURCE,
-                    key,
-                    actual=ids,
-                    source_id=ids[0],
-                    amount=amount,
-                )
-            )
-            continue
-        if first is None:
-            if not since_filtered:  # with --since, target records outside the window are expected
-                target_amount = Decimal(targets[0][4]) if targets[0][4] else None
-                actual = dict(zip(names, ReconIndex.values(targets[0]), strict=True))
-                out.append(
-                    Difference(
-                        DifferenceKind.MISSING_IN_SOURCE, key, actual=actual, amount=target_amount
-                    )
-                )
-            continue
-        if not targets:
-            expected = dict(zip(names, ReconIndex.values(first), strict=True))
-            out.append(
-                Difference(
-                    DifferenceKind.MISSING_IN_TARGET,
-                    key,
-                    expected=expected,
-                    source_id=first[1],
-                    amount=amount,
-                )
-            )
-            continue
-        if len(targets) > 1:
-            out.append(
-                Difference(
-                    DifferenceKind.DUPLICATE_TARGET,
-                    key,
-                    actual=len(targets),
-                    source_id=first[1],
-                    amount=amount,
-                )
-            )
-            continue
-        if first[2] == targets[0][2]:
-            matches += 1
-            continue
-        before = len(out)
-        for name, want, got in zip(
-            names, ReconIndex.values(first), ReconIndex.values(targets[0]), strict=True
-        ):
-            if not _equal(want, got, options.tolerances.get(name)):
-                diff_amount = None
-                if name == options.amount_field:
-                    a, b = normalise(want), normalise(got)
-                    if isinstance(a, Decimal) and isinstance(b, Decimal):
-                        diff_amount = abs(a - b)
-                out.append(
-                    Difference(
-                        DifferenceKind.FIELD,
-                        key,
-                        name,
-                        want,
-                        got,
-                        rules.get(name),
-                        first[1],
-                        diff_amount,
-                    )
-                )
-        matches += len(out) == before
-    return out, matches
+    join = PartitionJoin(
+        names,
+        rules,
+        options.tolerances,
+        options.amount_field,
+        since_filtered=options.since is not None,
+    )
+    for source, target in partition_pairs(folder):
+        if should_stop():
+            raise ReadStopped("join")
+        join.join(source, target)
+    join.differences.sort(key=lambda d: (d.key, d.kind.value, d.field or ""))
+    return join.differences, join.matches
 
 
 def _totals(result: ReconResult) -> dict[str, Any]:
@@ -452,6 +366,7 @@ def _totals(result: ReconResult) -> dict[str, Any]:
             by_field[diff.field] += 1
     return {
         "match": result.matches,
+        "read": dict(result.read),
         "kinds": {
             k: {"count": v["count"], "records": len(v["keys"]), "amount": format(v["amount"], "f")}
             for k, v in sorted(by_kind.items())
@@ -461,13 +376,21 @@ def _totals(result: ReconResult) -> dict[str, Any]:
 
 
 def _finish(
-    store: sa.Engine, result: ReconResult, clock: Clock, error: str | None = None
+    store: sa.Engine,
+    result: ReconResult,
+    clock: Clock,
+    folder: Path,
+    error: str | None = None,
+    *,
+    cancelled: bool = False,
 ) -> ReconResult:
     result.error = error
-    result.state = "failed" if error else "done"
-    result.totals = _totals(result) if not error else {}
+    result.state = "cancelled" if cancelled else "failed" if error else "done"
+    result.totals = _totals(result) if result.state == "done" else {}
+    if not cancelled:  # a cancelled run keeps its work folder for resume
+        shutil.rmtree(folder, ignore_errors=True)
     with store.begin() as conn:
-        if not error and result.differences:
+        if result.state == "done" and result.differences:
             conn.execute(
                 recon_differences.insert(),
                 [
@@ -490,80 +413,11 @@ def _finish(
         conn.execute(
             recon_runs.update()
             .where(recon_runs.c.id == result.run_id)
-            .values(state=result.state, totals=result.totals, error=error, finished_at=clock.now())
+            .values(
+                state=result.state,
+                totals=result.totals,
+                error=error,
+                finished_at=None if cancelled else clock.now(),
+            )
         )
     return result
-
-
-def plan_repairs(store: sa.Engine, run_id: int) -> list[dict[str, Any]]:
-    """What repairing run ``run_id`` would do, per difference not accepted by a person."""
-    with store.connect() as conn:
-        run = conn.execute(sa.select(recon_runs).where(recon_runs.c.id == run_id)).first()
-        if run is None or run.state != "done":
-            return []
-        rows = conn.execute(
-            sa.select(recon_differences)
-            .where(recon_differences.c.run_id == run_id, recon_differences.c.accepted.is_(False))
-            .order_by(recon_differences.c.id)
-        ).all()
-    repairs = []
-    seen: set[str] = set()
-    for row in rows:
-        source_id = (row.source_value or {}).get("source_id")
-        if (
-            row.kind in (DifferenceKind.MISSING_IN_TARGET.value, DifferenceKind.FIELD.value)
-            and source_id
-        ):
-            if source_id in seen:
-                continue
-            seen.add(source_id)
-            repairs.append(
-                {
-                    "difference": row.id,
-                    "kind": row.kind,
-                    "key": row.record_key,
-                    "action": "resync from source",
-                    "source_id": source_id,
-                }
-            )
-        else:
-            repairs.append(
-                {
-                    "difference": row.id,
-                    "kind": row.kind,
-                    "key": row.record_key,
-                    "action": "flag for a person",
-                }
-            )
-    return repairs
-
-
-def apply_repairs(
-    store: sa.Engine, plan: FlowPlan, run_id: int, clock: Clock
-) -> list[dict[str, Any]]:
-    """Queue the resync jobs of :func:`plan_repairs` (trigger ``recon``) and return them."""
-    repairs = plan_repairs(store, run_id)
-    changes = [
-        Change(object=plan.spec.source.object, record_id=r["source_id"], version=f"recon:{run_id}")
-        for r in repairs
-        if r["action"] == "resync from source"
-    ]
-    with store.begin() as conn:
-        enqueue_changes(conn, plan.name, changes, Trigger.RECON.value, clock.now())
-        ids = [r["difference"] for r in repairs if r["action"] == "resync from source"]
-        if ids:
-            query = sa.select(jobs.c.source_id, jobs.c.id).where(
-                jobs.c.flow == plan.name, jobs.c.source_version == f"recon:{run_id}"
-            )
-            job_ids = {str(r.source_id): int(str(r.id)) for r in conn.execute(query)}
-            for repair in repairs:
-                if repair["action"] == "resync from source":
-                    repair["job"] = job_ids.get(repair["source_id"])
-                    conn.execute(
-                        recon_differences.update()
-                        .where(recon_differences.c.id == repair["difference"])
-                        .values(repair_job_id=repair["job"])
-                    )
-    for repair in repairs:
-        repair.setdefault("job", None)
-    return repairs

@@ -1,106 +1,155 @@
-"""Both sides of a recon on disk: a temporary SQLite table, joined by a sorted scan.
+"""Both sides of a recon on disk: hash partitions joined one at a time.
 
-Memory stays flat whatever the size: rows are appended in batches, then read back in key
-order (an index on ``key, side``) and compared one key at a time. A record is kept as the
-digest of its compared values (normalised: see :func:`erpbridge.engine.recon.normalise`)
-plus those values as JSON; equal digests are matches without decoding anything.
+Each side writes one small entry per record into one of :data:`PARTITIONS` files chosen
+by a hash of its key: ``(key, record id, values, amount)``, where ``values`` is the pickle
+of the compared values as read (not normalised). The join then loads one partition of
+each side at a time (a few megabytes at a million records a side), so memory does not
+grow with the run. A partition that is still too large to hold is split again by a second
+hash before it is joined (a grace hash join).
+
+Equal ``values`` bytes mean equal values, so such a pair is a match without decoding
+anything; only the few pairs whose bytes differ are decoded and compared field by field
+with normalisation and tolerances (see :mod:`erpbridge.engine.recon_compare`). Unequal
+bytes never decide a difference on their own.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-import json
-import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import os
+import pickle
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO
 
-__all__ = ["SOURCE", "TARGET", "ReconIndex", "SideRow"]
+__all__ = [
+    "PARTITIONS",
+    "SOURCE",
+    "TARGET",
+    "Entry",
+    "SideSpill",
+    "partition_pairs",
+]
 
-SOURCE = 0
-TARGET = 1
-_BATCH = 5000
+SOURCE = "source"
+TARGET = "target"
 
-#: (side, source id, digest, compared values as JSON, amount)
-SideRow = tuple[int, str | None, str, str, str | None]
+#: partitions per side; 64 keeps the open files and write buffers small (~4 MB a side)
+#: and a partition at a million records a side near 16,000 entries.
+PARTITIONS = 64
+#: entries buffered per partition before one pickled block is written.
+_BLOCK = 256
+#: a partition file larger than this is split again before it is joined.
+_SPLIT_BYTES = 48 * 1024 * 1024
+_SUBPARTITIONS = 16
+
+#: (key, record id or None, pickled compared values, amount as read or None)
+Entry = tuple[str, str | None, bytes, object]
 
 
-class ReconIndex:
-    """Rows of both sides in a temporary SQLite file under ``directory``.
+def _subpartition(key: str, level: int) -> int:
+    digest = hashlib.blake2b(
+        key.encode("utf-8", "surrogatepass"), digest_size=4, salt=level.to_bytes(8, "little")
+    ).digest()
+    return int.from_bytes(digest, "little") % _SUBPARTITIONS
+
+
+class SideSpill:
+    """Writes one side's entries into its partition files under ``folder``.
 
     Args:
-        directory: a private temporary folder (removed by the caller).
-        normalise: turns a value into its comparable form.
+        folder: the run's private work folder.
+        side: :data:`SOURCE` or :data:`TARGET`.
     """
 
-    def __init__(self, directory: Path, normalise: Callable[[object], object]) -> None:
-        self._db = sqlite3.connect(directory / "recon.sqlite", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA temp_store=FILE")
-        self._db.execute(
-            "CREATE TABLE rows "
-            "(side INTEGER, key TEXT, source_id TEXT, digest TEXT, doc TEXT, amount TEXT)"
-        )
-        self._normalise = normalise
-        self._pending: list[tuple[int, str, str | None, str, str, str | None]] = []
-        self.fields: list[str] | None = None
+    def __init__(self, folder: Path, side: str) -> None:
+        self.folder = folder
+        self.side = side
+        self._files: list[IO[bytes]] = [
+            (folder / f"{side}-{n:03d}.part").open("wb", buffering=64 * 1024)
+            for n in range(PARTITIONS)
+        ]
+        self._blocks: list[list[Entry]] = [[] for _ in range(PARTITIONS)]
+        self.count = 0
 
-    def _digest(self, values: Sequence[object]) -> str:
-        text = "\x1f".join(repr(self._normalise(v)) for v in values)
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-    def add(
-        self,
-        side: int,
-        key: str,
-        fields: Mapping[str, object],
-        *,
-        source_id: str | None = None,
-        amount: object = None,
-    ) -> None:
-        """Append one record of ``side`` (the compared field list must be set first)."""
-        names = self.fields or []
-        values = [fields.get(name) for name in names]
-        doc = json.dumps(values, ensure_ascii=False, default=str)
-        self._pending.append(
-            (
-                side,
-                key,
-                source_id,
-                self._digest(values),
-                doc,
-                None if amount is None else str(amount),
-            )
-        )
-        if len(self._pending) >= _BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write pending rows."""
-        if self._pending:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", self._pending)
-            self._db.execute("COMMIT")
-            self._pending.clear()
-
-    def groups(self) -> Iterator[tuple[str, list[SideRow]]]:
-        """(key, rows of that key ordered source first), in key order."""
-        self.flush()
-        self._db.execute("CREATE INDEX ix_rows_key ON rows (key, side)")
-        cursor = self._db.execute(
-            "SELECT key, side, source_id, digest, doc, amount FROM rows ORDER BY key, side"
-        )
-        for key, rows in itertools.groupby(cursor, key=lambda r: r[0]):
-            yield key, [(r[1], r[2], r[3], r[4], r[5]) for r in rows]
-
-    @staticmethod
-    def values(row: SideRow) -> list[Any]:
-        """The compared values of a row, in field order."""
-        decoded: list[Any] = json.loads(row[3])
-        return decoded
+    def add_page(self, entries: list[Entry]) -> None:
+        """Append the entries of one page (each to the partition of its key)."""
+        blocks, crc = self._blocks, zlib.crc32
+        for entry in entries:
+            blocks[crc(entry[0].encode("utf-8", "surrogatepass")) % PARTITIONS].append(entry)
+        self.count += len(entries)
+        for block, handle in zip(blocks, self._files, strict=True):
+            if len(block) >= _BLOCK:
+                handle.write(pickle.dumps(block, protocol=5))
+                block.clear()
 
     def close(self) -> None:
-        """Close the database (the caller removes the folder)."""
-        self._db.close()
+        """Write what is buffered and close every file."""
+        for block, handle in zip(self._blocks, self._files, strict=True):
+            if block:
+                handle.write(pickle.dumps(block, protocol=5))
+                block.clear()
+            handle.close()
+
+
+def _read(path: Path) -> Iterator[Entry]:
+    """Every entry of one partition file, in the order written."""
+    if not path.exists():
+        return
+    with path.open("rb") as handle:
+        while True:
+            try:
+                block: list[Entry] = pickle.load(handle)  # noqa: S301 - our own private file
+            except EOFError:
+                return
+            yield from block
+
+
+def _split(path: Path, level: int) -> list[Path]:
+    """Split one partition file into sub-partitions by a second hash; removes ``path``."""
+    outs = [path.with_name(f"{path.name}.{level}.{n:02d}") for n in range(_SUBPARTITIONS)]
+    blocks: list[list[Entry]] = [[] for _ in outs]
+    handles = [p.open("wb") for p in outs]
+    try:
+        for entry in _read(path):
+            n = _subpartition(entry[0], level)
+            blocks[n].append(entry)
+            if len(blocks[n]) >= _BLOCK:
+                handles[n].write(pickle.dumps(blocks[n], protocol=5))
+                blocks[n].clear()
+        for block, handle in zip(blocks, handles, strict=True):
+            if block:
+                handle.write(pickle.dumps(block, protocol=5))
+    finally:
+        for handle in handles:
+            handle.close()
+    path.unlink(missing_ok=True)
+    return outs
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def partition_pairs(folder: Path) -> Iterator[tuple[Iterator[Entry], Iterator[Entry]]]:
+    """(source entries, target entries) of each partition, split further when too large.
+
+    Files are removed once joined, so the work folder shrinks as the join proceeds.
+    """
+    pending = [
+        (folder / f"{SOURCE}-{n:03d}.part", folder / f"{TARGET}-{n:03d}.part", 1)
+        for n in range(PARTITIONS)
+    ]
+    while pending:
+        source, target, level = pending.pop()
+        if max(_size(source), _size(target)) > _SPLIT_BYTES and level <= 3:
+            pending.extend(
+                (s, t, level + 1)
+                for s, t in zip(_split(source, level), _split(target, level), strict=True)
+            )
+            continue
+        yield _read(source), _read(target)
+        for path in (source, target):
+            if path.exists():
+                os.unlink(path)

@@ -36,6 +36,7 @@ class Runtime:
         self.clock = clock or SystemClock()
         self._registry = registry or ConnectorRegistry()
         self._connectors: dict[str, Connector] = dict(connectors or {})
+        self._given = frozenset(self._connectors)
         self._guards: dict[str, ConnectionGuard] = {}
 
     def connector(self, name: str) -> Connector:
@@ -57,6 +58,15 @@ class Runtime:
         if name not in self._guards:
             self._guards[name] = ConnectionGuard(name, self.connector(name).limits, self.clock)
         return self._guards[name]
+
+    def forget_built_connectors(self) -> None:
+        """Drop the connectors built from the registry, and every guard (in a forked child).
+
+        Their network clients and the guards' locks belong to the parent process; the
+        child builds its own on first use. Ready-made connectors are kept.
+        """
+        self._connectors = {n: c for n, c in self._connectors.items() if n in self._given}
+        self._guards = {}
 
     async def aclose(self) -> None:
         """Close every connector that was built."""
