@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +33,7 @@ __all__ = [
     "FlowSpec",
     "HoldSpec",
     "ProjectSpec",
+    "ReconSpec",
     "RelatedSpec",
     "RetrySpec",
     "ScheduleSpec",
@@ -229,6 +231,30 @@ class HoldSpec(_Strict):
     flag: FlagSpec | None = None
 
 
+class ReconSpec(_Strict):
+    """A flow's reconciliation: how it compares, and when it runs on its own.
+
+    Every key is optional; ``erpbridge recon run`` takes these as its defaults, and a
+    ``schedule`` makes ``erpbridge run`` / ``serve`` run it (trigger ``schedule``).
+    """
+
+    schedule: ScheduleSpec | None = None
+    fields: list[str] | None = Field(default=None, min_length=1)
+    tolerance: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(default_factory=dict)
+    amount_field: str | None = None
+    since: Duration | None = None
+    scope: Literal["all", "xref"] = "all"
+    target_when: str | None = Field(default=None, min_length=1)
+    repair: Literal["none", "dry_run", "apply"] = "none"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("schedule"), str):
+            data = {**data, "schedule": {"cron": data["schedule"]}}
+        return data
+
+
 class FlowSpec(_Strict):
     """One flow: source -> mapping -> target."""
 
@@ -242,6 +268,7 @@ class FlowSpec(_Strict):
     depends_on: list[Name] = Field(default_factory=list)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     hold: HoldSpec | None = None
+    recon: ReconSpec | None = None
 
 
 class ConnectionEntry(BaseModel):

@@ -15,6 +15,7 @@ from erpbridge.config import ConfigErrors, Project
 from erpbridge.config.errors import did_you_mean, located
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hold_plan import compile_hold, hold_schema_problems
+from erpbridge.engine.recon_scope import compile_target_when
 from erpbridge.engine.retry import RetryPolicy
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.check import check_mapping
@@ -158,6 +159,36 @@ def _problem_error(project: Project, flow: str, problem: Problem) -> ConfigError
     return located(problem.message, project.marks, ("flows", flow, "map"))
 
 
+def recon_problems(project: Project, flow: str) -> list[ConfigError]:
+    """Problems of a flow's ``recon:`` block: fields it names, its ``target_when``."""
+    spec = project.spec.flows[flow]
+    recon = spec.recon
+    if recon is None:
+        return []
+    errors: list[ConfigError] = []
+    mapped = list(spec.map)
+    for part, names in (
+        ("fields", recon.fields or []),
+        ("tolerance", list(recon.tolerance)),
+        ("amount_field", [recon.amount_field] if recon.amount_field else []),
+    ):
+        for name in names:
+            if name not in mapped:
+                errors.append(
+                    located(
+                        f"{name!r} is not a mapped target field of flow {flow!r}"
+                        + did_you_mean(name, mapped),
+                        project.marks,
+                        ("flows", flow, "recon", part),
+                    )
+                )
+    try:
+        compile_target_when(flow, recon.target_when)
+    except ConfigError as exc:
+        errors.append(located(exc.reason, project.marks, ("flows", flow, "recon", "target_when")))
+    return errors
+
+
 def mapping_problems(
     project: Project, *, clock: Callable[[], datetime] | None = None
 ) -> list[ConfigError]:
@@ -173,6 +204,7 @@ def mapping_problems(
             compile_hold(project, flow, tables)
         except MappingCompileError as exc:
             errors += [_problem_error(project, flow, p) for p in exc.problems]
+        errors += recon_problems(project, flow)
     return errors
 
 
@@ -239,8 +271,9 @@ def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str
             hold = compile_hold(project, name, tables)
         except MappingCompileError as exc:
             problems += exc.problems
-        if problems:
-            errors += [_problem_error(project, name, p) for p in problems]
+        recon_errors = recon_problems(project, name)
+        if problems or recon_errors:
+            errors += [_problem_error(project, name, p) for p in problems] + recon_errors
             continue
         connection_limits = (
             project.connections[spec.target.connection].limits

@@ -38,6 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from erpbridge.config.model import ReconSpec
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.recon_compare import Difference, DifferenceKind, PartitionJoin, normalise
@@ -59,7 +60,9 @@ __all__ = [
     "apply_repairs",
     "cancel_recon",
     "normalise",
+    "note_repairs",
     "plan_repairs",
+    "recon_options",
     "resume_recon",
     "run_recon",
 ]
@@ -113,6 +116,42 @@ class ReconResult:
     error: str | None = None
     repairs: list[dict[str, Any]] = field(default_factory=list)
     read: dict[str, int] = field(default_factory=dict)
+
+
+def recon_options(
+    recon: ReconSpec | None, now: datetime, *, trigger: str = "manual"
+) -> ReconOptions:
+    """The options a flow's ``recon:`` block gives (the defaults without one)."""
+    if recon is None:
+        return ReconOptions(trigger=trigger)
+    return ReconOptions(
+        since=now - recon.since if recon.since else None,
+        fields=list(recon.fields) if recon.fields else None,
+        tolerances=dict(recon.tolerance),
+        amount_field=recon.amount_field,
+        target_scope=recon.scope,
+        target_when=recon.target_when,
+        trigger=trigger,
+    )
+
+
+def note_repairs(store: sa.Engine, run_id: int, mode: str, repairs: Sequence[Any]) -> None:
+    """Keep what a repair of the run did (or would do) in its totals."""
+    with store.begin() as conn:
+        totals = conn.execute(
+            sa.select(recon_runs.c.totals).where(recon_runs.c.id == run_id)
+        ).scalar_one_or_none()
+        queued = sum(1 for r in repairs if r.get("job"))
+        conn.execute(
+            recon_runs.update()
+            .where(recon_runs.c.id == run_id)
+            .values(
+                totals={
+                    **(totals or {}),
+                    "repairs": {"mode": mode, "planned": len(repairs), "queued": queued},
+                }
+            )
+        )
 
 
 def _params(options: ReconOptions, key_field: str | None, folder: Path) -> dict[str, Any]:
@@ -313,7 +352,7 @@ async def _execute(
             should_stop=stop,
         )
         sides.update(done)
-        differences, result.matches = _join(plan, options, names, folder, stop)
+        differences, result.matches = await _join(plan, options, names, folder, stop)
     except SideFailed as exc:
         return _finish(store, result, clock, folder, error=f"{exc}; nothing compared or repaired")
     except (ReadStopped, asyncio.CancelledError, KeyboardInterrupt):
@@ -327,7 +366,7 @@ async def _execute(
     return _finish(store, result, clock, folder)
 
 
-def _join(
+async def _join(
     plan: FlowPlan,
     options: ReconOptions,
     names: Sequence[str],
@@ -347,6 +386,7 @@ def _join(
         if should_stop():
             raise ReadStopped("join")
         join.join(source, target)
+        await asyncio.sleep(0)  # a hub's other tasks run between partitions
     join.differences.sort(key=lambda d: (d.key, d.kind.value, d.field or ""))
     return join.differences, join.matches
 

@@ -15,6 +15,7 @@ sides are read one after the other in this process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -75,7 +76,10 @@ def _child_main(
     folder: Path,
 ) -> None:
     """The forked child: read one side, send ("done", result) or ("failed", reason)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us by SIGTERM
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread (no handlers)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides: it sends SIGTERM
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a server's graceful-exit handler
+        signal.set_wakeup_fd(-1)  # the parent loop's wake-up socket is not ours to write to
     asyncio.events._set_running_loop(None)  # the parent's loop was running when we forked
     store.dispose(close=False)  # the parent's pooled connections are not ours
     runtime.forget_built_connectors()

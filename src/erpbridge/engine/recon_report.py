@@ -26,6 +26,7 @@ _LABELS = {
     "duplicate_source": "duplicates in {source}",
     "duplicate_target": "duplicates in {target}",
     "unmappable": "not mappable",
+    "bad_record": "unusable records in {target}",
 }
 
 
@@ -88,6 +89,13 @@ def summary_line(report: dict[str, Any], source: str, target: str, currency: str
         parts.append(f"{entry['records']:,} {label}{money}")
     if run.get("state") == "failed":
         return f"{run['flow']}: FAILED — {run.get('error')}"
+    if run.get("state") in ("cancelled", "cancelling", "running"):
+        hint = (
+            f"; go on with: erpbridge recon resume {run['id']}"
+            if run["state"] == "cancelled"
+            else ""
+        )
+        return f"{run['flow']}: run {run['id']} {str(run['state']).upper()}{hint}"
     return f"{run['flow']}: " + ", ".join(parts)
 
 

@@ -8,6 +8,7 @@ scope, normalises the key and writes one entry per record. Records that cannot t
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import pickle
 import time
@@ -267,6 +268,7 @@ async def read_side(
                 break
             pages.page([r for r in page.records if not r.deleted])
             pages.result.read += len(page.records)
+            await asyncio.sleep(0)  # let a cancel (Ctrl-C) and the hub's other tasks in
             now = time.monotonic()
             if now - last_report >= 0.2:
                 last_report = now

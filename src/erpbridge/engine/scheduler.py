@@ -1,6 +1,8 @@
 """Triggers over time: poll each flow at its interval, run cron schedules in their time zone.
 
 It also rechecks held jobs (flows with ``hold:``) when their ``recheck`` time comes.
+A flow's ``recon: {schedule: …}`` runs its reconciliation at the schedule's times (trigger
+``schedule``, kept in the store like a manual run) and repairs it as its ``repair:`` says.
 
 A failing poll is logged and counted, and tried again at the next interval; it never
 stops the other flows. Cron schedules run a full read of the flow's source (the
@@ -23,6 +25,14 @@ from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.recon import (
+    ReconResult,
+    apply_repairs,
+    note_repairs,
+    plan_repairs,
+    recon_options,
+    run_recon,
+)
 from erpbridge.engine.runtime import Runtime
 from erpbridge.log import get_logger
 from erpbridge.spi.errors import ErpBridgeError
@@ -72,6 +82,12 @@ class Scheduler:
                 zone = trigger.schedule.timezone or self.default_zone
                 tasks.append(
                     asyncio.create_task(self._cron_loop(plan, trigger.schedule.cron, zone, stop))
+                )
+            recon = plan.spec.recon
+            if recon is not None and recon.schedule is not None:
+                zone = recon.schedule.timezone or self.default_zone
+                tasks.append(
+                    asyncio.create_task(self._recon_loop(plan, recon.schedule.cron, zone, stop))
                 )
         holds = [p.hold.recheck_s for p in self.plans.values() if p.hold is not None]
         if holds:
@@ -139,3 +155,43 @@ class Scheduler:
                 log.error("hold.recheck_store_failed", error=str(exc.orig))
             if await self._wait(stop, interval_s):
                 return
+
+    async def _recon_loop(self, plan: FlowPlan, cron: str, zone: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = self.clock.now()
+            fire = next_cron_time(cron, zone, now)
+            if await self._wait(stop, (fire - now).total_seconds()):
+                return
+            try:
+                await self.run_scheduled_recon(plan)
+            except (ErpBridgeError, OSError) as exc:
+                log.warning("recon.schedule_failed", flow=plan.name, error=str(exc))
+            except sa.exc.OperationalError as exc:
+                log.error("recon.store_failed", flow=plan.name, error=str(exc.orig))
+
+    async def run_scheduled_recon(self, plan: FlowPlan) -> ReconResult:
+        """One scheduled recon of ``plan`` (trigger ``schedule``), repaired as configured."""
+        recon = plan.spec.recon
+        options = recon_options(recon, self.clock.now(), trigger=Trigger.SCHEDULE.value)
+        result = await run_recon(self.store, self.runtime, plan, options, self.clock)
+        mode = recon.repair if recon is not None else "none"
+        repairs: list[dict[str, object]] = []
+        if result.state == "done" and mode != "none":
+            repairs = (
+                apply_repairs(self.store, plan, result.run_id, self.clock)
+                if mode == "apply"
+                else plan_repairs(self.store, result.run_id)
+            )
+            note_repairs(self.store, result.run_id, mode, repairs)
+        log.info(
+            "recon.done",
+            flow=plan.name,
+            run=result.run_id,
+            state=result.state,
+            error=result.error,
+            matches=result.matches,
+            differences=len(result.differences),
+            repair=mode,
+            repairs=len(repairs),
+        )
+        return result
