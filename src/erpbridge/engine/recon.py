@@ -89,6 +89,8 @@ class ReconOptions:
             target (where the platform can fork). Default True.
         trigger: who started the run (``manual``, ``schedule``), kept with its params.
         work_dir: where the run's partition files go (default: the system's temp folder).
+        cancel_check_s: how often the store is asked whether the run was cancelled.
+            Default 1 s.
     """
 
     since: datetime | None = None
@@ -101,6 +103,7 @@ class ReconOptions:
     parallel: bool = True
     trigger: str = "manual"
     work_dir: Path | None = None
+    cancel_check_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -196,14 +199,14 @@ def compared_fields(plan: FlowPlan, options: ReconOptions, key_field: str) -> tu
 class _StopCheck:
     """True once someone asked to cancel the run (read from the store once a second)."""
 
-    def __init__(self, store: sa.Engine, run_id: int) -> None:
-        self.store, self.run_id = store, run_id
-        self._checked = 0.0
+    def __init__(self, store: sa.Engine, run_id: int, every_s: float) -> None:
+        self.store, self.run_id, self.every_s = store, run_id, every_s
+        self._checked = -every_s
         self.is_stopped = False
 
     def __call__(self) -> bool:
         now = time.monotonic()
-        if not self.is_stopped and now - self._checked >= 1.0:
+        if not self.is_stopped and now - self._checked >= self.every_s:
             self._checked = now
             with self.store.connect() as conn:
                 state = conn.execute(
@@ -255,6 +258,7 @@ async def resume_recon(
     clock: Clock,
     *,
     progress: Progress | None = None,
+    cancel_check_s: float = 1.0,
 ) -> ReconResult:
     """Go on with a cancelled run: a side read to its end before is not read again.
 
@@ -274,7 +278,7 @@ async def resume_recon(
         )
     params = dict(run.params or {})
     folder = _work_folder(params.get("work_dir"))
-    options = _options_from(params)
+    options = replace(_options_from(params), cancel_check_s=cancel_check_s)
     return await _execute(store, runtime, plan, options, clock, run_id, folder, progress)
 
 
@@ -339,7 +343,7 @@ async def _execute(
     )
     done = {s: r for s in (SOURCE, TARGET) if (r := load_done(folder, s)) is not None}
     tasks = {s: replace(task, side=s) for s in (SOURCE, TARGET) if s not in done}
-    stop = _StopCheck(store, run_id)
+    stop = _StopCheck(store, run_id, options.cancel_check_s)
     try:
         sides = await read_sides(
             store,

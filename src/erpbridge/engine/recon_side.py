@@ -173,7 +173,7 @@ class _SourcePages:
             try:
                 payload = apply(record.fields, xrefs)
             except MappingError as exc:
-                self._refuse(record, str(exc))
+                self._refuse(record, str(exc), exc.target_field)
                 continue
             key = _key_text(payload.get(key_field))
             if key is None:
@@ -268,14 +268,22 @@ async def read_side(
                 break
             pages.page([r for r in page.records if not r.deleted])
             pages.result.read += len(page.records)
+            pages.result.problems.extend(
+                Difference(
+                    DifferenceKind.BAD_RECORD,
+                    key=error.position,
+                    actual=task.side,
+                    rule=f"{connection} could not read it: {error.error}",
+                )
+                for error in page.errors
+            )
             await asyncio.sleep(0)  # let a cancel (Ctrl-C) and the hub's other tasks in
             now = time.monotonic()
-            if now - last_report >= 0.2:
+            if progress is not None and now - last_report >= 0.2:
                 last_report = now
-                if progress is not None:
-                    progress(task.side, pages.result.read)
-                if should_stop is not None and should_stop():
-                    raise ReadStopped(task.side)
+                progress(task.side, pages.result.read)
+            if should_stop is not None and should_stop():
+                raise ReadStopped(task.side)
     finally:
         gc.set_threshold(*thresholds)
         spill.close()
