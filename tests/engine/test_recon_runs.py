@@ -298,9 +298,9 @@ def test_a_bad_recon_block_is_refused_with_its_place(
     assert where in str(error.field) and error.line is not None and reason in error.reason
 
 
-def test_options_keep_the_run_params_for_resume() -> None:
+def test_options_keep_the_run_params_for_resume(tmp_path: Path) -> None:
     from erpbridge.engine.recon import _options_from, _params
 
     options = ReconOptions(fields=["Name"], target_scope="xref", target_when="target.A == 1")
-    back = _options_from(_params(options, "Code", Path("/tmp/x")))
+    back = _options_from(_params(options, "Code", tmp_path))
     assert replace(back, work_dir=None) == replace(options, work_dir=None)
