@@ -43,7 +43,7 @@ from erpbridge.spi.registry import ConnectorRegistry
 from erpbridge.store import open_store
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
-__all__ = ["Bridge", "running_template"]
+__all__ = ["Bridge", "planted_recon", "running_template"]
 
 #: a drive gives up after this many worker rounds (a bug, not a slow system).
 MAX_ROUNDS = 400
@@ -274,3 +274,15 @@ def running_template(
 async def close(bridge: Bridge) -> None:
     """Close the bridge's connectors (call at the end of each test)."""
     await bridge.runtime.aclose()
+
+
+async def planted_recon(
+    bridge: Bridge, flow: str, since: datetime
+) -> tuple[list[tuple[str, str, str | None]], int]:
+    """(sorted (kind, key, field) of every difference, run id) of one recon of ``flow``."""
+    result = await run_recon(
+        bridge.store, bridge.runtime, bridge.plans[flow], ReconOptions(since=since), bridge.clock
+    )
+    if result.error:
+        raise AssertionError(f"recon {flow} failed: {result.error}")
+    return sorted((d.kind.value, d.key, d.field) for d in result.differences), result.run_id

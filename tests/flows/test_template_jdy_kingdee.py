@@ -19,9 +19,10 @@ import pytest
 
 from erpbridge.api.app import create_app
 from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.recon import apply_repairs
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
-from tests.flows.harness import Bridge, close, running_template
+from tests.flows.harness import Bridge, close, planted_recon, running_template
 
 pytestmark = pytest.mark.slow
 
@@ -487,5 +488,43 @@ async def test_order_over_credit_is_held_flagged_then_released_by_credit_approva
             fields = (await bridge.get("jdy", ORDER, order)).fields
             assert fields[w(311)] == "否" and not fields.get(w(312))
             assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_recon_finds_exactly_the_planted_differences_and_repair_fixes_them(
+    tmp_path: Path,
+) -> None:
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
+            tag = uuid.uuid4().hex[:6].upper()
+            synced = [
+                await _jdy_customer(bridge, f"RC{tag}{n}", f"对账客户{tag}{n}") for n in range(4)
+            ]
+            await bridge.sync("customers-to-kingdee", ids=synced)
+            # Planted: a name changed in 金蝶, a customer never synced, a second 简道云
+            # customer with an existing 客户编号.
+            [customer] = await bridge.find("kingdee", "BD_Customer", "FNumber", [f"RC{tag}1"])
+            await bridge.update("kingdee", "BD_Customer", customer.id, {"FName": "金蝶里改过"})
+            await _jdy_customer(bridge, f"RC{tag}9", f"对账客户{tag}9")
+            await _jdy_customer(bridge, f"RC{tag}2", f"对账客户{tag}2 again")
+
+            found, run_id = await planted_recon(bridge, "customers-to-kingdee", started)
+            assert found == [
+                ("duplicate_source", f"RC{tag}2", None),
+                ("field", f"RC{tag}1", "FName"),
+                ("missing_in_target", f"RC{tag}9", None),
+            ]
+            plan = bridge.plans["customers-to-kingdee"]
+            repairs = apply_repairs(bridge.store, plan, run_id, bridge.clock)
+            assert sorted((r["key"], bool(r["job"])) for r in repairs) == [
+                (f"RC{tag}1", True),
+                (f"RC{tag}2", False),  # a duplicate is for a person
+                (f"RC{tag}9", True),
+            ]
+            await bridge.drain()
+            found, _ = await planted_recon(bridge, "customers-to-kingdee", started)
+            assert found == [("duplicate_source", f"RC{tag}2", None)]
         finally:
             await close(bridge)

@@ -24,12 +24,13 @@ from erpbridge.engine.held_jobs import list_held
 from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.recon import apply_repairs
 from erpbridge.engine.worker import Worker
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 from erpbridge.store.schema import dead_letters
-from tests.flows.harness import Bridge, close, running_template
+from tests.flows.harness import Bridge, close, planted_recon, running_template
 
 pytestmark = pytest.mark.slow
 
@@ -727,3 +728,49 @@ async def test_order_over_credit_is_held_flagged_then_released_by_approval_and_b
 def _held(bridge: Bridge) -> list[tuple[str, str]]:
     with bridge.store.connect() as conn:
         return [(str(r["source_id"]), str(r["hold_reason"])) for r in list_held(conn)]
+
+
+async def test_recon_finds_exactly_the_planted_differences_and_repair_fixes_them(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
+            tag = uuid.uuid4().hex[:6].upper()
+
+            async def account(n: int, name: str) -> str:
+                fields = {"Name": name, "AccountNumber": f"rc-{tag}-{n}", "BillingCountry": "CN"}
+                return await bridge.create("salesforce", "Account", fields)
+
+            synced = [await account(n, f"对账客户 {tag} {n}") for n in range(4)]
+            await bridge.sync("customers-to-sap", ids=synced)
+            # Planted: a name changed in SAP, an account never synced, a second CRM account
+            # with an existing account number.
+            [partner] = await bridge.find(
+                "sap", "A_BusinessPartner", "SearchTerm1", [f"RC-{tag}-1"]
+            )
+            await bridge.update(
+                "sap", "A_BusinessPartner", partner.id, {"OrganizationBPName1": "在 SAP 里改过"}
+            )
+            await account(9, f"对账客户 {tag} 9")
+            await account(2, f"对账客户 {tag} 2 again")
+
+            found, run_id = await planted_recon(bridge, "customers-to-sap", started)
+            assert found == [
+                ("duplicate_source", f"RC-{tag}-2", None),
+                ("field", f"RC-{tag}-1", "OrganizationBPName1"),
+                ("missing_in_target", f"RC-{tag}-9", None),
+            ]
+            repairs = apply_repairs(
+                bridge.store, bridge.plans["customers-to-sap"], run_id, bridge.clock
+            )
+            assert sorted((r["key"], bool(r["job"])) for r in repairs) == [
+                (f"RC-{tag}-1", True),
+                (f"RC-{tag}-2", False),  # a duplicate is for a person
+                (f"RC-{tag}-9", True),
+            ]
+            await bridge.drain()
+            found, _ = await planted_recon(bridge, "customers-to-sap", started)
+            assert found == [("duplicate_source", f"RC-{tag}-2", None)]
+        finally:
+            await close(bridge)
