@@ -42,8 +42,8 @@ from erpbridge.config.model import ReconSpec
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.recon_compare import Difference, DifferenceKind, PartitionJoin, normalise
-from erpbridge.engine.recon_index import SOURCE, TARGET, partition_pairs
-from erpbridge.engine.recon_process import SideFailed, load_done, read_sides
+from erpbridge.engine.recon_index import SOURCE, TARGET
+from erpbridge.engine.recon_process import SideFailed, join_partitions, load_done, read_sides
 from erpbridge.engine.recon_repair import apply_repairs, plan_repairs
 from erpbridge.engine.recon_scope import compile_target_when
 from erpbridge.engine.recon_side import Progress, ReadStopped, SideTask
@@ -356,7 +356,7 @@ async def _execute(
             should_stop=stop,
         )
         sides.update(done)
-        differences, result.matches = await _join(plan, options, names, folder, stop)
+        differences, result.matches = await _join(store, plan, options, names, folder, stop)
     except SideFailed as exc:
         return _finish(store, result, clock, folder, error=f"{exc}; nothing compared or repaired")
     except (ReadStopped, asyncio.CancelledError, KeyboardInterrupt):
@@ -371,6 +371,7 @@ async def _execute(
 
 
 async def _join(
+    store: sa.Engine,
     plan: FlowPlan,
     options: ReconOptions,
     names: Sequence[str],
@@ -386,11 +387,7 @@ async def _join(
         options.amount_field,
         since_filtered=options.since is not None,
     )
-    for source, target in partition_pairs(folder):
-        if should_stop():
-            raise ReadStopped("join")
-        join.join(source, target)
-        await asyncio.sleep(0)  # a hub's other tasks run between partitions
+    await join_partitions(store, folder, join, parallel=options.parallel, should_stop=should_stop)
     join.differences.sort(key=lambda d: (d.key, d.kind.value, d.field or ""))
     return join.differences, join.matches
 

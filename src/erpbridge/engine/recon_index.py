@@ -40,8 +40,10 @@ TARGET = "target"
 PARTITIONS = 64
 #: entries buffered per partition before one pickled block is written.
 _BLOCK = 256
-#: a partition file larger than this is split again before it is joined.
-_SPLIT_BYTES = 48 * 1024 * 1024
+#: a partition file larger than this is split again before it is joined, so the join never
+#: holds more than about this much of each side (x3 as Python objects), whatever the size.
+#: At a million records of 20 fields a side a partition file is about 4.5 MB.
+_SPLIT_BYTES = 8 * 1024 * 1024
 _SUBPARTITIONS = 16
 
 #: (key, record id or None, pickled compared values, amount as read or None)
@@ -132,14 +134,23 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def partition_pairs(folder: Path) -> Iterator[tuple[Iterator[Entry], Iterator[Entry]]]:
+def partition_pairs(
+    folder: Path, share: tuple[int, int] = (0, 1)
+) -> Iterator[tuple[Iterator[Entry], Iterator[Entry]]]:
     """(source entries, target entries) of each partition, split further when too large.
+
+    Args:
+        folder: the run's work folder.
+        share: (i, n): only the partitions whose number is i modulo n (two processes
+            joining at once take (0, 2) and (1, 2)). Default: all.
 
     Files are removed once joined, so the work folder shrinks as the join proceeds.
     """
+    index, count = share
     pending = [
         (folder / f"{SOURCE}-{n:03d}.part", folder / f"{TARGET}-{n:03d}.part", 1)
         for n in range(PARTITIONS)
+        if n % count == index
     ]
     while pending:
         source, target, level = pending.pop()

@@ -23,16 +23,18 @@ import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from erpbridge.engine.flow import FlowPlan
-from erpbridge.engine.recon_index import SOURCE, TARGET, SideSpill
+from erpbridge.engine.recon_compare import PartitionJoin
+from erpbridge.engine.recon_index import SOURCE, TARGET, SideSpill, partition_pairs
 from erpbridge.engine.recon_side import Progress, ReadStopped, SideResult, SideTask, read_side
 from erpbridge.engine.runtime import Runtime
 from erpbridge.spi.errors import ConnectorError, ErpBridgeError
 
-__all__ = ["SideFailed", "can_fork", "load_done", "read_sides"]
+__all__ = ["SideFailed", "can_fork", "join_partitions", "load_done", "read_sides"]
 
 
 class SideFailed(Exception):  # noqa: N818 - carries the reason of a failed side
@@ -76,10 +78,7 @@ def _child_main(
     folder: Path,
 ) -> None:
     """The forked child: read one side, send ("done", result) or ("failed", reason)."""
-    with contextlib.suppress(ValueError):  # ValueError: not the main thread (no handlers)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides: it sends SIGTERM
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a server's graceful-exit handler
-        signal.set_wakeup_fd(-1)  # the parent loop's wake-up socket is not ours to write to
+    _quiet_child()
     asyncio.events._set_running_loop(None)  # the parent's loop was running when we forked
     store.dispose(close=False)  # the parent's pooled connections are not ours
     runtime.forget_built_connectors()
@@ -107,11 +106,11 @@ def _child_main(
 
 
 class _Child:
-    """The parent's handle on the child reading one side."""
+    """The parent's handle on a child process (reading the source side, or joining)."""
 
     def __init__(self, process: multiprocessing.process.BaseProcess, pipe: Connection) -> None:
         self.process, self.pipe = process, pipe
-        self.result: SideResult | None = None
+        self.result: Any = None
         self.error: str | None = None
 
     @property
@@ -133,7 +132,7 @@ class _Child:
             pass
         if not self.is_finished and not self.process.is_alive() and not self.pipe.poll():
             self.error = (
-                f"the process reading the source side ended without a result "
+                f"the {self.process.name} process ended without a result "
                 f"(exit code {self.process.exitcode})"
             )
 
@@ -149,6 +148,70 @@ class _Child:
             self.process.terminate()
         self.process.join(5)
         self.pipe.close()
+
+
+def _fork(target: Callable[..., None], name: str, *args: object) -> _Child:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(
+        target=target, args=(send, *args), name=name, daemon=True
+    )
+    process.start()
+    send.close()
+    return _Child(process, receive)
+
+
+def _quiet_child() -> None:
+    """Signals of a forked child: the parent decides when it stops (by SIGTERM)."""
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread (no handlers)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a server's graceful-exit handler
+        signal.set_wakeup_fd(-1)  # the parent loop's wake-up socket is not ours to write to
+
+
+def _join_main(pipe: Connection, join: PartitionJoin, folder: Path) -> None:
+    """The forked child joining the odd partitions: send ("done", (differences, matches))."""
+    _quiet_child()
+    try:
+        for source, target in partition_pairs(folder, (1, 2)):
+            join.join(source, target)
+        pipe.send(("done", (join.differences, join.matches)))
+    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+        pipe.send(("failed", f"joining failed: {type(exc).__name__}: {exc}"))
+    finally:
+        pipe.close()
+
+
+async def join_partitions(
+    store: sa.Engine,
+    folder: Path,
+    join: PartitionJoin,
+    *,
+    parallel: bool,
+    should_stop: Callable[[], bool],
+) -> None:
+    """Join every partition of ``folder`` into ``join`` (half of them in a child process).
+
+    Raises:
+        ReadStopped: the run was cancelled.
+        SideFailed: the child failed.
+    """
+    child = _fork(_join_main, "recon-join", join, folder) if parallel and can_fork(store) else None
+    try:
+        for source, target in partition_pairs(folder, (0, 2) if child else (0, 1)):
+            if should_stop():
+                raise ReadStopped("join")
+            join.join(source, target)
+            await asyncio.sleep(0)  # a hub's other tasks run between partitions
+        if child is not None:
+            await child.wait(None, should_stop)
+            if child.error is not None:
+                raise SideFailed(child.error)
+            differences, matches = child.result
+            join.differences.extend(differences)
+            join.matches += matches
+    finally:
+        if child is not None:
+            child.stop()
 
 
 async def read_sides(
@@ -171,16 +234,7 @@ async def read_sides(
     results: dict[str, SideResult] = {}
     child: _Child | None = None
     if parallel and SOURCE in tasks and TARGET in tasks and can_fork(store):
-        receive, send = multiprocessing.Pipe(duplex=False)
-        process = multiprocessing.get_context("fork").Process(
-            target=_child_main,
-            args=(send, store, runtime, plan, tasks[SOURCE], folder),
-            name="erpbridge-recon-source",
-            daemon=True,
-        )
-        process.start()
-        send.close()
-        child = _Child(process, receive)
+        child = _fork(_child_main, "recon-source", store, runtime, plan, tasks[SOURCE], folder)
     try:
         for side in (TARGET, SOURCE) if child else (SOURCE, TARGET):
             if side not in tasks or (child is not None and side == SOURCE):

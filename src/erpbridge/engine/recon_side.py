@@ -137,7 +137,9 @@ class _SourcePages:
             )
         )
 
-    def _accepted(self, records: Sequence[Record]) -> list[Record]:
+    def _accepted(self, records: Sequence[Record]) -> Sequence[Record]:
+        if self.plan.spec.when is None:  # no filter: every record (skips a call per record)
+            return records
         out = []
         for record in records:
             try:
@@ -149,6 +151,8 @@ class _SourcePages:
 
     def _xrefs(self, records: Sequence[Record]) -> dict[tuple[str, str], str | None]:
         plan = self.plan
+        if not getattr(plan.mapper, "collectors", True):  # a mapping without xref lookups
+            return {}
         wanted: dict[str, set[str]] = defaultdict(set)
         for record in records:
             for entity, source_id in plan.mapper.xref_requests(record.fields):
