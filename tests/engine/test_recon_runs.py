@@ -179,12 +179,20 @@ async def test_a_side_failing_halfway_fails_the_run_and_nothing_is_repaired(
 
 
 class _CancelsOnRead:
-    """Wraps a connector: asks to cancel the newest running recon when ``object`` is read."""
+    """Wraps a connector: asks to cancel the newest running recon when ``object`` is read
+    (before its first page, or after its last with ``at_end``)."""
 
-    def __init__(self, harness: Harness, inner: object, object_name: str) -> None:
+    def __init__(
+        self, harness: Harness, inner: object, object_name: str, *, at_end: bool = False
+    ) -> None:
         self.harness, self.inner, self.object_name = harness, inner, object_name
         self.reads: list[str] = []
         self.armed = True
+        self.at_end = at_end
+
+    def _cancel(self) -> None:
+        [(run_id,)] = self.harness.rows("select max(id) from recon_runs where state = 'running'")
+        assert cancel_recon(self.harness.store, int(str(run_id))) == "running"
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
@@ -193,13 +201,13 @@ class _CancelsOnRead:
         self, object: str, cursor: Cursor | None, page_size: int
     ) -> AsyncIterator[ChangePage]:
         self.reads.append(object)
-        if object == self.object_name and self.armed:
-            [(run_id,)] = self.harness.rows(
-                "select max(id) from recon_runs where state = 'running'"
-            )
-            assert cancel_recon(self.harness.store, int(str(run_id))) == "running"
+        armed = object == self.object_name and self.armed
+        if armed and not self.at_end:
+            self._cancel()
         async for page in self.inner.read_changes(object, cursor, page_size):  # type: ignore[attr-defined]
             yield page
+        if armed and self.at_end:
+            self._cancel()
 
 
 async def test_a_cancelled_run_repairs_nothing_and_resumes_without_rereading_the_source(
@@ -222,6 +230,25 @@ async def test_a_cancelled_run_repairs_nothing_and_resumes_without_rereading_the
     assert crm.reads == ["Account"]  # the source side was read to its end before: not again
     assert erp.reads == ["Customer", "Customer"]
     assert list(work.iterdir()) == []  # the work folder is gone once the run is done
+
+
+async def test_a_run_cancelled_while_joining_resumes_by_reading_both_sides_again(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await _synced(harness)
+    _plant(harness)
+    crm = _CancelsOnRead(harness, harness.runtime.connector("crm"), "none")
+    erp = _CancelsOnRead(harness, harness.runtime.connector("erp"), "Customer", at_end=True)
+    harness.runtime._connectors.update(crm=crm, erp=erp)  # type: ignore[dict-item]
+    plan = build_plans(harness.project)["customers"]
+    options = ReconOptions(parallel=False, page_size=3, work_dir=tmp_path / "w", cancel_check_s=0)
+    first = await run_recon(harness.store, harness.runtime, plan, options, harness.clock)
+    assert first.state == "cancelled"
+    assert list((tmp_path / "w").iterdir()) == []  # nothing half-joined is kept
+    erp.armed = False
+    resumed = await resume_recon(harness.store, harness.runtime, plan, first.run_id, harness.clock)
+    assert (resumed.state, _found(resumed)) == ("done", _PLANTED)
+    assert erp.reads == ["Customer"] * 2  # read again (the source side is read by a child)
 
 
 async def test_only_a_cancelled_run_resumes(harness: Harness) -> None:

@@ -344,6 +344,7 @@ async def _execute(
     done = {s: r for s in (SOURCE, TARGET) if (r := load_done(folder, s)) is not None}
     tasks = {s: replace(task, side=s) for s in (SOURCE, TARGET) if s not in done}
     stop = _StopCheck(store, run_id, options.cancel_check_s)
+    joining = False
     try:
         sides = await read_sides(
             store,
@@ -356,10 +357,13 @@ async def _execute(
             should_stop=stop,
         )
         sides.update(done)
+        joining = True
         differences, result.matches = await _join(store, plan, options, names, folder, stop)
     except SideFailed as exc:
         return _finish(store, result, clock, folder, error=f"{exc}; nothing compared or repaired")
     except (ReadStopped, asyncio.CancelledError, KeyboardInterrupt):
+        if joining:  # the partitions joined so far are gone: a resume reads both sides again
+            shutil.rmtree(folder, ignore_errors=True)
         _finish(store, result, clock, folder, cancelled=True)
         if stop.is_stopped:
             return result
