@@ -139,10 +139,11 @@ async def test_bad_input_is_reported_in_the_run_never_raised(harness: Harness) -
 
 
 class _FailsHalfway:
-    """Wraps a connector: the second page of ``object`` fails with a 503."""
+    """Wraps a connector: the second page of ``object`` fails (a 503, or ``error``)."""
 
-    def __init__(self, inner: object, object_name: str) -> None:
+    def __init__(self, inner: object, object_name: str, error: Exception | None = None) -> None:
         self.inner, self.object_name = inner, object_name
+        self.error = error or TransientError("503 Service Unavailable", system="x")
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
@@ -153,7 +154,7 @@ class _FailsHalfway:
         pages = 0
         async for page in self.inner.read_changes(object, cursor, page_size):  # type: ignore[attr-defined]
             if object == self.object_name and pages == 1:
-                raise TransientError("503 Service Unavailable", system="x")
+                raise self.error
             pages += 1
             yield page
 
@@ -176,6 +177,21 @@ async def test_a_side_failing_halfway_fails_the_run_and_nothing_is_repaired(
     assert harness.rows(
         f"select count(*) from recon_differences where run_id = {result.run_id}"
     ) == [(0,)]
+
+
+@pytest.mark.parametrize("side", ["crm", "erp"])
+async def test_a_bug_in_a_connector_fails_the_run_with_the_reason(
+    harness: Harness, side: str
+) -> None:
+    await _synced(harness)
+    obj = "Account" if side == "crm" else "Customer"
+    bug = KeyError("Id")
+    harness.runtime._connectors[side] = _FailsHalfway(harness.runtime.connector(side), obj, bug)  # type: ignore[assignment]
+    plan = build_plans(harness.project)["customers"]
+    options = ReconOptions(page_size=3)
+    result = await run_recon(harness.store, harness.runtime, plan, options, harness.clock)
+    assert result.state == "failed"
+    assert f"reading {side} failed: internal error KeyError" in str(result.error)
 
 
 class _CancelsOnRead:

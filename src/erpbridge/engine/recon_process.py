@@ -288,9 +288,13 @@ async def _read_here(
         raise SideFailed(f"reading {connection} failed: {exc}") from exc
     except (ErpBridgeError, OSError) as exc:
         raise SideFailed(f"reading {connection} failed: {type(exc).__name__}: {exc}") from exc
-    except ReadStopped:
+    except (ReadStopped, asyncio.CancelledError):
         if child is not None and child.error is not None:
             raise SideFailed(f"reading {plan.source_connection} failed: {child.error}") from None
         raise
+    except Exception as exc:
+        raise SideFailed(
+            f"reading {connection} failed: internal error {type(exc).__name__}: {exc}"
+        ) from exc
     mark_done(folder, result)
     return result
