@@ -339,7 +339,7 @@ def recon_list(
         emit_json(rows)
         return
     table = Table(title="Recon runs")
-    for column in ("id", "flow", "state", "started_at", "match", "differences", "error"):
+    for column in ("id", "flow", "trigger", "state", "started_at", "match", "differences", "error"):
         table.add_column(column)
     for row in rows:
         totals = row.get("totals") or {}
@@ -347,6 +347,7 @@ def recon_list(
         table.add_row(
             str(row["id"]),
             row["flow"],
+            str((row.get("params") or {}).get("trigger", "manual")),
             row["state"],
             str(row["started_at"]),
             str(totals.get("match", "")),
