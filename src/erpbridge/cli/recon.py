@@ -213,6 +213,9 @@ def recon_run(
     target_when: str | None = typer.Option(
         None, "--target-when", help='Only target records where this holds: target.Origin == "CRM".'
     ),
+    work_dir: Path | None = typer.Option(
+        None, "--work-dir", help="Folder for the run's partition files (default: temp folder)."
+    ),
     repair: bool = typer.Option(
         False, "--repair", help="Queue jobs that fix the differences (with --apply)."
     ),
@@ -245,6 +248,7 @@ def recon_run(
         amount_field=amount or base.amount_field,
         target_scope=scope or base.target_scope,
         target_when=target_when or base.target_when,
+        work_dir=work_dir,
     )
     run_id = _reconcile(
         hub,
