@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -313,6 +315,30 @@ async def test_a_scheduled_recon_is_stored_and_repaired_as_configured(
     assert '"trigger": "schedule"' in str(params).replace("'", '"')
     assert "queued" in str(totals)
     assert harness.rows("select count(*) from jobs where trigger = 'recon'") == [(2,)]
+
+
+async def test_the_scheduler_runs_the_recon_at_its_cron_time_in_its_time_zone(
+    harness: Harness, tmp_path: Path
+) -> None:
+    project = load_project_text(
+        _SCHEDULED, path=tmp_path / "scheduled.yaml", registry=harness.runtime._registry, environ={}
+    )
+    harness.runtime.project = project
+    await _synced(harness, 3)
+    # 01:59:59.8 in Shanghai: the 02:00 run is 0.2 s away (it is 18:00 UTC the day before)
+    harness.clock._now = datetime(2026, 3, 1, 17, 59, 59, 800000, tzinfo=UTC)
+    plans = {"customers": build_plans(project)["customers"]}
+    scheduler = Scheduler(harness.store, harness.runtime, plans, harness.clock, Metrics())
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    for _ in range(300):  # up to 30 s on a busy machine
+        await asyncio.sleep(0.1)
+        if harness.rows("select count(*) from recon_runs where state = 'done'") == [(1,)]:
+            break
+    stop.set()
+    await task
+    [(params,)] = harness.rows("select params from recon_runs")
+    assert '"trigger": "schedule"' in str(params).replace("'", '"')
 
 
 @pytest.mark.parametrize(
