@@ -30,7 +30,14 @@ import sqlalchemy as sa
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.recon_compare import PartitionJoin
 from erpbridge.engine.recon_index import SOURCE, TARGET, SideSpill, partition_pairs
-from erpbridge.engine.recon_side import Progress, ReadStopped, SideResult, SideTask, read_side
+from erpbridge.engine.recon_side import (
+    Progress,
+    ReadStopped,
+    SideResult,
+    SideTask,
+    fewer_collections,
+    read_side,
+)
 from erpbridge.engine.runtime import Runtime
 from erpbridge.spi.errors import ConnectorError, ErpBridgeError
 
@@ -172,8 +179,9 @@ def _join_main(pipe: Connection, join: PartitionJoin, folder: Path) -> None:
     """The forked child joining the odd partitions: send ("done", (differences, matches))."""
     _quiet_child()
     try:
-        for source, target in partition_pairs(folder, (1, 2)):
-            join.join(source, target)
+        with fewer_collections():
+            for source, target in partition_pairs(folder, (1, 2)):
+                join.join(source, target)
         pipe.send(("done", (join.differences, join.matches)))
     except (OSError, pickle.UnpicklingError, EOFError) as exc:
         pipe.send(("failed", f"joining failed: {type(exc).__name__}: {exc}"))
@@ -200,7 +208,8 @@ async def join_partitions(
         for source, target in partition_pairs(folder, (0, 2) if child else (0, 1)):
             if should_stop():
                 raise ReadStopped("join")
-            join.join(source, target)
+            with fewer_collections():
+                join.join(source, target)
             await asyncio.sleep(0)  # a hub's other tasks run between partitions
         if child is not None:
             await child.wait(None, should_stop)
