@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -373,3 +374,15 @@ def test_options_keep_the_run_params_for_resume(tmp_path: Path) -> None:
     options = ReconOptions(fields=["Name"], target_scope="xref", target_when="target.A == 1")
     back = _options_from(_params(options, "Code", tmp_path))
     assert replace(back, work_dir=None) == replace(options, work_dir=None)
+
+
+def test_equal_values_pickled_apart_are_a_match() -> None:
+    from erpbridge.engine.recon_compare import PartitionJoin
+
+    same = "同一个值"
+    source = ("K1", "S1", pickle.dumps((same, same), 5), None)  # one object twice: memoised
+    target = ("K1", "T1", pickle.dumps(("同一个值", "同一个值".encode().decode()), 5), None)
+    assert source[2] != target[2]
+    join = PartitionJoin(["A", "B"], {}, {}, None, since_filtered=False)
+    join.join([source], [target])
+    assert (join.matches, join.differences) == (1, [])
