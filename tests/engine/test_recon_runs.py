@@ -369,10 +369,10 @@ def test_a_bad_recon_block_is_refused_with_its_place(
 
 
 def test_options_keep_the_run_params_for_resume(tmp_path: Path) -> None:
-    from erpbridge.engine.recon import _options_from, _params
+    from erpbridge.engine.recon_options import options_from_params, params_of
 
     options = ReconOptions(fields=["Name"], target_scope="xref", target_when="target.A == 1")
-    back = _options_from(_params(options, "Code", tmp_path))
+    back = options_from_params(params_of(options, "Code", tmp_path))
     assert replace(back, work_dir=None) == replace(options, work_dir=None)
 
 

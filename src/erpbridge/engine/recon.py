@@ -29,27 +29,31 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from erpbridge.config.model import ReconSpec
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.recon_compare import Difference, DifferenceKind, PartitionJoin, normalise
 from erpbridge.engine.recon_index import SOURCE, TARGET
+from erpbridge.engine.recon_options import (
+    ReconOptions,
+    compared_fields,
+    options_from_params,
+    params_of,
+    recon_options,
+)
 from erpbridge.engine.recon_process import SideFailed, join_partitions, load_done, read_sides
-from erpbridge.engine.recon_repair import apply_repairs, plan_repairs
+from erpbridge.engine.recon_repair import apply_repairs, note_repairs, plan_repairs
 from erpbridge.engine.recon_scope import compile_target_when
 from erpbridge.engine.recon_side import Progress, ReadStopped, SideTask
 from erpbridge.engine.runtime import Runtime
 from erpbridge.spi.errors import ConfigError
-from erpbridge.spi.schema import FieldType
 from erpbridge.store.schema import recon_differences, recon_runs
 
 __all__ = [
@@ -67,44 +71,6 @@ __all__ = [
     "run_recon",
 ]
 
-_NESTED = frozenset({FieldType.LINES, FieldType.OBJECT})
-
-
-@dataclass(frozen=True, slots=True)
-class ReconOptions:
-    """What a run compares.
-
-    Attributes:
-        since: only source records changed since then (None: everything).
-        fields: target fields to compare (None: every mapped field except the key and
-            nested lines).
-        tolerances: field -> allowed absolute difference for numbers (``amount=0.01``).
-        amount_field: a target field whose values are summed per class in the totals.
-        page_size: records per read page. Default 500.
-        target_scope: ``all`` (default) or ``xref``: only target records that have an
-            xref of this flow's entity (records that came from the source through it).
-        target_when: an expression over the target record (``target.Field``); only
-            target records for which it is true are compared. None: every record.
-        parallel: read the source side in a second process while this one reads the
-            target (where the platform can fork). Default True.
-        trigger: who started the run (``manual``, ``schedule``), kept with its params.
-        work_dir: where the run's partition files go (default: the system's temp folder).
-        cancel_check_s: how often the store is asked whether the run was cancelled.
-            Default 1 s.
-    """
-
-    since: datetime | None = None
-    fields: Sequence[str] | None = None
-    tolerances: Mapping[str, Decimal] = field(default_factory=dict)
-    amount_field: str | None = None
-    page_size: int = 500
-    target_scope: str = "all"
-    target_when: str | None = None
-    parallel: bool = True
-    trigger: str = "manual"
-    work_dir: Path | None = None
-    cancel_check_s: float = 1.0
-
 
 @dataclass(slots=True)
 class ReconResult:
@@ -119,81 +85,6 @@ class ReconResult:
     error: str | None = None
     repairs: list[dict[str, Any]] = field(default_factory=list)
     read: dict[str, int] = field(default_factory=dict)
-
-
-def recon_options(
-    recon: ReconSpec | None, now: datetime, *, trigger: str = "manual"
-) -> ReconOptions:
-    """The options a flow's ``recon:`` block gives (the defaults without one)."""
-    if recon is None:
-        return ReconOptions(trigger=trigger)
-    return ReconOptions(
-        since=now - recon.since if recon.since else None,
-        fields=list(recon.fields) if recon.fields else None,
-        tolerances=dict(recon.tolerance),
-        amount_field=recon.amount_field,
-        target_scope=recon.scope,
-        target_when=recon.target_when,
-        trigger=trigger,
-    )
-
-
-def note_repairs(store: sa.Engine, run_id: int, mode: str, repairs: Sequence[Any]) -> None:
-    """Keep what a repair of the run did (or would do) in its totals."""
-    with store.begin() as conn:
-        totals = conn.execute(
-            sa.select(recon_runs.c.totals).where(recon_runs.c.id == run_id)
-        ).scalar_one_or_none()
-        queued = sum(1 for r in repairs if r.get("job"))
-        conn.execute(
-            recon_runs.update()
-            .where(recon_runs.c.id == run_id)
-            .values(
-                totals={
-                    **(totals or {}),
-                    "repairs": {"mode": mode, "planned": len(repairs), "queued": queued},
-                }
-            )
-        )
-
-
-def _params(options: ReconOptions, key_field: str | None, folder: Path) -> dict[str, Any]:
-    return {
-        "since": options.since.isoformat() if options.since else None,
-        "fields": list(options.fields) if options.fields else None,
-        "tolerances": {k: str(v) for k, v in options.tolerances.items()},
-        "amount_field": options.amount_field,
-        "key": key_field,
-        "page_size": options.page_size,
-        "target_scope": options.target_scope,
-        "target_when": options.target_when,
-        "trigger": options.trigger,
-        "work_dir": str(folder),
-    }
-
-
-def _options_from(params: Mapping[str, Any]) -> ReconOptions:
-    since = params.get("since")
-    return ReconOptions(
-        since=datetime.fromisoformat(since) if since else None,
-        fields=params.get("fields"),
-        tolerances={k: Decimal(v) for k, v in (params.get("tolerances") or {}).items()},
-        amount_field=params.get("amount_field"),
-        page_size=int(params.get("page_size") or 500),
-        target_scope=params.get("target_scope") or "all",
-        target_when=params.get("target_when"),
-        trigger=params.get("trigger") or "manual",
-    )
-
-
-def compared_fields(plan: FlowPlan, options: ReconOptions, key_field: str) -> tuple[str, ...]:
-    """The target fields a run compares, in the mapping's order."""
-    if options.fields:
-        return tuple(options.fields)
-    compiled = getattr(plan.mapper, "fields", None)
-    if compiled:
-        return tuple(f.name for f in compiled if f.name != key_field and f.kind not in _NESTED)
-    return tuple(name for name in plan.spec.map if name != key_field)
 
 
 class _StopCheck:
@@ -241,7 +132,7 @@ async def run_recon(
                 .values(
                     flow=plan.name,
                     state="running",
-                    params=_params(options, key_field, folder),
+                    params=params_of(options, key_field, folder),
                     started_at=clock.now(),
                 )
                 .returning(recon_runs.c.id)
@@ -278,7 +169,7 @@ async def resume_recon(
         )
     params = dict(run.params or {})
     folder = _work_folder(params.get("work_dir"))
-    options = replace(_options_from(params), cancel_check_s=cancel_check_s)
+    options = replace(options_from_params(params), cancel_check_s=cancel_check_s)
     return await _execute(store, runtime, plan, options, clock, run_id, folder, progress)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from erpbridge.engine.recon_compare import DifferenceKind
 from erpbridge.spi.records import Change
 from erpbridge.store.schema import jobs, recon_differences, recon_runs
 
-__all__ = ["apply_repairs", "plan_repairs"]
+__all__ = ["apply_repairs", "note_repairs", "plan_repairs"]
 
 
 def plan_repairs(store: sa.Engine, run_id: int) -> list[dict[str, Any]]:
@@ -89,3 +90,22 @@ def apply_repairs(
     for repair in repairs:
         repair.setdefault("job", None)
     return repairs
+
+
+def note_repairs(store: sa.Engine, run_id: int, mode: str, repairs: Sequence[Any]) -> None:
+    """Keep what a repair of the run did (or would do) in its totals."""
+    with store.begin() as conn:
+        totals = conn.execute(
+            sa.select(recon_runs.c.totals).where(recon_runs.c.id == run_id)
+        ).scalar_one_or_none()
+        queued = sum(1 for r in repairs if r.get("job"))
+        conn.execute(
+            recon_runs.update()
+            .where(recon_runs.c.id == run_id)
+            .values(
+                totals={
+                    **(totals or {}),
+                    "repairs": {"mode": mode, "planned": len(repairs), "queued": queued},
+                }
+            )
+        )
