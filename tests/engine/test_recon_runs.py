@@ -6,7 +6,7 @@ import asyncio
 import pickle
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,6 +139,16 @@ async def test_bad_input_is_reported_in_the_run_never_raised(harness: Harness) -
     assert ("field", "C001", "Name") in found and ("field", "C002", "Name") in found
     assert sum(1 for kind, _, _ in found if kind == "bad_record") == 2
     assert plan_repairs(harness.store, result.run_id)  # a done run can be repaired
+    since = await run_recon(
+        harness.store,
+        harness.runtime,
+        plan,
+        ReconOptions(since=harness.clock.now() - timedelta(days=1)),
+        harness.clock,
+    )
+    assert ("bad_record", "line 7", None) in _found(since)
+    assert sum(1 for kind, _, _ in _found(since) if kind == "bad_record") == 1
+    assert since.totals["target_without_key"] == 1  # counted, not reported, with --since
 
 
 class _FailsHalfway:

@@ -85,6 +85,7 @@ class ReconResult:
     error: str | None = None
     repairs: list[dict[str, Any]] = field(default_factory=list)
     read: dict[str, int] = field(default_factory=dict)
+    without_key: int = 0
 
 
 class _StopCheck:
@@ -260,6 +261,7 @@ async def _execute(
             return result
         raise
     result.read = {side: r.read for side, r in sides.items()}
+    result.without_key = sides[TARGET].without_key
     problems = [p for side in (SOURCE, TARGET) for p in sides[side].problems]
     result.differences = problems + differences
     return _finish(store, result, clock, folder)
@@ -303,6 +305,7 @@ def _totals(result: ReconResult) -> dict[str, Any]:
     return {
         "match": result.matches,
         "read": dict(result.read),
+        "target_without_key": result.without_key,
         "kinds": {
             k: {"count": v["count"], "records": len(v["keys"]), "amount": format(v["amount"], "f")}
             for k, v in sorted(by_kind.items())
