@@ -9,7 +9,7 @@ source side goes through a compiled 20-field mapping, as a real run does. Report
 time, records/s, the CPU seconds and peak RSS of this process and of the forked processes
 (the source side, half of the join), whether exactly the planted differences were found,
 and (with --pandas, if pandas is installed) the time of a straightforward pandas merge of
-the same files and the ratio to it. The files are decoded with orjson when installed.
+the same files and the ratio to it. The files are decoded with orjson.
 """
 
 from __future__ import annotations
@@ -46,10 +46,7 @@ from erpbridge.store import open_store  # noqa: E402
 
 FIELDS = 20
 
-try:  # the C decoder a real file connector would use; json when it is not installed
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - pip install -e '.[bench]'
-    _loads = json.loads
+from orjson import loads as _loads  # noqa: E402 - the decoder the connectors use
 
 
 class JsonLinesSide:
