@@ -13,7 +13,6 @@ import contextlib
 import gc
 import pickle
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,12 +20,14 @@ from operator import itemgetter
 
 import sqlalchemy as sa
 
+from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.lookups import resolve_lookups
 from erpbridge.engine.recon_compare import Difference, DifferenceKind, normalise
 from erpbridge.engine.recon_index import Entry, SideSpill
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe
-from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs
+from erpbridge.engine.xref import lookup_reverse_xrefs
 from erpbridge.spi.errors import MappingError
 from erpbridge.spi.records import Cursor, Record
 
@@ -140,8 +141,17 @@ def _key_text(value: object) -> str | None:
 class _SourcePages:
     """Maps source pages (xrefs looked up per page) into the spill."""
 
-    def __init__(self, store: sa.Engine, plan: FlowPlan, task: SideTask, spill: SideSpill) -> None:
-        self.store, self.plan, self.task, self.spill = store, plan, task, spill
+    def __init__(
+        self, store: sa.Engine, runtime: Runtime, plan: FlowPlan, task: SideTask, spill: SideSpill
+    ) -> None:
+        self.store, self.runtime, self.plan, self.task, self.spill = (
+            store,
+            runtime,
+            plan,
+            task,
+            spill,
+        )
+        self.clock: Clock = runtime.clock
         self.result = SideResult(task.side)
 
     def _refuse(self, record: Record, reason: str, target_field: str | None = None) -> None:
@@ -167,26 +177,22 @@ class _SourcePages:
                 self._refuse(record, str(exc), "when")
         return out
 
-    def _xrefs(self, records: Sequence[Record]) -> dict[tuple[str, str], str | None]:
+    async def _xrefs(self, records: Sequence[Record]) -> Mapping[tuple[str, str], str | None]:
+        """The page's lookups (by id or natural key), resolved as a worker does."""
         plan = self.plan
         if not getattr(plan.mapper, "collectors", True):  # a mapping without xref lookups
             return {}
-        wanted: dict[str, set[str]] = defaultdict(set)
+        requests: set[tuple[str, str]] = set()
         for record in records:
-            for entity, source_id in plan.mapper.xref_requests(record.fields):
-                wanted[entity].add(source_id)
-        xrefs: dict[tuple[str, str], str | None] = {}
-        if wanted:
-            with self.store.connect() as conn:
-                for entity, ids in wanted.items():
-                    xref_key = (entity, plan.source_connection, plan.target_connection)
-                    found = lookup_xrefs(conn, xref_key, ids)
-                    xrefs.update({(entity, i): found.get(i) for i in ids})
-        return xrefs
+            requests |= plan.mapper.xref_requests(record.fields)
+        if not requests:
+            return {}
+        found = await resolve_lookups(self.store, self.runtime, plan, requests, self.clock)
+        return found.xrefs
 
-    def page(self, records: Sequence[Record]) -> None:
+    async def page(self, records: Sequence[Record]) -> None:
         accepted = self._accepted(records)
-        xrefs = self._xrefs(accepted)
+        xrefs = await self._xrefs(accepted)
         apply, key_field, names = self.plan.mapper.apply, self.task.key_field, self.task.names
         amount_field, dumps, pick = self.task.amount_field, pickle.dumps, self.task.pick
         entries: list[Entry] = []
@@ -209,8 +215,17 @@ class _SourcePages:
 class _TargetPages:
     """Writes target pages (in scope, with a key) into the spill."""
 
-    def __init__(self, store: sa.Engine, plan: FlowPlan, task: SideTask, spill: SideSpill) -> None:
-        self.store, self.plan, self.task, self.spill = store, plan, task, spill
+    def __init__(
+        self, store: sa.Engine, runtime: Runtime, plan: FlowPlan, task: SideTask, spill: SideSpill
+    ) -> None:
+        self.store, self.runtime, self.plan, self.task, self.spill = (
+            store,
+            runtime,
+            plan,
+            task,
+            spill,
+        )
+        self.clock: Clock = runtime.clock
         self.result = SideResult(task.side)
 
     def _in_scope(self, records: Sequence[Record]) -> Sequence[Record]:
@@ -235,7 +250,7 @@ class _TargetPages:
             Difference(DifferenceKind.BAD_RECORD, key=record.id, actual=record.id, rule=reason)
         )
 
-    def page(self, records: Sequence[Record]) -> None:
+    async def page(self, records: Sequence[Record]) -> None:
         key_field, names, pick = self.task.key_field, self.task.names, self.task.pick
         amount_field, dumps = self.task.amount_field, pickle.dumps
         entries: list[Entry] = []
@@ -271,7 +286,7 @@ async def read_side(
         ReadStopped: ``should_stop`` said so between two pages.
     """
     is_source = task.side == "source"
-    pages = (_SourcePages if is_source else _TargetPages)(store, plan, task, spill)
+    pages = (_SourcePages if is_source else _TargetPages)(store, runtime, plan, task, spill)
     connection = plan.source_connection if is_source else plan.target_connection
     object_name = plan.spec.source.object if is_source else plan.spec.target.object
     connector = runtime.connector(connection)
@@ -288,7 +303,7 @@ async def read_side(
                     page = await guard.call(lambda: anext(iterator))
                 except StopAsyncIteration:
                     break
-                pages.page([r for r in page.records if not r.deleted])
+                await pages.page([r for r in page.records if not r.deleted])
                 pages.result.read += len(page.records)
                 pages.result.problems.extend(
                     Difference(
