@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,19 @@ def jobs_held(
         console.print("release: erpbridge jobs release ID…   reject: erpbridge jobs reject ID…")
 
 
+def _decide(
+    action: Callable[..., list[HeldAction]],
+    ids: list[int],
+    project: Path | None,
+    note: str,
+    as_json: bool,
+) -> None:
+    """Release or reject held jobs in one transaction, then print what was decided."""
+    with _store(project).begin() as conn:
+        done = action(conn, ids, actor=_actor(), now=datetime.now(UTC), note=note)
+    _decided(done, as_json)
+
+
 def _decided(done: list[HeldAction], as_json: bool) -> None:
     if as_json:
         emit_json([dataclasses.asdict(item) for item in done])
@@ -177,10 +191,7 @@ def jobs_release(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Write held jobs regardless of the check (audited); the flag on the record is cleared."""
-    store = _store(project)
-    with store.begin() as conn:
-        done = release_held(conn, ids, actor=_actor(), now=datetime.now(UTC), note=note)
-    _decided(done, as_json)
+    _decide(release_held, ids, project, note, as_json)
 
 
 @jobs_app.command("reject")
@@ -191,10 +202,7 @@ def jobs_reject(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """End held jobs without writing (audited); the flag stays on the record."""
-    store = _store(project)
-    with store.begin() as conn:
-        done = reject_held(conn, ids, actor=_actor(), now=datetime.now(UTC), note=note)
-    _decided(done, as_json)
+    _decide(reject_held, ids, project, note, as_json)
 
 
 def runs_cmd(

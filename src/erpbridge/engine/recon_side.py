@@ -138,8 +138,8 @@ def _key_text(value: object) -> str | None:
     return str(key)
 
 
-class _SourcePages:
-    """Maps source pages (xrefs looked up per page) into the spill."""
+class _SidePages:
+    """What both sides' page writers hold: the store, the flow, the task and its spill."""
 
     def __init__(
         self, store: sa.Engine, runtime: Runtime, plan: FlowPlan, task: SideTask, spill: SideSpill
@@ -153,6 +153,10 @@ class _SourcePages:
         )
         self.clock: Clock = runtime.clock
         self.result = SideResult(task.side)
+
+
+class _SourcePages(_SidePages):
+    """Maps source pages (xrefs looked up per page) into the spill."""
 
     def _refuse(self, record: Record, reason: str, target_field: str | None = None) -> None:
         self.result.problems.append(
@@ -212,21 +216,8 @@ class _SourcePages:
         self.spill.add_page(entries)
 
 
-class _TargetPages:
+class _TargetPages(_SidePages):
     """Writes target pages (in scope, with a key) into the spill."""
-
-    def __init__(
-        self, store: sa.Engine, runtime: Runtime, plan: FlowPlan, task: SideTask, spill: SideSpill
-    ) -> None:
-        self.store, self.runtime, self.plan, self.task, self.spill = (
-            store,
-            runtime,
-            plan,
-            task,
-            spill,
-        )
-        self.clock: Clock = runtime.clock
-        self.result = SideResult(task.side)
 
     def _in_scope(self, records: Sequence[Record]) -> Sequence[Record]:
         task = self.task
