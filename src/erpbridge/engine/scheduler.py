@@ -12,7 +12,8 @@ deduplication makes unchanged records cheap) as trigger ``schedule``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -81,13 +82,31 @@ class Scheduler:
             if trigger.schedule is not None:
                 zone = trigger.schedule.timezone or self.default_zone
                 tasks.append(
-                    asyncio.create_task(self._cron_loop(plan, trigger.schedule.cron, zone, stop))
+                    asyncio.create_task(
+                        self._cron_loop(
+                            plan,
+                            trigger.schedule.cron,
+                            zone,
+                            stop,
+                            "schedule",
+                            functools.partial(self._sync_scheduled, plan),
+                        )
+                    )
                 )
             recon = plan.spec.recon
             if recon is not None and recon.schedule is not None:
                 zone = recon.schedule.timezone or self.default_zone
                 tasks.append(
-                    asyncio.create_task(self._recon_loop(plan, recon.schedule.cron, zone, stop))
+                    asyncio.create_task(
+                        self._cron_loop(
+                            plan,
+                            recon.schedule.cron,
+                            zone,
+                            stop,
+                            "recon.schedule",
+                            functools.partial(self.run_scheduled_recon, plan),
+                        )
+                    )
                 )
         holds = [p.hold.recheck_s for p in self.plans.values() if p.hold is not None]
         if holds:
@@ -131,19 +150,33 @@ class Scheduler:
             if await self._wait(stop, interval_s - (self.clock.monotonic() - started)):
                 return
 
-    async def _cron_loop(self, plan: FlowPlan, cron: str, zone: str, stop: asyncio.Event) -> None:
+    async def _cron_loop(
+        self,
+        plan: FlowPlan,
+        cron: str,
+        zone: str,
+        stop: asyncio.Event,
+        event: str,
+        fire: Callable[[], Awaitable[object]],
+    ) -> None:
+        """Call ``fire`` at every time ``cron`` names in ``zone``; its failures are logged."""
         while not stop.is_set():
             now = self.clock.now()
-            fire = next_cron_time(cron, zone, now)
-            if await self._wait(stop, (fire - now).total_seconds()):
+            at = next_cron_time(cron, zone, now)
+            if await self._wait(stop, (at - now).total_seconds()):
                 return
             try:
-                result = await sync_flow(
-                    self.store, self.runtime, plan.name, self.clock, trigger=Trigger.SCHEDULE
-                )
-                log.info("schedule.done", flow=plan.name, queued=result.queued)
-            except ErpBridgeError as exc:
-                log.warning("schedule.failed", flow=plan.name, error=str(exc))
+                await fire()
+            except (ErpBridgeError, OSError) as exc:
+                log.warning(f"{event}.failed", flow=plan.name, error=str(exc))
+            except sa.exc.OperationalError as exc:
+                log.error(f"{event}.store_failed", flow=plan.name, error=str(exc.orig))
+
+    async def _sync_scheduled(self, plan: FlowPlan) -> None:
+        result = await sync_flow(
+            self.store, self.runtime, plan.name, self.clock, trigger=Trigger.SCHEDULE
+        )
+        log.info("schedule.done", flow=plan.name, queued=result.queued)
 
     async def _recheck_loop(self, interval_s: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -155,19 +188,6 @@ class Scheduler:
                 log.error("hold.recheck_store_failed", error=str(exc.orig))
             if await self._wait(stop, interval_s):
                 return
-
-    async def _recon_loop(self, plan: FlowPlan, cron: str, zone: str, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            now = self.clock.now()
-            fire = next_cron_time(cron, zone, now)
-            if await self._wait(stop, (fire - now).total_seconds()):
-                return
-            try:
-                await self.run_scheduled_recon(plan)
-            except (ErpBridgeError, OSError) as exc:
-                log.warning("recon.schedule_failed", flow=plan.name, error=str(exc))
-            except sa.exc.OperationalError as exc:
-                log.error("recon.store_failed", flow=plan.name, error=str(exc.orig))
 
     async def run_scheduled_recon(self, plan: FlowPlan) -> ReconResult:
         """One scheduled recon of ``plan`` (trigger ``schedule``), repaired as configured."""
