@@ -26,6 +26,8 @@ import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.deletes import settle_deletes
+from erpbridge.engine.dependencies import park
+from erpbridge.engine.echo import skip_unchanged
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hold import commit_holds, screen
 from erpbridge.engine.jobs import Job, JobState, Trigger
@@ -41,7 +43,6 @@ from erpbridge.engine.queue import (
     enqueue_changes,
     finish_jobs,
     last_done_stamps,
-    open_dead_letter,
     park_job,
     pending_dependencies,
     release_jobs,
@@ -52,7 +53,6 @@ from erpbridge.engine.snapshot import fields_hash, json_safe, record_from_snapsh
 from erpbridge.engine.xref import (
     EchoHash,
     delete_xrefs,
-    load_echo_hashes,
     lookup_reverse_xrefs,
     lookup_xrefs,
     save_echo_hashes,
@@ -70,18 +70,12 @@ from erpbridge.spi.errors import (
     TransientError,
     ValidationError,
 )
-from erpbridge.spi.records import Change, Record, WriteMode, WriteOp, WriteOutcome, WriteResult
+from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
 
 __all__ = ["Worker", "error_class_of"]  # error_class_of: from .outcome, kept here for callers
 
 
 log = get_logger("engine.worker")
-
-#: triggers that always write, even a payload equal to the last one written.
-_FORCING_TRIGGERS = frozenset({Trigger.RESYNC.value, Trigger.REPLAY.value, Trigger.RECON.value})
-
-#: re-check a parked job this often while its dependency is missing.
-PARK_RECHECK_S = 5.0
 
 
 async def _idle(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
@@ -280,43 +274,6 @@ class Worker:
                     batch.finished.append(Finished(job, "source_gone"))
         return records
 
-    def _skip_unchanged(
-        self,
-        plan: FlowPlan,
-        mapped: list[tuple[Job, Record, dict[str, object]]],
-        target_ids: Mapping[int, str],
-        batch: BatchOutcome,
-    ) -> list[tuple[Job, Record, dict[str, object]]]:
-        """Skip writes whose payload equals what we last wrote to that target record.
-
-        This is the echo check (DESIGN.md §3.5). It compares at the mapped level, not the
-        raw record: our own write coming back to the other side maps to the payload that
-        side last got, so nothing is written and the loop ends; a real edit, or data the
-        system added itself (an order number, a status), maps to something new and flows.
-        A forced sync (``erpbridge sync --force``), a replay or a recon repair always
-        writes, so a person can force a record back in line.
-        """
-        if not target_ids:
-            return mapped
-        with self.store.connect() as conn:
-            written = load_echo_hashes(
-                conn, plan.target_connection, plan.spec.target.object, set(target_ids.values())
-            )
-        keep = []
-        for job, record, payload in mapped:
-            target_id = target_ids.get(job.id)
-            echo = written.get(target_id) if target_id else None
-            if (
-                echo is not None
-                and job.trigger not in _FORCING_TRIGGERS
-                and fields_hash(payload, sorted(payload)) == echo.hash
-            ):
-                batch.finished.append(Finished(job, "unchanged", target_id, payload))
-                self.metrics.echoes.labels(plan.name).inc()
-            else:
-                keep.append((job, record, payload))
-        return keep
-
     async def _map(
         self, plan: FlowPlan, accepted: list[tuple[Job, Record]], batch: BatchOutcome
     ) -> list[tuple[Job, Record, dict[str, object]]]:
@@ -336,8 +293,15 @@ class Worker:
                     explained = lookups.explain(missing)
                     if not isinstance(explained, MissingReference):
                         raise explained from missing  # a key several records hold
-                    self._park(
-                        plan, job, explained, lookups.to_sync(wanted[job.id], explained), batch
+                    park(
+                        self.store,
+                        self.plans,
+                        self.clock,
+                        plan,
+                        job,
+                        explained,
+                        lookups.to_sync(wanted[job.id], explained),
+                        batch,
                     )
                     continue
             except MappingError as exc:
@@ -359,68 +323,6 @@ class Worker:
                 continue
             mapped.append((job, record, payload))
         return mapped
-
-    def _park(
-        self,
-        plan: FlowPlan,
-        job: Job,
-        exc: MissingReference,
-        missing: set[tuple[str, str]],
-        batch: BatchOutcome,
-    ) -> None:
-        """Wait for referenced records; ask their flows to sync every one that is missing.
-
-        One dependency job per (flow, record) and parked job: the dedup on the version
-        keeps re-checks from queueing it again, and none is queued while one is open.
-        """
-        now = self.clock.now()
-        since = job.waiting_since or now
-        if (now - since).total_seconds() >= plan.policy.dependency_timeout_s:
-            hint = self._dependency_hint(plan, exc)
-            batch.dead.append(
-                (
-                    job,
-                    Attempt("failed", "dependency", str(exc)),
-                    None,
-                    hint,
-                    job.source_snapshot,
-                    None,
-                )
-            )
-            return
-        batch.parked.append((job, now + timedelta(seconds=PARK_RECHECK_S), since, str(exc)))
-        version = f"dependency:{job.flow}:{job.id}"
-        for entity, source_id in sorted(missing):
-            for dep in self.plans.values():
-                if dep.entity == entity and dep.source_connection == plan.source_connection:
-                    change = Change(
-                        object=dep.spec.source.object, record_id=source_id, version=version
-                    )
-                    batch.dependencies.append((dep.name, change))
-
-    def _dependency_hint(self, plan: FlowPlan, exc: MissingReference) -> str:
-        """What to do about a reference that never synced: its own dead letter, if it has one."""
-        if exc.record_id is None:  # a code no source record holds (xref by key)
-            return (
-                f"no {exc.entity} with {exc.key_field} {exc.source_id!r} ever synced: "
-                "create or fix it in the source (or fix this record), then replay"
-            )
-        flows = [
-            dep.name
-            for dep in self.plans.values()
-            if dep.entity == exc.entity and dep.source_connection == plan.source_connection
-        ]
-        with self.store.connect() as conn:
-            found = open_dead_letter(conn, flows, exc.record_id)
-        if found is None:
-            return (
-                f"the referenced {exc.entity} {exc.source_id!r} never synced; sync it, then replay"
-            )
-        flow, error = found
-        return (
-            f"the referenced {exc.entity} {exc.source_id!r} is a dead letter in {flow} "
-            f"({error[:300]}); fix and replay it there, then replay this"
-        )
 
     async def _target_ids(
         self, plan: FlowPlan, mapped: list[tuple[Job, Record, dict[str, object]]]
@@ -465,7 +367,7 @@ class Worker:
             for job, _record, payload in mapped:
                 self._fail(plan, job, exc, batch, job.source_snapshot, payload)
             return
-        mapped = self._skip_unchanged(plan, mapped, target_ids, batch)
+        mapped = skip_unchanged(self.store, self.metrics, plan, mapped, target_ids, batch)
         ops: list[tuple[Job, Record, dict[str, object], WriteOp]] = []
         for job, record, payload in mapped:
             target_id = target_ids.get(job.id)
