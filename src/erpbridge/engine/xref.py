@@ -37,9 +37,21 @@ _CHUNK = 500
 _KEY_CHARS = 255
 
 
-def _insert(conn: Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_update`` on both backends."""
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+def _upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert ``rows``; a row whose ``keys`` exist replaces the ``update`` columns."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: statement.excluded[name] for name in update},
+    )
+    conn.execute(statement, rows)
 
 
 def _lookup(
@@ -113,15 +125,13 @@ def save_xrefs(conn: Connection, key: XrefKey, pairs: Mapping[str, str], now: da
         }
         for source_id, target_id in sorted(pairs.items())
     ]
-    statement = _insert(conn, xref)
-    statement = statement.on_conflict_do_update(
-        index_elements=["entity", "source_connection", "source_id", "target_connection"],
-        set_={
-            "target_id": statement.excluded.target_id,
-            "updated_at": statement.excluded.updated_at,
-        },
+    _upsert(
+        conn,
+        xref,
+        rows,
+        ["entity", "source_connection", "source_id", "target_connection"],
+        ["target_id", "updated_at"],
     )
-    conn.execute(statement, rows)
 
 
 def lookup_source_keys(conn: Connection, ref: KeyRef, values: Iterable[str]) -> dict[str, set[str]]:
@@ -173,15 +183,13 @@ def save_source_keys(
     ]
     if not rows:
         return
-    statement = _insert(conn, xref_keys)
-    statement = statement.on_conflict_do_update(
-        index_elements=["entity", "source_connection", "key_field", "source_id"],
-        set_={
-            "key_value": statement.excluded.key_value,
-            "updated_at": statement.excluded.updated_at,
-        },
+    _upsert(
+        conn,
+        xref_keys,
+        rows,
+        ["entity", "source_connection", "key_field", "source_id"],
+        ["key_value", "updated_at"],
     )
-    conn.execute(statement, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,14 +251,10 @@ def save_echo_hashes(
         }
         for record_id, echo in sorted(hashes.items())
     ]
-    statement = _insert(conn, echo_hashes)
-    statement = statement.on_conflict_do_update(
-        index_elements=["connection", "object", "record_id"],
-        set_={
-            "hash": statement.excluded.hash,
-            "fields": statement.excluded.fields,
-            "version": statement.excluded.version,
-            "written_at": statement.excluded.written_at,
-        },
+    _upsert(
+        conn,
+        echo_hashes,
+        rows,
+        ["connection", "object", "record_id"],
+        ["hash", "fields", "version", "written_at"],
     )
-    conn.execute(statement, rows)
