@@ -24,7 +24,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import Job, JobState
-from erpbridge.engine.queue_pg import enqueue_jobs_pg, finish_jobs_pg, log_attempts_pg
+from erpbridge.engine.queue_json import (
+    DIALECTS,
+    enqueue_jobs_json,
+    finish_jobs_json,
+    log_attempts_json,
+)
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
@@ -157,8 +162,8 @@ def enqueue_changes(
         }
         for c in unique
     ]
-    if conn.dialect.name == "postgresql":
-        inserted: Sequence[Any] = enqueue_jobs_pg(conn, flow, trigger, rows, now)
+    if conn.dialect.name in DIALECTS:
+        inserted: Sequence[Any] = enqueue_jobs_json(conn, flow, trigger, rows, now)
     else:
         statement = (
             _insert(conn)
@@ -442,8 +447,8 @@ def _log_attempts(
     """
     if not items:
         return
-    if conn.dialect.name == "postgresql":
-        log_attempts_pg(
+    if conn.dialect.name in DIALECTS:
+        log_attempts_json(
             conn,
             [
                 (job.id, a.outcome, a.error_class, a.error_message, a.target_call)
@@ -497,9 +502,9 @@ def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now
     """Mark jobs done with their outcome and log the attempts (caller's transaction)."""
     if not finished:
         return
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name in DIALECTS:
         rows = [(f.job.id, f.outcome, f.target_id, f.payload, f.mapping_version) for f in finished]
-        finish_jobs_pg(conn, rows, worker, now)
+        finish_jobs_json(conn, rows, worker, now)
     else:
         _finish_each(conn, finished, worker, now)
     _log_attempts(
