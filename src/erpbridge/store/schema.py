@@ -120,7 +120,6 @@ jobs = sa.Table(
     ),
     sa.UniqueConstraint("flow", "source_id", "source_version"),
     sa.Index(None, "state", "id"),
-    sa.Index(None, "flow", "source_id"),
 )
 
 attempts = sa.Table(
