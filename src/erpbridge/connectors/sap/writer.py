@@ -138,17 +138,35 @@ def write_result(
             error.hint = delivered_hint(plan)
         return WriteResult(plan.op.ref, WriteOutcome.FAILED, plan.target_id, error=error)
     answer = answers[0]
-    wire = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
     if plan.outcome is WriteOutcome.CREATED:
         # Only the new record's id and version are needed, not its lines as records.
         try:
-            target_id, version = created_identity(entity_set, decode_d(wire, entity_set.name))
+            target_id, version = created_identity(entity_set, _created_d(answer, entity_set))
         except ConnectorError as exc:
             return WriteResult(plan.op.ref, WriteOutcome.FAILED, error=exc)
         return WriteResult(plan.op.ref, WriteOutcome.CREATED, target_id, version)
     # Item requests after the header move its ETag on: the header's answer is stale then.
     version = answer.headers.get("etag") if len(answers) == 1 else None
     return WriteResult(plan.op.ref, plan.outcome, plan.target_id, version)
+
+
+def _created_d(answer: PartAnswer, entity_set: EntitySetSchema) -> Mapping[str, object]:
+    """The ``d`` object of a create's answer part.
+
+    The usual answer (JSON with a ``d`` object) is read straight from the part's bytes;
+    anything else goes through :func:`decode_d`, which says what is wrong with it (building
+    an ``httpx.Response`` per part only for that cost a tenth of a write's CPU).
+    """
+    if "json" in answer.headers.get("content-type", ""):
+        try:
+            body = orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            body = None
+        data = body.get("d") if isinstance(body, dict) else None
+        if isinstance(data, dict):
+            return data
+    wire = httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+    return decode_d(wire, entity_set.name)
 
 
 _DELIVERED = ("B", "C")  # delivery / billing status: B partly, C completely (reference §7)

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 __all__ = ["Body", "Document", "DocumentStore"]
 
 #: a stored record's fields, JSON-ready.
@@ -45,6 +47,22 @@ class Document:
     body: Body
     modstamp: str
     deleted: bool = False
+
+
+def _dumps(body: Body) -> str:
+    """JSON text of a body: orjson (a simulator writes through on every request), the
+    standard library for what orjson refuses (an integer wider than 64 bits)."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(body, ensure_ascii=False)
+
+
+def _loads(text: str) -> Body:
+    try:
+        return orjson.loads(text)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:  # NaN written by an older simulator's json.dumps
+        return json.loads(text)  # type: ignore[no-any-return]
 
 
 class DocumentStore:
@@ -88,10 +106,7 @@ class DocumentStore:
 
     def put_many(self, docs: Iterable[Document]) -> None:
         """Insert or replace documents in one transaction."""
-        rows = [
-            (d.object, d.id, d.modstamp, int(d.deleted), json.dumps(d.body, ensure_ascii=False))
-            for d in docs
-        ]
+        rows = [(d.object, d.id, d.modstamp, int(d.deleted), _dumps(d.body)) for d in docs]
         with self.transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO documents (object, id, modstamp, deleted, body)"
@@ -119,7 +134,7 @@ class DocumentStore:
                 )
             rows = cur.fetchall()
         for obj, id_, modstamp, deleted, body in rows:
-            yield Document(obj, id_, json.loads(body), modstamp, bool(deleted))
+            yield Document(obj, id_, _loads(body), modstamp, bool(deleted))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         """A meta value (counter, flag), or ``default``."""

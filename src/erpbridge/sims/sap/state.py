@@ -50,6 +50,8 @@ class SapState:
         self.sets = _all_sets()
         self.tables: dict[str, dict[Key, Row]] = {name: {} for name in self.sets}
         self._indexes: dict[tuple[str, tuple[str, ...]], dict[Key, set[Key]]] = {}
+        #: the same indexes by set, for the write path
+        self._set_indexes: dict[str, list[tuple[tuple[str, ...], dict[Key, set[Key]]]]] = {}
         self._undo: dict[tuple[str, Key], Row | None] | None = None
         self.counters: dict[str, int] = {}
 
@@ -90,6 +92,7 @@ class SapState:
             for key, row in self.tables[set_name].items():
                 index.setdefault(tuple(str(row.get(p) or "") for p in props), set()).add(key)
             self._indexes[(set_name, props)] = index
+            self._set_indexes.setdefault(set_name, []).append((props, index))
         return index
 
     # --- writing ------------------------------------------------------------------
@@ -142,9 +145,7 @@ class SapState:
     def _place(self, set_name: str, key: Key, row: Row | None) -> None:
         table = self.tables[set_name]
         old = table.get(key)
-        for (index_set, props), index in self._indexes.items():
-            if index_set != set_name:
-                continue
+        for props, index in self._set_indexes.get(set_name, ()):
             if old is not None:
                 index.get(tuple(str(old.get(p) or "") for p in props), set()).discard(key)
             if row is not None:
@@ -197,4 +198,5 @@ class SapState:
             if raw is not None:
                 self.counters[name] = int(raw)
         self._indexes.clear()
+        self._set_indexes.clear()
         return found
