@@ -408,9 +408,21 @@ def claim_jobs(
             attempts=jobs.c.attempts + 1,
             updated_at=now,
         )
-        .returning(*jobs.c)
+        .returning(*_JOB_COLUMNS)
     ).all()
     return sorted((_job(row) for row in rows), key=lambda job: job.id)
+
+
+#: the columns a :class:`Job` is made of (a claim returns only these: every datetime
+#: column left out is one parse fewer per claimed job)
+_JOB_COLUMNS = tuple(
+    jobs.c[name]
+    for name in (
+        "id", "flow", "source_id", "source_version", "source_stamp", "kind", "trigger",
+        "attempts", "source_snapshot", "mapped_payload", "waiting_since", "created_at",
+        "held_at", "released_by",
+    )
+)  # fmt: skip
 
 
 def job_from_row(row: Any) -> Job:
