@@ -5,7 +5,8 @@ Services (reference §2): ``Kingdee.BOS.WebApi.ServicesStub.AuthService.<Method>
 ``Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.<Op>`` (Save, BatchSave, Draft,
 View, ExecuteBillQuery, BillQuery, Submit, Audit, UnAudit, CancelAssign, Delete,
 QueryBusinessInfo,
-ExcuteOperation Forbid/Enable, Cancel).
+ExcuteOperation Forbid/Enable, Cancel, YLMRPClose/YLUnMRPClose). Simulator control (not
+Kingdee): ``POST /sim/stock-out`` books an outbound quantity on a sales order row.
 Every answer of a known service is HTTP 200, business errors included
 (``IsSuccess: false``); an unknown data centre is the one non-200 (``Fail to verify
 thirty passport``), as observed. Bodies are accepted in the three shapes clients send:
@@ -25,7 +26,8 @@ from starlette.types import Receive, Scope, Send
 
 from erpbridge.sims.kingdee.auth import AuthRefusedError, Session, SessionBook
 from erpbridge.sims.kingdee.describe import business_info
-from erpbridge.sims.kingdee.forms import FormDef, find_form
+from erpbridge.sims.kingdee.entries import close_rows, stock_out
+from erpbridge.sims.kingdee.forms import FORMS, FormDef, find_form
 from erpbridge.sims.kingdee.login import login
 from erpbridge.sims.kingdee.query import BillQuery, view_of
 from erpbridge.sims.kingdee.rules import Rules, SaveOptions, StatusOp
@@ -50,6 +52,8 @@ SUFFIX = ".common.kdsvc"
 FORM_SERVICE = "kingdee.bos.webapi.servicesstub.dynamicformservice."
 AUTH_SERVICE = "kingdee.bos.webapi.servicesstub.authservice."
 SESSION_COOKIE = "kdservice-sessionid"
+#: simulator control: book an outbound quantity on a sales order row (not a Kingdee API).
+STOCK_OUT_PATH = "/sim/stock-out"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -103,6 +107,8 @@ class KingdeeSimApp:
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
+        if path == STOCK_OUT_PATH:
+            return await self._stock_out(request)
         if not (path.startswith(BASE_PATH) and path.endswith(SUFFIX)):
             return PlainTextResponse("The resource cannot be found.", status_code=404)
         if request.method != "POST":
@@ -132,6 +138,30 @@ class KingdeeSimApp:
                 }
             )
         return PlainTextResponse("The resource cannot be found.", status_code=404)
+
+    async def _stock_out(self, request: Request) -> Response:
+        """Simulator control (not a Kingdee API): ``POST /sim/stock-out`` with
+        ``{"BillNo", "EntryId", "Qty"}`` books an outbound quantity on a sales order row,
+        as an audited 销售出库单 would (entries.py). Needs a live session or signed headers."""
+        if request.method != "POST":
+            return PlainTextResponse("The HTTP verb used is not allowed.", status_code=405)
+        try:
+            session, new_id = self._session_of(request)
+        except AuthRefusedError:
+            session, new_id = None, None
+        if session is None:
+            return json_response(session_lost())
+        headers = {"Set-Cookie": f"{SESSION_COOKIE}={new_id}; path=/"} if new_id else None
+        try:
+            body = _parse_body(await request.body())
+            form = FORMS["sal_saleorder"]
+            row = stock_out(self.state, form, body)
+        except BusinessError as exc:
+            return json_response(self._error_answer("stockout", exc), headers)
+        success = SuccessItem(row[form.pk], str(row.get(form.number_key)))
+        return json_response(
+            {"Result": {"ResponseStatus": response_status(successes=[success])}}, headers
+        )
 
     # --- authentication ------------------------------------------------------------
 
@@ -315,15 +345,19 @@ class KingdeeSimApp:
         return {"Result": {"ResponseStatus": response_status(failed, done, code)}}
 
     def _operation(self, call: _Call) -> object:
-        """ExcuteOperation: Forbid/Enable of base data, Cancel (作废) of sales orders (other
-        opNumbers [UNSURE])."""
+        """ExcuteOperation: Forbid/Enable of base data, Cancel (作废) of sales orders, and
+        YLMRPClose/YLUnMRPClose (行关闭 of sales order rows, UNSURE; entries.py)."""
         form, data = self._form(call), self._data(call)
         op_number = str(lower_keys(call.body).get("opnumber") or "").strip().lower()
-        if op_number not in ("forbid", "enable", "cancel"):
+        if op_number not in ("forbid", "enable", "cancel", "ylmrpclose", "ylunmrpclose"):
             message = (
-                f"操作“{op_number or '(空)'}”不存在或模拟器不支持（支持 Forbid、Enable、Cancel）"
+                f"操作“{op_number or '(空)'}”不存在或模拟器不支持"
+                "（支持 Forbid、Enable、Cancel、YLMRPClose、YLUnMRPClose）"
             )
             raise BusinessError(message, "opNumber", MsgCode.BAD_REQUEST)
+        if op_number in ("ylmrpclose", "ylunmrpclose"):  # 行关闭 / 行反关闭 (entries.py)
+            done, failed, code = close_rows(self.state, form, data, close=op_number == "ylmrpclose")
+            return {"Result": {"ResponseStatus": response_status(failed, done, code)}}
         targets = self.rules.targets(form, data)
         if op_number == "cancel":
             done, failed, code = self.rules.cancel(form, targets)

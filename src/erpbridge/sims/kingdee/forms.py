@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "FORMS",
+    "LINE_REFERENCE",
     "EntryDef",
     "FieldDef",
     "FieldKind",
@@ -24,6 +25,9 @@ __all__ = [
     "FormDef",
     "find_form",
 ]
+
+#: the 二开 entry field of SAL_SaleOrder that carries the CRM line id (a stand-in name).
+LINE_REFERENCE = "F_EB_CrmEntryId"
 
 
 class FieldKind(enum.StrEnum):
@@ -219,6 +223,13 @@ _SO_ENTRY = EntryDef(
         _f("FAllAmount", N, "价税合计", read_only=True),
         _f("FDeliveryDate", D, "要货日期"),
         _f("FEntryNote", T, "备注"),
+        # 累计出库数量 and 业务关闭 (A 正常, B 业务关闭) are K/3 Cloud's own entry fields,
+        # maintained by 销售出库单 and the row close operation (YLMRPClose).
+        _f("FStockOutQty", N, "累计出库数量", read_only=True),
+        _f("FMrpCloseStatus", S, "业务关闭", read_only=True),
+        # A customer (二开) field as a tenant adds it in BOS to carry the CRM line id
+        # (reference §6 suggests F_XXX_ExtId): a stand-in, not a standard Kingdee field.
+        _f(LINE_REFERENCE, T, "CRM行标识"),
     ),
 )
 

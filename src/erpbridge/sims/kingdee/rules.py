@@ -3,7 +3,9 @@
 What the simulator enforces, copied from K/3 Cloud (reference §2, §7):
 - ``Model`` with no primary key (or 0) creates; an existing key updates, merging the
   given fields into the stored bill; ``NeedUpDateFields`` limits what an update touches;
-  ``IsDeleteEntry`` (default true) drops entry rows the model does not name.
+  ``IsDeleteEntry`` (default true) drops entry rows the model does not name; a row
+  given with its ``FEntryID`` is that row updated, one without is a new row (entries.py:
+  a row something went out against is neither dropped nor cut below what went out).
 - References are written as ``{"FNumber": "C001"}`` (``FNUMBER`` too) and must exist.
 - Numbers (FNumber / FBillNo) are unique per form; an empty number gets the next one.
 - FDocumentStatus: Save makes A (a re-saved D stays D); Submit A/D → B; Audit B → C;
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from erpbridge.sims.kingdee.entries import CLOSE_FIELD, check_kept, check_removed
 from erpbridge.sims.kingdee.forms import FORMS, EntryDef, FieldDef, FormDef
 from erpbridge.sims.kingdee.state import KingdeeState, Row
 from erpbridge.sims.kingdee.values import as_pk, coerce_value, compute, default_of, is_empty
@@ -242,8 +245,9 @@ class Rules:
     ) -> list[Row]:
         if not isinstance(given, list):
             raise BusinessError(f"单据体 {entry.key} 应为数组", entry.key)
-        lines = current if isinstance(current, list) else []
-        old: dict[object, Row] = {r[entry.id_key]: r for r in lines if isinstance(r, dict)}
+        lines = [r for r in current if isinstance(r, dict)] if isinstance(current, list) else []
+        old: dict[object, Row] = {r[entry.id_key]: r for r in lines}
+        seq_of = {r[entry.id_key]: n for n, r in enumerate(lines, start=1)}
         fields = {f.key.lower(): f for f in entry.fields}
         kept: dict[object, Row] = {} if options.is_delete_entry else dict(old)
         out: list[Row] = []
@@ -264,6 +268,8 @@ class Rules:
             else:
                 line = {f.key: default_of(f) for f in entry.fields}
                 line[entry.id_key] = self.state.next_id("entry")
+                if CLOSE_FIELD in line:
+                    line[CLOSE_FIELD] = "A"
             for key, value in values.items():
                 field = fields.get(key)
                 if field is None or field.read_only:
@@ -271,9 +277,14 @@ class Rules:
                 if only and is_existing and key not in only:
                     continue
                 line[field.key] = self._coerce(field, value, row=index + 1)
+            if is_existing:
+                check_kept(entry, seq_of[line[entry.id_key]], old[line[entry.id_key]], line)
             kept.pop(line[entry.id_key], None)
             out.append(line)
-        return [*kept.values(), *out] if not options.is_delete_entry else out
+        if options.is_delete_entry:
+            check_removed(entry, lines, {line[entry.id_key] for line in out})
+            return out
+        return [*kept.values(), *out]
 
     def _coerce(self, field: FieldDef, value: object, row: int = 0) -> object:
         where = f"第{row}行" if row else ""
