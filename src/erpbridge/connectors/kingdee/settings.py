@@ -47,6 +47,14 @@ class KingdeeSettings(ConnectionSettings):
         unaudit_to_update: an update of an audited record (which K/3 Cloud refuses)
             un-audits it, saves, and submits and audits it again. Default off: the
             refusal comes back as a validation error with Kingdee's message.
+        line_references: per form, per entry, the entry field that carries the CRM line
+            id (K/3 Cloud has none as standard; a tenant adds a 二开 text field), e.g.
+            ``{"SAL_SaleOrder": {"FSaleOrderEntry": "F_XXX_CrmEntryId"}}``. An update of
+            such an entry is matched row by row (``FEntryID`` kept, rows added and
+            removed; lines.py). Default none: the lines given replace the bill's rows.
+        close_removed_lines: a removed line that already went out (已出库) is closed
+            (行关闭, ExcuteOperation ``YLMRPClose``, an opNumber the reference does not
+            list: UNSURE) instead of being a dead letter. Default off.
         forms: the forms (objects) describe() reports.
         read_filters: an extra FilterString per form ANDed into read_changes
             (e.g. ``{"SAL_SaleOrder": "FDocumentStatus='C'"}`` to read audited bills only).
@@ -66,6 +74,8 @@ class KingdeeSettings(ConnectionSettings):
     overlap_s: float = Field(default=60.0, ge=0)
     submit_and_audit: bool = False
     unaudit_to_update: bool = False
+    line_references: dict[str, dict[str, str]] = Field(default_factory=dict)
+    close_removed_lines: bool = False
     forms: tuple[str, ...] = DEFAULT_FORMS
     read_filters: dict[str, str] = Field(default_factory=dict)
     ca_file: str | None = None

@@ -9,6 +9,9 @@
   server transaction, so a half-failed call never leaves a bill saved but unapproved.
 - A write whose ``FCancelStatus`` is ``B`` cancels the bill (作废, cancel.py) instead of
   saving it.
+- An update whose lines go to an entry with a ``line_references`` field is matched row by
+  row to the bill as read (``FEntryID`` for kept rows, new rows without, removed rows
+  left out; lines.py, line_writes.py).
 - ``unaudit_to_update``: K/3 Cloud refuses to save an audited record (MsgCode 11). With
   this option the writer un-audits such records, saves them, and submits and audits them
   again; if re-approval fails the result is a ``ConflictError`` saying the data is saved
@@ -26,6 +29,7 @@ from erpbridge.connectors.kingdee.cancel import CANCEL_FIELD, cancel_bills, is_c
 from erpbridge.connectors.kingdee.client import KingdeeClient, response_status
 from erpbridge.connectors.kingdee.describe import FormInfo
 from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
+from erpbridge.connectors.kingdee.line_writes import explain_line_error, update_lines
 from erpbridge.connectors.kingdee.settings import KingdeeSettings
 from erpbridge.spi.errors import (
     ConflictError,
@@ -37,7 +41,7 @@ from erpbridge.spi.errors import (
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome, WriteResult
 from erpbridge.spi.schema import Field, FieldType
 
-__all__ = ["Writer", "errors_of", "successes_of"]
+__all__ = ["PendingSave", "Writer", "errors_of", "successes_of"]
 
 #: the MsgCode of a refusal because of the bill's state (audited, submitted).
 STATE_CODE = 11
@@ -109,15 +113,20 @@ def chunks(items: Sequence[object], size: int) -> Iterator[list[object]]:
         yield list(items[start : start + size])
 
 
-class _Save:
-    """One op bound for BatchSave."""
+class PendingSave:
+    """One op bound for BatchSave (``planned``/``delivered``/``number``: lines.py)."""
 
-    __slots__ = ("index", "is_update", "model")
+    __slots__ = ("delivered", "index", "is_update", "model", "number", "planned")
 
     def __init__(self, index: int, model: Model, is_update: bool) -> None:
         self.index = index
         self.model = model
         self.is_update = is_update
+        #: entry keys whose rows were matched to the bill's (FEntryIDs sent).
+        self.planned: list[str] = []
+        #: rows that went out which this save deletes or changes (seq, material, qty).
+        self.delivered: list[tuple[int, str, str]] = []
+        self.number = ""
 
 
 class Writer:
@@ -137,7 +146,7 @@ class Writer:
     async def write(self, info: FormInfo, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """One result per op, in order; per-record failures are results, not raised."""
         results: list[WriteResult | None] = [None] * len(ops)
-        saves: list[_Save] = []
+        saves: list[PendingSave] = []
         deletes: list[tuple[int, str]] = []
         cancels: list[tuple[int, str | None]] = []
         existing = await self._existing_for_upserts(info, ops)
@@ -158,10 +167,11 @@ class Writer:
                 model = to_model(info, fields)
                 if target is not None:
                     model[info.pk] = int(target) if target.isdigit() else target
-                saves.append(_Save(index, model, target is not None))
+                saves.append(PendingSave(index, model, target is not None))
             except ConnectorError as exc:
                 results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=exc)
         size = self.settings.limits.batch_size or 100
+        saves = await update_lines(self, info, ops, saves, results)
         for batch in chunks(saves, size):
             await self._batch_save(info, ops, batch, results)  # type: ignore[arg-type]
         for batch in chunks(deletes, size):
@@ -195,7 +205,7 @@ class Writer:
         self,
         info: FormInfo,
         ops: Sequence[WriteOp],
-        batch: list[_Save],
+        batch: list[PendingSave],
         results: list[WriteResult | None],
         *,
         auto_audit: bool | None = None,
@@ -217,14 +227,14 @@ class Writer:
         if status is None:
             raise ConnectorError("BatchSave 的回答缺少 ResponseStatus", system=SYSTEM, object=form)
         done, failed = successes_of(status), _by_dindex(status)
-        refused: list[_Save] = []
+        refused: list[PendingSave] = []
         for dindex, save in enumerate(batch):
             op = ops[save.index]
             if dindex in done:
                 outcome = WriteOutcome.UPDATED if save.is_update else WriteOutcome.CREATED
                 results[save.index] = WriteResult(op.ref, outcome, target_id=done[dindex])
                 continue
-            error = _error_for(status, failed, dindex, form)
+            error = explain_line_error(info, save, _error_for(status, failed, dindex, form))
             results[save.index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
             if save.is_update and error.status == STATE_CODE:
                 refused.append(save)
@@ -235,7 +245,7 @@ class Writer:
         self,
         info: FormInfo,
         ops: Sequence[WriteOp],
-        refused: list[_Save],
+        refused: list[PendingSave],
         results: list[WriteResult | None],
     ) -> None:
         """UnAudit, save, then Submit and Audit again (the option ``unaudit_to_update``).
@@ -253,7 +263,7 @@ class Writer:
             return
         await self._batch_save(info, ops, unaudited, results, auto_audit=False, may_unaudit=False)
         pending = unaudited
-        submitted: list[_Save] = []
+        submitted: list[PendingSave] = []
         for op_name in ("Submit", "Audit"):
             if not pending:
                 break
@@ -276,7 +286,7 @@ class Writer:
             await self._status_op_or_errors(info, "CancelAssign", submitted)
 
     async def _status_op_or_errors(
-        self, info: FormInfo, op: str, saves: list[_Save]
+        self, info: FormInfo, op: str, saves: list[PendingSave]
     ) -> tuple[list[int], dict[int, ConnectorError]]:
         """``_status_op`` on these records; a failed call is an error for each of them
         (the records stay where they are; the caller reports it)."""
@@ -410,9 +420,12 @@ def _update_keys(info: FormInfo, model: Model) -> list[str]:
     for key, value in model.items():
         if key == info.pk:
             continue
-        if key in info.entries and isinstance(value, list):
+        entry = info.entries.get(key)
+        if entry is not None and isinstance(value, list):
             keys.append(key)
-            keys += [k for line in value if isinstance(line, dict) for k in line]
+            keys += [
+                k for line in value if isinstance(line, dict) for k in line if k != entry.id_key
+            ]
         elif isinstance(value, dict) and info.header_field(key) is None:
             keys += list(value)  # a sub-head: its fields are listed, not the sub-head key
         else:
