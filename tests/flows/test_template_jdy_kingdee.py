@@ -458,6 +458,90 @@ async def test_cancelled_jdy_order_cancels_the_kingdee_bill(tmp_path: Path) -> N
             await close(bridge)
 
 
+async def _stock_out(bridge: Bridge, number: str, entry_id: object, qty: float) -> None:
+    """金蝶's warehouse ships ``qty`` of a row (the simulator's stand-in for a 销售出库单)."""
+    entry = bridge.sims["kingdee"].entry
+    base = str(entry["base_url"])
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        login = await http.post(
+            "Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser.common.kdsvc",
+            json={
+                "parameters": [
+                    entry["acct_id"],
+                    entry["username"],
+                    entry["password"],
+                    entry["lcid"],
+                ]
+            },
+        )
+        assert login.json()["LoginResultType"] == 1, login.text
+        answer = await http.post(  # at the server's root, not under /k3cloud/
+            base.removesuffix("k3cloud/") + "sim/stock-out",
+            json={"BillNo": number, "EntryId": entry_id, "Qty": qty},
+        )
+    assert answer.json()["Result"]["ResponseStatus"]["IsSuccess"] is True, answer.text
+
+
+def _jdy_lines(record_fields: dict[str, object]) -> Lines:
+    """The 订单明细 rows of a 简道云 order as an update sends them back (``_id`` kept)."""
+    return [dict(row) for row in cast(Lines, record_fields[w(305)])]
+
+
+async def test_changed_jdy_order_lines_update_the_audited_kingdee_rows(tmp_path: Path) -> None:
+    """Quantity changed, line added, line removed in 简道云 → the same 金蝶 rows changed,
+    one added, one deleted (un-audited, saved, audited again); a removed line that went
+    out is one dead letter with 金蝶's text and what to do."""
+    with running_template("jdy-kingdee", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            code, number = f"E2E-{tag}", f"SOE2E{tag}"
+            customer = await _jdy_customer(bridge, code, f"无锡 E2E 行变更有限公司 {tag}")
+            order = await _jdy_order(bridge, number, code)
+            await bridge.sync("customers-to-kingdee", ids=[customer])
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            jdy_rows = _jdy_lines(dict((await bridge.get("jdy", ORDER, order)).fields))
+            rows = {str(r["F_EB_CrmEntryId"]): r for r in cast(Lines, bill["FSaleOrderEntry"])}
+            assert sorted(rows) == sorted(str(r["_id"]) for r in jdy_rows)  # CRM line ids
+            motor, _sensor = jdy_rows  # M-1001 x 3, M-1004 x 10
+            motor_entry = rows[str(motor["_id"])]["FEntryID"]
+
+            # 3 → 5 motors, the sensors removed, 2 M-1003 added.
+            motor[w(353)] = 5
+            added = {w(351): "M-1003", w(352): "PLC", w(353): 2, w(354): 900, w(355): 0.13}
+            added[w(357)] = motor[w(357)]
+            await bridge.update("jdy", ORDER, order, {w(305): [motor, added]})
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            assert bridge.outcomes("orders-to-kingdee")[-1] == (order, "updated")
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert bill["FDocumentStatus"] == "C"  # un-audited, saved, audited again
+            now = sorted(
+                (str(r["FMaterialId"]), Decimal(str(r["FQty"])), r["FEntryID"] == motor_entry)
+                for r in cast(Lines, bill["FSaleOrderEntry"])
+            )
+            assert now == [("WL00001", Decimal(5), True), ("WL00003", Decimal(2), False)]
+            assert Decimal(str(bill["FBillAllAmount"])) == Decimal(5 * 1250 + 2 * 900)
+            assert bridge.dead_letters() == []
+
+            # 金蝶 ships 2 of the 5 motors; the CRM then removes the motor line.
+            await _stock_out(bridge, number, motor_entry, 2)
+            jdy_rows = _jdy_lines(dict((await bridge.get("jdy", ORDER, order)).fields))
+            plc = next(r for r in jdy_rows if r[w(351)] == "M-1003")
+            await bridge.update("jdy", ORDER, order, {w(305): [plc]})
+            await bridge.sync("orders-to-kingdee", ids=[order])
+            [(flow, source, message)] = bridge.dead_letters()
+            assert (flow, source) == ("orders-to-kingdee", order)
+            assert "已出库" in message  # 金蝶's own refusal
+            [hint] = bridge.dead_letter_hints()
+            assert f"金蝶销售订单 {number} 的第1行（物料 WL00001）已出库 2，" in hint
+            assert "行关闭" in hint and "销售退货" in hint
+            bill = await _one(bridge, "kingdee", "SAL_SaleOrder", "FBillNo", number)
+            assert bill["FDocumentStatus"] == "C"  # audited again, nothing changed
+            assert len(cast(Lines, bill["FSaleOrderEntry"])) == 2
+        finally:
+            await close(bridge)
+
+
 async def test_order_over_credit_is_held_flagged_then_released_by_credit_approval(
     tmp_path: Path,
 ) -> None:
