@@ -238,3 +238,36 @@ async def test_without_line_references_the_lines_replace_the_rows(
 
     assert result.outcome is WriteOutcome.UPDATED, result.error
     assert [(r["FEntryID"] == first, r["FQty"]) for r in _rows(sim_state, fid)] == [(False, 4.0)]
+
+
+async def test_a_refused_row_close_is_a_dead_letter_with_kingdees_text_and_nothing_saved(
+    connect: ConnectorFactory, sim_state: KingdeeState
+) -> None:
+    kingdee = connect(**LINE_SETTINGS, close_removed_lines=True)
+    fid = await _create(kingdee, "SOLA", _line("WL00001", 3, "L1"), _line("WL00002", 4, "L2"))
+    _ship(sim_state, fid, _rows(sim_state, fid)[0]["FEntryID"], 1)
+    bill = sim_state.copy_of(_bill(sim_state, fid))
+    bill["FDocumentStatus"] = "D"  # un-audited in 金蝶 after shipping: rows cannot be closed
+    sim_state.put(FORMS["sal_saleorder"], bill)
+
+    result = await _update(kingdee, fid, _line("WL00002", 9, "L2"))
+
+    assert result.outcome is WriteOutcome.FAILED and result.error is not None
+    assert "未审核" in result.error.message and "行关闭" in result.error.message
+    assert result.error.hint is not None and "行关闭也被拒绝" in result.error.hint
+    assert [(r[REF], r["FQty"]) for r in _rows(sim_state, fid)] == [("L1", 3.0), ("L2", 4.0)]
+
+
+async def test_a_refused_unaudit_is_named_in_the_dead_letter(
+    connect: ConnectorFactory, sim_state: KingdeeState
+) -> None:
+    bill = next(r for r in sim_state.tables[FORM].values() if r["FDocumentStatus"] == "B")
+
+    result = await _write(
+        connect(**LINE_SETTINGS),
+        WriteOp(WriteMode.UPDATE, {"FNote": "改"}, target_id=str(bill["FID"])),
+    )
+
+    assert isinstance(result.error, ValidationError)
+    assert "不允许修改" in result.error.message  # the save's refusal
+    assert "反审核失败" in result.error.message and "不能反审核" in result.error.message

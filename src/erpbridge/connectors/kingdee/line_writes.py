@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from erpbridge.connectors.kingdee.client import response_status
 from erpbridge.connectors.kingdee.describe import FormInfo
-from erpbridge.connectors.kingdee.errors import SYSTEM, classify_items
+from erpbridge.connectors.kingdee.errors import SYSTEM
 from erpbridge.connectors.kingdee.lines import delivered_hint, plan_entry
 from erpbridge.spi.errors import ConflictError, ConnectorError, ValidationError
 from erpbridge.spi.records import Record, WriteOp, WriteOutcome, WriteResult
@@ -125,39 +124,22 @@ async def _close_rows(
     results: list[WriteResult | None],
 ) -> set[int]:
     """行关闭 of removed rows that went out, one item per bill; the op indexes it failed."""
-    form = info.schema.name
+    ids = [str(save.model[info.pk]) for save, _ in closing]
     items = [
-        {"Id": save.model[info.pk], "EntryIds": ",".join(str(i) for i in ids)}
-        for save, ids in closing
+        {"Id": save.model[info.pk], "EntryIds": ",".join(str(i) for i in entry_ids)}
+        for save, entry_ids in closing
     ]
-    body = {"formid": form, "opNumber": ROW_CLOSE_OP, "data": {"PkEntryIds": items}}
-    answer = await writer.client.form_call("ExcuteOperation", body, form=form)
-    status = response_status(answer) or {}
-    done = {i.get("DIndex", 0) for i in _list(status.get("SuccessEntitys"))}
-    errors = _list(status.get("Errors"))
-    failed: set[int] = set()
-    for dindex, (save, _) in enumerate(closing):
-        if dindex in done:
-            continue
-        own = [e for e in errors if e.get("DIndex", 0) == dindex] or errors
-        error = (
-            classify_items(own, status.get("MsgCode"), form=form)
-            if own
-            else ConnectorError(
-                f"金蝶的回答中没有第{dindex + 1}张单据的行关闭结果", system=SYSTEM, object=form
-            )
-        )
+    _, errors = await writer.status_op(
+        info, "ExcuteOperation", ids, op_number=ROW_CLOSE_OP, data={"PkEntryIds": items}
+    )
+    for dindex, error in errors.items():
+        save = closing[dindex][0]
         error.hint = error.hint or (
-            f"金蝶{info.schema.label or form} {save.number} 的已出库行不能删除，行关闭也被拒绝："
-            "请在金蝶中对该行做行关闭（业务关闭）或做销售退货；处理后放弃这条死信"
+            f"金蝶{info.schema.label or info.schema.name} {save.number} 的已出库行不能删除，"
+            "行关闭也被拒绝：请在金蝶中对该行做行关闭（业务关闭）或做销售退货；处理后放弃这条死信"
         )
         results[save.index] = WriteResult(ops[save.index].ref, WriteOutcome.FAILED, error=error)
-        failed.add(save.index)
-    return failed
-
-
-def _list(value: object) -> list[Mapping[str, object]]:
-    return [i for i in value if isinstance(i, Mapping)] if isinstance(value, list) else []
+    return {closing[d][0].index for d in errors}
 
 
 def explain_line_error(info: FormInfo, save: PendingSave, error: ConnectorError) -> ConnectorError:

@@ -257,8 +257,13 @@ class Writer:
         like any unapproved one (and ``submit_and_audit`` approves it in that call).
         """
         ids = [str(s.model[info.pk]) for s in refused]
-        ok, _ = await self.status_op(info, "UnAudit", ids)
-        unaudited = [refused[d] for d in ok]  # the others keep their original error
+        ok, unaudit_errors = await self.status_op(info, "UnAudit", ids)
+        for dindex, unaudit_error in unaudit_errors.items():
+            # The others keep their original error, with 金蝶's reason for refusing the
+            # UnAudit (downstream documents, 下游单据), so the dead letter says why.
+            save = refused[dindex]
+            _add_reason(results, save.index, f"反审核失败：{unaudit_error.message}")
+        unaudited = [refused[d] for d in ok]
         if not unaudited:
             return
         await self._batch_save(info, ops, unaudited, results, auto_audit=False, may_unaudit=False)
@@ -296,12 +301,24 @@ class Writer:
             return [], dict.fromkeys(range(len(saves)), exc)
 
     async def status_op(
-        self, info: FormInfo, op: str, ids: list[str], *, op_number: str | None = None
+        self,
+        info: FormInfo,
+        op: str,
+        ids: list[str],
+        *,
+        op_number: str | None = None,
+        data: Mapping[str, object] | None = None,
     ) -> tuple[list[int], dict[int, ConnectorError]]:
         """Run Submit/Audit/UnAudit/CancelAssign/Delete on ``ids``, or ``ExcuteOperation``
-        with ``op_number`` (``Cancel``); (DIndexes done, errors by DIndex)."""
+        with ``op_number`` (``Cancel``, ``YLMRPClose``); (DIndexes done, errors by DIndex).
+
+        ``data`` replaces the default ``{"Ids": …}`` (row operations send ``PkEntryIds``,
+        one item per id of ``ids``)."""
         form = info.schema.name
-        body: dict[str, object] = {"formid": form, "data": {"Ids": ",".join(ids)}}
+        body: dict[str, object] = {
+            "formid": form,
+            "data": dict(data) if data is not None else {"Ids": ",".join(ids)},
+        }
         if op_number is not None:
             body["opNumber"] = op_number
         answer = await self.client.form_call(op, body, form=form)
@@ -330,6 +347,35 @@ class Writer:
                 results[index] = WriteResult(op.ref, WriteOutcome.UNCHANGED, target_id=target)
             else:
                 results[index] = WriteResult(op.ref, WriteOutcome.FAILED, error=error)
+
+
+def _add_reason(results: list[WriteResult | None], index: int, reason: str) -> None:
+    """Append ``reason`` to the failed result at ``index`` (same class, field and hint)."""
+    result = results[index]
+    error = result.error if result is not None else None
+    if result is None or error is None:
+        return
+    message = f"{error.message}；{reason}"
+    if isinstance(error, ValidationError):
+        error = ValidationError(
+            message,
+            field=error.field,
+            system=error.system,
+            object=error.object,
+            raw=error.raw,
+            status=error.status,
+            hint=error.hint,
+        )
+    else:
+        error = type(error)(
+            message,
+            system=error.system,
+            object=error.object,
+            raw=error.raw,
+            status=error.status,
+            hint=error.hint,
+        )
+    results[index] = WriteResult(result.ref, result.outcome, result.target_id, error=error)
 
 
 # --- models -------------------------------------------------------------------------
