@@ -13,7 +13,8 @@ The same framework serves the trading community resources (``hubOrganizations``)
 Simulator controls (not part of Oracle), with the same Basic auth: ``POST /sim/tick`` runs
 one business day (days.py); ``POST /sim/receivables`` with ``{"auto_accounts": false}``
 stops the sandbox's Receivables clerk from opening accounts for new parties (a real pod's
-REST behaviour), with ``{"open_accounts": true}`` makes it open the missing ones (parties.py).
+REST behaviour), with ``{"open_accounts": true}`` makes it open the missing ones (parties.py);
+``POST /sim/credit`` sets an account's overall credit limit (the credit resource is read-only).
 """
 
 from __future__ import annotations
@@ -111,6 +112,25 @@ class OracleSimApp:
         answer = {"auto_accounts": parties.auto_accounts, "opened": opened}
         return Response(json.dumps(answer), media_type="application/json")
 
+    def _credit(self, body: object) -> Response:
+        """``/sim/credit``: a credit analyst sets an account's overall credit limit.
+
+        The simulator's credit resource is read-only (Fusion maintains profiles through the
+        Credit Management pages, ``CustomerProfileService`` or FBDI, reference §2), so this
+        control stands in for that person. Body: ``{"CustomerAccountId": <id>,
+        "OverallCreditLimit": <number>}``; answers the profile as it now is.
+        """
+        if not isinstance(body, dict) or set(body) != {"CustomerAccountId", "OverallCreditLimit"}:
+            raise OracleError(
+                400, 'Expected {"CustomerAccountId": <id>, "OverallCreditLimit": <number>}.'
+            )
+        limit = body["OverallCreditLimit"]
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
+            raise OracleError(400, "OverallCreditLimit must be a number of at least 0.")
+        account = str(body["CustomerAccountId"])
+        profile = self.service.rules.orders.set_credit_limit(account, float(limit))
+        return Response(json.dumps(profile, ensure_ascii=False), media_type="application/json")
+
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, encoded = header.partition(" ")
@@ -132,6 +152,8 @@ class OracleSimApp:
             return Response(json.dumps(moved), media_type="application/json")
         if path == "/sim/receivables" and request.method.upper() == "POST":
             return self._receivables(parse_body(await request.body()))
+        if path == "/sim/credit" and request.method.upper() == "POST":
+            return self._credit(parse_body(await request.body()))
         family, _, rest = path.strip("/").partition("/")
         prefix = f"/{family}/resources/"
         if family not in FAMILIES or not path.startswith(prefix):

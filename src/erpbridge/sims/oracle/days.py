@@ -4,7 +4,8 @@ What people and scheduled processes in Fusion do between two polls, so status fl
 
 - Order Management fulfils open orders a step a day: lines ``AWAIT_SHIP`` (Awaiting
   Shipping) → ``AWAIT_BILLING`` (shipped, Awaiting Billing) → ``BILLED`` → ``CLOSED``, and the
-  header is ``CLOSED`` when every line is (its credit exposure is released);
+  header is ``CLOSED`` when every line is (its credit exposure is released); cancelled
+  lines (``CANCELED``) stay as they are;
 - procurement works requisitions: ``Incomplete`` is submitted (``Pending approval``), a
   pending one is ``Approved``.
 
@@ -33,7 +34,8 @@ def _step_order(rules: Rules, key: str, order: Row) -> bool:
     for line in lines:
         line["StatusCode"] = LINE_STEPS.get(str(line.get("StatusCode")), line.get("StatusCode"))
     row["lines"] = lines
-    if lines and all(line["StatusCode"] == "CLOSED" for line in lines):
+    done = [line for line in lines if line["StatusCode"] != "CANCELED"]  # cancelled stay so
+    if done and all(line["StatusCode"] == "CLOSED" for line in done):
         row["StatusCode"] = "CLOSED"
     row["LastUpdateDate"] = rules.state.now()
     rules.state.put("salesOrdersForOrderHub", key, row)

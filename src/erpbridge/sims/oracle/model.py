@@ -136,6 +136,10 @@ ORDER_LINES = ChildDef(
         Attr("UnitSellingPrice", "number"),  # [U] name; reference §2.1
         Attr("RequestedShipDate", "datetime"),
         Attr("RequestedFulfillmentOrganizationCode"),
+        # A revision cancels a line with CanceledFlag (BICC's LineCanceledFlag [C]; the REST
+        # attribute name [U]); the reason code's lookup values are the pod's own [U].
+        Attr("CanceledFlag", "boolean"),
+        Attr("CancelReasonCode"),
         _ro("StatusCode"),
     ),
     "Order Lines",
@@ -153,6 +157,10 @@ SALES_ORDERS = ResourceDef(
         _req("SourceTransactionId", title="Source Transaction ID"),
         _req("SourceTransactionNumber", title="Source Transaction Number"),
         Attr("SourceTransactionRevisionNumber", "integer"),
+        # Cancelling the whole order in a revision [U: named in third-party clients of this
+        # resource, not in the reference]; see orders.py.
+        Attr("CanceledFlag", "boolean"),
+        Attr("CancelReasonCode"),
         Attr("BusinessUnitName"),
         Attr("BusinessUnitId", "integer"),
         Attr("BuyingPartyName", title="Customer"),

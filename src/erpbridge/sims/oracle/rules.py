@@ -159,6 +159,8 @@ class Rules:
                         payload[child.name],
                         replace=replace,
                     )
+            if resource.name == "salesOrdersForOrderHub":
+                self.orders.revise(old, row, head)
             self._finish(resource, key, old, row)
 
     def delete(self, resource: ResourceDef, key: str) -> None:
