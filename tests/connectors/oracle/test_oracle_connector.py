@@ -295,7 +295,9 @@ async def test_lost_reply_then_resend_updates_instead_of_duplicating(
     matching = [
         o for o in sim_state.tables[ORDERS].values() if o["SourceTransactionId"] == "LOST-1"
     ]
-    assert result.outcome is WriteOutcome.UPDATED and len(matching) == 1
+    # Oracle already holds exactly this order: nothing is sent again (revisions.py).
+    assert result.outcome is WriteOutcome.UNCHANGED and len(matching) == 1
+    assert result.target_id == str(matching[0]["HeaderId"])
 
 
 async def test_resend_without_a_key_is_kept_single_by_upsert_mode(

@@ -48,11 +48,15 @@ async def test_reads_from_the_stored_cursor_never_miss_an_edit(
             cursor = page.cursor
         assert cursor is not None
         cursor = Cursor(cursor.stamp, cursor.last_id, timedelta(milliseconds=overlap_ms))
-        for picked, step_ms in edits:
+        for round_no, (picked, step_ms) in enumerate(edits):
             clock.step = timedelta(milliseconds=step_ms)
+            # A new value each round: a write of what Oracle holds already is no edit (an
+            # order's revision sends nothing then), and one write per order per call.
             ops = [
-                WriteOp(WriteMode.UPDATE, {"CustomerPONumber": f"E{n}"}, target_id=keys[n])
-                for n in picked
+                WriteOp(
+                    WriteMode.UPDATE, {"CustomerPONumber": f"E{round_no}-{n}"}, target_id=keys[n]
+                )
+                for n in dict.fromkeys(picked)
             ]
             await connector.write(ORDERS, ops)
             clock.step = timedelta(milliseconds=1)

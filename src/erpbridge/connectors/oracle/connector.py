@@ -5,7 +5,9 @@
 - ``read_changes``: ``LastUpdateDate`` keyset pages with the id tie-break (cursor.py).
 - ``get`` / ``find``: ``q=<attr> IN (...)``, chunked; opaque keys are read item by item.
 - ``write``: the batch media type, a result per op (writer.py), natural-key lookup before
-  creates, ``Upsert-Mode: true`` where the resource has an alternate key.
+  creates, ``Upsert-Mode: true`` where the resource has an alternate key; a change of a
+  sales order Oracle has is a revision to its ``System:Id`` key, or nothing when the
+  content is Oracle's already (revisions.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from erpbridge.connectors.oracle.cursor import after_filter, literal, parse_stam
 from erpbridge.connectors.oracle.describe import to_object_schema
 from erpbridge.connectors.oracle.errors import SYSTEM, JsonValue
 from erpbridge.connectors.oracle.objects import OBJECTS, STAMP_FIELD, ObjectSpec
+from erpbridge.connectors.oracle.revisions import (
+    plan_revision,
+    refusal_hint,
+    unknown_order_cancel,
+)
 from erpbridge.connectors.oracle.settings import OracleSettings
 from erpbridge.connectors.oracle.writer import (
     PlannedPart,
@@ -336,9 +343,10 @@ class OracleConnector:
         for start in range(0, len(ops), size):
             chunk = list(enumerate(ops))[start : start + size]
             existing = await self._existing(object, [op for _, op in chunk])
+            current = await self._current(object, spec, chunk, existing)
             planned: list[PlannedPart] = []
             for index, op in chunk:
-                outcome = plan_part(index, op, resource, existing)
+                outcome = self._plan(index, op, spec, resource, existing, current.get(index))
                 if isinstance(outcome, WriteResult):
                     results[index] = outcome
                 else:
@@ -350,6 +358,57 @@ class OracleConnector:
                 results[index] = result
         _log.info("oracle.write_done", object=object, records=len(ops))
         return [r for r in results if r is not None]
+
+    @staticmethod
+    def _plan(
+        index: int,
+        op: WriteOp,
+        spec: ObjectSpec,
+        resource: str,
+        existing: Mapping[tuple[str, str], Record],
+        current: Record | None,
+    ) -> PlannedPart | WriteResult:
+        """A part for ``op``: a revision of an order Oracle has, else the plain plan."""
+        if spec.revisable and op.mode is not WriteMode.DELETE:
+            if current is not None:
+                return plan_revision(index, op, resource, current)
+            refused = unknown_order_cancel(op, resource)
+            if refused is not None:
+                return refused
+        return plan_part(index, op, resource, existing)
+
+    async def _current(
+        self,
+        object: str,
+        spec: ObjectSpec,
+        chunk: Sequence[tuple[int, WriteOp]],
+        existing: Mapping[tuple[str, str], Record],
+    ) -> dict[int, Record]:
+        """Revisable objects: the record each non-delete op changes, as Oracle has it now.
+
+        Found by the natural key (already read for the pre-create lookup) or, for an op
+        without one, by its target id.
+        """
+        if not spec.revisable:
+            return {}
+        found: dict[int, Record] = {}
+        by_target: dict[int, str] = {}
+        for index, op in chunk:
+            if op.mode is WriteMode.DELETE:
+                continue
+            record = None
+            if op.key_field and op.key_value is not None:
+                record = existing.get((op.key_field, str(op.key_value)))
+            if record is not None:
+                found[index] = record
+            elif op.target_id:
+                by_target[index] = op.target_id
+        if by_target:
+            records = {r.id: r for r in await self.get(object, list(by_target.values()))}
+            for index, target in by_target.items():
+                if target in records:
+                    found[index] = records[target]
+        return found
 
     async def _existing(self, object: str, ops: Sequence[WriteOp]) -> dict[tuple[str, str], Record]:
         """Records already holding the natural keys of creates/upserts (pre-create lookup)."""
@@ -396,7 +455,11 @@ class OracleConnector:
                     "batch refused without naming a part we sent", system=SYSTEM, object=object
                 )
             for plan in failed:
-                done.append((plan.index, failed_result(plan, by_id[str(plan.part["id"])], object)))
+                result = failed_result(plan, by_id[str(plan.part["id"])], object)
+                error = result.error
+                if plan.current is not None and isinstance(error, ValidationError):
+                    error.hint = error.hint or refusal_hint(plan.current, plan.op.fields)
+                done.append((plan.index, result))
             pending = [p for p in pending if p not in failed]
         return done
 

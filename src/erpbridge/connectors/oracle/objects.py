@@ -33,6 +33,7 @@ class ObjectSpec:
         family: the REST family in the path: ``fscmRestApi`` (ERP/SCM/procurement) or
             ``crmRestApi`` (trading community parties), reference §1.1.
         numeric_id: the id attribute holds a number (``get`` skips ids that are not).
+        revisable: a change of an existing record is a revision (revisions.py).
     """
 
     resource: str
@@ -43,6 +44,7 @@ class ObjectSpec:
     writable: bool = False
     family: str = "fscmRestApi"
     numeric_id: bool = True
+    revisable: bool = False
 
 
 OBJECTS: dict[str, ObjectSpec] = {
@@ -53,6 +55,7 @@ OBJECTS: dict[str, ObjectSpec] = {
         ("lines", "billToCustomer", "shipToCustomer"),
         ("SourceTransactionSystem", "SourceTransactionId"),
         writable=True,
+        revisable=True,
     ),
     "receivablesCustomerAccountActivities": ObjectSpec(
         "receivablesCustomerAccountActivities", "CustomerAccountId", ("AccountNumber",)

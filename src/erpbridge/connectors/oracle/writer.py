@@ -46,6 +46,8 @@ class PlannedPart:
     part: dict[str, object]
     outcome: WriteOutcome
     target_id: str | None
+    #: the record as read before a revision (revisions.py), for the hint of a refusal.
+    current: Record | None = None
 
 
 def change_indicator(item: Mapping[str, object]) -> str | None:
