@@ -20,12 +20,15 @@ import pytest
 
 from erpbridge.api.app import create_app
 from erpbridge.engine.dead_letters import DeadLetterFilter, replay_dead_letters
+from erpbridge.engine.held_jobs import list_held
+from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.intake import sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.worker import Worker
 from erpbridge.sims._common.faults import FaultConfig, FaultKind, FaultMiddleware
 from erpbridge.sims._common.server import serve_app
 from erpbridge.sims.oracle import ORACLE_FAULTS
+from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -322,7 +325,8 @@ async def test_customer_order_and_case_reach_oracle_and_status_comes_back(tmp_pa
                 await fresh.sync("orders-to-oracle", ids=[crm["order"]])
                 await fresh.sync("requisitions-to-oracle", ids=[crm["case"]])
                 assert fresh.outcomes("customers-to-oracle") == [(crm["account"], "updated")]
-                assert fresh.outcomes("orders-to-oracle")[-1] == (crm["order"], "updated")
+                # Oracle holds this very order (closed by now): nothing is sent again.
+                assert fresh.outcomes("orders-to-oracle")[-1] == (crm["order"], "unchanged")
                 assert fresh.dead_letters() == []
             finally:
                 await close(fresh)
@@ -520,7 +524,8 @@ async def test_lost_answer_to_order_create_makes_no_duplicate(tmp_path: Path) ->
             assert len(_lines(order)) == 2
             assert bridge.dead_letters() == []
             assert bridge.failed_attempts() == {"transient": 1}
-            assert bridge.outcomes("orders-to-oracle") == [(crm["order"], "updated")]
+            # The retry finds the order Oracle made with this very content: nothing to send.
+            assert bridge.outcomes("orders-to-oracle") == [(crm["order"], "unchanged")]
         finally:
             await close(bridge)
 
@@ -659,5 +664,220 @@ async def test_order_for_a_party_without_receivables_account_waits_for_a_person(
             assert bridge.dead_letters() == []
             [order] = await _oracle_order_of(bridge, crm["order"])
             assert (order["StatusCode"], len(_lines(order))) == ("OPEN", 2)
+        finally:
+            await close(bridge)
+
+
+# --- changes and cancellation after Oracle has the order (flow 2) ----------------------------
+
+
+async def _order_in_oracle(bridge: Bridge, tag: str) -> tuple[dict[str, str], dict[str, object]]:
+    """A new CRM order synced to Oracle, and Oracle's number written back onto it."""
+    crm = await _crm_records(bridge, tag)
+    await bridge.sync("orders-to-oracle", ids=[crm["order"]])
+    [order] = await _oracle_order_of(bridge, crm["order"])
+    await bridge.sync("orders-from-oracle", ids=[str(order["_id"])])
+    return crm, order
+
+
+async def _crm_lines(bridge: Bridge, order: str) -> dict[str, str]:
+    """Product id -> OrderItem id of a CRM order."""
+    items = await bridge.find("salesforce", "OrderItem", "OrderId", [order])
+    return {str(i.fields["Product2Id"]): i.id for i in items}
+
+
+def _oracle_lines(order: dict[str, object]) -> dict[str, tuple[Decimal, str]]:
+    """CRM line id -> (quantity, Oracle line status)."""
+    return {
+        str(line["SourceTransactionLineId"]): (
+            Decimal(str(line["OrderedQuantity"])),
+            str(line["StatusCode"]),
+        )
+        for line in _lines(order)
+    }
+
+
+async def test_changed_crm_order_becomes_an_oracle_revision(tmp_path: Path) -> None:
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            crm, order = await _order_in_oracle(bridge, tag)
+            lines = await _crm_lines(bridge, crm["order"])
+            hardware, spare = lines[crm["hardware"]], lines[crm["spare"]]
+            # The sales rep reopens the order, changes one line, removes one, adds one.
+            book = await _standard_price_book(bridge)
+            extra = await _product(
+                bridge, book, Name=f"编码器 {tag}", ProductCode=f"P-{tag}-3", Family="Hardware"
+            )
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Draft"})
+            await bridge.update("salesforce", "OrderItem", hardware, {"Quantity": 5})
+            [gone] = await bridge.connector("salesforce").write(
+                "OrderItem", [WriteOp(WriteMode.DELETE, {}, target_id=spare)]
+            )
+            assert gone.outcome is WriteOutcome.DELETED, gone.error
+            [entry] = await bridge.find("salesforce", "PricebookEntry", "Product2Id", [extra])
+            added = await bridge.create(
+                "salesforce",
+                "OrderItem",
+                {
+                    "OrderId": crm["order"],
+                    "PricebookEntryId": entry.id,
+                    "Quantity": 2,
+                    "UnitPrice": 99.5,
+                },
+            )
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Activated"})
+            await bridge.sync("orders-to-oracle", ids=[crm["order"]])  # the new product first
+
+            [after] = await _oracle_order_of(bridge, crm["order"])
+            assert (after["_id"], after["OrderNumber"]) == (order["_id"], order["OrderNumber"])
+            assert after["SourceTransactionRevisionNumber"] == 2
+            assert _oracle_lines(after) == {
+                hardware: (Decimal(5), "AWAIT_SHIP"),
+                spare: (Decimal(12), "CANCELED"),
+                added: (Decimal(2), "AWAIT_SHIP"),
+            }
+            # The same order again (a poll of the write-back): no new revision.
+            await bridge.sync("orders-to-oracle", ids=[crm["order"]], trigger=Trigger.POLL)
+            [again] = await _oracle_order_of(bridge, crm["order"])
+            assert again["SourceTransactionRevisionNumber"] == 2
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_cancelled_crm_order_cancels_the_oracle_order(tmp_path: Path) -> None:
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            crm, order = await _order_in_oracle(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Cancelled"})
+            await bridge.sync("orders-to-oracle", ids=[crm["order"]])
+
+            [cancelled] = await _oracle_order_of(bridge, crm["order"])
+            assert (cancelled["StatusCode"], cancelled["CanceledFlag"]) == ("CANCELED", True)
+            assert cancelled["CancelReasonCode"] == "CUST_REQUEST"
+            assert {status for _, status in _oracle_lines(cancelled).values()} == {"CANCELED"}
+            account = int(
+                cast(list[dict[str, Any]], cancelled["billToCustomer"])[0]["CustomerAccountId"]
+            )
+            profile = await bridge.get("oracle", "customerCreditProfiles", str(account))
+            assert Decimal(str(profile.fields["CreditExposure"])) == 0  # released
+            await _tick(bridge)  # nothing is shipped from a cancelled order
+            await bridge.sync("orders-from-oracle", ids=[str(order["_id"])])
+            crm_order = await bridge.get("salesforce", "Order", crm["order"])
+            assert crm_order.fields["ERP_Status__c"] == "Cancelled"
+            await bridge.sync("orders-to-oracle", ids=[crm["order"]], trigger=Trigger.POLL)
+            assert bridge.outcomes("orders-to-oracle")[-1][1] in ("echo", "unchanged")
+
+            # An order cancelled before it ever reached Oracle is not created there.
+            other = await _crm_records(bridge, uuid.uuid4().hex[:6].upper())
+            await bridge.update("salesforce", "Order", other["order"], {"Status": "Cancelled"})
+            await bridge.sync("orders-to-oracle", ids=[other["order"]])
+            assert bridge.outcomes("orders-to-oracle")[-1] == (other["order"], "filtered")
+            assert await _oracle_order_of(bridge, other["order"]) == []
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_cancel_after_shipping_is_one_clear_dead_letter(tmp_path: Path) -> None:
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            crm, order = await _order_in_oracle(bridge, uuid.uuid4().hex[:6].upper())
+            await _tick(bridge)  # Oracle ships the order
+            await bridge.update("salesforce", "Order", crm["order"], {"Status": "Cancelled"})
+            await bridge.sync("orders-to-oracle", ids=[crm["order"]])
+
+            [(flow, source_id, message)] = bridge.dead_letters()
+            assert (flow, source_id) == ("orders-to-oracle", crm["order"])
+            assert f"You can't cancel sales order {order['OrderNumber']}" in message  # Oracle's
+            assert "is already shipped" in message
+            [hint] = bridge.dead_letter_hints()
+            assert hint.startswith(
+                f"Oracle order {order['OrderNumber']} is already shipped, so Oracle refuses to "
+                "cancel it; cancel what is left in Oracle Order Management or create a return"
+            )
+            assert bridge.failed_attempts() == {"validation": 1}  # no retries of a refusal
+            [after] = await _oracle_order_of(bridge, crm["order"])
+            assert after["StatusCode"] == "OPEN"
+            assert {status for _, status in _oracle_lines(after).values()} == {"AWAIT_BILLING"}
+        finally:
+            await close(bridge)
+
+
+# --- credit hold (flow 3) ----------------------------------------------------------------------
+
+
+def _held(bridge: Bridge) -> list[tuple[str, str]]:
+    with bridge.store.connect() as conn:
+        return [(str(r["source_id"]), str(r["hold_reason"])) for r in list_held(conn)]
+
+
+async def test_order_over_credit_is_held_flagged_then_released_by_approval_and_by_credit(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-oracle", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            # The account's first order: no credit limit in the CRM yet, so not checked.
+            crm, _ = await _order_in_oracle(bridge, tag)
+            [party] = await _party_of(bridge, crm["account"])
+            await bridge.sync("customers-from-oracle", ids=[str(party["_id"])])
+            [profile] = await bridge.find(
+                "oracle", "customerCreditProfiles", "PartyNumber", [str(party["PartyNumber"])]
+            )
+            exposure = Decimal(str(profile.fields["CreditExposure"]))
+            assert exposure == 15 * 990
+            # Credit control in Oracle cuts the limit to what the account uses plus 1,000.
+            await _sim_control(
+                bridge, "/sim/credit",
+                {"CustomerAccountId": int(profile.id), "OverallCreditLimit": float(exposure + 1000)},
+            )  # fmt: skip
+            await bridge.sync("credit-from-oracle", ids=[profile.id])
+            book = await _standard_price_book(bridge)
+            within = await _activated_order(bridge, crm["account"], book, [(crm["hardware"], 1)])
+            first = await _activated_order(bridge, crm["account"], book, [(crm["hardware"], 3)])
+            second = await _activated_order(bridge, crm["account"], book, [(crm["hardware"], 3)])
+            await bridge.sync("orders-to-oracle", ids=[within, first, second])
+
+            # 990 CNY is within the 1,000 available: straight to Oracle, no flag.
+            assert len(await _oracle_order_of(bridge, within)) == 1
+            assert not (await bridge.get("salesforce", "Order", within)).fields["Credit_Hold__c"]
+            # 2,970 CNY each is over it: held, flagged on the CRM order, not in Oracle.
+            for order in (first, second):
+                assert await _oracle_order_of(bridge, order) == []
+                fields = (await bridge.get("salesforce", "Order", order)).fields
+                assert fields["Credit_Hold__c"] is True
+                assert fields["Credit_Hold_Reason__c"] == (
+                    "over credit: order 2970.00 CNY, available 1000.00 CNY"
+                )
+            assert sorted(s for s, _ in _held(bridge)) == sorted([first, second])
+
+            # Credit control approves the first order in Salesforce: it goes to Oracle once.
+            await bridge.update("salesforce", "Order", first, {"Credit_Approved__c": True})
+            await bridge.sync("orders-to-oracle", ids=[first], trigger=Trigger.POLL)
+            await bridge.sync("orders-to-oracle", ids=[first], trigger=Trigger.POLL)
+            assert len(await _oracle_order_of(bridge, first)) == 1
+            fields = (await bridge.get("salesforce", "Order", first)).fields
+            assert (fields["Credit_Hold__c"], fields["Credit_Hold_Reason__c"]) == (False, None)
+            assert [s for s, _ in _held(bridge)] == [second]
+
+            # Oracle raises the credit limit; the recheck lets the second order through.
+            await _sim_control(
+                bridge, "/sim/credit",
+                {"CustomerAccountId": int(profile.id), "OverallCreditLimit": 1_000_000},
+            )  # fmt: skip
+            await bridge.sync("credit-from-oracle", ids=[profile.id])
+            checked = await recheck_held(
+                bridge.store, bridge.runtime, bridge.plans, bridge.clock, due_only=False
+            )
+            assert (checked.released, checked.held) == (1, 0), _held(bridge)
+            await bridge.drain()
+            assert len(await _oracle_order_of(bridge, second)) == 1
+            fields = (await bridge.get("salesforce", "Order", second)).fields
+            assert (fields["Credit_Hold__c"], fields["Credit_Hold_Reason__c"]) == (False, None)
+            assert _held(bridge) == []
+            assert len(await _oracle_order_of(bridge, first)) == 1
+            assert bridge.dead_letters() == []
         finally:
             await close(bridge)
