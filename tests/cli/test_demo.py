@@ -57,3 +57,22 @@ def test_demo_of_jdy_yonbip_moves_orders_with_their_customers_and_reads_them_bac
         read_back = re.search(rf"{flow}: (\d+) of (\d+) sampled records read back", out)
         assert read_back and read_back.group(1) == read_back.group(2), out
     assert "dead letter(s) in" not in out
+
+
+def test_demo_of_sf_oracle_holds_the_credit_watch_orders_and_sends_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ERPBRIDGE_DB_URL", raising=False)
+    monkeypatch.setattr(_common.console, "width", 200)
+    result = CliRunner().invoke(app, ["demo", "--template", "sf-oracle", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    orders = re.search(r"(\d+) records salesforce:Order → oracle:salesOrdersForOrderHub", out)
+    assert orders and int(orders.group(1)) > 100
+    read_back = re.search(r"orders-to-oracle: (\d+) of (\d+) sampled records read back", out)
+    assert read_back and read_back.group(1) == read_back.group(2), out
+    assert "dead letter(s) in" not in out
+    # The seeded credit-watch account (limit 20,000 CNY in Salesforce): its 3 activated
+    # orders are held, not sent to Oracle.
+    assert "3 held for credit in orders-to-oracle (e.g. over credit: order " in out
+    assert "erpbridge jobs release ID" in out
