@@ -4,9 +4,10 @@ Objects are named after their Fusion REST resources (``oracle:salesOrdersForOrde
 Reference §2 and §2.3 give the keys; ``onhandQuantityDetails`` has an opaque hash key, so its
 record id is taken from ``links[rel=self]`` (reference §1.3: "follow links[rel=self] rather
 than build keys"). ``hubOrganizations`` lives under ``/crmRestApi`` and is keyed by its
-PartyNumber. ``customerCreditProfiles`` is not a confirmed Oracle resource name (§2,
-"Credit" [U]); a pod that exposes credit limits under another name maps it with the
-connection's ``resources`` setting.
+PartyNumber. ``customerCreditProfiles`` is a stand-in, not an Oracle resource (§2, "Credit":
+no confirmed REST resource [U]); a pod that exposes credit limits as a REST object (from
+``ReceivablesCustomerProfileService`` or a BICC/BI extract) maps it with the connection's
+``resources`` setting.
 """
 
 from __future__ import annotations
