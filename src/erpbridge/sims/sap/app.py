@@ -7,8 +7,9 @@ otherwise 403 with ``x-csrf-token: Required``. Wrong credentials get 401 with SA
 Services live under ``/sap/opu/odata/sap/<SERVICE>/``; ``sap-client`` is accepted and ignored.
 
 Simulator controls (not part of SAP): ``POST /sim/tick`` runs one business day (deliver and
-invoice orders), ``POST /sim/expire-sessions`` drops every session (as a session timeout
-would). Both need basic auth.
+invoice orders, release requisitions and order released ones), ``POST /sim/expire-sessions``
+drops every session (as a session timeout would), ``POST /sim/requisitions/<number>/release``
+(or ``/reject``) is the approver's decision on a purchase requisition. All need basic auth.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -45,6 +47,7 @@ SESSION_COOKIE = "SAP_SESSIONID_S4H_100"
 MAX_SESSIONS = 10_000
 _REALM = 'Basic realm="SAP NetWeaver Application Server [S4H/100]"'
 _MODIFYING = {"POST", "PUT", "PATCH", "MERGE", "DELETE"}
+_DECISION = re.compile(r"/sim/requisitions/(?P<number>\d{1,10})/(?P<decision>release|reject)")
 _LOGON_PAGE = (
     "<html><head><title>Logon Error Message</title></head><body>"
     "<h1>Anmeldung fehlgeschlagen / Logon failed</h1></body></html>"
@@ -98,8 +101,9 @@ class SapSimApp:
         self._sessions.clear()
 
     def tick(self) -> int:
-        """Run one business day; returns how many orders changed."""
-        return Rules(self.state).tick()
+        """Run one business day; returns how many orders and requisition items changed."""
+        rules = Rules(self.state)
+        return rules.tick() + rules.tick_requisitions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI call."""
@@ -245,6 +249,15 @@ class SapSimApp:
         if path == "/sim/expire-sessions":
             self.expire_sessions()
             return Response(status_code=204)
+        match = _DECISION.fullmatch(path)
+        if match is not None:  # the approver's decision (requisitions.py)
+            try:
+                changed = Rules(self.state).decide_requisition(
+                    match["number"], release=match["decision"] == "release"
+                )
+            except ODataError as exc:
+                return _plain(exc.status, exc.message)
+            return Response(json.dumps({"changed": changed}), media_type="application/json")
         return _plain(404, "Not Found")
 
 

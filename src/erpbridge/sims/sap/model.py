@@ -4,8 +4,9 @@ One table drives everything: ``$metadata`` (metadata.py), JSON shapes (wire.py),
 checks (query.py) and the store (state.py). Names, keys and string lengths follow the
 SAP API Business Hub pages of API_BUSINESS_PARTNER, API_SALES_ORDER_SRV, API_PRODUCT_SRV,
 API_MATERIAL_STOCK_SRV and API_CRDTMBUSINESSPARTNER (/work/shared/reference/sap-s4hana-odata.md
-§7). Each real entity type has far more properties than here; we serve the subset a CRM
-integration uses. The credit service names are UNSURE in the reference (see README.md).
+§7); API_PURCHASEREQ_PROCESS_SRV follows the sources named at its definition. Each real
+entity type has far more properties than here; we serve the subset a CRM integration uses.
+The credit service names are UNSURE in the reference (see README.md).
 """
 
 from __future__ import annotations
@@ -395,8 +396,102 @@ CREDIT = ServiceDef(
     ),
 )
 
+# API_PURCHASEREQ_PROCESS_SRV (Purchase Requisition, communication scenario SAP_COM_0102).
+# Sure (SAP Cloud SDK VDM "purchase-requisition-service" typings on help.sap.com, SAP
+# community blog "Purchase Requisition OData API" episodes 1-4): the entity sets
+# A_PurchaseRequisitionHeader (+to_PurchaseReqnItem, deep insert) and
+# A_PurchaseRequisitionItem; the header has only PurchaseRequisition,
+# PurchaseRequisitionType, PurReqnDescription, SourceDetermination (and PurReqnDoOnlyValidation,
+# not served) and no change stamp; the item's property names below and LastChangeDateTime
+# on the item; header PATCH changes only PurReqnDescription; PurReqnReleaseStatus is set by
+# the system. UNSURE: string lengths and Edm types not in those typings (taken from the
+# EBAN fields behind them), ProcessingStatus as the API's name of EBAN-STATU, and the
+# release status codes (see requisitions.py).
+PURCHASE_REQUISITION = ServiceDef(
+    "API_PURCHASEREQ_PROCESS_SRV",
+    (
+        EntitySetDef(
+            "A_PurchaseRequisitionHeader",
+            "A_PurchaseRequisitionHeaderType",
+            ("PurchaseRequisition",),
+            (
+                _s(
+                    "PurchaseRequisition", 10, label="Purchase Requisition", creatable=False, **_KEY
+                ),
+                _s("PurchaseRequisitionType", 4, label="Document Type", updatable=False),
+                _s("PurReqnDescription", 40, label="Description"),
+                PropDef("SourceDetermination", "Edm.Boolean", label="Source Determination"),
+            ),
+            (
+                NavDef(
+                    "to_PurchaseReqnItem",
+                    "A_PurchaseRequisitionItem",
+                    True,
+                    (("PurchaseRequisition", "PurchaseRequisition"),),
+                ),
+            ),
+            deletable=False,
+            label="Purchase Requisition Header",
+        ),
+        EntitySetDef(
+            "A_PurchaseRequisitionItem",
+            "A_PurchaseRequisitionItemType",
+            ("PurchaseRequisition", "PurchaseRequisitionItem"),
+            (
+                _s("PurchaseRequisition", 10, label="Purchase Requisition", **_KEY),
+                _s("PurchaseRequisitionItem", 5, label="Item of Requisition", **_KEY),
+                _s("PurchaseRequisitionType", 4, label="Document Type", **_RO),
+                _s("PurchaseRequisitionItemText", 40, label="Short Text"),
+                _s("AccountAssignmentCategory", 1, label="Account Assignment Category"),
+                _s("Material", 40, label="Material"),
+                _s("MaterialGroup", 9, label="Material Group"),
+                _s("Plant", 4, label="Plant"),
+                _s("CompanyCode", 4, label="Company Code", **_RO),
+                _s("PurchasingOrganization", 4, label="Purchasing Organization"),
+                _s("PurchasingGroup", 3, label="Purchasing Group"),
+                _dec("RequestedQuantity", 13, 3, label="Quantity Requested"),
+                _s("BaseUnit", 3, label="Unit of Measure"),
+                _dec("PurchaseRequisitionPrice", 11, 2, label="Valuation Price"),
+                _s("PurReqnItemCurrency", 5, label="Currency"),
+                _dec("ItemNetAmount", 13, 2, label="Total Value", **_RO),
+                _date("DeliveryDate", label="Delivery Date"),
+                _s("RequisitionerName", 12, label="Requisitioner"),
+                _s("RequirementTracking", 10, label="Requirement Tracking Number"),
+                _s("PurReqnReleaseStatus", 2, label="Processing Status", **_RO),
+                # UNSURE name (EBAN-STATU): N not edited, B PO created (SAP wiki).
+                _s("ProcessingStatus", 1, label="Processing Status of Requisition", **_RO),
+                _s("PurchasingDocument", 10, label="Purchase Order", **_RO),
+                _s("PurchasingDocumentItem", 5, label="Purchase Order Item", **_RO),
+                _s("IsDeleted", 1, label="Deletion Indicator", **_RO),
+                PropDef("IsClosed", "Edm.Boolean", label="Closed", **_RO),
+                _date("CreationDate", label="Created On", **_RO),
+                _s("CreatedByUser", 12, label="Created By", **_RO),
+                PropDef(
+                    "LastChangeDateTime",
+                    "Edm.DateTimeOffset",
+                    precision=7,
+                    label="Changed On",
+                    **_RO,
+                ),
+            ),
+            (
+                NavDef(
+                    "to_PurchaseReqn",
+                    "A_PurchaseRequisitionHeader",
+                    False,
+                    (("PurchaseRequisition", "PurchaseRequisition"),),
+                ),
+            ),
+            creatable=True,
+            etag_prop="LastChangeDateTime",
+            label="Purchase Requisition Item",
+        ),
+    ),
+)
+
 SERVICES: dict[str, ServiceDef] = {
-    s.name: s for s in (BUSINESS_PARTNER, SALES_ORDER, PRODUCT, MATERIAL_STOCK, CREDIT)
+    s.name: s
+    for s in (BUSINESS_PARTNER, SALES_ORDER, PRODUCT, MATERIAL_STOCK, CREDIT, PURCHASE_REQUISITION)
 }
 
 

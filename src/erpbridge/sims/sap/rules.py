@@ -1,7 +1,8 @@
 """What SAP does when records are created, changed and deleted (the entry point of the rules).
 
 :class:`Rules` dispatches by entity set: sales orders and items to :class:`OrderRules`
-(orders.py), business partners here, everything else by the generic checks of
+(orders.py), purchase requisitions to :class:`RequisitionRules` (requisitions.py),
+business partners here, everything else by the generic checks of
 :class:`RecordRules` (records.py).
 """
 
@@ -13,12 +14,13 @@ from erpbridge.sims.sap.errors import ODataError
 from erpbridge.sims.sap.model import EntitySetDef
 from erpbridge.sims.sap.orders import OrderRules, price_of
 from erpbridge.sims.sap.records import midnight, missing, nav_list, not_found
+from erpbridge.sims.sap.requisitions import RequisitionRules
 from erpbridge.sims.sap.state import Key, Row
 
 __all__ = ["Rules", "price_of"]
 
 
-class Rules(OrderRules):
+class Rules(OrderRules, RequisitionRules):
     """Creates, updates and deletes records the way the real system does."""
 
     def create(self, entity_set: EntitySetDef, payload: Mapping[str, object]) -> Row:
@@ -39,6 +41,16 @@ class Rules(OrderRules):
                 return self._create_sales_order(entity_set, values, navs)
             if entity_set.name == "A_BusinessPartner":
                 return self._create_business_partner(entity_set, values, navs)
+            if entity_set.name == "A_PurchaseRequisitionHeader":
+                return self.create_requisition(entity_set, values, navs)
+            if entity_set.name == "A_PurchaseRequisitionItem":
+                number = str(values.get("PurchaseRequisition") or "")
+                header = self.state.get("A_PurchaseRequisitionHeader", (number,))
+                if header is None:
+                    raise not_found("A_PurchaseRequisitionHeader", number)
+                return self.add_requisition_item(
+                    header, payload, self.next_requisition_position(number)
+                )
             if entity_set.name == "A_SalesOrderItem":
                 order = self.state.get("A_SalesOrder", (str(values.get("SalesOrder") or ""),))
                 if order is None:
@@ -111,6 +123,8 @@ class Rules(OrderRules):
             row = self._complete(entity_set, row)
             self._touch(entity_set, row)
             order = None
+            if entity_set.name == "A_PurchaseRequisitionItem":
+                self.check_requisition_item_change(current, row)
             if entity_set.name == "A_SalesOrderItem":
                 self.check_item_change(current, row)
                 order = self.state.get("A_SalesOrder", (str(row["SalesOrder"]),))
@@ -138,6 +152,9 @@ class Rules(OrderRules):
         if current is None:
             raise not_found(entity_set.name, key)
         with self.state.transaction():
+            if entity_set.name == "A_PurchaseRequisitionItem":
+                self.delete_requisition_item(current)
+                return
             if entity_set.name == "A_SalesOrder":
                 if current.get("OverallTotalDeliveryStatus") not in ("A", "", None):
                     raise ODataError(

@@ -193,7 +193,7 @@ class SapState:
                 row[prop.name] = decode_json(entity_set, prop, doc.body.get(prop.name))
             self.tables[doc.object][self.key_of(entity_set, row)] = row
             found = True
-        for name in ("SalesOrder", "BusinessPartner"):
+        for name in ("SalesOrder", "BusinessPartner", "PurchaseRequisition", "PurchaseOrder"):
             raw = self.store.get_meta(f"counter:{name}")
             if raw is not None:
                 self.counters[name] = int(raw)
