@@ -3,7 +3,8 @@
 - ``check``: CSRF token fetch (proves URL, credentials, session) and one ``$metadata``.
 - ``describe``: ``$metadata`` of each service -> Catalog (describe.py).
 - ``read_changes``: ``LastChangeDateTime`` (or date + time) keyset pages, ``__next`` followed
-  (cursor.py); objects without a stamp are read whole in key order with ``$skip``.
+  (cursor.py); headers without a stamp of their own through their items' stamps
+  (children.py); other objects without a stamp are read whole in key order with ``$skip``.
 - ``get`` / ``find``: ``$filter`` with ``or``-ed equalities, chunked.
 - ``write``: one ``$batch`` per chunk, one changeset per record, a result per record; a
   create (or upsert) with a natural key looks it up first, so a retried create never makes a
@@ -30,6 +31,7 @@ from erpbridge.connectors.sap.batch import (
     decode_batch_answer,
     encode_batch,
 )
+from erpbridge.connectors.sap.children import CHILD_STAMPS, read_by_children
 from erpbridge.connectors.sap.client import SapClient
 from erpbridge.connectors.sap.cursor import STAMPS, literal
 from erpbridge.connectors.sap.describe import EntitySetSchema, parse_metadata, to_object_schema
@@ -67,6 +69,7 @@ EXPAND: dict[str, str] = {
     "A_BusinessPartner": "to_BusinessPartnerAddress",
     "A_Product": "to_Description",
     "A_MaterialStock": "to_MatlStkInAcctMod",
+    "A_PurchaseRequisitionHeader": "to_PurchaseReqnItem",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -173,7 +176,7 @@ class SapConnector:
                 _log.warning("sap.service_missing", service=service)
                 continue
             for name, entity_set in sets.items():
-                spec = STAMPS.get(name)
+                spec = STAMPS.get(name) or CHILD_STAMPS.get(name)
                 objects[name] = to_object_schema(
                     entity_set, sets, spec.field_name if spec else None
                 )
@@ -186,6 +189,14 @@ class SapConnector:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         entity_set = await self._set_schema(object)
+        child_spec = CHILD_STAMPS.get(object)
+        if child_spec is not None:  # a header stamped through its items (children.py)
+            item_set = await self._set_schema(child_spec.child_set)
+            async for page in read_by_children(
+                entity_set, item_set, child_spec, cursor, page_size, self._query, self.find
+            ):
+                yield page
+            return
         spec = STAMPS.get(object)
         if spec is None or len(entity_set.keys) != 1:
             async for page in self._read_whole(entity_set, page_size):

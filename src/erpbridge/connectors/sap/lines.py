@@ -53,6 +53,11 @@ class LineNav:
 #: (entity set, navigation) -> its line rules; other navigations' lines are not updated.
 LINE_NAVS: dict[tuple[str, str], LineNav] = {
     ("A_SalesOrder", "to_Item"): LineNav(reference="ExternalItemID", match_by="Material"),
+    # Requisition items have no external item id; RequirementTracking (requirement
+    # tracking number, 10 characters) carries the CRM's reference (the case number).
+    ("A_PurchaseRequisitionHeader", "to_PurchaseReqnItem"): LineNav(
+        reference="RequirementTracking", match_by="Material"
+    ),
 }
 
 _NUMERIC = ("Edm.Decimal", "Edm.Double", "Edm.Single", "Edm.Int16", "Edm.Int32", "Edm.Int64")

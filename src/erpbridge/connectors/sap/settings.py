@@ -23,6 +23,8 @@ DEFAULT_SERVICES: dict[str, str] = {
     "A_MaterialStock": "API_MATERIAL_STOCK_SRV",
     "A_MatlStkInAcctMod": "API_MATERIAL_STOCK_SRV",
     "A_CreditManagementAccount": "API_CRDTMBUSINESSPARTNER",
+    "A_PurchaseRequisitionHeader": "API_PURCHASEREQ_PROCESS_SRV",
+    "A_PurchaseRequisitionItem": "API_PURCHASEREQ_PROCESS_SRV",
 }
 
 

@@ -105,9 +105,16 @@ def plan_write(
         lines = plan_lines(entity_set, target, op.fields, record.fields, sets)
     except ValidationError as exc:
         return WriteResult(op.ref, WriteOutcome.FAILED, target, error=exc)
-    guard = {"If-Match": record.version} if record.version else {}
+    # Only an entity tag guards the update: a header without one (a requisition's version
+    # is a hash of its fields, records.py) has nothing SAP could compare If-Match with.
+    guard = {"If-Match": record.version} if record.version and _is_etag(record.version) else {}
     requests = [BatchOperation("PATCH", path, patch, guard), *lines.requests]
     return PlannedWrite(index, op, requests, WriteOutcome.UPDATED, target, record, lines.touched)
+
+
+def _is_etag(version: str) -> bool:
+    """True for an HTTP entity tag (``W/"…"`` or ``"…"``), as SAP's ``__metadata.etag``."""
+    return version.startswith(('W/"', '"'))
 
 
 def write_result(
