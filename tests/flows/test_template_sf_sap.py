@@ -774,3 +774,191 @@ async def test_recon_finds_exactly_the_planted_differences_and_repair_fixes_them
             assert found == [("duplicate_source", f"RC-{tag}-2", None)]
         finally:
             await close(bridge)
+
+
+# --- after-sales: cases needing parts -> purchase requisitions ---------------------------
+
+
+async def _case_needing_parts(
+    bridge: Bridge, tag: str, product: str | None, quantity: float | None
+) -> tuple[str, str]:
+    """A Case that needs parts, made through Salesforce's API: (id, CaseNumber)."""
+    case = await bridge.create(
+        "salesforce",
+        "Case",
+        {
+            "Subject": f"泵体漏水，需要更换密封件 {tag}",
+            "Priority": "High",
+            "Origin": "Phone",
+            "Status": "Working",
+            "Parts_Needed__c": True,
+            "Parts_Quantity__c": quantity,
+            "Product__c": product,
+        },
+    )
+    return case, str((await bridge.get("salesforce", "Case", case)).fields["CaseNumber"])
+
+
+async def _requisitions_of(bridge: Bridge, case_number: str) -> list[dict[str, object]]:
+    """SAP requisitions whose description is the case's reference, read with plain HTTP
+    from API_PURCHASEREQ_PROCESS_SRV (not through the connector)."""
+    entry = bridge.sims["sap"].entry
+    async with httpx.AsyncClient(
+        base_url=f"{entry['base_url']}/sap/opu/odata/sap/API_PURCHASEREQ_PROCESS_SRV/",
+        auth=(str(entry["username"]), str(entry["password"])),
+        headers={"Accept": "application/json"},
+        timeout=30,
+    ) as http:
+        answer = await http.get(
+            "A_PurchaseRequisitionHeader",
+            params={
+                "$filter": f"PurReqnDescription eq 'SF-{case_number}'",
+                "$expand": "to_PurchaseReqnItem",
+            },
+        )
+    answer.raise_for_status()
+    return cast(list[dict[str, object]], answer.json()["d"]["results"])
+
+
+async def _sap_control(bridge: Bridge, path: str) -> None:
+    entry = bridge.sims["sap"].entry
+    async with httpx.AsyncClient(
+        base_url=str(entry["base_url"]),
+        auth=(str(entry["username"]), str(entry["password"])),
+        timeout=30,
+    ) as http:
+        (await http.post(path)).raise_for_status()
+
+
+def _odata_day(value: object) -> date:
+    ms = int(str(value).removeprefix("/Date(").removesuffix(")/"))
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+async def test_case_needing_parts_becomes_one_requisition_and_its_status_comes_back(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            started = datetime.now(UTC) - timedelta(seconds=2)
+            tag = uuid.uuid4().hex[:6].upper()
+            book = await _standard_price_book(bridge)
+            part = await _product(
+                bridge,
+                book,
+                Name=f"密封件套装 {tag}",
+                ProductCode=f"sk-{tag}",
+                Family="Spare Parts",
+                QuantityUnitOfMeasure="件",
+            )
+            case, number = await _case_needing_parts(bridge, tag, part, 3)
+            text_case, text_number = await _case_needing_parts(bridge, tag, None, None)
+            # The case parks on its part; the engine syncs the product first (depends_on).
+            await bridge.sync("requisitions-to-sap", ids=[case, text_case])
+
+            [requisition] = await _requisitions_of(bridge, number)
+            [item] = cast(dict[str, list[dict[str, object]]], requisition["to_PurchaseReqnItem"])[
+                "results"
+            ]
+            created = (await bridge.get("salesforce", "Case", case)).fields["CreatedDate"]
+            assert requisition["PurchaseRequisitionType"] == "NB"
+            assert (item["Material"], item["RequirementTracking"]) == (f"SK-{tag}", number)
+            assert (Decimal(str(item["RequestedQuantity"])), item["BaseUnit"]) == (3, "PC")
+            assert (item["Plant"], item["PurchasingGroup"], item["MaterialGroup"]) == (
+                "1710",
+                "001",
+                "L002",
+            )
+            assert (
+                item["PurchaseRequisitionItemText"]
+                == f"Case {number}: 泵体漏水，需要更换密封件 {tag}"[:40]
+            )
+            # High priority: two days after the case was opened (parts_lead_days).
+            assert _odata_day(item["DeliveryDate"]) == (
+                datetime.fromisoformat(str(created).replace("+0000", "+00:00")).date()
+                + timedelta(days=2)
+            )
+            assert (item["PurReqnReleaseStatus"], item["ProcessingStatus"]) == ("03", "N")
+            [text_requisition] = await _requisitions_of(bridge, text_number)
+            [text_item] = cast(
+                dict[str, list[dict[str, object]]], text_requisition["to_PurchaseReqnItem"]
+            )["results"]
+            assert not text_item["Material"]
+            assert (text_item["MaterialGroup"], text_item["BaseUnit"]) == ("L002", "PC")
+            assert Decimal(str(text_item["RequestedQuantity"])) == 1
+            assert await bridge.recon("requisitions-to-sap", since=started) == []
+
+            # Back to the case, read incrementally (items changed since the start): the
+            # number, then the status as the approver releases it and the buyer orders it.
+            statuses = []
+            for step in (
+                None,
+                f"/sim/requisitions/{requisition['PurchaseRequisition']}/release",
+                "/sim/tick",
+            ):
+                if step:
+                    await _sap_control(bridge, step)
+                await bridge.sync("requisitions-from-sap", since=started)
+                fields = (await bridge.get("salesforce", "Case", case)).fields
+                statuses.append((fields["ERP_Requisition__c"], fields["ERP_Requisition_Status__c"]))
+            assert statuses == [
+                (requisition["PurchaseRequisition"], "In approval"),
+                (requisition["PurchaseRequisition"], "Released"),
+                (requisition["PurchaseRequisition"], "Ordered"),
+            ]
+            text_fields = (await bridge.get("salesforce", "Case", text_case)).fields
+            assert text_fields["ERP_Requisition__c"] == text_requisition["PurchaseRequisition"]
+
+            # Our write-back, polled again, sends nothing to SAP; the same sync again, and
+            # again from an empty store (no xref), finds the requisition by its reference.
+            await bridge.sync("requisitions-to-sap", ids=[case], trigger=Trigger.POLL)
+            assert bridge.outcomes("requisitions-to-sap")[-1][1] in ("echo", "unchanged")
+            await bridge.sync("requisitions-to-sap", ids=[case])
+            fresh = bridge.fork(tmp_path / "fresh.db")
+            try:
+                await fresh.sync("requisitions-to-sap", ids=[case])
+                assert fresh.outcomes("requisitions-to-sap")[-1] == (case, "updated")
+                assert fresh.dead_letters() == []
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            [again] = await _requisitions_of(bridge, number)
+            assert len(cast(dict[str, list[object]], again["to_PurchaseReqnItem"])["results"]) == 1
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_case_with_a_part_sap_has_no_material_for_is_one_clear_dead_letter(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = uuid.uuid4().hex[:6].upper()
+            book = await _standard_price_book(bridge)
+            # An inactive product: products-to-sap never makes it a material.
+            part = await _product(bridge, book, Name=f"Old valve {tag}", ProductCode=f"ov-{tag}")
+            await bridge.update("salesforce", "Product2", part, {"IsActive": False})
+            case, number = await _case_needing_parts(bridge, tag, part, 2)
+            await sync_flow(
+                bridge.store, bridge.runtime, "requisitions-to-sap", bridge.clock, ids=[case]
+            )
+            worker = Worker(bridge.store, bridge.runtime, bridge.plans, clock=bridge.clock)
+            for _ in range(5):
+                await worker.run_once()
+                bridge.clock.advance(6.0)
+            # It waits for the material (products-to-sap skips inactive products) ...
+            assert bridge.open_jobs() == [("requisitions-to-sap", case, "parked")]
+            bridge.clock.advance(31 * 60)  # ... past the flow's dependency_timeout (30m)
+            await bridge.drain()
+
+            [(flow, source_id, message)] = bridge.dead_letters()
+            assert (flow, source_id) == ("requisitions-to-sap", case)
+            # where (the item's Material, the product) and why (never synced), not a crash
+            assert f"to_PurchaseReqnItem.Material: xref.product('{part}')" in message
+            assert bridge.dead_letter_hints() == [
+                f"the referenced product '{part}' never synced; sync it, then replay"
+            ]
+            assert await _requisitions_of(bridge, number) == []
+        finally:
+            await close(bridge)
