@@ -31,6 +31,12 @@ def test_demo_moves_data_and_verifies_it_in_the_target(
     for flow in ("customers-to-sap", "orders-to-sap"):
         read_back = re.search(rf"{flow}: (\d+) of (\d+) sampled records read back", out)
         assert read_back and read_back.group(1) == read_back.group(2), out
+    # After-sales: the seeded cases needing parts and the demo's own (with a part) become
+    # requisitions, and their numbers and statuses come back onto the cases.
+    assert "3 service cases needing parts created" in out
+    to_sap = re.search(r"(\d+) records salesforce:Case → sap:A_PurchaseRequisitionHeader", out)
+    back = re.search(r"(\d+) records sap:A_PurchaseRequisitionHeader → salesforce:Case", out)
+    assert to_sap and back and int(to_sap.group(1)) == int(back.group(1)) > 3, out
     assert "dead letter(s) in" not in out
     # The seeded credit-watch account's activated orders are held, and the summary says how
     # to release them.

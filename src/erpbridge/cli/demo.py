@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from erpbridge.cli._common import console, default_registry, fail, print_config_errors
+from erpbridge.cli.demo_cases import create_cases_needing_parts
 from erpbridge.config import ConfigErrors, Project, load_project
 from erpbridge.config.yamlfile import load_yaml
 from erpbridge.engine.hub import Hub
@@ -270,6 +271,9 @@ def demo(
                     return checks, 0.0, []
                 for name in checks:
                     console.print(f"[bold]5.[/] connection {name}: ok")
+                if "requisitions-to-sap" in plans:  # after-sales: cases that name a part
+                    made = await create_cases_needing_parts(hub.runtime)
+                    console.print(f"[bold]5.[/] {made} service cases needing parts created")
                 elapsed = await _run_until_flowed(hub)
                 return checks, elapsed, await _verify_in_target(hub)
             finally:
