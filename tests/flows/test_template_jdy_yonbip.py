@@ -26,11 +26,12 @@ from typer.testing import CliRunner
 
 from erpbridge.api.app import create_app
 from erpbridge.cli.main import app as cli_app
+from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.jobs import Trigger
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
 from erpbridge.spi.errors import RateLimitedError
-from erpbridge.store.schema import dead_letters
+from erpbridge.store.schema import dead_letters, jobs
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -106,8 +107,14 @@ async def _jdy_order(
     )
 
 
-async def _bip(bridge: Bridge, api: str, body: dict[str, object]) -> dict[str, object]:
-    """One YonBIP open-API call as a self-built app makes it: signed token, then the API."""
+async def _bip(
+    bridge: Bridge, api: str, body: dict[str, object], *, ok: bool = True
+) -> dict[str, object]:
+    """One YonBIP open-API call as a self-built app makes it: signed token, then the API.
+
+    ``/sim/…`` paths are the simulator's controls (what a person does in YonBIP's UI:
+    set a credit limit, deliver an order), served beside the gateway.
+    """
     entry = bridge.sims["yonbip"].entry
     timestamp = str(int(time.time() * 1000))
     message = f"appKey{entry['app_key']}timestamp{timestamp}"
@@ -122,11 +129,15 @@ async def _bip(bridge: Bridge, api: str, body: dict[str, object]) -> dict[str, o
             },
         )
         access_token = token.json()["data"]["access_token"]
-        answer = await http.post(
-            f"{entry['gateway_url']}{api}", params={"access_token": access_token}, json=body
-        )
+        gateway = str(entry["gateway_url"])
+        base = gateway.removesuffix("/iuap-api-gateway") if api.startswith("/sim/") else gateway
+        answer = await http.post(f"{base}{api}", params={"access_token": access_token}, json=body)
     result = cast(dict[str, object], answer.json())
-    assert result["code"] == "200", answer.text
+    if ok:
+        assert result["code"] == "200", answer.text
+        data = result.get("data")
+        if isinstance(data, dict) and "failCount" in data:
+            assert data["failCount"] == 0, answer.text
     return result
 
 
@@ -540,5 +551,96 @@ async def test_lost_answers_to_saves_make_no_second_customer_or_order(tmp_path: 
             assert len(cast(Lines, bill["orderDetails"])) == 2
             assert bridge.dead_letters() == []
             assert bridge.failed_attempts().get("transient", 0) == 2  # the two lost answers
+        finally:
+            await close(bridge)
+
+
+async def _credit_to_jdy(bridge: Bridge, code: str) -> dict[str, object]:
+    """credit-from-yonbip for one customer's credit record, as its poll would bring it."""
+    credit = await _one(bridge, "bip", "credit", "customerCode", code)
+    await bridge.sync("credit-from-yonbip", ids=[str(credit["_id"])], trigger=Trigger.POLL)
+    return credit
+
+
+def _held(bridge: Bridge, flow: str) -> list[tuple[str, str]]:
+    with bridge.store.connect() as conn:
+        rows = conn.execute(
+            sa.select(jobs.c.source_id, jobs.c.hold_reason).where(
+                jobs.c.flow == flow, jobs.c.state == "held"
+            )
+        ).all()
+    return [(str(s), str(r)) for s, r in rows]
+
+
+async def test_credit_comes_to_jdy_and_orders_over_it_are_held_until_credit_frees_up(
+    tmp_path: Path,
+) -> None:
+    """信用: YonBIP's credit (the stand-in projection) fills the 简道云 客户; an order over
+    the 可用额度 is held and flagged, and goes when an audited order is un-audited in
+    YonBIP (credit frees up, seen at the recheck) or when credit control approves it."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code = f"CR-{tag}"
+            customer = await _jdy_customer(bridge, code, f"宁波 E2E 信用测试有限公司 {tag}")
+            await bridge.sync("customers-to-yonbip", ids=[customer])
+            # Credit control sets the limit in YonBIP (simulator control: YonBIP's own UI).
+            await _bip(bridge, "/sim/credit", {"customer": code, "creditLimit": 10000})
+
+            # The first order (7555 元) reaches YonBIP and is audited there: YonBIP's credit
+            # used grows and comes back to 简道云. (Credit is synced from here on only: the
+            # credit record returns to this very content below, maybe within its one-second
+            # pubts, and would then be the same version as a sync made now.)
+            first = await _jdy_order(bridge, f"SOC{tag}1", code)
+            await bridge.sync("orders-to-yonbip", ids=[first])
+            bill = await _one(bridge, "bip", "voucherorder", "code", f"SOC{tag}1")
+            await _bip(
+                bridge, "/yonbip/sd/voucherorder/batchaudit", {"data": [{"id": bill["_id"]}]}
+            )
+            credit = await _credit_to_jdy(bridge, code)
+            assert (credit["creditUsed"], credit["creditAvailable"]) == (7555, 2445)
+            fields = (await bridge.get("jdy", CUSTOMER, customer)).fields
+            assert [Decimal(str(fields[w(n)])) for n in (109, 114, 113)] == [10000, 7555, 2445]
+
+            # The second order is over the 2445 元 left: held, flagged, not in YonBIP.
+            second = await _jdy_order(bridge, f"SOC{tag}2", code)
+            await bridge.sync("orders-to-yonbip", ids=[second])
+            reason = "超出可用信用额度: 订单 7555.00 元, 可用 2445.00 元"
+            assert _held(bridge, "orders-to-yonbip") == [(second, reason)]
+            fields = (await bridge.get("jdy", ORDER, second)).fields
+            assert (fields[w(311)], fields[w(312)]) == ("是", reason)
+            assert await bridge.find("bip", "voucherorder", "code", [f"SOC{tag}2"]) == []
+            # Its flag, polled back, is held again without another write.
+            await bridge.sync("orders-to-yonbip", ids=[second], trigger=Trigger.POLL)
+            assert [s for s, _ in _held(bridge, "orders-to-yonbip")] == [second]
+
+            # Credit frees up: the first order is un-audited in YonBIP. The next credit
+            # sync writes the new 可用额度, the recheck (every 10 minutes) lets it go.
+            await _bip(
+                bridge, "/yonbip/sd/voucherorder/batchunaudit", {"data": [{"id": bill["_id"]}]}
+            )
+            await _credit_to_jdy(bridge, code)
+            fields = (await bridge.get("jdy", CUSTOMER, customer)).fields
+            assert [Decimal(str(fields[w(n)])) for n in (109, 114, 113)] == [10000, 0, 10000]
+            bridge.clock.advance(601)
+            checked = await recheck_held(bridge.store, bridge.runtime, bridge.plans, bridge.clock)
+            assert (checked.released, checked.held) == (1, 0)
+            await bridge.drain()
+            released = await _one(bridge, "bip", "voucherorder", "code", f"SOC{tag}2")
+            assert released["agentId_code"] == code
+            fields = (await bridge.get("jdy", ORDER, second)).fields
+            assert fields[w(311)] == "否" and not fields.get(w(312))
+
+            # A third order over the limit is approved by credit control in 简道云.
+            third = await _jdy_order(
+                bridge, f"SOC{tag}3", code, [_line("M-1001", 10, 1250)]
+            )  # 12500 元 > 10000
+            await bridge.sync("orders-to-yonbip", ids=[third])
+            assert [s for s, _ in _held(bridge, "orders-to-yonbip")] == [third]
+            await bridge.update("jdy", ORDER, third, {w(313): "通过"})  # 信用审批
+            await bridge.sync("orders-to-yonbip", ids=[third], trigger=Trigger.POLL)
+            await _one(bridge, "bip", "voucherorder", "code", f"SOC{tag}3")
+            assert _held(bridge, "orders-to-yonbip") == []
+            assert bridge.dead_letters() == []
         finally:
             await close(bridge)

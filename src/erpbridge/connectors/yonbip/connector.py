@@ -33,7 +33,7 @@ API = {
     "stock": "/yonbip/scm/stock/QueryCurrentStocksByCondition",
 }
 _DETAIL_CHUNK = 100
-_MAX_PAGE = {"merchant": 5000, "voucherorder": 500, "product": 500}
+_MAX_PAGE = {"merchant": 5000, "voucherorder": 500, "product": 500, "credit": 500}
 _Row = dict[str, object]
 _Fetch = Callable[[str | None, int, int], Awaitable[list[_Row]]]
 
@@ -105,9 +105,11 @@ class YonBipConnector:
             yield ChangePage(records, None, False)
             return
         size = max(1, min(page_size, _MAX_PAGE[name]))
-        fetch = {"merchant": self._merchants_since, "voucherorder": self._orders_since}.get(
-            name, self._products_since
-        )
+        fetch = {
+            "merchant": self._merchants_since,
+            "voucherorder": self._orders_since,
+            "credit": self._credit_since,
+        }.get(name, self._products_since)
         offset = self.settings.server_utc_offset_min
         start = to_server_text(cursor.read_from, offset) if cursor is not None else None
         pages = read_by_stamp_keyset(
@@ -147,6 +149,43 @@ class YonBipConnector:
             body["simpleVOs"] = [{"field": "pubts", "op": "egt", "value1": start}]
         answer = await self.client.call("POST", API["order_list"], body=body, object="voucherorder")
         return _record_list(answer.data)
+
+    async def _credit_since(self, start: str | None, index: int, size: int) -> list[_Row]:
+        return await self._credit_list(
+            [{"field": "pubts", "op": "egt", "value1": start}] if start else [], index, size
+        )
+
+    async def _credit_list(
+        self, conditions: list[dict[str, object]], index: int, size: int
+    ) -> list[_Row]:
+        """One page of the credit list at ``settings.credit_api``: a STAND-IN, not a
+        Yonyou API (YonBIP documents none; reference §B3). Same paging and ``simpleVOs``
+        as the voucherorder list."""
+        body: dict[str, object] = {
+            "pageIndex": index,
+            "pageSize": size,
+            "queryOrders": [{"field": "pubts", "order": "asc"}, {"field": "id", "order": "asc"}],
+        }
+        if conditions:
+            body["simpleVOs"] = conditions
+        answer = await self.client.call(
+            "POST", self.settings.credit_api, body=body, object="credit"
+        )
+        return _record_list(answer.data)
+
+    async def _credit_where(self, field: str, values: list[object]) -> list[Record]:
+        out: list[Record] = []
+        for chunk in (values[i : i + 100] for i in range(0, len(values), 100)):
+            index = 1
+            while True:
+                rows = await self._credit_list(
+                    [{"field": field, "op": "in", "value1": chunk}], index, 500
+                )
+                out += [self._record("credit", r) for r in rows]
+                if len(rows) < 500:
+                    break
+                index += 1
+        return out
 
     async def _products_since(self, start: str | None, index: int, size: int) -> list[_Row]:
         body: dict[str, object] = {"pageIndex": index, "pageSize": size}
@@ -215,6 +254,8 @@ class YonBipConnector:
             raise ValidationError(
                 "现存量没有 id，请用 find(productCode)", field="id", system=SYSTEM, object=name
             )
+        if name == "credit":
+            return await self._credit_where("id", [int(i) for i in wanted])
         # product: the list API has no id filter; materials are few, so scan (documented).
         found = [r for r in await self._all_products() if str(r.id) in set(wanted)]
         return found
@@ -244,7 +285,8 @@ class YonBipConnector:
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         """Records whose ``key_field`` is one of ``values`` (``code`` for every object;
-        the order list's filter fields for ``voucherorder``; ``productCode`` for stock)."""
+        the order list's filter fields for ``voucherorder``; ``productCode`` for stock;
+        ``customerCode`` or ``customerId`` for credit)."""
         name = self._schema_name(object)
         wanted = [str(v) for v in dict.fromkeys(values) if v not in (None, "")]
         if not wanted:
@@ -264,6 +306,8 @@ class YonBipConnector:
                 )
                 out += [self._record(name, r) for r in _record_list(answer.data)]
             return out
+        if name == "credit" and key_field in ("customerCode", "customerId"):
+            return await self._credit_where(key_field, list(wanted))
         if name == "currentstock" and key_field == "productCode":
             stock: list[Record] = []
             for code in wanted:

@@ -4,8 +4,8 @@ The YonBIP open API has no metadata call an app can use for these archives and
 documents (none was found in the sources of the reference), so describe() reports the
 fields of the API documents the connector is written against: 客户档案 (merchant),
 销售订单 (voucherorder, lines in ``orderDetails``), 物料 (product) and 现存量
-(currentstock). Tenant custom fields (``define1``…) are passed through on write and read
-but not listed.
+(currentstock); and the credit stand-in (``credit``, not a vendor API). Tenant custom
+fields (``define1``…) are passed through on write and read but not listed.
 """
 
 from __future__ import annotations
@@ -91,6 +91,9 @@ _ORDER = ObjectSchema(
         Field("orderPrices!exchangeRateType", S, "汇率类型"),
         Field("orderPrices!taxInclusive", FieldType.BOOLEAN, "单价含税"),
         Field("status", INT, "单据状态（0 开立，1 已审核）", read_only=True),
+        Field("nextStatusName", S, "后续状态（待审核/待发货/已发货）[U]", read_only=True),
+        # An action, not a stored field: "Delete" removes the order (writer.py).
+        Field("_status", S, "操作：Insert/Update，Delete 删除订单"),
         Field("memo", S, "备注"),
         Field("pubts", DT, "时间戳", read_only=True),
         Field("orderDetails", FieldType.LINES, "订单行", required=True, lines=_ORDER_LINE),
@@ -131,7 +134,30 @@ _STOCK = ObjectSchema(
     ),
 )
 
-SCHEMAS: dict[str, ObjectSchema] = {s.name: s for s in (_MERCHANT, _ORDER, _PRODUCT, _STOCK)}
+# STAND-IN, not a Yonyou API: YonBIP documents no credit API (reference §B3, B8 [U]); the
+# fields are the projection the reference asks for, read from ``settings.credit_api``.
+_CREDIT = ObjectSchema(
+    name="credit",
+    label="客户信用（替身接口，非用友官方 API）",
+    id_field="id",
+    natural_keys=("customerCode",),
+    stamp_field="pubts",
+    fields=(
+        Field("id", INT, "信用记录ID", read_only=True),
+        Field("customerId", R, "客户ID", read_only=True, reference_to="merchant"),
+        Field("customerCode", S, "客户编码", read_only=True),
+        Field("customerName", S, "客户名称", read_only=True),
+        Field("creditLimit", D, "信用额度", read_only=True),
+        Field("creditUsed", D, "已用额度（已审核订单）", read_only=True),
+        Field("creditAvailable", D, "可用额度", read_only=True),
+        Field("currency", S, "币种", read_only=True),
+        Field("pubts", DT, "时间戳", read_only=True),
+    ),
+)
+
+SCHEMAS: dict[str, ObjectSchema] = {
+    s.name: s for s in (_MERCHANT, _ORDER, _PRODUCT, _STOCK, _CREDIT)
+}
 
 
 def catalog(objects: tuple[str, ...]) -> Catalog:

@@ -104,6 +104,7 @@ CUSTOMER = Entry(
         _w(111, "建档日期", "datetime"),
         _w(112, "行业标签", "checkboxgroup"),
         _w(113, "可用额度", "number"),
+        _w(114, "已用额度", "number"),  # credit used (jdy-yonbip template)
     ),
 )
 

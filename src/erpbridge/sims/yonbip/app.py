@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from erpbridge.sims.yonbip.auth import TokenBook
+from erpbridge.sims.yonbip.credit import CREDIT_API, CreditApi, set_credit_limit
 from erpbridge.sims.yonbip.merchant import MerchantApi
 from erpbridge.sims.yonbip.orders import OrderApi
 from erpbridge.sims.yonbip.products import ProductApi
@@ -93,6 +94,8 @@ class BipSimApp:
         self.on_shutdown: list[Callable[[], object]] = []
         self._quota = _Quota(quota_per_min)
         merchants, orders, products = MerchantApi(state), OrderApi(state), ProductApi(state)
+        credit = CreditApi(state)
+        self._orders = orders
         self.routes: dict[str, _Route] = {
             "/yonbip/digitalModel/merchant/newlist": _Route(
                 "POST", lambda b, q, a: merchants.newlist(b)
@@ -124,6 +127,8 @@ class BipSimApp:
                 "POST", lambda b, q, a: orders.audit(b, audit=False)
             ),
             "/yonbip/sd/voucherorder/delete": _Route("POST", lambda b, q, a: orders.delete(b)),
+            # STAND-IN, not a Yonyou API (reference §B3: no credit API found): credit.py.
+            CREDIT_API: _Route("POST", lambda b, q, a: credit.list_page(b)),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,6 +169,8 @@ class BipSimApp:
                 raise ApiError(Code.WRONG_METHOD, "请求方法不支持", status=405)
             data = self.tokens.issue(params)
             return json_response(envelope(data, code=Code.AUTH_OK, message="成功！"))
+        if path.startswith("/sim/"):
+            return await self._control(request)
         if not path.startswith(GATEWAY_PREFIX):
             raise ApiError(Code.UNKNOWN_PATH, f"网关上没有注册此API[{path}]", status=404)
         api = path[len(GATEWAY_PREFIX) :]
@@ -181,6 +188,29 @@ class BipSimApp:
             code, message, data = answer
             return json_response(envelope(data, code=code, message=message))
         return json_response(envelope(answer))
+
+    async def _control(self, request: Request) -> Response:
+        """Simulator controls (not YonBIP APIs): what a person does in YonBIP's own UI.
+
+        ``POST /sim/credit`` ``{"customer", "creditLimit", "currency"?}`` sets a credit
+        limit (the stand-in projection of credit.py); ``POST /sim/deliver``
+        ``{"id"|"code"}`` marks an audited order delivered (发货). Both need a token.
+        """
+        controls: dict[str, Callable[[Mapping[str, object]], object]] = {
+            "/sim/credit": lambda b: set_credit_limit(self.state, b),
+            "/sim/deliver": self._orders.deliver,
+        }
+        control = controls.get(request.url.path)
+        if control is None:
+            raise ApiError(
+                Code.UNKNOWN_PATH, f"没有此模拟器控制接口[{request.url.path}]", status=404
+            )
+        if request.method != "POST":
+            raise ApiError(Code.WRONG_METHOD, "模拟器控制接口只支持 POST", status=405)
+        self.tokens.check(request.query_params.get("access_token"))
+        body = await _body(request)
+        with self.state.batch():
+            return json_response(envelope(control(body)))
 
     def _data_center(self, params: Mapping[str, str]) -> object:
         if not params.get("tenantId"):

@@ -10,6 +10,8 @@
 - ``POST /yonbip/sd/voucherorder/singleSave``: ``{"data": {…}}`` flat keys (``!`` is part
   of a key), ``_status`` Insert/Update, MDD idempotent by ``resubmitCheckKey``.
 - ``POST /yonbip/sd/voucherorder/batchaudit`` / ``batchunaudit``: ``{"data": [{"id"}]}``.
+  An order delivered in YonBIP (``nextStatusName`` 已发货, set by the simulator control
+  ``POST /sim/deliver``) cannot be un-audited [U: wording of the refusal].
 - ``POST /yonbip/sd/voucherorder/delete``: ``{"data": {"id": [...], "code": [...]}}``;
   open orders only, per-record results (messages name the order).
 
@@ -25,6 +27,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from erpbridge.sims.yonbip.credit import refresh_credit
 from erpbridge.sims.yonbip.query import (
     field_test,
     page_of,
@@ -36,7 +39,7 @@ from erpbridge.sims.yonbip.rules import ORGS, idempotent_save, lang_text, requir
 from erpbridge.sims.yonbip.state import BipState, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
 
-__all__ = ["HEADER_FIELDS", "LIST_FIELDS", "OrderApi"]
+__all__ = ["DELIVERED", "HEADER_FIELDS", "LIST_FIELDS", "OrderApi"]
 
 #: header fields kept from a save (besides the computed ones).
 HEADER_FIELDS = (
@@ -87,6 +90,8 @@ _STATUS_OPEN, _STATUS_AUDITED = 0, 1
 #: amounts and quantities are decimal(28, 8) columns [U]; larger values are refused.
 _MAX_AMOUNT = Decimal(10) ** 15
 _STATUS_NAMES = {_STATUS_OPEN: "开立", _STATUS_AUDITED: "已审核"}
+#: ``nextStatusName`` of a delivered order [U: the field's values are not documented].
+DELIVERED = "已发货"
 
 
 class OrderApi:
@@ -174,9 +179,16 @@ class OrderApi:
                 if row.get("status") != have:
                     messages.append(f"单据[{row['code']}]状态为{row.get('statusName')}，不能操作")
                     continue
+                if not audit and row.get("nextStatusName") == DELIVERED:
+                    # [U] wording: YonBIP refuses to un-audit an order with downstream
+                    # documents (发货单); the message names the order and why.
+                    messages.append(f"单据[{row['code']}]已生成下游发货单（已发货），不能弃审")
+                    continue
                 row = {**row, "status": want, "statusName": _STATUS_NAMES[want]}
+                row["nextStatusName"] = "待发货" if audit else "待审核"
                 row["pubts"] = self.state.now_text()
                 infos.append(self.state.put("voucherorder", row))
+                refresh_credit(self.state, row.get("agentId"))
         return {
             "count": len(items),
             "sucessCount": len(infos),
@@ -208,6 +220,7 @@ class OrderApi:
                 else:
                     self.state.remove("voucherorder", int(str(row["id"])))
                     infos.append({"id": row["id"], "code": row["code"]})
+                    refresh_credit(self.state, row.get("agentId"))
         return {
             "count": len(refs),
             "sucessCount": len(infos),
@@ -215,6 +228,24 @@ class OrderApi:
             "messages": messages,
             "infos": infos,
         }
+
+    def deliver(self, body: Mapping[str, object]) -> object:
+        """Mark an audited order delivered (发货), as a 发货单 made in YonBIP does.
+
+        Simulator control (``POST /sim/deliver``), not an open API: afterwards the
+        order cannot be un-audited, so neither changed nor deleted through the API.
+
+        Raises:
+            ApiError: 999 for an unknown order or one that is not audited.
+        """
+        ref = body.get("id", body.get("code"))
+        row = self.state.resolve("voucherorder", ref)
+        if row is None:
+            raise ApiError(Code.BUSINESS, f"单据[{ref}]不存在或已被删除")
+        if row.get("status") != _STATUS_AUDITED:
+            raise ApiError(Code.BUSINESS, f"单据[{row['code']}]未审核，不能发货")
+        row = {**row, "nextStatusName": DELIVERED, "pubts": self.state.now_text()}
+        return self.state.put("voucherorder", row)
 
     # --- saving -----------------------------------------------------------------------
 
@@ -267,6 +298,7 @@ class OrderApi:
         if old is None:
             row["id"] = self.state.next_id()
             row["status"], row["statusName"] = _STATUS_OPEN, _STATUS_NAMES[_STATUS_OPEN]
+            row["nextStatusName"] = "待审核"
             row["createTime"] = now
         row["pubts"] = now
         for line in lines:

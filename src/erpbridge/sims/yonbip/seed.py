@@ -1,4 +1,5 @@
-"""Realistic seed data: 客户, 物料, 销售订单 with lines, 现存量 (deterministic per seed).
+"""Realistic seed data: 客户, 物料, 销售订单 with lines, 现存量, credit limits (the stand-in
+of credit.py); deterministic per seed.
 
 Customers and orders go through the same save rules as client calls, so the seed obeys
 the simulator's own checks; materials and stock are put directly (read-only here).
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from erpbridge.sims.yonbip.credit import set_credit_limit
 from erpbridge.sims.yonbip.merchant import CLASSES, MerchantApi
 from erpbridge.sims.yonbip.orders import OrderApi
 from erpbridge.sims.yonbip.state import BipState
@@ -96,6 +98,7 @@ def seed_state(state: BipState, *, seed: int = 0, size: SeedSize | None = None) 
                     }
                 )
             _orders(state, rng, size, clock, step)
+            _credit_limits(state, rng)
     finally:
         state.clock = real_clock
 
@@ -181,3 +184,18 @@ def _orders(
         )
         if rng.random() < 0.5 and isinstance(saved[2], dict):
             orders.audit({"data": [{"id": saved[2]["id"]}]}, audit=True)
+
+
+def _credit_limits(state: BipState, rng: random.Random) -> None:
+    """Credit limits (the stand-in projection, credit.py) for every other customer: what
+    its audited orders use, rounded up, plus 50 000 to 500 000 元 of headroom."""
+    for n, customer in enumerate(state.rows("merchant")):
+        if n % 2:
+            continue
+        used = sum(
+            Decimal(str(o.get("payMoney") or 0))
+            for o in state.rows("voucherorder")
+            if o.get("agentId") == customer["id"] and o.get("status") == 1
+        )
+        limit = (int(used) // 10_000 + 1) * 10_000 + rng.randrange(5, 50) * 10_000
+        set_credit_limit(state, {"customer": customer["id"], "creditLimit": limit})

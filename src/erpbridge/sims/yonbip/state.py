@@ -1,4 +1,5 @@
-"""The YonBIP simulator's records: merchants (客户), products (物料), sales orders, stock.
+"""The YonBIP simulator's records: merchants (客户), products (物料), sales orders, stock,
+the credit stand-in (credit.py) and purchase requisitions (请购单).
 
 Records are dicts with YonBIP's wire names. ``pubts`` (last modified) is server local time
 (China, UTC+8) as ``yyyy-MM-dd HH:mm:ss`` with one-second resolution, as the open API
@@ -25,7 +26,7 @@ Row = dict[str, object]
 #: the server's local time zone: the open API answers stamps in it, without a zone.
 CST = timezone(timedelta(hours=8), "CST")
 #: the object tables the simulator keeps.
-OBJECTS = ("merchant", "product", "voucherorder", "stock")
+OBJECTS = ("merchant", "product", "voucherorder", "stock", "credit", "applyorder")
 _FIRST_ID = 2446326816231680
 _STAMP = "%Y-%m-%d %H:%M:%S"
 
