@@ -232,16 +232,15 @@ async def test_order_and_its_new_customer_reach_yonbip_and_status_comes_back(
             fresh = bridge.fork(tmp_path / "fresh.db")
             try:
                 await fresh.sync("customers-to-yonbip", ids=[customer])
+                # The order is audited in YonBIP by now: un-audited, saved, audited again.
                 await fresh.sync("orders-to-yonbip", ids=[order])
-                dead = fresh.dead_letters()  # the order is audited in YonBIP by now
-                assert [(f, s) for f, s, _ in dead] == [("orders-to-yonbip", order)]
-                assert "已审核，不能修改" in dead[0][2]
+                assert fresh.dead_letters() == []
             finally:
                 await close(fresh)
                 fresh.store.dispose()
             await _one(bridge, "bip", "merchant", "code", code)
             bill = await _one(bridge, "bip", "voucherorder", "code", number)
-            assert len(cast(Lines, bill["orderDetails"])) == 2
+            assert len(cast(Lines, bill["orderDetails"])) == 2 and bill["status"] == 1
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)
@@ -642,5 +641,105 @@ async def test_credit_comes_to_jdy_and_orders_over_it_are_held_until_credit_free
             await _one(bridge, "bip", "voucherorder", "code", f"SOC{tag}3")
             assert _held(bridge, "orders-to-yonbip") == []
             assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def _change_qty(bridge: Bridge, order: str, qty: int) -> None:
+    record = await bridge.get("jdy", ORDER, order)
+    lines = [dict(line) for line in cast(Lines, record.fields[w(305)])]
+    lines[0][w(353)] = qty
+    await bridge.update("jdy", ORDER, order, {w(305): lines})
+
+
+async def _audited_order(bridge: Bridge, number: str, code: str) -> tuple[str, dict[str, object]]:
+    """A 简道云 order sent to YonBIP, its ERP单号 back, then audited in YonBIP."""
+    order = await _jdy_order(bridge, number, code)
+    await bridge.sync("orders-to-yonbip", ids=[order])
+    bill = await _one(bridge, "bip", "voucherorder", "code", number)
+    await _bip(bridge, "/yonbip/sd/voucherorder/batchaudit", {"data": [{"id": bill["_id"]}]})
+    await bridge.sync("orders-from-yonbip", ids=[str(bill["_id"])])
+    return order, bill
+
+
+async def test_changed_audited_order_is_reaudited_and_cancelled_one_removed(
+    tmp_path: Path,
+) -> None:
+    """A 简道云 order changed after YonBIP audited it: un-audited, saved, audited again
+    (the same order); set to 已取消: un-audited and deleted from YonBIP."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code, number = f"A-{tag}", f"SOA{tag}"
+            await bridge.sync(
+                "customers-to-yonbip", ids=[await _jdy_customer(bridge, code, f"改单 {tag}")]
+            )
+            order, bill = await _audited_order(bridge, number, code)
+
+            await _change_qty(bridge, order, 5)  # 3 → 5 伺服电机
+            await bridge.sync("orders-to-yonbip", ids=[order], trigger=Trigger.POLL)
+            changed = await _one(bridge, "bip", "voucherorder", "code", number)
+            assert (changed["_id"], changed["status"]) == (bill["_id"], 1)  # re-audited
+            qty = {str(x["productId_code"]): x["qty"] for x in cast(Lines, changed["orderDetails"])}
+            assert qty == {"WL00001": 5, "WL00010": 10}
+            assert Decimal(str(changed["payMoney"])) == Decimal(5 * 1250 + 3805)
+            assert bridge.outcomes("orders-to-yonbip")[-1] == (order, "updated")
+
+            await bridge.update("jdy", ORDER, order, {w(314): "已取消"})  # 订单状态
+            await bridge.sync("orders-to-yonbip", ids=[order], trigger=Trigger.POLL)
+            assert await bridge.find("bip", "voucherorder", "code", [number]) == []
+            assert bridge.outcomes("orders-to-yonbip")[-1] == (order, "deleted")
+            # Synced again (a later edit of the cancelled order): nothing more happens.
+            await bridge.sync("orders-to-yonbip", ids=[order])
+            assert bridge.outcomes("orders-to-yonbip")[-1] == (order, "deleted")
+
+            # An order cancelled before it reached YonBIP is not sent at all.
+            other = await _jdy_order(bridge, f"SOX{tag}", code)
+            await bridge.update("jdy", ORDER, other, {w(314): "已取消"})
+            await bridge.sync("orders-to-yonbip", ids=[other])
+            assert bridge.outcomes("orders-to-yonbip")[-1] == (other, "filtered")
+            assert await bridge.find("bip", "voucherorder", "code", [f"SOX{tag}"]) == []
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_delivered_order_change_or_cancel_is_one_dead_letter_with_a_hint(
+    tmp_path: Path,
+) -> None:
+    """YonBIP delivered the order (发货): it refuses to un-audit it, so neither a change
+    nor a cancellation can be written; each is one dead letter with YonBIP's message."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            code = f"D-{tag}"
+            await bridge.sync(
+                "customers-to-yonbip", ids=[await _jdy_customer(bridge, code, f"发货 {tag}")]
+            )
+            changed, bill = await _audited_order(bridge, f"SOD{tag}1", code)
+            cancelled, other = await _audited_order(bridge, f"SOD{tag}2", code)
+            for b in (bill, other):
+                await _bip(bridge, "/sim/deliver", {"id": b["_id"]})
+            await bridge.sync("orders-from-yonbip", ids=[str(bill["_id"])])
+            assert (await bridge.get("jdy", ORDER, changed)).fields[w(309)] == "已发货"
+
+            await _change_qty(bridge, changed, 5)
+            await bridge.update("jdy", ORDER, cancelled, {w(314): "已取消"})
+            await bridge.sync("orders-to-yonbip", ids=[changed, cancelled], trigger=Trigger.POLL)
+
+            dead = {record: message for _, record, message in bridge.dead_letters()}
+            assert set(dead) == {changed, cancelled} and len(bridge.dead_letters()) == 2
+            for record in (changed, cancelled):  # YonBIP's own words, once each
+                assert "已生成下游发货单（已发货），不能弃审" in dead[record]
+            assert "修改没有写入用友" in dead[changed] and "不能删除" in dead[cancelled]
+            hints = bridge.dead_letter_hints()
+            assert all("已发货" in h and "放弃这条死信" in h for h in hints), hints
+            assert bridge.failed_attempts() == {"validation": 2}  # not retried
+            # YonBIP keeps both orders as they were: audited, delivered, unchanged.
+            for number in (f"SOD{tag}1", f"SOD{tag}2"):
+                kept = await _one(bridge, "bip", "voucherorder", "code", number)
+                assert (kept["status"], kept["nextStatusName"]) == (1, "已发货")
+                qty = sorted(x["qty"] for x in cast(Lines, kept["orderDetails"]))
+                assert qty == [3, 10]
         finally:
             await close(bridge)

@@ -7,7 +7,9 @@
   idempotent but an update repeated is harmless. Per-record results come from ``infos``
   (saved, by id) and ``messages`` (``客户[code]: why``).
 - ``voucherorder``: ``voucherorder/singleSave`` per record (the open API has no batch
-  save for orders), ``resubmitCheckKey`` on every save.
+  save for orders), ``resubmitCheckKey`` on every save. With ``unaudit_to_update`` an
+  update of an audited order is un-audited, saved and audited again; a write whose
+  ``_status`` is ``Delete`` removes the order (amend.py).
 - Upserts without a target id look their natural key up first (``find``), so a crash
   between the create and our xref commit never makes a second record.
 - A duplicate answer (``10004``/``100004``: the key was used over an hour ago) is the
@@ -30,6 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
+from erpbridge.connectors.yonbip.amend import REMOVE, OrderAmender
 from erpbridge.connectors.yonbip.client import Answer, YonBipClient
 from erpbridge.connectors.yonbip.cursor import from_server_text
 from erpbridge.connectors.yonbip.errors import SYSTEM, classify_answer
@@ -75,6 +78,7 @@ class Writer:
         self.client = client
         self.settings = settings
         self.find = find
+        self._amend = OrderAmender(client, unaudit=settings.unaudit_to_update)
 
     async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         """One result per op, in order."""
@@ -191,17 +195,28 @@ class Writer:
         for n, op in enumerate(ops):
             if results[n] is not None or op.mode is WriteMode.DELETE:
                 continue
+            target = targets[n]
+            if str(op.fields.get("_status") or "") == REMOVE:  # a cancelled order (amend.py)
+                results[n] = await self._amend.remove(op, target)
+                continue
             data = _fields(op)
             if self.settings.sales_org_code and "salesOrgId" not in data:
                 data["salesOrgId"] = self.settings.sales_org_code
-            if targets[n] is not None:
-                data.update({"_status": "Update", "id": int(str(targets[n]))})
+            if target is not None:
+                data.update({"_status": "Update", "id": int(str(target))})
             else:
                 data["_status"] = "Insert"
             # The idempotent APIs require a key; without a job key a fresh one still lets
             # the call through (it protects nothing across retries, which have none).
             data["resubmitCheckKey"] = resubmit_key(op.idempotency_key) or uuid.uuid4().hex
-            results[n] = await self._one(op, API["order_save"], data, "voucherorder")
+
+            async def save(body: dict[str, object], op: WriteOp = op) -> WriteResult:
+                return await self._one(op, API["order_save"], body, "voucherorder")
+
+            if target is not None and self.settings.unaudit_to_update:
+                results[n] = await self._amend.update(op, target, data, save)
+            else:
+                results[n] = await save(data)
 
     async def _order_deletes(
         self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
