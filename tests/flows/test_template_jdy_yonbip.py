@@ -31,7 +31,7 @@ from erpbridge.engine.jobs import Trigger
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
 from erpbridge.spi.errors import RateLimitedError
-from erpbridge.store.schema import dead_letters, jobs
+from erpbridge.store.schema import dead_letters, jobs, xref
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -39,6 +39,7 @@ pytestmark = pytest.mark.slow
 SYSTEMS = ("jiandaoyun", "yonbip")
 CUSTOMER = "6405f3a1c2b4d50007a10001"
 ORDER = "6405f3a1c2b4d50007a10003"
+TICKET = "6405f3a1c2b4d50007a10004"
 STOCK = "6405f3a1c2b4d50007a10005"
 TEMPLATE = "jdy-yonbip"
 
@@ -741,5 +742,98 @@ async def test_delivered_order_change_or_cancel_is_one_dead_letter_with_a_hint(
                 assert (kept["status"], kept["nextStatusName"]) == (1, "已发货")
                 qty = sorted(x["qty"] for x in cast(Lines, kept["orderDetails"]))
                 assert qty == [3, 10]
+        finally:
+            await close(bridge)
+
+
+def _requisition_id(bridge: Bridge, ticket: str) -> str:
+    with bridge.store.connect() as conn:
+        [target] = conn.execute(
+            sa.select(xref.c.target_id).where(
+                xref.c.entity == "requisition", xref.c.source_id == ticket
+            )
+        ).scalars()
+    return str(target)
+
+
+async def _events_delivered(bridge: Bridge, count: int) -> list[dict[str, object]]:
+    """The simulator's event deliveries, once ``count`` of them are done (bounded wait)."""
+    for _ in range(100):  # events are delivered asynchronously
+        answer = await _bip(bridge, "/sim/events", {})
+        deliveries = cast(
+            list[dict[str, object]], cast(dict[str, object], answer["data"])["deliveries"]
+        )
+        if sum(1 for d in deliveries if d["delivered"]) >= count:
+            return deliveries
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"events not delivered: {deliveries}")
+
+
+async def test_service_ticket_becomes_a_requisition_whose_status_comes_back_by_events(
+    tmp_path: Path,
+) -> None:
+    """售后: a 简道云 售后工单 needing parts → YonBIP 请购单; YonBIP's event subscription
+    (encrypted, signed POSTs to the hub's /hooks/bip) brings its number and status back."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            tag = _tag()
+            ticket = await bridge.create(
+                "jdy",
+                TICKET,
+                {
+                    w(401): f"SR{tag}",
+                    w(402): "KH0001",
+                    w(403): "伺服电机过热停机",
+                    w(404): "高",
+                    w(406): _utc(datetime(2026, 11, 30, 17, 5, 9, tzinfo=UTC)),
+                    w(407): [{w(451): "M-1002", w(452): 2}, {w(451): "M-1001", w(452): 1}],
+                    w(408): "处理中",
+                },
+            )
+            receiver = bridge.fork_runtime()
+            with serve_app(create_app(receiver.hub)) as hub_server:
+                # 事件订阅 of the self-built app → the hub (YonBIP's own UI; a control here).
+                await _bip(bridge, "/sim/events", {"url": f"{hub_server.base_url}/hooks/bip"})
+                await bridge.sync("requisitions-to-yonbip", ids=[ticket])
+                ident = _requisition_id(bridge, ticket)
+                [requisition] = [
+                    r.fields for r in await bridge.connector("bip").get("applyorder", [ident])
+                ]
+                assert (requisition["code"], requisition["status"]) == (f"QG-SR{tag}", 0)
+                assert (requisition["org_code"], requisition["bustype"]) == ("991", "A25001")
+                assert requisition["vouchdate"] == "2026-12-01 01:05:09"
+                parts = sorted(
+                    (str(x["product_cCode"]), x["qty"], x["unit_code"])
+                    for x in cast(Lines, requisition["applyOrders"])
+                )
+                assert parts == [("WL00001", 1, "台"), ("WL00003", 2, "台")]
+                assert f"SR{tag}" in str(requisition["memo"])
+
+                # YonBIP audits it; both events (保存, 审核) reach the hub, which re-reads
+                # the detail and writes number and status onto the 售后工单.
+                await _bip(
+                    bridge, "/yonbip/scm/applyorder/batchaudit", {"data": [{"id": int(ident)}]}
+                )
+                deliveries = await _events_delivered(bridge, 2)
+            assert [d["type"] for d in deliveries] == ["pu_applyorder_save", "pu_applyorder_audit"]
+            assert {f for f, _, _ in bridge.open_jobs()} == {"requisitions-from-yonbip"}
+            await bridge.drain()
+            fields = (await bridge.get("jdy", TICKET, ticket)).fields
+            assert fields[w(409)] == f"QG-SR{tag} 已审核"
+
+            # From an empty store (the xref lost) the 工单, changed since (ERP采购申请号), is a
+            # new job: no list to look its code up, but YonBIP refuses a second 请购单 with
+            # that code. One dead letter saying so, and no duplicate.
+            fresh = bridge.fork(tmp_path / "fresh.db")
+            try:
+                await fresh.sync("requisitions-to-yonbip", ids=[ticket])
+                [(_, record, message)] = fresh.dead_letters()
+                assert record == ticket and f"QG-SR{tag}已存在" in message
+                assert "没有重复创建" in fresh.dead_letter_hints()[0]
+                assert fresh.failed_attempts() == {"validation": 1}
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            assert bridge.dead_letters() == []
         finally:
             await close(bridge)

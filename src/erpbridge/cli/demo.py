@@ -105,7 +105,13 @@ async def _run_until_flowed(hub: Hub) -> float:
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
-    flows = list(hub.plans)
+    # Flows fed by webhooks only (nothing to poll: YonBIP's 请购单 events) are left out.
+    flows = [
+        name
+        for name, plan in hub.plans.items()
+        if plan.spec.source.trigger.poll_interval is not None
+        or plan.spec.source.trigger.schedule is not None
+    ]
     try:
         with Live(console=console, refresh_per_second=4) as live:
             for round_ in (1, 2):

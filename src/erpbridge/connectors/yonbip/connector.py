@@ -16,9 +16,18 @@ from erpbridge.connectors.yonbip.cursor import from_server_text, to_server_text
 from erpbridge.connectors.yonbip.describe import SCHEMAS, catalog
 from erpbridge.connectors.yonbip.errors import SYSTEM
 from erpbridge.connectors.yonbip.settings import YonBipSettings
+from erpbridge.connectors.yonbip.webhook import encrypt, parse_event
 from erpbridge.connectors.yonbip.writer import Writer
 from erpbridge.spi.errors import ConnectorError, NotFoundError, ValidationError
-from erpbridge.spi.records import ChangePage, CheckResult, Cursor, Record, WriteOp, WriteResult
+from erpbridge.spi.records import (
+    Change,
+    ChangePage,
+    CheckResult,
+    Cursor,
+    Record,
+    WriteOp,
+    WriteResult,
+)
 from erpbridge.spi.schema import Catalog
 
 __all__ = ["API", "YonBipConnector"]
@@ -31,6 +40,7 @@ API = {
     "order_detail": "/yonbip/sd/voucherorder/detail",
     "product_list": "/yonbip/digitalModel/product/listproductbycondition",
     "stock": "/yonbip/scm/stock/QueryCurrentStocksByCondition",
+    "applyorder_detail": "/yonbip/scm/applyorder/detail",
 }
 _DETAIL_CHUNK = 100
 _MAX_PAGE = {"merchant": 5000, "voucherorder": 500, "product": 500, "credit": 500}
@@ -104,6 +114,13 @@ class YonBipConnector:
             records = await self._stock({})
             yield ChangePage(records, None, False)
             return
+        if name == "applyorder":
+            raise ValidationError(
+                "请购单没有已记载的列表接口，不能轮询：请用事件订阅（webhook: true）",
+                field="trigger",
+                system=SYSTEM,
+                object=name,
+            )
         size = max(1, min(page_size, _MAX_PAGE[name]))
         fetch = {
             "merchant": self._merchants_since,
@@ -256,9 +273,25 @@ class YonBipConnector:
             )
         if name == "credit":
             return await self._credit_where("id", [int(i) for i in wanted])
+        if name == "applyorder":
+            return await self._applyorder_details(wanted)
         # product: the list API has no id filter; materials are few, so scan (documented).
         found = [r for r in await self._all_products() if str(r.id) in set(wanted)]
         return found
+
+    async def _applyorder_details(self, ids: list[str]) -> list[Record]:
+        """``applyorder/detail`` per id (no batch detail is documented); gone ones are absent."""
+        out: list[Record] = []
+        for ident in ids:
+            try:
+                answer = await self.client.call(
+                    "GET", API["applyorder_detail"], params={"id": ident}, object="applyorder"
+                )
+            except NotFoundError:
+                continue
+            if isinstance(answer.data, dict) and "id" in answer.data:
+                out.append(self._record("applyorder", answer.data))
+        return out
 
     async def _merchant_detail(self, key: str, values: Sequence[object]) -> list[Record]:
         """``newBatchDetail`` by ``id`` or ``code``, at most 100 per call [U: the API's cap]."""
@@ -306,6 +339,11 @@ class YonBipConnector:
                 )
                 out += [self._record(name, r) for r in _record_list(answer.data)]
             return out
+        if name == "applyorder" and key_field == "code":
+            # No 请购单 list or query API is documented (reference §B3 [U]): a code cannot
+            # be looked up, so none is found. Creates stay single by their resubmitCheckKey
+            # and by YonBIP's refusal of a second 请购单 with the same code (docs).
+            return []
         if name == "credit" and key_field in ("customerCode", "customerId"):
             return await self._credit_where(key_field, list(wanted))
         if name == "currentstock" and key_field == "productCode":
@@ -338,6 +376,18 @@ class YonBipConnector:
                     break
                 index += 1
         return [self._record("voucherorder", r) for r in await self._with_lines(heads)]
+
+    # --- events (事件订阅) ----------------------------------------------------------------
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
+        """An event delivery as "this id changed" (webhook.py); the detail is read later."""
+        secret = self.settings.app_secret.reveal()
+        return parse_event(self.settings.app_key, secret, self.settings.objects, body)
+
+    def webhook_ack(self) -> tuple[int, str, bytes]:
+        """The encrypted, signed ``success`` the platform expects [P]."""
+        reply = encrypt(self.settings.app_key, self.settings.app_secret.reveal(), "success")
+        return 200, "application/json", json.dumps(reply).encode()
 
     # --- writing ----------------------------------------------------------------------
 

@@ -155,8 +155,46 @@ _CREDIT = ObjectSchema(
     ),
 )
 
+_APPLY_LINE = ObjectSchema(
+    name="applyOrders",
+    label="请购单子表",
+    id_field="id",
+    fields=(
+        Field("id", INT, "行ID", read_only=True),
+        Field("rowno", INT, "行号", read_only=True),
+        Field("product_cCode", S, "物料编码", required=True),
+        Field("product", R, "物料ID", read_only=True, reference_to="product"),
+        Field("qty", D, "数量", required=True),
+        Field("unit_code", S, "主计量单位编码"),
+        Field("requirementDate", DT, "需求日期"),
+        Field("adviseSupplier_code", S, "建议供应商编码"),
+        Field("memo", S, "备注"),
+    ),
+)
+
+# 请购单: save (singleSave_v1) and detail are documented; no list is (reference §B3 [U]),
+# so it cannot be polled: changes come from the event subscription (webhook.py).
+_APPLYORDER = ObjectSchema(
+    name="applyorder",
+    label="请购单",
+    id_field="id",
+    stamp_field="pubts",
+    fields=(
+        Field("id", INT, "请购单ID", read_only=True),
+        Field("code", S, "单据编号"),
+        Field("bustype", S, "交易类型编码", required=True),
+        Field("org_code", S, "需求组织编码", required=True),
+        Field("vouchdate", DT, "单据日期", required=True),
+        Field("memo", S, "备注", max_length=255),
+        Field("status", INT, "状态（0 开立，1 已审核，2 已关闭，3 审核中）", read_only=True),
+        Field("totalQuantity", D, "整单数量", read_only=True),
+        Field("pubts", DT, "时间戳", read_only=True),
+        Field("applyOrders", FieldType.LINES, "请购单子表", required=True, lines=_APPLY_LINE),
+    ),
+)
+
 SCHEMAS: dict[str, ObjectSchema] = {
-    s.name: s for s in (_MERCHANT, _ORDER, _PRODUCT, _STOCK, _CREDIT)
+    s.name: s for s in (_MERCHANT, _ORDER, _PRODUCT, _STOCK, _CREDIT, _APPLYORDER)
 }
 
 

@@ -14,6 +14,8 @@
   between the create and our xref commit never makes a second record.
 - A duplicate answer (``10004``/``100004``: the key was used over an hour ago) is the
   earlier success: the op is reported created with the id the gateway gives back.
+- ``applyorder``: ``applyorder/singleSave_v1`` per record with ``resubmitCheckKey``; no
+  key lookup (no list API is documented), so creates rely on the key alone.
 - ``voucherorder`` deletes: one ``voucherorder/delete`` call for the batch (by id, or by
   ``code`` from ``key_value``); an order already gone counts as deleted. Merchant deletes,
   and writes to ``product``/``currentstock``, are refused per op (the APIs used here do
@@ -52,6 +54,7 @@ API = {
     "merchant_batch": "/yonbip/digitalModel/batch/merchant/save",
     "order_save": "/yonbip/sd/voucherorder/singleSave",
     "order_delete": "/yonbip/sd/voucherorder/delete",
+    "applyorder_save": "/yonbip/scm/applyorder/singleSave_v1",
 }
 _MAX_KEY = 32
 #: errors that belong to one record; anything else stops the batch.
@@ -89,6 +92,8 @@ class Writer:
                 await self._merchants(ops, targets, results)
             elif object == "voucherorder":
                 await self._orders(ops, targets, results)
+            elif object == "applyorder":
+                await self._requisitions(ops, targets, results)
         except ConnectorError as exc:
             for n, result in enumerate(results):
                 if result is None:
@@ -113,8 +118,15 @@ class Writer:
         targets: list[str | None] = [op.target_id for op in ops]
         by_key: dict[str, list[int]] = {}
         for n, op in enumerate(ops):
-            if op.mode is WriteMode.DELETE or object not in ("merchant", "voucherorder"):
+            if op.mode is WriteMode.DELETE or object not in (
+                "merchant",
+                "voucherorder",
+                "applyorder",
+            ):
                 continue  # left unanswered: refused below
+            if object == "applyorder" and op.mode is not WriteMode.UPDATE:
+                # No list API to look a key up: creates rely on resubmitCheckKey (below).
+                continue
             if op.mode in (WriteMode.UPDATE,) and not op.target_id:
                 results[n] = _failed(
                     op,
@@ -275,6 +287,45 @@ class Writer:
                 if isinstance(error, NotFoundError)
                 else _failed(ops[n], error)
             )
+
+    # --- applyorder -----------------------------------------------------------------------
+
+    async def _requisitions(
+        self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
+    ) -> None:
+        """``applyorder/singleSave_v1`` per record. There is no list API to look a natural
+        key up before a create [U], so a create whose answer was lost is made once only by
+        its ``resubmitCheckKey`` (the job's key; the gateway repeats the first answer, or
+        the duplicate code with the id after an hour)."""
+        for n, op in enumerate(ops):
+            if results[n] is not None or op.mode is WriteMode.DELETE:
+                continue
+            data = _fields(op)
+            if targets[n] is not None:
+                data.update({"_status": "Update", "id": int(str(targets[n]))})
+            else:
+                data["_status"] = "Insert"
+            data["resubmitCheckKey"] = resubmit_key(op.idempotency_key) or uuid.uuid4().hex
+            result = await self._one(op, API["applyorder_save"], data, "applyorder")
+            if targets[n] is None and isinstance(result.error, ConflictError):
+                # "单据编号已存在": YonBIP has a 请购单 with this code, made by an earlier job
+                # whose xref is lost; without a list API it cannot be looked up and linked.
+                code = data.get("code")
+                result = _failed(
+                    op,
+                    ValidationError(
+                        result.error.message,
+                        field="code",
+                        system=SYSTEM,
+                        object="applyorder",
+                        raw=result.error.raw,
+                        hint=(
+                            f"用友已有编号为 {code} 的请购单（没有重复创建）；开放平台没有请购单"
+                            "列表接口，无法自动关联：请在用友中核对该请购单，然后放弃这条死信"
+                        ),
+                    ),
+                )
+            results[n] = result
 
     async def _one(
         self, op: WriteOp, api: str, data: dict[str, object], object: str

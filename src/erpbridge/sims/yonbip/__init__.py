@@ -18,6 +18,7 @@ from erpbridge.sims._common.persist import DocumentStore
 from erpbridge.sims._common.spec import SimulatorContext, SimulatorSpec
 from erpbridge.sims.yonbip.app import AUTH_PREFIX, GATEWAY_PREFIX, BipSimApp
 from erpbridge.sims.yonbip.auth import AppBook, TokenBook, sign
+from erpbridge.sims.yonbip.events import EventPublisher
 from erpbridge.sims.yonbip.seed import SeedSize, seed_state
 from erpbridge.sims.yonbip.state import BipState, utc_now
 from erpbridge.sims.yonbip.wire import Code, json_response
@@ -88,7 +89,9 @@ def build_app(
 ) -> BipSimApp:
     """The simulator app over an existing state (tests use this with a small seed)."""
     tokens = TokenBook(sandbox_apps(), clock or state.clock, token_ttl_s)
-    return BipSimApp(state, tokens, base_url=base_url, quota_per_min=quota_per_min)
+    # 事件订阅 belongs to an app: the sandbox app's secret encrypts and signs the events.
+    events = EventPublisher(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, SANDBOX_TENANT_ID)
+    return BipSimApp(state, tokens, base_url=base_url, quota_per_min=quota_per_min, events=events)
 
 
 def create_app(context: SimulatorContext, *, size: SeedSize | None = None) -> FaultMiddleware:
@@ -122,5 +125,6 @@ SIMULATOR = SimulatorSpec(
     create_app=create_app,
     connection_entry=connection_entry,
     needs_tls=False,
-    summary="YonBIP / YonSuite open API (客户 merchant, 物料, 销售订单 voucherorder, 现存量)",
+    summary="YonBIP / YonSuite open API (客户 merchant, 物料, 销售订单 voucherorder, 现存量, "
+    "请购单 applyorder, 事件订阅; credit as a labelled stand-in)",
 )

@@ -22,8 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from erpbridge.sims.yonbip.applyorder import APPLY_API, ApplyOrderApi
 from erpbridge.sims.yonbip.auth import TokenBook
 from erpbridge.sims.yonbip.credit import CREDIT_API, CreditApi, set_credit_limit
+from erpbridge.sims.yonbip.events import EventPublisher
 from erpbridge.sims.yonbip.merchant import MerchantApi
 from erpbridge.sims.yonbip.orders import OrderApi
 from erpbridge.sims.yonbip.products import ProductApi
@@ -78,6 +80,7 @@ class BipSimApp:
         base_url: where clients reach this app (for the data-centre answer).
         quota_per_min: calls per API and minute before ``310046``; None = unlimited
             (the default, so benchmarks measure the simulator, not the quota).
+        events: the event subscription (events.py); None publishes nothing.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class BipSimApp:
         *,
         base_url: str = "http://127.0.0.1",
         quota_per_min: int | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         self.state = state
         self.tokens = tokens
@@ -96,6 +100,8 @@ class BipSimApp:
         merchants, orders, products = MerchantApi(state), OrderApi(state), ProductApi(state)
         credit = CreditApi(state)
         self._orders = orders
+        self.events = events
+        applies = ApplyOrderApi(state, events or (lambda _type, _row: None))
         self.routes: dict[str, _Route] = {
             "/yonbip/digitalModel/merchant/newlist": _Route(
                 "POST", lambda b, q, a: merchants.newlist(b)
@@ -129,6 +135,12 @@ class BipSimApp:
             "/yonbip/sd/voucherorder/delete": _Route("POST", lambda b, q, a: orders.delete(b)),
             # STAND-IN, not a Yonyou API (reference §B3: no credit API found): credit.py.
             CREDIT_API: _Route("POST", lambda b, q, a: credit.list_page(b)),
+            f"{APPLY_API}/singleSave_v1": _Route("POST", lambda b, q, a: applies.single_save(b, a)),
+            f"{APPLY_API}/detail": _Route("GET", lambda b, q, a: applies.detail(q)),
+            f"{APPLY_API}/batchaudit": _Route(
+                "POST", lambda b, q, a: applies.change_status(b, to=1)
+            ),
+            f"{APPLY_API}/close": _Route("POST", lambda b, q, a: applies.change_status(b, to=2)),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,6 +166,8 @@ class BipSimApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.events is not None:
+                    await self.events.drain()
                 for hook in self.on_shutdown:
                     hook()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -194,11 +208,14 @@ class BipSimApp:
 
         ``POST /sim/credit`` ``{"customer", "creditLimit", "currency"?}`` sets a credit
         limit (the stand-in projection of credit.py); ``POST /sim/deliver``
-        ``{"id"|"code"}`` marks an audited order delivered (发货). Both need a token.
+        ``{"id"|"code"}`` marks an audited order delivered (发货); ``POST /sim/events``
+        ``{"url"}`` subscribes a callback to the events (events.py; without ``url`` it
+        lists the deliveries). All need a token.
         """
         controls: dict[str, Callable[[Mapping[str, object]], object]] = {
             "/sim/credit": lambda b: set_credit_limit(self.state, b),
             "/sim/deliver": self._orders.deliver,
+            "/sim/events": self._subscribe,
         }
         control = controls.get(request.url.path)
         if control is None:
@@ -211,6 +228,30 @@ class BipSimApp:
         body = await _body(request)
         with self.state.batch():
             return json_response(envelope(control(body)))
+
+    def _subscribe(self, body: Mapping[str, object]) -> object:
+        """事件订阅: set the callback URL (``""`` stops); answers the deliveries so far."""
+        if self.events is None:
+            raise ApiError(Code.BUSINESS, "此模拟器没有事件订阅")
+        url = body.get("url")
+        if url is not None:
+            if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+                raise ApiError(Code.BUSINESS, "url 应为 http(s) 地址或空串")
+            self.events.url = url
+        return {
+            "url": self.events.url,
+            "deliveries": [
+                {
+                    "eventId": d.event_id,
+                    "type": d.type,
+                    "id": d.record_id,
+                    "attempts": d.attempts,
+                    "status": d.status,
+                    "delivered": d.delivered,
+                }
+                for d in self.events.deliveries[-100:]
+            ],
+        }
 
     def _data_center(self, params: Mapping[str, str]) -> object:
         if not params.get("tenantId"):
