@@ -12,6 +12,7 @@ import httpx
 
 from erpbridge.connectors._keyset import read_by_stamp_keyset
 from erpbridge.connectors.yonbip.client import YonBipClient
+from erpbridge.connectors.yonbip.credit import credit_page, credit_where
 from erpbridge.connectors.yonbip.cursor import from_server_text, to_server_text
 from erpbridge.connectors.yonbip.describe import SCHEMAS, catalog
 from erpbridge.connectors.yonbip.errors import SYSTEM
@@ -168,41 +169,14 @@ class YonBipConnector:
         return _record_list(answer.data)
 
     async def _credit_since(self, start: str | None, index: int, size: int) -> list[_Row]:
-        return await self._credit_list(
-            [{"field": "pubts", "op": "egt", "value1": start}] if start else [], index, size
+        conditions: list[dict[str, object]] = (
+            [{"field": "pubts", "op": "egt", "value1": start}] if start else []
         )
-
-    async def _credit_list(
-        self, conditions: list[dict[str, object]], index: int, size: int
-    ) -> list[_Row]:
-        """One page of the credit list at ``settings.credit_api``: a STAND-IN, not a
-        Yonyou API (YonBIP documents none; reference §B3). Same paging and ``simpleVOs``
-        as the voucherorder list."""
-        body: dict[str, object] = {
-            "pageIndex": index,
-            "pageSize": size,
-            "queryOrders": [{"field": "pubts", "order": "asc"}, {"field": "id", "order": "asc"}],
-        }
-        if conditions:
-            body["simpleVOs"] = conditions
-        answer = await self.client.call(
-            "POST", self.settings.credit_api, body=body, object="credit"
-        )
-        return _record_list(answer.data)
+        return await credit_page(self.client, self.settings.credit_api, conditions, index, size)
 
     async def _credit_where(self, field: str, values: list[object]) -> list[Record]:
-        out: list[Record] = []
-        for chunk in (values[i : i + 100] for i in range(0, len(values), 100)):
-            index = 1
-            while True:
-                rows = await self._credit_list(
-                    [{"field": field, "op": "in", "value1": chunk}], index, 500
-                )
-                out += [self._record("credit", r) for r in rows]
-                if len(rows) < 500:
-                    break
-                index += 1
-        return out
+        rows = await credit_where(self.client, self.settings.credit_api, field, values)
+        return [self._record("credit", r) for r in rows]
 
     async def _products_since(self, start: str | None, index: int, size: int) -> list[_Row]:
         body: dict[str, object] = {"pageIndex": index, "pageSize": size}
