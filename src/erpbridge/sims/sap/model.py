@@ -7,12 +7,28 @@ API_MATERIAL_STOCK_SRV and API_CRDTMBUSINESSPARTNER (/work/shared/reference/sap-
 §7); API_PURCHASEREQ_PROCESS_SRV follows the sources named at its definition. Each real
 entity type has far more properties than here; we serve the subset a CRM integration uses.
 The credit service names are UNSURE in the reference (see README.md).
+API_MATERIAL_DOCUMENT_SRV (goods movements) is described in inventory_model.py; the
+property and set classes live in entity.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from erpbridge.sims.sap.entity import (
+    KEY as _KEY,
+)
+from erpbridge.sims.sap.entity import (
+    READ_ONLY as _RO,
+)
+from erpbridge.sims.sap.entity import (
+    EntitySetDef,
+    NavDef,
+    PropDef,
+    ServiceDef,
+)
+from erpbridge.sims.sap.entity import date_prop as _date
+from erpbridge.sims.sap.entity import decimal_prop as _dec
+from erpbridge.sims.sap.entity import string_prop as _s
+from erpbridge.sims.sap.inventory_model import MATERIAL_DOCUMENT
 
 __all__ = [
     "SERVICES",
@@ -23,85 +39,6 @@ __all__ = [
     "find_service",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class PropDef:
-    """One property of an entity type (an EDM primitive)."""
-
-    name: str
-    type: str = "Edm.String"
-    max_length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
-    nullable: bool = True
-    creatable: bool = True
-    updatable: bool = True
-    label: str = ""
-    display_format: str | None = None  # SAP's sap:display-format ("Date" for date-only)
-
-
-@dataclass(frozen=True, slots=True)
-class NavDef:
-    """A navigation property: the target set and the key pairs that join them.
-
-    ``join`` pairs (property on this set, property on the target set).
-    """
-
-    name: str
-    target: str
-    many: bool
-    join: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EntitySetDef:
-    """One entity set with its entity type."""
-
-    name: str
-    type_name: str
-    keys: tuple[str, ...]
-    props: tuple[PropDef, ...]
-    navs: tuple[NavDef, ...] = ()
-    creatable: bool = True
-    updatable: bool = True
-    deletable: bool = True
-    #: the property whose value makes the ETag (None: no ETag).
-    etag_prop: str | None = None
-    label: str = ""
-    prop_by_name: dict[str, PropDef] = field(init=False, repr=False, compare=False)
-    nav_by_name: dict[str, NavDef] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prop_by_name", {p.name: p for p in self.props})
-        object.__setattr__(self, "nav_by_name", {n.name: n for n in self.navs})
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceDef:
-    """One OData service (``/sap/opu/odata/sap/<name>/``)."""
-
-    name: str
-    sets: tuple[EntitySetDef, ...]
-    set_by_name: dict[str, EntitySetDef] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "set_by_name", {s.name: s for s in self.sets})
-
-
-def _s(name: str, length: int, **kw: Any) -> PropDef:
-    return PropDef(name, "Edm.String", max_length=length, **kw)
-
-
-def _date(name: str, **kw: Any) -> PropDef:
-    return PropDef(name, "Edm.DateTime", precision=0, display_format="Date", **kw)
-
-
-def _dec(name: str, precision: int, scale: int, **kw: Any) -> PropDef:
-    return PropDef(name, "Edm.Decimal", precision=precision, scale=scale, **kw)
-
-
-_RO: dict[str, Any] = {"creatable": False, "updatable": False}
-_KEY: dict[str, Any] = {"nullable": False, "updatable": False}
 
 BUSINESS_PARTNER = ServiceDef(
     "API_BUSINESS_PARTNER",
@@ -491,7 +428,15 @@ PURCHASE_REQUISITION = ServiceDef(
 
 SERVICES: dict[str, ServiceDef] = {
     s.name: s
-    for s in (BUSINESS_PARTNER, SALES_ORDER, PRODUCT, MATERIAL_STOCK, CREDIT, PURCHASE_REQUISITION)
+    for s in (
+        BUSINESS_PARTNER,
+        SALES_ORDER,
+        PRODUCT,
+        MATERIAL_STOCK,
+        CREDIT,
+        PURCHASE_REQUISITION,
+        MATERIAL_DOCUMENT,
+    )
 }
 
 

@@ -2,6 +2,7 @@
 
 :class:`Rules` dispatches by entity set: sales orders and items to :class:`OrderRules`
 (orders.py), purchase requisitions to :class:`RequisitionRules` (requisitions.py),
+material documents to :class:`GoodsMovements` (material_documents.py),
 business partners here, everything else by the generic checks of
 :class:`RecordRules` (records.py).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from erpbridge.sims.sap.errors import ODataError
+from erpbridge.sims.sap.material_documents import GoodsMovements
 from erpbridge.sims.sap.model import EntitySetDef
 from erpbridge.sims.sap.orders import OrderRules, price_of
 from erpbridge.sims.sap.records import midnight, missing, nav_list, not_found
@@ -51,6 +53,8 @@ class Rules(OrderRules, RequisitionRules):
                 return self.add_requisition_item(
                     header, payload, self.next_requisition_position(number)
                 )
+            if entity_set.name == "A_MaterialDocumentHeader":  # material_documents.py
+                return GoodsMovements(self.state).post(entity_set, values, navs)
             if entity_set.name == "A_SalesOrderItem":
                 order = self.state.get("A_SalesOrder", (str(values.get("SalesOrder") or ""),))
                 if order is None:
