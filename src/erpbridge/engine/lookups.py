@@ -12,7 +12,9 @@ exactly as for an id:
    source system per key field and batch, through the connection's limits; the answers
    are saved to ``xref_keys`` (durable: the next batch, a recon or another worker reads
    them from the store);
-3. the xref table by those source ids, one query per entity.
+3. the xref table by those source ids, one query per entity; an id it does not know is
+   looked up in the other direction's xref of the same entity (a CRM -> ERP flow's pair
+   answers an ERP -> CRM flow's lookup).
 
 The records a flow keeps for the entity (``entity: customer``) refresh their own keys
 every time the flow reads them (:func:`remember_keys`), so a key that moves from one
@@ -32,7 +34,12 @@ from erpbridge.config.model import FlowSpec
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.xref import lookup_source_keys, lookup_xrefs, save_source_keys
+from erpbridge.engine.xref import (
+    lookup_reverse_xrefs,
+    lookup_source_keys,
+    lookup_xrefs,
+    save_source_keys,
+)
 from erpbridge.mapping.closures import xref_id
 from erpbridge.mapping.errors import FieldMappingError, MissingReference
 from erpbridge.mapping.types import keyed_entity, split_keyed_entity
@@ -174,6 +181,14 @@ async def resolve_lookups(
             entity: lookup_xrefs(conn, (entity, source, plan.target_connection), ids)
             for entity, ids in by_id.items()
         }
+        # A two-way entity has one xref (docs/engine.md, guarantee 5): an ERP -> CRM flow
+        # finds the CRM id of a material the CRM -> ERP flow created through that flow's
+        # xref, read the other way round, as the worker does for its target ids.
+        for entity, ids in by_id.items():
+            unknown = [i for i in ids if i not in targets[entity]]
+            if unknown:
+                reverse = (entity, plan.target_connection, source)
+                targets[entity].update(lookup_reverse_xrefs(conn, reverse, unknown))
     for name, value in requests:
         entity, key_field = split_keyed_entity(name)
         source_id = value if key_field is None else out.sources.get((name, value))
