@@ -98,3 +98,44 @@ async def test_erp_to_crm_lookup_finds_the_crm_record_through_the_other_flows_xr
     stock = {r.fields["Key"]: r.fields for r in pair.crm.all("ProductStock")}
     assert stock[f"{material.id}/1710"]["Product"] == "P1"
     assert stock["ERP-ONLY/1710"]["Product"] is None  # optional: the CRM never had it
+
+
+async def test_no_reverse_lookup_when_a_flow_creates_the_entity_in_this_direction(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Then a missing xref means "not synced yet" (optional: null), not the other pair."""
+    text = PROJECT + (
+        "  products-back:\n"
+        "    entity: product\n"
+        "    source: {connection: erp, object: Material, trigger: {poll: 1m}}\n"
+        "    target: {connection: crm, object: Product, write: upsert, key: Code}\n"
+        "    map: {Code: source.Code}\n"
+    )
+    registry = ConnectorRegistry(builtin={}, use_entry_points=False)
+    registry.register(memory_spec())
+    project = load_project_text(
+        text, path=tmp_path / "erpbridge.yaml", registry=registry, environ={}
+    )
+    crm, erp = MemorySystem("crm"), MemorySystem("erp")
+    clock = ManualClock()
+    runtime = Runtime(
+        project,
+        registry,
+        clock,
+        connectors={"crm": MemoryConnector(crm), "erp": MemoryConnector(erp)},
+    )
+    store = open_store(store_url)
+    worker = Worker(store, runtime, build_plans(project), clock=clock, rng=random.Random(5))
+    pair = Pair(store, crm, erp, clock, runtime, worker)
+    try:
+        crm.put("Product", "P1", {"Code": "M-1"})
+        await pair.run("products")
+        [material] = erp.all("Material")
+        erp.put("Stock", "S1", {"Material": material.id, "Plant": "1710", "Quantity": 12})
+
+        await pair.run("stock")
+
+        [stock] = crm.all("ProductStock")
+        assert stock.fields["Product"] is None
+    finally:
+        store.dispose()

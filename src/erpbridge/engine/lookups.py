@@ -12,9 +12,10 @@ exactly as for an id:
    source system per key field and batch, through the connection's limits; the answers
    are saved to ``xref_keys`` (durable: the next batch, a recon or another worker reads
    them from the store);
-3. the xref table by those source ids, one query per entity; an id it does not know is
-   looked up in the other direction's xref of the same entity (a CRM -> ERP flow's pair
-   answers an ERP -> CRM flow's lookup).
+3. the xref table by those source ids, one query per entity; when no flow creates the
+   entity's records in this direction (only ``write: update`` flows keep it), an id it does
+   not know is looked up in the other direction's xref (products-to-sap's pair answers an
+   SAP -> CRM flow's ``xref.product(source.Material)``).
 
 The records a flow keeps for the entity (``entity: customer``) refresh their own keys
 every time the flow reads them (:func:`remember_keys`), so a key that moves from one
@@ -43,7 +44,7 @@ from erpbridge.engine.xref import (
 from erpbridge.mapping.closures import xref_id
 from erpbridge.mapping.errors import FieldMappingError, MissingReference
 from erpbridge.mapping.types import keyed_entity, split_keyed_entity
-from erpbridge.spi.records import Record
+from erpbridge.spi.records import Record, WriteMode
 
 __all__ = ["Lookups", "key_source", "remember_keys", "resolve_lookups"]
 
@@ -122,6 +123,20 @@ def key_source(flows: Mapping[str, FlowSpec], entity: str, connection: str) -> s
     return None
 
 
+def _created_elsewhere(
+    flows: Mapping[str, FlowSpec], entity: str, source: str, target: str
+) -> bool:
+    """True when no flow creates ``entity`` records from ``source`` in ``target`` (every
+    flow keeping it this way only updates): its pairs come from the other direction."""
+    return all(
+        flow.target.write is WriteMode.UPDATE
+        for name, flow in flows.items()
+        if (flow.entity or name) == entity
+        and flow.source.connection == source
+        and flow.target.connection == target
+    )
+
+
 def _key_text(value: object) -> str | None:
     if value is None or value == "":
         return None
@@ -183,10 +198,14 @@ async def resolve_lookups(
         }
         # A two-way entity has one xref (docs/engine.md, guarantee 5): an ERP -> CRM flow
         # finds the CRM id of a material the CRM -> ERP flow created through that flow's
-        # xref, read the other way round, as the worker does for its target ids.
-        for entity, ids in by_id.items():
-            unknown = [i for i in ids if i not in targets[entity]]
-            if unknown:
+        # xref, read the other way round, as the worker does for its target ids. Only when
+        # no flow creates the entity's records in this direction: otherwise a missing xref
+        # means "not synced yet", and the job waits for it (a pair the other direction
+        # holds may name another record).
+        flows = runtime.project.spec.flows
+        for entity, wanted_ids in by_id.items():
+            unknown = [i for i in wanted_ids if i not in targets[entity]]
+            if unknown and _created_elsewhere(flows, entity, source, plan.target_connection):
                 reverse = (entity, plan.target_connection, source)
                 targets[entity].update(lookup_reverse_xrefs(conn, reverse, unknown))
     for name, value in requests:
