@@ -2,8 +2,9 @@
 
 Field lists follow the Salesforce Object Reference for the standard objects we sync
 (Account, Contact, Product2, Pricebook2, PricebookEntry, Order, OrderItem, Case) plus the
-custom fields (``__c``) an erpbridge install adds, flagged External ID + Unique where they
-carry the ERP key. A subset: real orgs have many more standard fields.
+custom fields (``__c``) and the custom object ``Product_Stock__c`` an erpbridge install
+adds, flagged External ID + Unique where they carry the ERP key. A subset: real orgs have
+many more standard fields.
 """
 
 from __future__ import annotations
@@ -360,6 +361,26 @@ OBJECTS: dict[str, ObjectDef] = {
                 _OWNER,
             ],
         ),
+        # A custom object an erpbridge install adds (template sf-sap, flow 4): ERP stock per
+        # material and warehouse (plant / storage location), child of the product.
+        _obj(
+            "Product_Stock__c",
+            "a01",
+            "Product Stock",
+            "Product Stocks",
+            [
+                _s("Name", 80, required=True, label="Product Stock Name"),
+                _s("ERP_Stock_Key__c", 80, external_id=True, label="ERP Stock Key"),
+                _ref("Product__c", "Product2", label="Product"),
+                _s("ERP_Material__c", 40, label="ERP Material"),
+                _s("Plant__c", 4, label="Plant"),
+                _s("Storage_Location__c", 4, label="Storage Location"),
+                _s("Batch__c", 10, label="Batch"),
+                FieldDef("Unrestricted_Stock__c", "double", label="Unrestricted Stock"),
+                _s("Unit__c", 3, label="Unit"),
+                _OWNER,
+            ],
+        ),
     ]
 }
 
@@ -390,6 +411,7 @@ CHILD_RELATIONSHIPS = {
     ("PricebookEntry", "Pricebook2Id"): "PricebookEntries",
     ("OrderItem", "PricebookEntryId"): "OrderItems",
     ("Order", "Pricebook2Id"): "Orders",
+    ("Product_Stock__c", "Product__c"): "Product_Stocks__r",
 }
 
 
