@@ -70,6 +70,7 @@ EXPAND: dict[str, str] = {
     "A_Product": "to_Description",
     "A_MaterialStock": "to_MatlStkInAcctMod",
     "A_PurchaseRequisitionHeader": "to_PurchaseReqnItem",
+    "A_MaterialDocumentHeader": "to_MaterialDocumentItem",
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -25,6 +25,8 @@ DEFAULT_SERVICES: dict[str, str] = {
     "A_CreditManagementAccount": "API_CRDTMBUSINESSPARTNER",
     "A_PurchaseRequisitionHeader": "API_PURCHASEREQ_PROCESS_SRV",
     "A_PurchaseRequisitionItem": "API_PURCHASEREQ_PROCESS_SRV",
+    "A_MaterialDocumentHeader": "API_MATERIAL_DOCUMENT_SRV",
+    "A_MaterialDocumentItem": "API_MATERIAL_DOCUMENT_SRV",
 }
 
 
