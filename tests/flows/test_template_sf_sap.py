@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from erpbridge.api.app import create_app
 from erpbridge.engine.held_jobs import list_held
 from erpbridge.engine.hold_recheck import recheck_held
-from erpbridge.engine.intake import sync_flow
+from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.recon import apply_repairs
 from erpbridge.engine.worker import Worker
@@ -960,5 +960,106 @@ async def test_case_with_a_part_sap_has_no_material_for_is_one_clear_dead_letter
                 f"the referenced product '{part}' never synced; sync it, then replay"
             ]
             assert await _requisitions_of(bridge, number) == []
+        finally:
+            await close(bridge)
+
+
+async def _post_goods_movement(bridge: Bridge, code: str, *items: dict[str, object]) -> str:
+    """A material document posted through SAP's own API (API_MATERIAL_DOCUMENT_SRV)."""
+    return await bridge.create(
+        "sap",
+        "A_MaterialDocumentHeader",
+        {"GoodsMovementCode": code, "to_MaterialDocumentItem": list(items)},
+    )
+
+
+async def _crm_stock(bridge: Bridge, material: str) -> dict[str, dict[str, object]]:
+    """ERP_Stock_Key__c -> fields of the material's Product_Stock__c records in Salesforce."""
+    found = await bridge.find("salesforce", "Product_Stock__c", "ERP_Material__c", [material])
+    return {str(r.fields["ERP_Stock_Key__c"]): dict(r.fields) for r in found}
+
+
+async def test_goods_movements_in_sap_arrive_as_stock_per_product_and_warehouse(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            flow = "stock-by-warehouse-from-sap"
+            tag = uuid.uuid4().hex[:6].upper()
+            book = await _standard_price_book(bridge)
+            # A CRM product without an ERP number: SAP's material is its product code.
+            product = await _product(
+                bridge, book, Name=f"伺服驱动器 {tag}", ProductCode=f"P-{tag}-S", Family="Hardware"
+            )
+            await bridge.sync("products-to-sap", ids=[product])
+            material = f"P-{tag}-S"
+            await _post_goods_movement(
+                bridge,
+                "05",
+                {"Material": material, "Plant": "1710", "StorageLocation": "171A",
+                 "GoodsMovementType": "561", "QuantityInEntryUnit": Decimal(120)},
+                {"Material": material, "Plant": "1310", "StorageLocation": "131A",
+                 "GoodsMovementType": "561", "QuantityInEntryUnit": Decimal(30)},
+            )  # fmt: skip
+
+            # The scheduled read of all stock (no change stamp in SAP): every record once.
+            await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+            await bridge.drain()
+            first = len(bridge.outcomes(flow))
+            stock = await _crm_stock(bridge, material)
+            assert {k: (v["Product__c"], v["Plant__c"], v["Storage_Location__c"],
+                        v["Unrestricted_Stock__c"], v["Unit__c"]) for k, v in stock.items()} == {
+                f"{material}/1710/171A": (product, "1710", "171A", 120, "PC"),
+                f"{material}/1310/131A": (product, "1310", "131A", 30, "PC"),
+            }  # fmt: skip
+
+            # Later movements: an issue and a transfer to another storage location. The
+            # next read queues only the two stock records that changed (incremental).
+            await _post_goods_movement(
+                bridge,
+                "03",
+                {"Material": material, "Plant": "1710", "StorageLocation": "171A",
+                 "GoodsMovementType": "201", "CostCenter": "17101101",
+                 "QuantityInEntryUnit": Decimal(20)},
+            )  # fmt: skip
+            await _post_goods_movement(
+                bridge,
+                "04",
+                {"Material": material, "Plant": "1710", "StorageLocation": "171A",
+                 "IssuingOrReceivingStorageLoc": "171B", "GoodsMovementType": "311",
+                 "QuantityInEntryUnit": Decimal(15)},
+            )  # fmt: skip
+            await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+            await bridge.drain()
+            assert len(bridge.outcomes(flow)) == first + 2
+            stock = await _crm_stock(bridge, material)
+            assert {k: v["Unrestricted_Stock__c"] for k, v in stock.items()} == {
+                f"{material}/1710/171A": 85,
+                f"{material}/1710/171B": 15,
+                f"{material}/1310/131A": 30,
+            }
+            # The product's total over all warehouses (flow inventory-from-sap) follows.
+            await bridge.sync("inventory-from-sap", ids=[material])
+            crm_product = await bridge.get("salesforce", "Product2", product)
+            assert crm_product.fields["Stock_On_Hand__c"] == 130
+
+            # Exactly once: the same read again, and from an empty store (no xref): the
+            # external id finds the records, nothing is created twice.
+            await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+            await bridge.drain()
+            assert len(bridge.outcomes(flow)) == first + 2
+            fresh = bridge.fork(tmp_path / "fresh.db")
+            try:
+                ids = [
+                    r.id
+                    for r in await fresh.find("sap", "A_MatlStkInAcctMod", "Material", [material])
+                ]
+                await fresh.sync(flow, ids=ids)
+                assert {o for _, o in fresh.outcomes(flow)} <= {"updated", "unchanged", "filtered"}
+            finally:
+                await close(fresh)
+                fresh.store.dispose()
+            assert len(await _crm_stock(bridge, material)) == 3
+            assert bridge.dead_letters() == []
         finally:
             await close(bridge)
