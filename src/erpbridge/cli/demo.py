@@ -14,7 +14,7 @@ import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from erpbridge.cli._common import console, default_registry, fail, print_config_errors
+from erpbridge.cli.demo_activity import ACTIVITIES
 from erpbridge.cli.demo_cases import create_cases_needing_parts
 from erpbridge.config import ConfigErrors, Project, load_project
 from erpbridge.config.yamlfile import load_yaml
@@ -44,6 +45,9 @@ __all__ = ["demo", "dotenv_lines"]
 DEMO_TIMEOUT_S = 100.0
 #: records per flow read back through the target's own API for the summary.
 VERIFY_SAMPLE = 50
+
+#: work a template's demo does in its systems between the rounds (demo_activity.py).
+Activity = Callable[[Hub], Awaitable[list[str]]]
 
 
 def dotenv_lines(entries: Mapping[str, Mapping[str, object]]) -> list[str]:
@@ -98,10 +102,12 @@ def _progress(store: sa.Engine, flows: list[str]) -> tuple[Table, int]:
     return table, open_jobs
 
 
-async def _run_until_flowed(hub: Hub) -> float:
-    """Run intake and workers until every flow has polled and the queue is empty; then poll
-    every flow once more (ERP -> CRM flows read what the CRM -> ERP flows just wrote) and
-    wait for the queue again."""
+async def _run_until_flowed(hub: Hub, between: Activity | None = None) -> tuple[float, list[str]]:
+    """Run intake and workers until every flow has polled and the queue is empty; then do
+    the template's work in its systems (``between``, demo_activity.py), poll every flow once
+    more (ERP -> CRM flows read what the CRM -> ERP flows and that work just wrote) and wait
+    for the queue again. Returns the seconds it took and what ``between`` did."""
+    notes: list[str] = []
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
@@ -116,6 +122,8 @@ async def _run_until_flowed(hub: Hub) -> float:
         with Live(console=console, refresh_per_second=4) as live:
             for round_ in (1, 2):
                 if round_ == 2:
+                    if between is not None:
+                        notes = await between(hub)
                     for flow in flows:
                         await poll_flow(hub.store, hub.runtime, flow, hub.clock, hub.metrics)
                 while time.monotonic() - started < DEMO_TIMEOUT_S:
@@ -131,7 +139,7 @@ async def _run_until_flowed(hub: Hub) -> float:
     finally:
         stop.set()
         await task
-    return time.monotonic() - started
+    return time.monotonic() - started, notes
 
 
 def _summary(hub: Hub) -> list[str]:
@@ -280,8 +288,8 @@ def demo(
                 if "requisitions-to-sap" in plans:  # after-sales: cases that name a part
                     made = await create_cases_needing_parts(hub.runtime)
                     console.print(f"[bold]5.[/] {made} service cases needing parts created")
-                elapsed = await _run_until_flowed(hub)
-                return checks, elapsed, await _verify_in_target(hub)
+                elapsed, notes = await _run_until_flowed(hub, ACTIVITIES.get(template))
+                return checks, elapsed, notes + await _verify_in_target(hub)
             finally:
                 await hub.runtime.aclose()
 
