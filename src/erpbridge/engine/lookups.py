@@ -14,8 +14,8 @@ exactly as for an id:
    them from the store);
 3. the xref table by those source ids, one query per entity; when no flow creates the
    entity's records in this direction (only ``write: update`` flows keep it), an id it does
-   not know is looked up in the other direction's xref (products-to-sap's pair answers an
-   SAP -> CRM flow's ``xref.product(source.Material)``).
+   not know is looked up in the other direction's xref (a CRM -> ERP product flow's pair
+   answers an ERP -> CRM flow's ``xref.product(source.ItemCode)``).
 
 The records a flow keeps for the entity (``entity: customer``) refresh their own keys
 every time the flow reads them (:func:`remember_keys`), so a key that moves from one
@@ -197,7 +197,7 @@ async def resolve_lookups(
             for entity, ids in by_id.items()
         }
         # A two-way entity has one xref (docs/engine.md, guarantee 5): an ERP -> CRM flow
-        # finds the CRM id of a material the CRM -> ERP flow created through that flow's
+        # finds the CRM id of an item the CRM -> ERP flow created through that flow's
         # xref, read the other way round, as the worker does for its target ids. Only when
         # no flow creates the entity's records in this direction: otherwise a missing xref
         # means "not synced yet", and the job waits for it (a pair the other direction

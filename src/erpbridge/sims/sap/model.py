@@ -14,20 +14,16 @@ property and set classes live in entity.py.
 from __future__ import annotations
 
 from erpbridge.sims.sap.entity import (
-    KEY as _KEY,
-)
-from erpbridge.sims.sap.entity import (
-    READ_ONLY as _RO,
-)
-from erpbridge.sims.sap.entity import (
+    KEY,
+    READ_ONLY,
     EntitySetDef,
     NavDef,
     PropDef,
     ServiceDef,
+    date_prop,
+    decimal_prop,
+    string_prop,
 )
-from erpbridge.sims.sap.entity import date_prop as _date
-from erpbridge.sims.sap.entity import decimal_prop as _dec
-from erpbridge.sims.sap.entity import string_prop as _s
 from erpbridge.sims.sap.inventory_model import MATERIAL_DOCUMENT
 
 __all__ = [
@@ -38,6 +34,9 @@ __all__ = [
     "ServiceDef",
     "find_service",
 ]
+
+_s, _date, _dec = string_prop, date_prop, decimal_prop
+_RO, _KEY = READ_ONLY, KEY
 
 
 BUSINESS_PARTNER = ServiceDef(
