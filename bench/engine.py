@@ -1,11 +1,14 @@
 """Engine throughput: intake -> worker -> no-op target -> commit, on SQLite and PostgreSQL.
 
     python bench/engine.py [--jobs 20000] [--batch 1,100,1000] [--backend sqlite,postgresql]
-                           [--workers 1] [--queue-growth 0]
+                           [--workers 1] [--queue-growth 0] [--again]
 
 Reports jobs/s for intake, for work, and end to end, p50/p99 intake-to-done latency and
 peak RSS. ``--queue-growth N`` also queues N jobs first and reports RSS while they wait,
-to show memory stays flat as the queue grows. Figures go to docs/performance.md.
+to show memory stays flat as the queue grows. ``--again`` then sends every record a
+second time (version 2: half of them unchanged, which the echo check drops, half with a
+new name, which are updated) and reports that pass too: the xref and echo lookups and the
+updates. Figures go to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -76,7 +79,9 @@ class NoopTarget:
 
     async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         return [
-            WriteResult(ref=op.ref, outcome=WriteOutcome.CREATED, target_id=f"T{op.ref}")
+            WriteResult(ref=op.ref, outcome=WriteOutcome.UPDATED, target_id=op.target_id)
+            if op.target_id
+            else WriteResult(ref=op.ref, outcome=WriteOutcome.CREATED, target_id=f"T{op.ref}")
             for op in ops
         ]
 
@@ -108,15 +113,20 @@ def _registry() -> ConnectorRegistry:
     return registry
 
 
-def _changes(start: int, count: int) -> list[Change]:
-    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+def _changes(start: int, count: int, version: int = 1) -> list[Change]:
+    """Records R<start>… at ``version``; at version 2 the odd ones have a new name."""
+    stamp = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=version - 1)
     return [
         Change.of(
             Record(
                 object="Thing",
                 id=f"R{n}",
-                fields={"Code": f"C{n}", "Name": f"客户 {n}", "Amount": "1234.5"},
-                version="1",
+                fields={
+                    "Code": f"C{n}",
+                    "Name": f"客户 {n}" if version == 1 or n % 2 == 0 else f"客户 {n} 改",
+                    "Amount": "1234.5",
+                },
+                version=str(version),
                 stamp=stamp + timedelta(microseconds=n),
             )
         )
@@ -203,7 +213,34 @@ async def _work(url: str, batch: int, workers: int, first: int = 0) -> float:
     return elapsed
 
 
-def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dict[str, object]:
+def _again(url: str, store: sa.Engine, jobs: int, batch: int) -> dict[str, object]:
+    """Every record once more at version 2 (half unchanged, half renamed), worked by one
+    worker: the pass that reads xrefs and echo hashes and updates."""
+    clock = SystemClock()
+    for start in range(0, jobs, max(batch, 1)):
+        changes = _changes(start, min(max(batch, 1), jobs - start), version=2)
+        intake_changes(store, ["bench"], changes, Trigger.WEBHOOK, clock)
+    cpu0 = time.process_time()
+    work_s = asyncio.run(_work(url, batch, 1))
+    work_cpu = time.process_time() - cpu0
+    with store.connect() as conn:
+        outcomes = dict(
+            conn.execute(
+                sa.text(
+                    "select outcome, count(*) from jobs where source_version = '2' group by outcome"
+                )
+            ).all()
+        )
+    return {
+        "again_work_jobs_s": round(jobs / work_s),
+        "again_work_cpu_us_per_job": round(1e6 * work_cpu / jobs, 1),
+        "again_outcomes": outcomes,
+    }
+
+
+def run_one(
+    backend: str, jobs: int, batch: int, workers: int, tmp: Path, again: bool = False
+) -> dict[str, object]:
     url, admin, name = _store_url(backend, tmp)
     try:
         store = open_store(url)
@@ -248,6 +285,7 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
                     sa.select(jobs_table.c.created_at, jobs_table.c.updated_at)
                 ).all()
             ) or [0.0]
+        second = _again(url, store, jobs, batch) if again else {}
         store.dispose()
         q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
         return {
@@ -266,6 +304,7 @@ def run_one(backend: str, jobs: int, batch: int, workers: int, tmp: Path) -> dic
             "p50_s": round(q[49], 3),
             "p99_s": round(q[98], 3),
             "peak_rss_mb": round(_rss_mb(), 1),
+            **second,
         }
     finally:
         if admin is not None and name is not None:
@@ -353,6 +392,11 @@ def main() -> int:
         default="",
         help="e.g. 10000,100000,1000000: worker RSS with that many jobs queued (SQLite)",
     )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="then every record once more: half unchanged (echo check), half updated",
+    )
     args = parser.parse_args()
     if args.queue_growth:
         with tempfile.TemporaryDirectory() as tmp:
@@ -362,7 +406,8 @@ def main() -> int:
         for backend in args.backend.split(","):
             for batch in (int(b) for b in args.batch.split(",")):
                 jobs = min(args.jobs, 2000) if batch == 1 else args.jobs
-                print(run_one(backend, jobs, batch, args.workers, Path(tmp)), flush=True)
+                result = run_one(backend, jobs, batch, args.workers, Path(tmp), args.again)
+                print(result, flush=True)
     return 0
 
 
