@@ -90,10 +90,15 @@ class Harness:
 
 @pytest.fixture
 def harness(store_url: str, tmp_path: Path) -> Iterator[Harness]:
+    yield from make_harness(PROJECT, store_url, tmp_path)
+
+
+def make_harness(text: str, store_url: str, tmp_path: Path) -> Iterator[Harness]:
+    """A harness for the project ``text`` (connections ``crm`` and ``erp``, memory type)."""
     registry = ConnectorRegistry(builtin={}, use_entry_points=False)
     registry.register(memory_spec())
     project = load_project_text(
-        PROJECT, path=tmp_path / "erpbridge.yaml", registry=registry, environ={}
+        text, path=tmp_path / "erpbridge.yaml", registry=registry, environ={}
     )
     crm, erp = MemorySystem("crm"), MemorySystem("erp")
     clock = ManualClock()

@@ -25,7 +25,13 @@ import orjson
 
 from erpbridge.spi.records import Record
 
-__all__ = ["fields_hash", "json_safe", "record_from_snapshot", "record_to_snapshot"]
+__all__ = [
+    "field_digests",
+    "fields_hash",
+    "json_safe",
+    "record_from_snapshot",
+    "record_to_snapshot",
+]
 
 
 #: values JSON takes as they are; checked by exact type first (the hot path: a record's
@@ -132,3 +138,33 @@ def fields_hash(fields: Mapping[str, object], names: Iterable[str]) -> str:
         )
         data = text.encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def field_digests(fields: Mapping[str, object], names: Iterable[str]) -> dict[str, str]:
+    """name -> a 64-bit digest (16 hex characters) of that field's value (echo check).
+
+    Values are compared in their JSON-safe form, as in :func:`fields_hash`
+    (``Decimal("10.50")`` and ``"10.50"`` alike); a type tag keeps ``5`` and ``"5"`` apart.
+    Plain strings, integers and null skip the conversions (the hot path).
+    """
+    out = {}
+    for name in names:
+        value: Any = fields.get(name)
+        kind = type(value)
+        if kind is not str and kind is not int and value is not None:
+            value = json_safe(value)
+            kind = type(value)
+        if kind is str:
+            text = "s" + value
+        elif value is None:
+            text = "n"
+        elif kind is bool:
+            text = "t" if value else "f"
+        elif kind is int:
+            text = "i" + str(value)
+        else:
+            text = "j" + json.dumps(
+                value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+            )
+        out[name] = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+    return out

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.deletes import settle_deletes
 from erpbridge.engine.dependencies import park
-from erpbridge.engine.echo import skip_unchanged
+from erpbridge.engine.echo import echo_of, skip_unchanged
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hold import commit_holds, screen
 from erpbridge.engine.jobs import Job, JobState, Trigger
@@ -49,9 +49,8 @@ from erpbridge.engine.queue import (
     retry_job,
 )
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.snapshot import fields_hash, json_safe, record_from_snapshot
+from erpbridge.engine.snapshot import json_safe, record_from_snapshot
 from erpbridge.engine.xref import (
-    EchoHash,
     delete_xrefs,
     lookup_reverse_xrefs,
     lookup_xrefs,
@@ -487,8 +486,7 @@ class Worker:
         )
         if target_id:
             batch.xrefs[record.id] = target_id
-            names = sorted(payload)
-            batch.echoes[target_id] = EchoHash(fields_hash(payload, names), names, result.version)
+            batch.echoes[target_id] = echo_of(payload, result.version)
 
     def _fail(
         self,
@@ -535,9 +533,8 @@ class Worker:
             finish_jobs(conn, batch.finished, self.id, now)
             delete_xrefs(conn, plan.xref_key, batch.stale_xrefs)
             save_xrefs(conn, plan.xref_key, batch.xrefs, now)
-            save_echo_hashes(
-                conn, plan.target_connection, plan.spec.target.object, batch.echoes, now
-            )
+            target = (plan.target_connection, plan.spec.target.object)
+            save_echo_hashes(conn, *target, plan.name, batch.echoes, now)
             for job, attempt, at in batch.retries:
                 retry_job(conn, job, attempt, at, self.id, now)
             for job, attempt, raw, hint, snapshot, payload in batch.dead:

@@ -194,27 +194,39 @@ def save_source_keys(
 
 @dataclass(frozen=True, slots=True)
 class EchoHash:
-    """What erpbridge last wrote to one record: the payload's hash and field names, and
-    the record's version after the write when the system told it."""
+    """What one flow last wrote to one record.
+
+    Attributes:
+        hash: SHA-256 of the whole payload (``fields_hash``).
+        fields: field name -> digest of the value written (``field_digests``); None for
+            a row from before migration 0005, of which only the whole hash is known.
+        version: the record's version after the write, when the system told it.
+        flow: the flow that wrote ('' for a row from before migration 0005).
+        written_at: when the write was committed (None until it is).
+    """
 
     hash: str
-    fields: Sequence[str]
+    fields: Mapping[str, str | None]
     version: str | None = None
+    flow: str = ""
+    written_at: datetime | None = None
 
 
 def load_echo_hashes(
     conn: Connection, connection: str, object_name: str, record_ids: Iterable[str]
-) -> dict[str, EchoHash]:
-    """record id -> (hash, fields) of what erpbridge last wrote to those records."""
+) -> dict[str, list[EchoHash]]:
+    """record id -> what each flow last wrote to it (one query per 500 records)."""
     ids = sorted(set(record_ids))
-    found: dict[str, EchoHash] = {}
+    found: dict[str, list[EchoHash]] = {}
     for start in range(0, len(ids), _CHUNK):
         rows = conn.execute(
             sa.select(
                 echo_hashes.c.record_id,
+                echo_hashes.c.flow,
                 echo_hashes.c.hash,
                 echo_hashes.c.fields,
                 echo_hashes.c.version,
+                echo_hashes.c.written_at,
             ).where(
                 echo_hashes.c.connection == connection,
                 echo_hashes.c.object == object_name,
@@ -222,10 +234,11 @@ def load_echo_hashes(
             )
         )
         for row in rows:
-            names: list[Any] = list(row.fields or [])
-            found[str(row.record_id)] = EchoHash(
-                str(row.hash), [str(f) for f in names], row.version
-            )
+            fields = row.fields
+            if not isinstance(fields, dict):  # a field list, as written before 0005
+                fields = dict.fromkeys(fields or ())
+            echo = EchoHash(str(row.hash), fields, row.version, str(row.flow), row.written_at)
+            found.setdefault(str(row.record_id), []).append(echo)
     return found
 
 
@@ -233,10 +246,11 @@ def save_echo_hashes(
     conn: Connection,
     connection: str,
     object_name: str,
+    flow: str,
     hashes: Mapping[str, EchoHash],
     now: datetime,
 ) -> None:
-    """Remember what erpbridge wrote to these records (insert or replace)."""
+    """Remember what ``flow`` wrote to these records (insert or replace its rows)."""
     if not hashes:
         return
     rows = [
@@ -244,8 +258,9 @@ def save_echo_hashes(
             "connection": connection,
             "object": object_name,
             "record_id": record_id,
+            "flow": flow,
             "hash": echo.hash,
-            "fields": sorted(echo.fields),
+            "fields": dict(echo.fields),
             "version": echo.version,
             "written_at": now,
         }
@@ -255,6 +270,6 @@ def save_echo_hashes(
         conn,
         echo_hashes,
         rows,
-        ["connection", "object", "record_id"],
+        ["connection", "object", "record_id", "flow"],
         ["hash", "fields", "version", "written_at"],
     )

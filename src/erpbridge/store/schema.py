@@ -206,15 +206,28 @@ cursors = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# Hash of what erpbridge last wrote to a record: a change with the same content is an echo.
+# What each flow last wrote to a record: a payload the record already holds is an echo.
+# One row per (record, flow), so flows writing different fields of one record (a customer
+# flow and a credit flow onto one CRM account) do not overwrite each other's hashes.
 echo_hashes = sa.Table(
     "echo_hashes",
     metadata,
     sa.Column("connection", sa.String(64), primary_key=True),
     sa.Column("object", sa.String(128), primary_key=True),
     sa.Column("record_id", sa.String(255), primary_key=True),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("fields", JSONDoc, nullable=False, comment="names of the fields hashed"),
+    sa.Column(
+        "flow",
+        sa.String(64),
+        primary_key=True,
+        comment="the flow that wrote; '' for rows from before migration 0005",
+    ),
+    sa.Column("hash", sa.String(64), nullable=False, comment="of the whole payload written"),
+    sa.Column(
+        "fields",
+        JSONDoc,
+        nullable=False,
+        comment="field name -> digest of the value written (null: only the whole hash is known)",
+    ),
     sa.Column(
         "version", sa.String(255), nullable=True, comment="the record's version after the write"
     ),
