@@ -2,8 +2,13 @@
 
 - ``ignore`` (the default): the job ends ``delete_ignored``; the target keeps its record.
 - ``delete``: the target record behind the xref is deleted with ``WriteMode.DELETE``
-  (outcome ``deleted``, and the xref is forgotten); with no xref there is nothing to
-  delete (``no_target``). A record the target no longer has counts as deleted. A target
+  (outcome ``deleted``); with no xref there is nothing to delete (``no_target``). With
+  the job's completion, in the same transaction, everything kept about the pair is
+  forgotten (:func:`forget_gone`): the xref rows linking the two records in either
+  direction (the other direction's too, for a two-way entity), both records' natural
+  keys and every flow's echo hashes on them. So a record re-created later with the same
+  natural key is created afresh, and the flow running the other way does not update a
+  record that is gone. A record the target no longer has counts as deleted. A target
   that refuses (a system or object that cannot delete, a record it keeps for its own
   reasons) answers with its own error, classified like any write: retried when
   transient, else a dead letter with the target's text.
@@ -20,18 +25,20 @@ import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Connection
+
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Job
 from erpbridge.engine.outcome import BatchOutcome
 from erpbridge.engine.queue import Attempt, Finished
-from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs
+from erpbridge.engine.xref import forget_pairs, lookup_reverse_xrefs, lookup_xrefs
 from erpbridge.spi.errors import ConnectorError, NotFoundError
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
 
 if TYPE_CHECKING:
     from erpbridge.engine.worker import Worker
 
-__all__ = ["ON_DELETE", "settle_deletes"]
+__all__ = ["ON_DELETE", "forget_gone", "settle_deletes"]
 
 #: the values of ``target.on_delete``.
 ON_DELETE = ("ignore", "delete", "dead_letter")
@@ -118,7 +125,7 @@ async def _delete_targets(
             outcome = "deleted"
             call = {"mode": op.mode.value, "target_id": op.target_id, "outcome": outcome}
             batch.finished.append(Finished(job, outcome, op.target_id, None, None, call))
-            batch.stale_xrefs.append(record.id)
+            batch.deleted_pairs[record.id] = str(op.target_id)
 
 
 def _refusal_hint(plan: FlowPlan, error: ConnectorError) -> ConnectorError:
@@ -130,3 +137,21 @@ def _refusal_hint(plan: FlowPlan, error: ConnectorError) -> ConnectorError:
             "discard this dead letter"
         )
     return error
+
+
+def forget_gone(conn: Connection, plan: FlowPlan, batch: BatchOutcome) -> None:
+    """Forget the pairs of a batch whose target record is gone, in the commit's transaction.
+
+    ``batch.deleted_pairs`` (deleted by ``on_delete: delete``, the source record deleted
+    too) and ``batch.gone_targets`` (an update found the target record deleted there):
+    the xref rows linking each pair in either direction, and the natural keys and echo
+    hashes of the records that are gone.
+    """
+    sides = (
+        (plan.source_connection, plan.spec.source.object),
+        (plan.target_connection, plan.spec.target.object),
+    )
+    if batch.deleted_pairs:
+        forget_pairs(conn, plan.entity, sides, batch.deleted_pairs, source_gone=True)
+    if batch.gone_targets:
+        forget_pairs(conn, plan.entity, sides, batch.gone_targets, source_gone=False)

@@ -57,7 +57,11 @@ class BatchOutcome:
     parked: list[tuple[Job, datetime, datetime, str]] = field(default_factory=list)
     released: list[tuple[int, datetime]] = field(default_factory=list)
     xrefs: dict[str, str] = field(default_factory=dict)
-    stale_xrefs: list[str] = field(default_factory=list)
+    #: source id -> target id of pairs whose target record is gone (deleted there by
+    #: someone else): the pair's xrefs, the target's keys and echo hashes are forgotten.
+    gone_targets: dict[str, str] = field(default_factory=dict)
+    #: the same for pairs deleted by ``target.on_delete: delete`` (both records gone).
+    deleted_pairs: dict[str, str] = field(default_factory=dict)
     echoes: dict[str, EchoHash] = field(default_factory=dict)
     dependencies: list[tuple[str, Change]] = field(default_factory=list)
     #: held by the flow's hold: (job, reason, held since, recheck at, record snapshot)

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
-from erpbridge.engine.deletes import settle_deletes
+from erpbridge.engine.deletes import forget_gone, settle_deletes
 from erpbridge.engine.dependencies import park
 from erpbridge.engine.echo import echo_of, skip_unchanged
 from erpbridge.engine.flow import FlowPlan
@@ -50,13 +50,7 @@ from erpbridge.engine.queue import (
 )
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe, record_from_snapshot
-from erpbridge.engine.xref import (
-    delete_xrefs,
-    lookup_reverse_xrefs,
-    lookup_xrefs,
-    save_echo_hashes,
-    save_xrefs,
-)
+from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
 from erpbridge.mapping.errors import MissingReference
 from erpbridge.spi.errors import (
@@ -470,9 +464,10 @@ class Worker:
                 and plan.spec.target.write is not WriteMode.UPDATE
                 and not plan.policy.is_exhausted(job.attempts)
             ):
-                # The record behind our xref was deleted in the target: forget the xref
-                # and try again at once, which looks the key up and creates it anew.
-                batch.stale_xrefs.append(record.id)
+                # The record behind our xref was deleted in the target: forget the pair
+                # (both directions) and try again at once, which looks the key up and
+                # creates it anew.
+                batch.gone_targets[record.id] = op.target_id or ""
                 batch.retries.append(
                     (job, Attempt("failed", "not_found", str(result.error)), self.clock.now())
                 )
@@ -531,7 +526,7 @@ class Worker:
         now = self.clock.now()
         with self.store.begin() as conn:
             finish_jobs(conn, batch.finished, self.id, now)
-            delete_xrefs(conn, plan.xref_key, batch.stale_xrefs)
+            forget_gone(conn, plan, batch)
             save_xrefs(conn, plan.xref_key, batch.xrefs, now)
             target = (plan.target_connection, plan.spec.target.object)
             save_echo_hashes(conn, *target, plan.name, batch.echoes, now)

@@ -16,8 +16,9 @@ from erpbridge.store.schema import echo_hashes, xref, xref_keys
 __all__ = [
     "EchoHash",
     "KeyRef",
+    "Side",
     "XrefKey",
-    "delete_xrefs",
+    "forget_pairs",
     "load_echo_hashes",
     "lookup_source_keys",
     "lookup_xrefs",
@@ -91,21 +92,6 @@ def lookup_reverse_xrefs(
     account is this ERP customer?".
     """
     return _lookup(conn, key, target_ids, by_target=True)
-
-
-def delete_xrefs(conn: Connection, key: XrefKey, source_ids: Iterable[str]) -> None:
-    """Forget xrefs whose target record no longer exists (it was deleted in the target)."""
-    entity, source_connection, target_connection = key
-    ids = sorted(set(source_ids))
-    for start in range(0, len(ids), _CHUNK):
-        conn.execute(
-            xref.delete().where(
-                xref.c.entity == entity,
-                xref.c.source_connection == source_connection,
-                xref.c.target_connection == target_connection,
-                xref.c.source_id.in_(ids[start : start + _CHUNK]),
-            )
-        )
 
 
 def save_xrefs(conn: Connection, key: XrefKey, pairs: Mapping[str, str], now: datetime) -> None:
@@ -273,3 +259,69 @@ def save_echo_hashes(
         ["connection", "object", "record_id", "flow"],
         ["hash", "fields", "version", "written_at"],
     )
+
+
+#: (connection, object) of one side of a flow
+Side = tuple[str, str]
+
+
+def forget_pairs(
+    conn: Connection,
+    entity: str,
+    sides: tuple[Side, Side],
+    pairs: Mapping[str, str],
+    *,
+    source_gone: bool,
+) -> None:
+    """Forget pairs of records whose target record no longer exists, in the caller's
+    transaction.
+
+    ``sides`` are the (connection, object) of the source and of the target; ``pairs`` is
+    source id -> target id. Forgotten: the xref rows of ``entity`` that link the two
+    records in either direction (the flow's own and the other direction's of a two-way
+    entity); the target record's natural keys (``xref_keys``) and every flow's echo
+    hashes on it; and, when ``source_gone`` (the source record was deleted too), the same
+    for the source record.
+    """
+    (source_connection, source_object), (target_connection, target_object) = sides
+    items = sorted(pairs.items())
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        source_ids = sorted({source_id for source_id, _ in chunk})
+        target_ids = sorted({target_id for _, target_id in chunk})
+        conn.execute(
+            xref.delete().where(
+                xref.c.entity == entity,
+                sa.or_(
+                    *(
+                        sa.and_(
+                            xref.c.source_connection == here,
+                            xref.c.target_connection == there,
+                            sa.or_(xref.c.source_id.in_(mine), xref.c.target_id.in_(theirs)),
+                        )
+                        for here, there, mine, theirs in (
+                            (source_connection, target_connection, source_ids, target_ids),
+                            (target_connection, source_connection, target_ids, source_ids),
+                        )
+                    )
+                ),
+            )
+        )
+        gone = [(target_connection, target_object, target_ids)]
+        if source_gone:
+            gone.append((source_connection, source_object, source_ids))
+        for connection, object_name, ids in gone:
+            conn.execute(
+                xref_keys.delete().where(
+                    xref_keys.c.entity == entity,
+                    xref_keys.c.source_connection == connection,
+                    xref_keys.c.source_id.in_(ids),
+                )
+            )
+            conn.execute(
+                echo_hashes.delete().where(
+                    echo_hashes.c.connection == connection,
+                    echo_hashes.c.object == object_name,
+                    echo_hashes.c.record_id.in_(ids),
+                )
+            )

@@ -196,6 +196,8 @@ xref_keys = sa.Table(
     sa.Column("key_value", sa.String(255), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index(None, "entity", "source_connection", "key_field", "key_value"),
+    # A deleted record's keys are forgotten by its id, whatever the key field.
+    sa.Index(None, "entity", "source_connection", "source_id"),
 )
 
 cursors = sa.Table(

@@ -1,4 +1,4 @@
-"""echo_hashes per flow and field
+"""echo_hashes per flow and field; xref_keys by record id
 
 Echo hashes were kept per record, so two flows writing different fields of one record
 overwrote each other's hash and each wrote once more than needed. Rows are now per
@@ -6,6 +6,9 @@ overwrote each other's hash and each wrote once more than needed. Rows are now p
 the flow '' (not known) and their field names with a null digest: the engine still
 recognises the payload they describe, as before. Downgrading keeps the newest row of each
 record (the whole-payload hash is the same in both forms).
+
+xref_keys gets an index by record id: a deleted record's natural keys are forgotten
+whatever their key field, without reading all of the entity's keys.
 
 Revision ID: 0005
 Revises: 0004
@@ -96,10 +99,17 @@ def upgrade() -> None:
             existing_comment=_FLOW_COMMENT,
         )
     op.execute(_NAMES_TO_OBJECT[dialect])
+    op.create_index(
+        op.f("ix_xref_keys_entity_source_connection_source_id"),
+        "xref_keys",
+        ["entity", "source_connection", "source_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.drop_index(op.f("ix_xref_keys_entity_source_connection_source_id"), table_name="xref_keys")
     op.execute(_KEEP_NEWEST)
     op.execute(_OBJECT_TO_NAMES[dialect])
     with op.batch_alter_table("echo_hashes") as batch:
