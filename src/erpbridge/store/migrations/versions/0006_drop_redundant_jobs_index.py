@@ -4,7 +4,7 @@ Every lookup by flow and record uses the unique constraint's own index (its lead
 columns), so the second index only cost one more B-tree insert per job at intake.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25 19:00:00
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
