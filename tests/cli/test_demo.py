@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from erpbridge.cli import _common
 from erpbridge.cli.main import app
+from erpbridge.store.schema import jobs
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +47,7 @@ def test_demo_moves_data_and_verifies_it_in_the_target(
     assert (tmp_path / "erpbridge.db").is_file() and (tmp_path / ".env").is_file()
 
 
-def test_demo_of_jdy_yonbip_moves_orders_with_their_customers_and_reads_them_back(
+def test_demo_of_jdy_yonbip_holds_the_credit_watch_orders_and_brings_requisitions_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ERPBRIDGE_DB_URL", raising=False)
@@ -59,10 +61,39 @@ def test_demo_of_jdy_yonbip_moves_orders_with_their_customers_and_reads_them_bac
     assert customers and int(customers.group(1)) >= 30
     assert orders and int(orders.group(1)) >= 100
     assert back and back.group(1) == orders.group(1)
-    for flow in ("customers-to-yonbip", "orders-to-yonbip", "orders-from-yonbip"):
+    for flow in (
+        "customers-to-yonbip",
+        "orders-to-yonbip",
+        "orders-from-yonbip",
+        "requisitions-to-yonbip",
+        "requisitions-from-yonbip",
+    ):
         read_back = re.search(rf"{flow}: (\d+) of (\d+) sampled records read back", out)
         assert read_back and read_back.group(1) == read_back.group(2), out
     assert "dead letter(s) in" not in out
+    # Credit control set a 50,000 元 limit in YonBIP for 客户 C00002; the credit sync brought
+    # it to 简道云 before the orders were checked, so C00002's three orders are held.
+    assert "credit control set 客户 C00002's limit in YonBIP to 50,000 元" in out
+    assert "1 records bip:credit → jdy:6405f3a1c2b4d50007a10001" in out
+    assert (
+        "3 held for credit in orders-to-yonbip (e.g. 超出可用信用额度: 订单 61370.00 元, "
+        "可用 50000.00 元), not sent"
+    ) in out
+    assert "erpbridge jobs release ID" in out and "信用审批 通过" in out
+    # 请购单 status came back by YonBIP's events, POSTed to the demo hub's /hooks/bip.
+    assert re.search(r"subscribed to http://127\.0\.0\.1:\d+/hooks/bip", out), out
+    to_bip = re.search(r"(\d+) records jdy:6405f3a1c2b4d50007a10004 → bip:applyorder", out)
+    from_bip = re.search(r"(\d+) records bip:applyorder → jdy:6405f3a1c2b4d50007a10004", out)
+    assert to_bip and from_bip and int(to_bip.group(1)) == int(from_bip.group(1)) >= 10, out
+    store = sa.create_engine(f"sqlite:///{tmp_path / 'erpbridge.db'}")
+    with store.connect() as conn:
+        triggers = conn.execute(
+            sa.select(jobs.c.trigger, jobs.c.source_version)
+            .where(jobs.c.flow == "requisitions-from-yonbip")
+            .distinct()
+        ).all()
+    store.dispose()
+    assert triggers and all(t == "webhook" and v.startswith("event:") for t, v in triggers)
 
 
 def test_demo_of_sf_oracle_holds_the_credit_watch_orders_and_sends_the_rest(

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 import typer
 from rich.live import Live
@@ -25,6 +27,8 @@ from rich.table import Table
 from erpbridge.cli._common import console, default_registry, fail, print_config_errors
 from erpbridge.cli.demo_activity import ACTIVITIES
 from erpbridge.cli.demo_cases import create_cases_needing_parts
+from erpbridge.cli.demo_hooks import serving_hooks
+from erpbridge.cli.demo_yonbip import SimControl, SimControlError, watch_credit
 from erpbridge.config import ConfigErrors, Project, load_project
 from erpbridge.config.yamlfile import load_yaml
 from erpbridge.engine.hub import Hub
@@ -34,17 +38,23 @@ from erpbridge.engine.runtime import Runtime
 from erpbridge.flows.templates import template_files
 from erpbridge.sims.sandbox import SIMULATORS, run_sandbox
 from erpbridge.spi.connector import Connector
-from erpbridge.spi.errors import ConfigError, ConnectorError, RateLimitedError
+from erpbridge.spi.errors import ConfigError, ConnectorError, ErpBridgeError, RateLimitedError
 from erpbridge.spi.records import CheckResult, Record
 from erpbridge.store import current_revision, open_store, redact_url
 from erpbridge.store.schema import dead_letters, jobs
 
 __all__ = ["demo", "dotenv_lines"]
 
+_CREDIT_WORDS = re.compile(r"credit|信用", re.IGNORECASE)
+
 #: the demo stops waiting for the data after this long (it normally takes seconds).
 DEMO_TIMEOUT_S = 100.0
 #: records per flow read back through the target's own API for the summary.
 VERIFY_SAMPLE = 50
+#: where ``erpbridge run`` listens by default (the --keep hint).
+KEEP_HOOKS_URL = "http://127.0.0.1:8080"
+#: webhooks a system is sending: (sent so far, still on their way).
+Deliveries = Callable[[], Awaitable[tuple[int, int]]]
 
 #: work a template's demo does in its systems between the rounds (demo_activity.py).
 Activity = Callable[[Hub], Awaitable[list[str]]]
@@ -102,39 +112,57 @@ def _progress(store: sa.Engine, flows: list[str]) -> tuple[Table, int]:
     return table, open_jobs
 
 
-async def _run_until_flowed(hub: Hub, between: Activity | None = None) -> tuple[float, list[str]]:
+async def _settled(deliveries: Deliveries | None, seen: tuple[int, int]) -> bool:
+    """No webhook on its way when ``seen`` was taken, and none sent since."""
+    return deliveries is None or (seen[1] == 0 and await deliveries() == seen)
+
+
+async def _run_until_flowed(
+    hub: Hub, between: Activity | None = None, deliveries: Deliveries | None = None
+) -> tuple[float, list[str]]:
     """Run intake and workers until every flow has polled and the queue is empty; then do
     the template's work in its systems (``between``, demo_activity.py), poll every flow once
     more (ERP -> CRM flows read what the CRM -> ERP flows and that work just wrote) and wait
-    for the queue again. Returns the seconds it took and what ``between`` did."""
+    for the queue again. Returns the seconds it took and what ``between`` did.
+
+    Args:
+        hub: the hub.
+        between: the template's work between the rounds. Default: none.
+        deliveries: webhooks a system is sending to the hub: (sent so far, still being
+            delivered). The queue counts as empty only while none is on its way and none
+            was sent since it was looked at. Default: none expected.
+    """
     notes: list[str] = []
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
-    # Flows fed by webhooks only (nothing to poll: YonBIP's 请购单 events) are left out.
-    flows = [
+    # Flows fed by webhooks only (YonBIP's 请购单 events) have nothing to poll.
+    polls = [
         name
         for name, plan in hub.plans.items()
         if plan.spec.source.trigger.poll_interval is not None
         or plan.spec.source.trigger.schedule is not None
     ]
+    flows = polls if deliveries is None else list(hub.plans)
     try:
         with Live(console=console, refresh_per_second=4) as live:
             for round_ in (1, 2):
                 if round_ == 2:
                     if between is not None:
                         notes = await between(hub)
-                    for flow in flows:
+                    for flow in polls:
                         await poll_flow(hub.store, hub.runtime, flow, hub.clock, hub.metrics)
                 while time.monotonic() - started < DEMO_TIMEOUT_S:
                     await asyncio.sleep(0.5)
+                    # A delivery answered 2xx is a committed job (then counted as open).
+                    sent = await deliveries() if deliveries else (0, 0)
                     table, open_jobs = _progress(hub.store, flows)
                     live.update(table)
                     with hub.store.connect() as conn:
                         polled = {
                             r[0] for r in conn.execute(sa.text("select distinct flow from runs"))
                         }
-                    if open_jobs == 0 and set(flows) <= polled:
+                    if open_jobs == 0 and set(polls) <= polled and await _settled(deliveries, sent):
                         break
     finally:
         stop.set()
@@ -170,7 +198,7 @@ def _summary(hub: Hub) -> list[str]:
             .group_by(jobs.c.flow)
         ).all()
         for flow, count, reason in held:
-            kind = " for credit" if "credit" in str(reason).lower() else ""
+            kind = " for credit" if _CREDIT_WORDS.search(str(reason)) else ""
             lines.append(f"{count} held{kind} in {flow} (e.g. {reason}), not sent")
         dead = conn.execute(
             sa.select(dead_letters.c.flow, dead_letters.c.error_message, sa.func.count())
@@ -234,6 +262,33 @@ async def _read_back(target: Connector, object_name: str, ids: list[str]) -> lis
     return found
 
 
+async def _run_with_yonbip(
+    hub: Hub, entry: Mapping[str, object], *, keep: bool, between: Activity | None = None
+) -> tuple[float, list[str]]:
+    """jdy-yonbip: the credit watch set in YonBIP, its events subscribed to a webhook
+    receiver of this hub (demo_yonbip.py), then the run, waiting for the events too."""
+    async with httpx.AsyncClient(timeout=30.0) as http, serving_hooks(hub) as hooks:
+        control = SimControl(entry, http)
+        try:
+            console.print(f"[bold]5.[/] {await watch_credit(hub, control)}")
+        except (SimControlError, ErpBridgeError) as exc:  # the run goes on without it
+            console.print(f"[bold]5.[/] credit watch not set: {exc}", markup=False)
+        try:
+            if hooks is None:
+                raise SimControlError("no webhook receiver could listen on 127.0.0.1")
+            await control.subscribe(f"{hooks}/hooks/bip")
+        except SimControlError as exc:
+            console.print(f"[bold]5.[/] YonBIP events not subscribed: {exc}", markup=False)
+            return await _run_until_flowed(hub, between)
+        console.print(f"[bold]5.[/] YonBIP events (事件订阅) subscribed to {hooks}/hooks/bip")
+        try:
+            return await _run_until_flowed(hub, between, control.deliveries)
+        finally:
+            # Afterwards they go where `erpbridge run` listens (--keep), or nowhere.
+            with contextlib.suppress(SimControlError):
+                await control.subscribe(f"{KEEP_HOOKS_URL}/hooks/bip" if keep else "")
+
+
 def demo(
     template: str = typer.Option(
         "sf-sap", "--template", "-t", help="Template to run (erpbridge templates lists them)."
@@ -261,7 +316,8 @@ def demo(
         entries = {name: sim.entry for name, sim in running.items()}
         (workdir / ".env").write_text("\n".join(dotenv_lines(entries)) + "\n", encoding="utf-8")
         for name, entry in sorted(entries.items()):
-            console.print(f"[bold]2.[/] simulator {name} serving at {entry.get('base_url')}")
+            served = entry.get("base_url") or entry.get("gateway_url")
+            console.print(f"[bold]2.[/] simulator {name} serving at {served}")
         try:
             project = load_project(workdir / "erpbridge.yaml", registry=default_registry())
             plans = build_plans(project)
@@ -288,7 +344,13 @@ def demo(
                 if "requisitions-to-sap" in plans:  # after-sales: cases that name a part
                     made = await create_cases_needing_parts(hub.runtime)
                     console.print(f"[bold]5.[/] {made} service cases needing parts created")
-                elapsed, notes = await _run_until_flowed(hub, ACTIVITIES.get(template))
+                between = ACTIVITIES.get(template)
+                if "yonbip" in entries and "requisitions-from-yonbip" in plans:
+                    elapsed, notes = await _run_with_yonbip(
+                        hub, entries["yonbip"], keep=keep, between=between
+                    )
+                else:
+                    elapsed, notes = await _run_until_flowed(hub, between)
                 return checks, elapsed, notes + await _verify_in_target(hub)
             finally:
                 await hub.runtime.aclose()
@@ -303,10 +365,15 @@ def demo(
         for line in summary + verified:
             console.print("  " + line, markup=False)
         if any(" held" in line for line in summary):
+            approve = (
+                "信用审批 通过 on the 简道云 销售订单"
+                if template.startswith("jdy-")
+                else "Credit Approved on the Salesforce order"
+            )
             console.print(
                 f"\nHeld jobs: erpbridge jobs held -p {workdir}; write one anyway with "
                 f"erpbridge jobs release ID -p {workdir}, end it with erpbridge jobs reject ID "
-                "(or approve the record in its system: Credit Approved on a Salesforce order)."
+                f"(or approve the record in its system: {approve})."
             )
         console.print(
             f"\nLook further: erpbridge dlq list -p {workdir} · erpbridge runs -p {workdir} · "
@@ -316,8 +383,11 @@ def demo(
         if keep:
             console.print(
                 f"Sandbox running; try `erpbridge run -p {workdir}` in another shell "
-                "(metrics at http://127.0.0.1:8080/metrics). Ctrl-C stops."
+                f"(metrics at {KEEP_HOOKS_URL}/metrics, webhooks at {KEEP_HOOKS_URL}/hooks/"
+                "<connection>). Ctrl-C stops."
             )
+            if "yonbip" in entries and "requisitions-from-yonbip" in plans:
+                console.print(f"YonBIP's events now go to {KEEP_HOOKS_URL}/hooks/bip.")
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
                     time.sleep(3600)
