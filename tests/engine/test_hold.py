@@ -165,6 +165,32 @@ async def test_order_over_credit_is_held_flagged_and_not_written(bench: Bench) -
     assert bench.count("held") == 1
 
 
+async def test_flag_write_the_crm_refuses_for_now_is_tried_again(bench: Bench) -> None:
+    bench.crm.faults.rate_limited_writes = 1  # 简道云's 8303, Salesforce's REQUEST_LIMIT
+    bench.crm.faults.retry_after_s = 0.05
+    _order(bench, "O2", 900)
+    await bench.sync()
+    assert _flag(bench, "O2") == (True, "over credit: 900 > 800")
+    assert [c for c in bench.crm.calls if c[0] == "write"][:2] == [
+        ("write", "Order", 1),
+        ("write", "Order", 1),
+    ]
+
+
+async def test_flag_write_refused_every_time_leaves_the_job_held_unflagged(
+    bench: Bench,
+) -> None:
+    bench.crm.faults.rate_limited_writes = 10
+    bench.crm.faults.retry_after_s = 0.01
+    _order(bench, "O2", 900)
+    await bench.sync()
+    assert [h["source_id"] for h in bench.held()] == ["O2"]  # held all the same, not sent
+    assert bench.erp.all("SalesOrder") == []
+    assert _flag(bench, "O2") == (None, None)
+    writes = [c for c in bench.crm.calls if c[0] == "write"]
+    assert len(writes) == 3  # bounded: FLAG_ATTEMPTS tries, then the recheck's turn
+
+
 async def test_flag_write_coming_back_supersedes_the_held_job_without_looping(
     bench: Bench,
 ) -> None:

@@ -19,6 +19,7 @@ recheck_held` (the scheduler of ``erpbridge run``/``serve``, and ``erpbridge syn
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,12 @@ from erpbridge.engine.xref import lookup_xrefs
 from erpbridge.log import get_logger
 from erpbridge.mapping.errors import MappingError
 from erpbridge.mapping.operators import equals
-from erpbridge.spi.errors import ConnectorError, ErpBridgeError
+from erpbridge.spi.errors import (
+    ConnectorError,
+    ErpBridgeError,
+    RateLimitedError,
+    TransientError,
+)
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
 from erpbridge.store.schema import jobs
 
@@ -51,6 +57,11 @@ log = get_logger("engine.hold")
 
 #: flag writes per call: within what the batch APIs of the CRMs take (100 to 200 records).
 FLAG_CHUNK = 100
+#: tries of a flag write the system refused for now (rate limit, 5xx), and the longest
+#: pause between them: a flag is best effort (the recheck writes it again), and it is
+#: written inside a worker's round
+FLAG_ATTEMPTS = 3
+FLAG_MAX_PAUSE_S = 5.0
 
 Scope = dict[str, Any]
 Pair = tuple[Job, Record]
@@ -226,11 +237,32 @@ async def write_flags(
         if flag.on_source and shown and job.id not in always:
             continue
         ops.append((job.id, WriteOp(WriteMode.UPDATE, payload, target_id=target, ref=str(job.id))))
-    connector = runtime.connector(flag.connection)
-    guard = runtime.guard(flag.connection)
+    for attempt in range(FLAG_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(_flag_pause(attempt, errors, ops))
+        retried = {job_id for job_id, _ in ops}
+        errors = {k: v for k, v in errors.items() if k not in retried}
+        await _write_flag_ops(runtime, flag.connection, flag.object, ops, errors)
+        # Only what the system asked to have again later (a rate limit, a 5xx) is retried.
+        ops = [(j, op) for j, op in ops if isinstance(errors.get(j), TransientError)]
+        if not ops:
+            break
+    return errors
+
+
+async def _write_flag_ops(
+    runtime: Runtime,
+    connection: str,
+    object: str,
+    ops: Sequence[tuple[int, WriteOp]],
+    errors: dict[int, ErpBridgeError],
+) -> None:
+    """Write ``ops`` in chunks through the connection's guard; failures into ``errors``."""
+    connector = runtime.connector(connection)
+    guard = runtime.guard(connection)
     for start in range(0, len(ops), FLAG_CHUNK):
         chunk = ops[start : start + FLAG_CHUNK]
-        write = functools.partial(connector.write, flag.object, [op for _, op in chunk])
+        write = functools.partial(connector.write, object, [op for _, op in chunk])
         try:
             results = await guard.call(write)
         except ConnectorError as exc:
@@ -239,7 +271,19 @@ async def write_flags(
         for (job_id, _), result in zip(chunk, results, strict=False):
             if result.outcome is WriteOutcome.FAILED and result.error is not None:
                 errors[job_id] = result.error
-    return errors
+
+
+def _flag_pause(
+    attempt: int, errors: Mapping[int, ErpBridgeError], ops: Sequence[tuple[int, WriteOp]]
+) -> float:
+    """Seconds before another try: the system's own hint when it gave one, else 0.5 s,
+    1 s, … (bounded: flags are written inside a worker's round)."""
+    hints: list[float] = [
+        float(e.retry_after_s)
+        for j, _ in ops
+        if isinstance(e := errors.get(j), RateLimitedError) and e.retry_after_s is not None
+    ]
+    return min(max([0.5 * 2.0 ** (attempt - 1), *hints]), FLAG_MAX_PAUSE_S)
 
 
 def held_before(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, datetime]:
