@@ -162,9 +162,19 @@ def field_digests(fields: Mapping[str, object], names: Iterable[str]) -> dict[st
             text = "t" if value else "f"
         elif kind is int:
             text = "i" + str(value)
-        else:
-            text = "j" + json.dumps(
-                value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-            )
+        else:  # lines and other structures: the same canonical JSON as fields_hash
+            text = "j" + _canonical(value).decode("utf-8")
         out[name] = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
     return out
+
+
+def _canonical(value: object) -> bytes:
+    """Sorted-key compact JSON of a JSON-safe ``value`` (orjson; the standard library for
+    what orjson refuses, such as an integer wider than 64 bits)."""
+    try:
+        return orjson.dumps(value, option=_OPTIONS | orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(
+            value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+        )
+        return text.encode("utf-8")
