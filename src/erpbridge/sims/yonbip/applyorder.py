@@ -24,7 +24,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from erpbridge.sims.yonbip.rules import ORGS, idempotent_save, lang_text, require_text
+from erpbridge.sims.yonbip.rules import (
+    ORGS,
+    idempotent_save,
+    lang_text,
+    require_text,
+    voucher_detail,
+)
 from erpbridge.sims.yonbip.state import BipState, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
 
@@ -66,13 +72,7 @@ class ApplyOrderApi:
         Raises:
             ApiError: 999 for a missing or unknown id.
         """
-        ref = params.get("id", "")
-        if not ref.strip().isdigit():
-            raise ApiError(Code.BUSINESS, "参数[id]不能为空且应为数字")
-        row = self.state.get("applyorder", int(ref))
-        if row is None:
-            raise ApiError(Code.BUSINESS, f"单据[{ref}]不存在或已被删除")
-        return row
+        return voucher_detail(self.state, "applyorder", params)
 
     def change_status(self, body: Mapping[str, object], *, to: int) -> object:
         """Audit (open → audited) or close (audited → closed); each record on its own."""

@@ -35,7 +35,13 @@ from erpbridge.sims.yonbip.query import (
     parse_orders,
     positive_int,
 )
-from erpbridge.sims.yonbip.rules import ORGS, idempotent_save, lang_text, require_text
+from erpbridge.sims.yonbip.rules import (
+    ORGS,
+    idempotent_save,
+    lang_text,
+    require_text,
+    voucher_detail,
+)
 from erpbridge.sims.yonbip.state import BipState, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
 
@@ -140,13 +146,7 @@ class OrderApi:
         Raises:
             ApiError: 999 for a missing or unknown id.
         """
-        ref = params.get("id", "")
-        if not ref.strip().isdigit():
-            raise ApiError(Code.BUSINESS, "参数[id]不能为空且应为数字")
-        row = self.state.get("voucherorder", int(ref))
-        if row is None:
-            raise ApiError(Code.BUSINESS, f"单据[{ref}]不存在或已被删除")
-        return row
+        return voucher_detail(self.state, "voucherorder", params)
 
     def single_save(self, body: Mapping[str, object], api: str) -> tuple[str, str, object]:
         """Insert or update one order, idempotent by resubmitCheckKey."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from erpbridge.sims.yonbip.state import BipState, Idempotent
+from erpbridge.sims.yonbip.state import BipState, Idempotent, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "idempotent_save",
     "lang_text",
     "require_text",
+    "voucher_detail",
 ]
 
 #: organisations of the sandbox tenant: code -> name.
@@ -82,3 +83,18 @@ def idempotent_save(
     record_id, answer = save()
     state.remember(book_key, Idempotent(state.now_text(), record_id, answer))
     return Code.OK, "操作成功", answer
+
+
+def voucher_detail(state: BipState, table: str, params: Mapping[str, str]) -> Row:
+    """The voucher ``params["id"]`` of ``table`` (a ``…/detail?id=`` answer's data).
+
+    Raises:
+        ApiError: 999 for a missing or unknown id.
+    """
+    ref = params.get("id", "")
+    if not ref.strip().isdigit():
+        raise ApiError(Code.BUSINESS, "参数[id]不能为空且应为数字")
+    row = state.get(table, int(ref))
+    if row is None:
+        raise ApiError(Code.BUSINESS, f"单据[{ref}]不存在或已被删除")
+    return row
