@@ -16,7 +16,10 @@ __all__ = ["preview_table"]
 def preview_table(row: PreviewRow, *, title: str | None = None) -> Table:
     """One table per record: source fields on the left; target field, value, rule and
     problems on the right. Errors are red, schema problems yellow."""
-    status = "ok" if row.ok and not row.problems else ("problems" if row.ok else "error")
+    if row.skipped:
+        status = 'skipped: a lookup with missing="skip" has no target'
+    else:
+        status = "ok" if row.ok and not row.problems else ("problems" if row.ok else "error")
     if not row.accepted:
         status += ", skipped by when:"
     table = Table(title=title or f"record {row.index} ({status})", show_lines=False)
@@ -29,8 +32,11 @@ def preview_table(row: PreviewRow, *, title: str | None = None) -> Table:
         if i < len(row.fields):
             f = row.fields[i]
             value = "(left out)" if f.omitted else ("" if f.error else brief(f.value, 60))
-            style = "red" if f.error else ("yellow" if f.problems else "")
-            problems = Text("; ".join(f.problems), style=style)
+            if f.skipped:
+                value, problems = "(skipped)", Text(f.skipped, style="yellow")
+            else:
+                style = "red" if f.error else ("yellow" if f.problems else "")
+                problems = Text("; ".join(f.problems), style=style)
             right: tuple[str | Text, ...] = (f.name, value, f.rule, problems)
         else:
             right = ("", "", "", "")
