@@ -44,6 +44,7 @@ __all__ = [
     "dead_letter_read_errors",
     "enqueue_changes",
     "finish_jobs",
+    "free_versions",
     "hold_job",
     "job_from_row",
     "last_done_stamps",
@@ -500,7 +501,13 @@ def _log_attempts(
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """A job that ends well: its outcome, the target id and the mapped payload."""
+    """A job that ends well: its outcome, the target id and the mapped payload.
+
+    ``reason`` and ``reason_class`` say why where the outcome alone does not: a skipped
+    record (outcome ``filtered``) is ``when`` (the flow's ``when:`` is false) or ``xref``
+    (a lookup with ``missing="skip"`` has no target) with its message. They are kept on
+    the attempt (``error_class``, ``error_message``), as a park's or a hold's reason is.
+    """
 
     job: Job
     outcome: str
@@ -508,6 +515,8 @@ class Finished:
     payload: Mapping[str, Any] | None = None
     mapping_version: str | None = None
     call: Mapping[str, Any] | None = None
+    reason: str | None = None
+    reason_class: str | None = None
 
 
 def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now: datetime) -> None:
@@ -521,7 +530,7 @@ def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now
         _finish_each(conn, finished, worker, now)
     _log_attempts(
         conn,
-        [(f.job, Attempt(outcome=f.outcome, target_call=f.call)) for f in finished],
+        [(f.job, Attempt(f.outcome, f.reason_class, f.reason, f.call)) for f in finished],
         worker,
         now,
     )
@@ -595,6 +604,33 @@ def release_jobs(conn: Connection, job_ids: Sequence[int], at: datetime) -> None
             updated_at=at,
         )
     )
+
+
+#: the longest ``jobs.source_version`` the store keeps.
+_VERSION_CHARS = 255
+
+
+def free_versions(conn: Connection, done: Sequence[Job]) -> None:
+    """Let the same versions of these finished jobs' records be queued again.
+
+    A record skipped because an xref lookup (``missing="skip"``) had no pair is decided
+    by the xref, not by the record: the next read of the same version (a scheduled full
+    read, ``erpbridge sync``) must map it again, so the job's version is renamed
+    ``<version>~skipped:<job id>`` and the dedup on (flow, record, version) lets it in.
+    """
+    if not done:
+        return
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id == sa.bindparam("b_id"))
+        .values(source_version=sa.bindparam("b_version")),
+        [{"b_id": job.id, "b_version": _freed(job.source_version, job.id)} for job in done],
+    )
+
+
+def _freed(version: str, job_id: int) -> str:
+    mark = f"~skipped:{job_id}"
+    return version[: _VERSION_CHARS - len(mark)] + mark
 
 
 def park_job(
