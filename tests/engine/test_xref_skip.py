@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from erpbridge.engine.intake import poll_flow, sync_flow
+from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
 from tests.engine.conftest import Harness, make_harness
 
@@ -158,16 +159,24 @@ async def test_the_next_read_maps_a_skipped_record_again_once_the_pair_exists(
     await skip.drain()
     assert skip.crm.all("ProductStock") == []
 
+    # A poll reading the same version again queues nothing (no job per skip and poll).
+    await poll_flow(skip.store, skip.runtime, "stock", skip.clock)
+    assert skip.rows("select count(*) from jobs where flow = 'stock'") == [(1,)]
+
     # The CRM takes the material on as a product: products finds it by its code.
     assert await _material(skip, "P2", "M-2") == "MAT-2"
     # The same version of the stock record, read again by a full read (a schedule).
-    await sync_flow(skip.store, skip.runtime, "stock", skip.clock)
+    await sync_flow(skip.store, skip.runtime, "stock", skip.clock, trigger=Trigger.SCHEDULE)
     await skip.drain()
 
     [written] = skip.crm.all("ProductStock")
     assert (written.fields["Product"], written.fields["Quantity"]) == ("P2", 3)
-    outcomes = skip.rows("select outcome from jobs where flow = 'stock' order by id")
-    assert outcomes == [("filtered",), ("created",)]
+    outcomes = skip.rows(
+        "select source_version, outcome from jobs where flow = 'stock' order by id"
+    )
+    [(first_version, _), (version, _)] = outcomes
+    assert str(first_version).startswith(f"{version}~skipped:")  # freed for the re-read
+    assert [o for _, o in outcomes] == ["filtered", "created"]
     # a record written is deduplicated as before: the same version is not queued again
     await sync_flow(skip.store, skip.runtime, "stock", skip.clock)
     assert skip.rows("select count(*) from jobs where flow = 'stock'") == [(2,)]

@@ -64,8 +64,6 @@ class BatchOutcome:
     deleted_pairs: dict[str, str] = field(default_factory=dict)
     echoes: dict[str, EchoHash] = field(default_factory=dict)
     dependencies: list[tuple[str, Change]] = field(default_factory=list)
-    #: skipped by an xref lookup with missing="skip": their versions may be queued again
-    skipped_by_xref: list[Job] = field(default_factory=list)
     #: held by the flow's hold: (job, reason, held since, recheck at, record snapshot)
     held: list[tuple[Job, str, datetime, datetime, dict[str, Any] | None]] = field(
         default_factory=list

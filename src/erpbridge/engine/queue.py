@@ -30,6 +30,7 @@ from erpbridge.engine.queue_json import (
     finish_jobs_json,
     log_attempts_json,
 )
+from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
@@ -44,7 +45,6 @@ __all__ = [
     "dead_letter_read_errors",
     "enqueue_changes",
     "finish_jobs",
-    "free_versions",
     "hold_job",
     "job_from_row",
     "last_done_stamps",
@@ -126,7 +126,9 @@ def enqueue_changes(
     """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
 
     Deduplicated on (flow, record id, version); a version older than one already done
-    for the record is dropped as stale; a new version supersedes queued older ones.
+    for the record is dropped as stale; a new version supersedes queued older ones. A
+    schedule, manual or forced sync queues again the versions an xref lookup with
+    ``missing="skip"`` skipped (engine/skipped.py).
     """
     latest: dict[tuple[str, str], Change] = {}
     seen = 0
@@ -136,6 +138,8 @@ def enqueue_changes(
     if not latest:
         return IntakeResult()
     unique = list(latest.values())
+    if trigger in RECHECK_TRIGGERS:  # a full read on purpose: map xref skips again
+        free_skipped_versions(conn, flow, [(c.record_id, c.version or "") for c in unique])
     done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
 
     def is_stale(change: Change) -> bool:
@@ -604,33 +608,6 @@ def release_jobs(conn: Connection, job_ids: Sequence[int], at: datetime) -> None
             updated_at=at,
         )
     )
-
-
-#: the longest ``jobs.source_version`` the store keeps.
-_VERSION_CHARS = 255
-
-
-def free_versions(conn: Connection, done: Sequence[Job]) -> None:
-    """Let the same versions of these finished jobs' records be queued again.
-
-    A record skipped because an xref lookup (``missing="skip"``) had no pair is decided
-    by the xref, not by the record: the next read of the same version (a scheduled full
-    read, ``erpbridge sync``) must map it again, so the job's version is renamed
-    ``<version>~skipped:<job id>`` and the dedup on (flow, record, version) lets it in.
-    """
-    if not done:
-        return
-    conn.execute(
-        jobs.update()
-        .where(jobs.c.id == sa.bindparam("b_id"))
-        .values(source_version=sa.bindparam("b_version")),
-        [{"b_id": job.id, "b_version": _freed(job.source_version, job.id)} for job in done],
-    )
-
-
-def _freed(version: str, job_id: int) -> str:
-    mark = f"~skipped:{job_id}"
-    return version[: _VERSION_CHARS - len(mark)] + mark
 
 
 def park_job(

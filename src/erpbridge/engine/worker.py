@@ -42,7 +42,6 @@ from erpbridge.engine.queue import (
     dead_letter_job,
     enqueue_changes,
     finish_jobs,
-    free_versions,
     last_done_stamps,
     park_job,
     pending_dependencies,
@@ -50,6 +49,7 @@ from erpbridge.engine.queue import (
     retry_job,
 )
 from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.skipped import SKIP_CLASS
 from erpbridge.engine.snapshot import json_safe, record_from_snapshot
 from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
@@ -90,17 +90,16 @@ async def _idle(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float)
 def _skip(job: Job, reason: SkippedReference | MappingError, batch: BatchOutcome) -> None:
     """End a job whose lookup with ``missing="skip"`` has no pair, as ``when:`` false does.
 
-    Nothing is written and nothing is queued; the job's version is freed so the next read
-    of the record maps it again (a later change or a full read picks it up once the pair
-    exists).
+    Nothing is written and nothing is queued. A later version of the record, or the same
+    one read again by a schedule or a manual sync (engine/skipped.py), is mapped again,
+    and written once the pair exists.
 
     Raises:
         MappingError: ``reason`` is not a skip (a key several source records hold).
     """
     if not isinstance(reason, SkippedReference):
         raise reason
-    batch.finished.append(Finished(job, "filtered", reason=str(reason), reason_class="xref"))
-    batch.skipped_by_xref.append(job)
+    batch.finished.append(Finished(job, "filtered", reason=str(reason), reason_class=SKIP_CLASS))
 
 
 class Worker:
@@ -549,7 +548,6 @@ class Worker:
         now = self.clock.now()
         with self.store.begin() as conn:
             finish_jobs(conn, batch.finished, self.id, now)
-            free_versions(conn, batch.skipped_by_xref)
             forget_gone(conn, plan, batch)
             save_xrefs(conn, plan.xref_key, batch.xrefs, now)
             target = (plan.target_connection, plan.spec.target.object)
