@@ -15,14 +15,16 @@ __all__ = ["preview_table"]
 
 def preview_table(row: PreviewRow, *, title: str | None = None) -> Table:
     """One table per record: source fields on the left; target field, value, rule and
-    problems on the right. Errors are red, schema problems yellow."""
+    problems on the right. Errors are red, schema problems yellow. The title (default
+    ``record <index>``) ends with the record's status: ok, problems, error, or skipped
+    (by an xref lookup with ``missing="skip"``, or by the flow's ``when:``)."""
     if row.skipped:
         status = 'skipped: a lookup with missing="skip" has no target'
     else:
         status = "ok" if row.ok and not row.problems else ("problems" if row.ok else "error")
     if not row.accepted:
         status += ", skipped by when:"
-    table = Table(title=title or f"record {row.index} ({status})", show_lines=False)
+    table = Table(title=f"{title or f'record {row.index}'} ({status})", show_lines=False)
     for name in ("source field", "source value", "target field", "value", "rule", "problems"):
         table.add_column(name, overflow="fold")
     source_items = [(str(k), brief(v, 40)) for k, v in row.source.items()]
