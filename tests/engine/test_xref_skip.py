@@ -16,6 +16,8 @@ from prometheus_client import generate_latest
 from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.plans import build_plans
+from erpbridge.engine.recon import ReconOptions, run_recon
 from tests.engine.conftest import Harness, make_harness
 
 PROJECT = """\
@@ -255,3 +257,17 @@ async def test_inside_lines_only_the_line_is_left_out_and_only_waits_are_synced(
     [transfer] = skip.crm.all("Transfer")
     assert transfer.fields["Lines"] == [{"Product": "P1", "Qty": 2}]
     assert skip.rows("select count(*) from jobs where flow = 'products-back'") == [(0,)]
+
+
+async def test_recon_expects_no_skipped_record_in_the_target(skip: Harness) -> None:
+    material = await _material(skip, "P1", "M-1")
+    await _plant(skip, "1710")
+    _stock(skip, "S1", material, 12)
+    _stock(skip, "S2", "ERP-ONLY", 3)
+    await poll_flow(skip.store, skip.runtime, "stock", skip.clock)
+    await skip.drain()
+    plan = build_plans(skip.project)["stock"]
+
+    result = await run_recon(skip.store, skip.runtime, plan, ReconOptions(), skip.clock)
+
+    assert (result.state, result.matches, list(result.differences)) == ("done", 1, [])
