@@ -6,7 +6,7 @@ of the record should be written. The dedup on (flow, record id, version) would d
 so a full read on purpose (a cron schedule, ``erpbridge sync``, with or without
 ``--force``) renames the skipped job's version to ``<version>~skipped:<job id>`` first,
 and the version is queued and mapped again. Polls do not: a poll of a source without
-change stamps (SAP stock) reads every record each time, and re-queueing every skipped
+change stamps (an ERP's stock) reads every record each time, and re-queueing every skipped
 record there would add a job per skipped record and poll for nothing.
 """
 
