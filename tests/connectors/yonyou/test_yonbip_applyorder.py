@@ -4,10 +4,14 @@ and no detail call per record."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from erpbridge.connectors.yonbip import YonBipConnector
+from erpbridge.sims.yonbip import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
+from erpbridge.sims.yonbip.events import seal
 from erpbridge.spi import Cursor, Record, WriteMode, WriteOp, WriteOutcome
 
 from .conftest import StepClock, settings
@@ -121,3 +125,20 @@ async def test_audit_and_close_within_one_second_are_both_read(
     [before] = [r for r in audited if r.id == ident]
     [after] = [r for r in closed if r.id == ident]
     assert before.stamp == after.stamp and before.version != after.version
+
+
+async def test_an_event_and_a_poll_of_one_change_carry_the_same_stamp(
+    bip: YonBipConnector,
+) -> None:
+    """The engine drops a change stamped before the last one it wrote: both kinds must be
+    stamped on one clock (pubts), or a poll would look older than an event of its second."""
+    [ident] = await _requisitions(bip, ["QG-E1"])
+    await _call(bip, "/yonbip/scm/applyorder/batchaudit", ident)
+    [detail] = await bip.get("applyorder", [ident])
+    message = {"type": "pu_applyorder_audit", "eventId": "e-9", "timestamp": 1,
+               "tenantId": "k8x2m4q7", **detail.fields}  # fmt: skip
+    body = json.dumps(seal(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, json.dumps(message)))
+    [change] = bip.parse_webhook({}, body.encode())
+    polled, _ = await _read(bip, None, 50)
+    [record] = [r for r in polled if r.id == ident]
+    assert change.stamp is not None and change.stamp == record.stamp == detail.stamp
