@@ -5,6 +5,7 @@ and no detail call per record."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from erpbridge.connectors.yonbip import YonBipConnector
 from erpbridge.sims.yonbip import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 from erpbridge.sims.yonbip.events import seal
 from erpbridge.spi import Cursor, Record, WriteMode, WriteOp, WriteOutcome
+from erpbridge.spi.records import Change
 
 from .conftest import StepClock, settings
 
@@ -64,6 +66,16 @@ async def _read(
         records += page.records
         cursor = page.cursor or cursor
     return records, cursor
+
+
+def _event(bip: YonBipConnector, kind: str, record: Record) -> Change:
+    """The change an event for ``record`` becomes, sealed as the simulator sends it."""
+    sent_ms = int(time.time() * 1000)  # the send time, as the simulator's publisher puts it
+    message = {"type": kind, "eventId": f"e-{record.version}", "timestamp": sent_ms,
+               "tenantId": "k8x2m4q7", **record.fields}  # fmt: skip
+    body = json.dumps(seal(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, json.dumps(message)))
+    [change] = bip.parse_webhook({}, body.encode())
+    return change
 
 
 async def _call(bip: YonBipConnector, api: str, ident: str) -> None:
@@ -118,6 +130,7 @@ async def test_audit_and_close_within_one_second_are_both_read(
     clock.frozen = True
     await _call(bip, "/yonbip/scm/applyorder/batchaudit", ident)
     audited, cursor = await _read(bip, cursor, 50)
+    audit_event = _event(bip, "pu_applyorder_audit", (await bip.get("applyorder", [ident]))[0])
     await _call(bip, "/yonbip/scm/applyorder/close", ident)  # the same pubts second
     closed, _ = await _read(bip, cursor, 50)
     assert [r.fields["status"] for r in audited if r.id == ident] == [1]
@@ -125,6 +138,10 @@ async def test_audit_and_close_within_one_second_are_both_read(
     [before] = [r for r in audited if r.id == ident]
     [after] = [r for r in closed if r.id == ident]
     assert before.stamp == after.stamp and before.version != after.version
+    # Had the audit come by event (and the close's event been lost), the polled close is
+    # not older than it: the engine keeps it (it drops only changes stamped before).
+    assert after.stamp is not None and audit_event.stamp is not None
+    assert not after.stamp < audit_event.stamp
 
 
 async def test_an_event_and_a_poll_of_one_change_carry_the_same_stamp(
@@ -135,10 +152,7 @@ async def test_an_event_and_a_poll_of_one_change_carry_the_same_stamp(
     [ident] = await _requisitions(bip, ["QG-E1"])
     await _call(bip, "/yonbip/scm/applyorder/batchaudit", ident)
     [detail] = await bip.get("applyorder", [ident])
-    message = {"type": "pu_applyorder_audit", "eventId": "e-9", "timestamp": 1,
-               "tenantId": "k8x2m4q7", **detail.fields}  # fmt: skip
-    body = json.dumps(seal(SANDBOX_APP_KEY, SANDBOX_APP_SECRET, json.dumps(message)))
-    [change] = bip.parse_webhook({}, body.encode())
+    change = _event(bip, "pu_applyorder_audit", detail)
     polled, _ = await _read(bip, None, 50)
     [record] = [r for r in polled if r.id == ident]
     assert change.stamp is not None and change.stamp == record.stamp == detail.stamp
