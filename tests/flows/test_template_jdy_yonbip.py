@@ -33,10 +33,12 @@ from erpbridge.cli.main import app as cli_app
 from erpbridge.engine.hold_recheck import recheck_held
 from erpbridge.engine.intake import poll_flow
 from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.scheduler import Scheduler
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
 from erpbridge.spi.errors import RateLimitedError
-from erpbridge.store.schema import dead_letters, jobs, xref
+from erpbridge.store.schema import dead_letters, jobs, runs, xref
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -943,7 +945,7 @@ async def test_requisition_events_missed_while_the_hub_was_down_are_caught_up_on
 
                 # The hub is down (its receiver gone): YonBIP audits and closes the 请购单;
                 # the platform retries each event, then gives up.
-                body = {"data": [{"id": int(ident)}]}
+                body: dict[str, object] = {"data": [{"id": int(ident)}]}
                 await _bip(bridge, "/yonbip/scm/applyorder/batchaudit", body)
                 await _bip(bridge, "/yonbip/scm/applyorder/close", body)
                 lost = await _events_given_up(
@@ -953,9 +955,9 @@ async def test_requisition_events_missed_while_the_hub_was_down_are_caught_up_on
                 assert bridge.open_jobs() == []
                 assert await _ticket_now(bridge, ticket) == (opened, stamp, 1)
 
-                # The hub is back: its poll reads the list from the stored cursor.
-                caught = await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
-                assert caught.queued == 1
+                # The hub is back: its scheduler polls the flow at once (then every 5
+                # minutes), reading the list from the stored cursor.
+                assert await _scheduler_polls(bridge, flow) == 1
                 await bridge.drain()
                 closed, later, writes = await _ticket_now(bridge, ticket)
                 assert (closed, writes) == (f"QG-SR{tag} 已关闭", 2) and later != stamp
@@ -970,6 +972,38 @@ async def test_requisition_events_missed_while_the_hub_was_down_are_caught_up_on
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)
+
+
+async def _scheduler_polls(bridge: Bridge, flow: str) -> int:
+    """Start the hub's scheduler for ``flow`` (as ``erpbridge run`` does), stop it after
+    its first poll; how many jobs that poll queued."""
+
+    def last_run() -> tuple[int, int]:
+        with bridge.store.connect() as conn:
+            row = conn.execute(
+                sa.select(runs.c.id, runs.c.queued)
+                .where(runs.c.flow == flow, runs.c.trigger == "poll")
+                .order_by(runs.c.id.desc())
+                .limit(1)
+            ).first()
+        return (int(row.id), int(row.queued)) if row else (0, 0)
+
+    before, _ = last_run()
+    stop = asyncio.Event()
+    scheduler = Scheduler(
+        bridge.store, bridge.runtime, {flow: bridge.plans[flow]}, bridge.clock, Metrics()
+    )
+    task = asyncio.create_task(scheduler.run(stop))
+    try:
+        for _ in range(300):
+            ident, queued = last_run()
+            if ident > before:
+                return queued
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{flow} was not polled")
+    finally:
+        stop.set()
+        await task
 
 
 async def _ok(request: Request) -> PlainTextResponse:
