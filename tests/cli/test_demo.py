@@ -115,7 +115,10 @@ def test_demo_of_jdy_yonbip_holds_the_credit_watch_orders_and_brings_requisition
             .distinct()
         ).all()
     store.dispose()
-    assert triggers and all(t == "webhook" and v.startswith("event:") for t, v in triggers)
+    # Events drove it; the catch-up poll of the 请购单 list may have read the same changes
+    # (written once: the flow's read-back above) and nothing else.
+    assert any(t == "webhook" and v.startswith("event:") for t, v in triggers), triggers
+    assert all(t in ("webhook", "poll") for t, _ in triggers), triggers
 
 
 def test_demo_of_sf_oracle_holds_the_credit_watch_orders_and_sends_the_rest(

@@ -136,7 +136,7 @@ async def _run_until_flowed(
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
-    # Flows fed by webhooks only (YonBIP's 请购单 events) have nothing to poll.
+    # Flows fed by webhooks only have nothing to poll.
     polls = [
         name
         for name, plan in hub.plans.items()
