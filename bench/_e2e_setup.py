@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from ruamel.yaml import YAML
 
@@ -30,6 +33,7 @@ __all__ = [
     "PG_ADMIN",
     "activate_orders",
     "draft_orders",
+    "profile_sims",
     "project_folder",
     "simulators",
     "store_url",
@@ -39,10 +43,20 @@ PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
-def simulators(folder: Path, names: Sequence[str]) -> Iterator[tuple[dict[str, Any], list[int]]]:
-    """Each simulator in its own ``erpbridge sandbox`` process; yields (ports entries, pids)."""
+def simulators(
+    folder: Path, names: Sequence[str], *, profile_dir: Path | None = None
+) -> Iterator[tuple[dict[str, Any], list[int]]]:
+    """Each simulator in its own ``erpbridge sandbox`` process; yields (ports entries, pids).
+
+    With ``profile_dir``, each simulator can be profiled (``ERPBRIDGE_SIM_PROFILE_DIR``):
+    :func:`profile_sims` starts and stops it, and the stop writes ``<name>.prof`` there.
+    """
     procs = []
     entries: dict[str, Any] = {}
+    env = dict(os.environ)
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        env["ERPBRIDGE_SIM_PROFILE_DIR"] = str(profile_dir.resolve())
     try:
         for name in names:
             ports = folder / f"sandbox-{name}.json"
@@ -62,6 +76,7 @@ def simulators(folder: Path, names: Sequence[str]) -> Iterator[tuple[dict[str, A
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
+                    env=env,
                 )
             )
             for _ in range(300):
@@ -77,15 +92,29 @@ def simulators(folder: Path, names: Sequence[str]) -> Iterator[tuple[dict[str, A
             proc.wait(timeout=30)
 
 
+async def profile_sims(entries: dict[str, Any], action: str) -> None:
+    """``start`` or ``stop`` the profile of every simulator in ``entries`` (see
+    ``erpbridge.sims._common.profile``; the simulators must run with a profile dir)."""
+    for entry in entries.values():
+        url = httpx.URL(str(entry["base_url"]))
+        ca_file = entry.get("ca_file")
+        verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        async with httpx.AsyncClient(verify=verify, timeout=60) as http:
+            answer = await http.post(f"{url.scheme}://{url.host}:{url.port}/_sim/profile/{action}")
+            answer.raise_for_status()
+
+
 def project_folder(
     folder: Path,
     entries: dict[str, Any],
     *,
     limits: dict[str, dict[str, int]],
     flows: Sequence[str] | None = None,
+    polls: dict[str, dict[str, str]] | None = None,
 ) -> Path:
     """The sf-sap template in ``folder`` with its .env, the bench's limits, and (when
-    ``flows`` is given) only those flows enabled and no poll triggers (webhooks only)."""
+    ``flows`` is given) only those flows enabled and no poll triggers (webhooks only).
+    ``polls`` sets trigger keys of flows (``{"orders-from-sap": {"poll": "2s"}}``)."""
     yaml = YAML()
     for name, text in template_files("sf-sap").items():
         path = folder / name
@@ -99,6 +128,8 @@ def project_folder(
                     flow["enabled"] = flow_name in flows
                     flow["source"]["trigger"].pop("poll", None)
                     flow["source"]["trigger"].pop("schedule", None)
+            for flow_name, values in (polls or {}).items():
+                data["flows"][flow_name]["source"]["trigger"].update(values)
             out = io.StringIO()
             yaml.dump(data, out)
             text = out.getvalue()

@@ -4,6 +4,8 @@ its own process (``erpbridge sandbox --only …``).
     python bench/e2e.py [--store sqlite|postgresql] [--orders 2000] [--lines 5]
                         [--workers 0] [--profile FILE]
     python bench/e2e.py --latency [--rate 100] [--orders 1000] [--max-s 60]
+    python bench/e2e.py --round-trip [--store …] [--orders 2000] [--poll-s 2]
+                        [--hub-workers 1] [--max-s 300] [--profile-sims DIR]
 
 Throughput (the default): syncs the seeded CRM customers and products first and makes
 ``--orders`` Draft orders with ``--lines`` items each through Salesforce's REST API, then
@@ -22,6 +24,15 @@ call every 0.1 s at 100/s; one call per order is bounded by the simulator's dura
 write per call on a busy disk); the latency of each order is from its activation request
 to the sales order's creation stamp in SAP (``LastChangeDateTime``, milliseconds).
 Bounded by ``--orders`` and ``--max-s``.
+
+Round trip (``--round-trip``): both order flows at once, run by the engine's own hub
+(scheduler polls every ``--poll-s``, worker loops) as ``erpbridge run`` runs them; reports
+round trips per second (orders whose SAP status is on the Salesforce order, over the wall
+time from the first activation taken in to the last status back) and CPU per round trip
+of each process. Details in bench/_e2e_round_trip.py.
+
+``--profile-sims DIR`` writes a cProfile of each simulator's timed part to
+``DIR/<name>.prof`` (``ERPBRIDGE_SIM_PROFILE_DIR``, see erpbridge/sims/_common/profile.py).
 """
 
 from __future__ import annotations
@@ -50,9 +61,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _e2e_round_trip import round_trip, round_trip_polls  # noqa: E402
 from _e2e_setup import (  # noqa: E402
     activate_orders,
     draft_orders,
+    profile_sims,
     project_folder,
     simulators,
     store_url,
@@ -163,7 +176,9 @@ async def _run_flow(
     return time.perf_counter() - started, cpu
 
 
-async def throughput(args: argparse.Namespace, path: Path, sims: dict[str, int]) -> dict[str, Any]:
+async def throughput(
+    args: argparse.Namespace, path: Path, entries: dict[str, Any], sims: dict[str, int]
+) -> dict[str, Any]:
     project = load_project(path)
     store = open_store(project.store_url())
     runtime = Runtime(project)
@@ -182,6 +197,8 @@ async def throughput(args: argparse.Namespace, path: Path, sims: dict[str, int])
             "workers": args.workers,
         }
         profile = cProfile.Profile() if args.profile else None
+        if args.profile_sims:
+            await profile_sims(entries, "start")
         for flow, label in (("orders-to-sap", "to_sap"), ("orders-from-sap", "back")):
             next_since = datetime.now(UTC) - timedelta(seconds=1)
             hub0, sim0 = time.process_time(), {n: proc_cpu_s(p) for n, p in sims.items()}
@@ -204,6 +221,8 @@ async def throughput(args: argparse.Namespace, path: Path, sims: dict[str, int])
             since = next_since
         if profile is not None:
             profile.dump_stats(args.profile)
+        if args.profile_sims:
+            await profile_sims(entries, "stop")
         out["hub_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return out
     finally:
@@ -335,22 +354,53 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--workers", type=int, default=0, help="worker processes (0: inline)")
     parser.add_argument("--profile", help="cProfile the timed part of this process to FILE")
+    parser.add_argument(
+        "--profile-sims",
+        help="cProfile each simulator process (setup included) to DIR/<name>.prof",
+    )
     parser.add_argument("--latency", action="store_true", help="webhook -> SAP latency")
     parser.add_argument("--rate", type=float, default=100.0, help="orders/s (--latency)")
-    parser.add_argument("--max-s", type=float, default=60.0, help="time bound (--latency)")
+    parser.add_argument(
+        "--max-s",
+        type=float,
+        default=None,
+        help="time bound (--latency: 60, --round-trip: 300)",
+    )
+    parser.add_argument(
+        "--round-trip", action="store_true", help="both order flows at once, by the hub"
+    )
+    parser.add_argument(
+        "--poll-s", type=float, default=2.0, help="poll interval of both flows (--round-trip)"
+    )
+    parser.add_argument(
+        "--overlap-s",
+        type=float,
+        default=None,
+        help="cursor overlap of both flows (--round-trip; default: the template's, 5 s)",
+    )
     parser.add_argument(
         "--group", type=int, default=10, help="orders activated per call (--latency)"
     )
-    parser.add_argument("--hub-workers", type=int, default=1, help="worker loops (--latency)")
+    parser.add_argument(
+        "--hub-workers", type=int, default=1, help="worker loops (--latency, --round-trip)"
+    )
     parser.add_argument(
         "--template-limits", action="store_true", help="keep the template's rate limits"
     )
     args = parser.parse_args()
+    if args.latency and args.round_trip:
+        parser.error("--latency and --round-trip are different runs: choose one")
+    if args.max_s is None:
+        args.max_s = 300.0 if args.round_trip else 60.0
     configure_logging(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         admin = name = None
-        with simulators(folder, ["salesforce", "sap"]) as (entries, pids):
+        profile_dir = Path(args.profile_sims) if args.profile_sims else None
+        with simulators(folder, ["salesforce", "sap"], profile_dir=profile_dir) as (
+            entries,
+            pids,
+        ):
             try:
                 url, admin, name = store_url(args.store, folder)
                 os.environ["ERPBRIDGE_DB_URL"] = url
@@ -360,12 +410,15 @@ def main() -> int:
                     entries,
                     limits={} if args.template_limits else LIMITS,
                     flows=flows if args.latency else None,
+                    polls=round_trip_polls(args) if args.round_trip else None,
                 )
                 sims = dict(zip(["salesforce", "sap"], pids, strict=True))
                 if args.latency:
                     result = asyncio.run(latency(args, path, entries, sims))
+                elif args.round_trip:
+                    result = asyncio.run(round_trip(args, path, entries, sims))
                 else:
-                    result = asyncio.run(throughput(args, path, sims))
+                    result = asyncio.run(throughput(args, path, entries, sims))
                 print(result, flush=True)
             finally:
                 if admin is not None and name is not None:

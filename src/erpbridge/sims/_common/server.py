@@ -4,6 +4,7 @@
 real port is known at once; :func:`run_simulator` uses that to tell a simulator its own
 base URL before its app is built. Both are context managers that stop the server cleanly
 (the app's ASGI lifespan shutdown runs; requests still hanging are cut after 1 s).
+With ``ERPBRIDGE_SIM_PROFILE_DIR`` set, a simulator can be profiled (profile.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from erpbridge.sims._common.faults import FaultConfig
+from erpbridge.sims._common.profile import ProfiledApp, profile_path
 from erpbridge.sims._common.spec import SimulatorContext, SimulatorSpec
 from erpbridge.sims._common.tls import TlsMaterial, make_tls_material
 
@@ -151,7 +153,9 @@ def run_simulator(
         sock.close()
         raise
     ca_file = tls.ca_file if tls else None
-    with serve_app(app, sock=sock, tls=tls, log_level=log_level):
+    profile_to = profile_path(spec.name)
+    served: ASGIApp = ProfiledApp(app, profile_to) if profile_to is not None else app
+    with serve_app(served, sock=sock, tls=tls, log_level=log_level):
         yield RunningSimulator(
             name=spec.name,
             base_url=base_url,

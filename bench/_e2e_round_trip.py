@@ -1,0 +1,251 @@
+"""bench/e2e.py ``--round-trip``: both order flows at once, run by the engine's own hub.
+
+Not a benchmark itself (``run_all.py`` skips files starting with ``_``).
+
+Setup (not timed) is the throughput mode's: customers and products synced, ``--orders``
+Draft orders with ``--lines`` items made and activated through Salesforce's REST API.
+The two flows' cursors are set to just before the activations (the drafts lie outside
+the first poll's overlap window). Then :class:`~erpbridge.engine.hub.Hub` runs
+``orders-to-sap`` and ``orders-from-sap`` as ``erpbridge run`` does (its scheduler polls
+both flows every ``--poll-s``, ``--hub-workers`` worker loops), in this process: the
+status-back flow polls SAP while orders are still being written, and the statuses
+written back come round to ``orders-to-sap`` as echoes, which it drops.
+
+Measured: round trips (orders whose SAP number and status are on the Salesforce order,
+read back from Salesforce at the end) per second of wall time from the first activation
+taken in (the first ``orders-to-sap`` job) to the last status back (the last
+``orders-from-sap`` job that updated an order); and CPU per round trip of the hub (this
+process, its monitoring queries included) and of each simulator process, over the whole
+run until the echoes are worked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from _e2e_setup import activate_orders, draft_orders, profile_sims
+from _measure import proc_cpu_s
+
+from erpbridge.config import Project, load_project
+from erpbridge.engine.clock import SystemClock
+from erpbridge.engine.hub import Hub
+from erpbridge.engine.intake import sync_flow
+from erpbridge.engine.plans import build_plans
+from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.worker import Worker
+from erpbridge.spi.records import Cursor
+from erpbridge.store import open_store
+from erpbridge.store.schema import cursors, jobs, runs
+
+__all__ = ["FLOWS", "round_trip", "round_trip_polls"]
+
+TO_SAP, BACK = "orders-to-sap", "orders-from-sap"
+FLOWS = (TO_SAP, BACK)
+_OPEN = ("queued", "running", "parked")
+
+
+def round_trip_polls(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """The trigger keys the round trip sets on both flows (poll interval, overlap)."""
+    values = {"poll": f"{args.poll_s}s"}
+    if args.overlap_s is not None:
+        values["overlap"] = f"{args.overlap_s}s"
+    return {flow: dict(values) for flow in FLOWS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """Where the two flows stand, from the store."""
+
+    written: int  # orders created in SAP
+    held: int  # orders held for credit (never sent)
+    dead: int
+    back: int  # orders whose status was written back
+    open_jobs: int
+    first_in: datetime | None
+    last_back: datetime | None
+    echo_polled: bool  # an orders-to-sap poll started after the last status back, and ended
+
+    def is_done(self, orders: int) -> bool:
+        return (
+            self.written + self.held + self.dead >= orders
+            and self.back >= self.written
+            and self.open_jobs == 0
+            and self.echo_polled
+        )
+
+
+def _progress(store: sa.Engine) -> _Progress:
+    distinct = sa.func.count(sa.distinct(jobs.c.source_id))
+    with store.connect() as conn:
+
+        def count(flow: str, *where: Any) -> int:
+            query = sa.select(distinct).where(jobs.c.flow == flow, *where)
+            return int(conn.execute(query).scalar_one())
+
+        written = count(TO_SAP, jobs.c.outcome == "created")
+        held = count(TO_SAP, jobs.c.state == "held")
+        dead = count(TO_SAP, jobs.c.state == "dead")
+        back = count(BACK, jobs.c.outcome == "updated")
+        open_jobs = int(
+            conn.execute(
+                sa.select(sa.func.count()).where(jobs.c.flow.in_(FLOWS), jobs.c.state.in_(_OPEN))
+            ).scalar_one()
+        )
+        first_in = conn.execute(
+            sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.flow == TO_SAP)
+        ).scalar()
+        last_back = conn.execute(
+            sa.select(sa.func.max(jobs.c.updated_at)).where(
+                jobs.c.flow == BACK, jobs.c.outcome == "updated"
+            )
+        ).scalar()
+        echo_polled = last_back is not None and (
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    runs.c.flow == TO_SAP,
+                    runs.c.started_at > last_back,
+                    runs.c.finished_at.is_not(None),
+                )
+            ).scalar_one()
+            > 0
+        )
+    return _Progress(written, held, dead, back, open_jobs, first_in, last_back, echo_polled)
+
+
+def _set_cursors(store: sa.Engine, project: Project, stamp: datetime) -> None:
+    """Both flows read from ``stamp`` on (their first poll sees only the bench's orders)."""
+    with store.begin() as conn:
+        for flow in FLOWS:
+            overlap = project.spec.flows[flow].source.trigger.overlap
+            text = Cursor(stamp=stamp, last_id="", overlap=overlap).to_json()
+            conn.execute(cursors.delete().where(cursors.c.flow == flow))
+            conn.execute(cursors.insert().values(flow=flow, cursor=text, updated_at=stamp))
+
+
+def _reads(store: sa.Engine) -> dict[str, int]:
+    """Records read and polls run per flow (the overlap window re-reads records)."""
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(runs.c.flow, sa.func.sum(runs.c.read), sa.func.count())
+            .where(runs.c.flow.in_(FLOWS), runs.c.trigger == "poll")
+            .group_by(runs.c.flow)
+        ).all()
+        echoes = conn.execute(
+            sa.select(sa.func.count()).where(jobs.c.flow == TO_SAP, jobs.c.outcome == "unchanged")
+        ).scalar_one()
+    out = {"echo_jobs": int(echoes)}
+    for flow, read, polls in rows:
+        label = "to_sap" if flow == TO_SAP else "back"
+        out[f"{label}_polls"] = int(polls)
+        out[f"{label}_records_read"] = int(read or 0)
+    return out
+
+
+async def _setup(store: sa.Engine, runtime: Runtime, project: Project, args: Any) -> list[str]:
+    """Master data synced, the orders made and activated; returns the order ids."""
+    plans = build_plans(project)
+    clock = SystemClock()
+    for flow in ("customers-to-sap", "products-to-sap"):
+        await sync_flow(store, runtime, flow, clock)
+        worker = Worker(store, runtime, {flow: plans[flow]}, clock=clock, claim_size=500)
+        while await worker.run_once():
+            pass
+    salesforce = runtime.connector("salesforce")
+    ids = await draft_orders(store, salesforce, args.orders, args.lines)
+    # The drafts (and the totals their items moved) must fall outside the first poll's
+    # overlap window: wait it out, then the cursors stand before the activations only.
+    overlap = max(project.spec.flows[f].source.trigger.overlap for f in FLOWS)
+    await asyncio.sleep(overlap.total_seconds() + 1)
+    _set_cursors(store, project, datetime.now(UTC))
+    await activate_orders(salesforce, ids)
+    return ids
+
+
+async def _statuses_on_orders(runtime: Runtime, ids: list[str]) -> int:
+    """Orders whose SAP number and status are on the Salesforce order (read back)."""
+    salesforce = runtime.connector("salesforce")
+    found = 0
+    for start in range(0, len(ids), 500):
+        for record in await salesforce.get("Order", ids[start : start + 500]):
+            if record.fields.get("ERP_SalesOrder__c") and record.fields.get("ERP_Status__c"):
+                found += 1
+    return found
+
+
+async def round_trip(
+    args: argparse.Namespace, path: Path, entries: dict[str, Any], sims: dict[str, int]
+) -> dict[str, Any]:
+    """Run the round trip; returns the figures (see the module docstring)."""
+    project = load_project(path)
+    store = open_store(project.store_url())
+    runtime = Runtime(project)
+    try:
+        ids = await _setup(store, runtime, project, args)
+        plans = build_plans(project)
+        hub = Hub(project, store, runtime, {flow: plans[flow] for flow in FLOWS})
+        stop = asyncio.Event()
+        if args.profile_sims:
+            await profile_sims(entries, "start")
+        hub0, sim0 = time.process_time(), {n: proc_cpu_s(p) for n, p in sims.items()}
+        started = time.monotonic()
+        task = asyncio.create_task(hub.run(stop, workers=args.hub_workers))
+        progress = _progress(store)
+        while time.monotonic() - started < args.max_s and not task.done():
+            await asyncio.sleep(0.25)
+            progress = _progress(store)
+            if progress.is_done(len(ids)):
+                break
+        stop.set()
+        await task
+        hub_cpu = time.process_time() - hub0
+        sim = {n: proc_cpu_s(p) - sim0[n] for n, p in sims.items()}
+        run_s = time.monotonic() - started
+        if args.profile_sims:
+            await profile_sims(entries, "stop")
+        progress = _progress(store)
+        trips = await _statuses_on_orders(runtime, ids)
+        wall = (
+            (progress.last_back - progress.first_in).total_seconds()
+            if progress.first_in and progress.last_back
+            else float("nan")
+        )
+        per = max(trips, 1)
+        total_ms = 1000 * (hub_cpu + sum(sim.values())) / per
+        out: dict[str, Any] = {
+            "mode": "round-trip",
+            "store": args.store,
+            "orders": len(ids),
+            "lines": args.lines,
+            "hub_workers": args.hub_workers,
+            "poll_s": args.poll_s,
+            "overlap_s": project.spec.flows[TO_SAP].source.trigger.overlap.total_seconds(),
+            "written_to_sap": progress.written,
+            "held": progress.held,
+            "dead": progress.dead,
+            "round_trips": trips,
+            "all_back": trips == progress.written and progress.written > 0,
+            "timed_out": not progress.is_done(len(ids)),
+            "wall_s": round(wall, 2),
+            "round_trips_per_s": round(trips / wall, 1) if wall > 0 else None,
+            "run_s": round(run_s, 2),
+            "hub_cpu_ms_per_order": round(1000 * hub_cpu / per, 3),
+        }
+        for name, seconds in sim.items():
+            out[f"{name}_cpu_ms_per_order"] = round(1000 * seconds / per, 3)
+        out["cpu_ms_per_order"] = round(total_ms, 3)
+        # two cores, perfectly busy, this CPU per round trip and nothing else running
+        out["cpu_bound_round_trips_per_s_2_cores"] = round(2000 / total_ms, 0)
+        out.update(_reads(store))
+        out["load_avg_1m"] = round(os.getloadavg()[0], 2)
+        return out
+    finally:
+        await runtime.aclose()
+        store.dispose()
