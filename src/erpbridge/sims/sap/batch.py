@@ -180,6 +180,24 @@ def handle_batch(
         )
 
     out_boundary = f"batchresponse_{uuid.uuid4()}"
+    with state.persist_together():
+        chunks = _run_plan(state, plan, to_request, run, out_boundary)
+    text = "\r\n".join([*chunks, f"--{out_boundary}--", ""])
+    return ODataResponse(
+        202,
+        {"content-type": f"multipart/mixed; boundary={out_boundary}"},
+        text.encode("utf-8"),
+    )
+
+
+def _run_plan(
+    state: SapState,
+    plan: list[list[_Inner] | _Inner],
+    to_request: Callable[[_Inner], ODataRequest],
+    run: Callable[[ODataRequest], ODataResponse],
+    out_boundary: str,
+) -> list[str]:
+    """Run the parts in order; the answer parts (changesets atomic, GETs on their own)."""
     chunks: list[str] = []
     for item in plan:
         if isinstance(item, _Inner):
@@ -210,9 +228,4 @@ def handle_batch(
                 ]
             )
         )
-    text = "\r\n".join([*chunks, f"--{out_boundary}--", ""])
-    return ODataResponse(
-        202,
-        {"content-type": f"multipart/mixed; boundary={out_boundary}"},
-        text.encode("utf-8"),
-    )
+    return chunks

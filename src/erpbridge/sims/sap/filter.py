@@ -58,6 +58,10 @@ class _Tok:
     text: str
 
 
+#: the ``value`` of an operand that is not a literal.
+_NOT_LITERAL = object()
+
+
 @dataclass(frozen=True, slots=True)
 class _Operand:
     """A compiled operand: how to evaluate it and its EDM type when known."""
@@ -69,6 +73,10 @@ class _Operand:
     const: str | None = None
     #: rows matching this condition all have ``prop`` in ``values`` (an index can find them)
     lookup: Lookup | None = None
+    #: the literal's value (a comparison with it skips a call per row)
+    value: object = _NOT_LITERAL
+    #: ``fn`` returns True or False only (it is its own predicate)
+    is_bool: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +152,7 @@ class _Parser:
             lookup = None
             if left.lookup and right.lookup and left.lookup.prop == right.lookup.prop:
                 lookup = Lookup(left.lookup.prop, left.lookup.values | right.lookup.values)
-            left = _Operand(_either(lf, rf), "Edm.Boolean", lookup=lookup)
+            left = _Operand(_either(lf, rf), "Edm.Boolean", lookup=lookup, is_bool=True)
         return left
 
     def and_expr(self) -> _Operand:
@@ -153,14 +161,16 @@ class _Parser:
             self.take()
             right = self.not_expr()
             lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
-            left = _Operand(_both(lf, rf), "Edm.Boolean", lookup=left.lookup or right.lookup)
+            left = _Operand(
+                _both(lf, rf), "Edm.Boolean", lookup=left.lookup or right.lookup, is_bool=True
+            )
         return left
 
     def not_expr(self) -> _Operand:
         if self.is_word("not"):
             self.take()
             inner = _as_predicate(self.not_expr(), self.text)
-            return _Operand(lambda r: not inner(r), "Edm.Boolean")
+            return _Operand(lambda r: not inner(r), "Edm.Boolean", is_bool=True)
         return self.comparison()
 
     def comparison(self) -> _Operand:
@@ -173,7 +183,9 @@ class _Parser:
         result = _compare(op_name, left, right, self.text)
         prop, const = (left.prop, right.const) if left.prop else (right.prop, left.const)
         if op_name == "eq" and prop is not None and prop.type == "Edm.String" and const:
-            result = _Operand(result.fn, result.edm, lookup=Lookup(prop.name, frozenset([const])))
+            result = _Operand(
+                result.fn, result.edm, lookup=Lookup(prop.name, frozenset([const])), is_bool=True
+            )
         return result
 
     def primary(self) -> _Operand:
@@ -184,7 +196,7 @@ class _Parser:
             return inner
         if tok.kind == "string":
             value = tok.text[1:-1].replace("''", "'")
-            return _Operand(lambda r: value, "Edm.String", const=value)
+            return _Operand(lambda r: value, "Edm.String", const=value, value=value)
         if tok.kind == "number":
             return _number(tok.text, self.text)
         if tok.kind == "typed":
@@ -196,9 +208,9 @@ class _Parser:
                 return self.function(word)
             if word in ("true", "false"):
                 flag = word == "true"
-                return _Operand(lambda r: flag, "Edm.Boolean")
+                return _Operand(lambda r: flag, "Edm.Boolean", value=flag)
             if word == "null":
-                return _Operand(lambda r: None, None)
+                return _Operand(lambda r: None, None, value=None)
             prop = self.set.prop_by_name.get(word)
             if prop is None:
                 raise ODataError(
@@ -237,6 +249,8 @@ def _as_predicate(operand: _Operand, text: str) -> Predicate:
     if operand.edm not in ("Edm.Boolean", None):
         raise _filter_error(text, f"a {operand.edm} operand is not a condition")
     fn = operand.fn
+    if operand.is_bool:
+        return fn  # type: ignore[return-value]  # returns only True or False
     return lambda r: fn(r) is True
 
 
@@ -252,7 +266,7 @@ def _number(raw: str, text: str) -> _Operand:
             edm = "Edm.Int64" if suffix == "l" else "Edm.Int32"
     except (ValueError, InvalidOperation) as exc:
         raise _filter_error(text, f"bad number {raw}") from exc
-    return _Operand(lambda r: number, edm)
+    return _Operand(lambda r: number, edm, value=number)
 
 
 def _typed(raw: str, text: str) -> _Operand:
@@ -262,13 +276,13 @@ def _typed(raw: str, text: str) -> _Operand:
     try:
         if prefix in ("datetime", "datetimeoffset"):
             stamp = parse_datetime_text(body)
-            return _Operand(lambda r: stamp, "Edm.DateTimeOffset")
+            return _Operand(lambda r: stamp, "Edm.DateTimeOffset", value=stamp)
         if prefix == "time":
             clock = parse_time_text(body)
-            return _Operand(lambda r: clock, "Edm.Time")
+            return _Operand(lambda r: clock, "Edm.Time", value=clock)
     except ValueError as exc:
         raise _filter_error(text, f"bad literal {raw}") from exc
-    return _Operand(lambda r: body, "Edm.String")
+    return _Operand(lambda r: body, "Edm.String", value=body)
 
 
 def _family(edm: str | None) -> str | None:
@@ -293,6 +307,21 @@ def _compare(op_name: str, left: _Operand, right: _Operand, text: str) -> _Opera
     op = _COMPARE[op_name]
     lfn, rfn = left.fn, right.fn
     is_equality = op_name in ("eq", "ne")
+    if left.prop is not None and right.value is not _NOT_LITERAL and right.value is not None:
+        # property op literal (a poll's stamp filter, a key lookup): the same result as
+        # evaluate() below, with the property read and the literal taken directly.
+        name, b = left.prop.name, right.value
+
+        def against_literal(row: Row) -> bool:
+            a = row.get(name)
+            if a is None:
+                return bool(op(a, b)) if is_equality else False
+            try:
+                return bool(op(a, b))
+            except TypeError:
+                return False
+
+        return _Operand(against_literal, "Edm.Boolean", is_bool=True)
 
     def evaluate(row: Row) -> bool:
         a, b = lfn(row), rfn(row)
@@ -303,7 +332,7 @@ def _compare(op_name: str, left: _Operand, right: _Operand, text: str) -> _Opera
         except TypeError:
             return False
 
-    return _Operand(evaluate, "Edm.Boolean")
+    return _Operand(evaluate, "Edm.Boolean", is_bool=True)
 
 
 def _str_arg(args: list[_Operand], index: int, name: str, text: str) -> _Expr:

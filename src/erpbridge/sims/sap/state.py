@@ -4,7 +4,9 @@ Each entity set is a table ``key tuple -> record`` of Python values. Every chang
 :meth:`SapState.transaction`: an undo log restores memory if anything in it fails (a
 changeset of a ``$batch`` is all-or-nothing, as SAP Gateway does it), and the touched
 records are written to the shared :class:`DocumentStore` in one SQLite transaction when it
-succeeds, so a restart keeps the data. Business rules (numbering, pricing, statuses, the
+succeeds, so a restart keeps the data. Within :meth:`SapState.persist_together` (one
+``$batch`` request) the changesets' records are written in one SQLite transaction at its
+end, before the answer is sent. Business rules (numbering, pricing, statuses, the
 business-day tick) live in rules.py; this module is only storage.
 """
 
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 
 from erpbridge.sims._common.persist import Document, DocumentStore
 from erpbridge.sims.sap.model import SERVICES, EntitySetDef
-from erpbridge.sims.sap.wire import Value, decode_json, encode_json, format_key
+from erpbridge.sims.sap.wire import Value, decode_json, encode_row, format_key
 
 __all__ = ["Key", "Row", "SapState", "utc_now_ms"]
 
@@ -53,6 +55,8 @@ class SapState:
         #: the same indexes by set, for the write path
         self._set_indexes: dict[str, list[tuple[tuple[str, ...], dict[Key, set[Key]]]]] = {}
         self._undo: dict[tuple[str, Key], Row | None] | None = None
+        #: records committed inside persist_together(), written when it ends
+        self._pending: dict[tuple[str, Key], None] | None = None
         self.counters: dict[str, int] = {}
 
     # --- reading ------------------------------------------------------------------
@@ -115,7 +119,29 @@ class SapState:
                 self._place(set_name, key, old)
             raise
         undo, self._undo = self._undo, None
-        self._persist(list(undo))
+        if self._pending is not None:
+            self._pending.update(dict.fromkeys(undo))
+        else:
+            self._persist(list(undo))
+
+    @contextmanager
+    def persist_together(self) -> Iterator[None]:
+        """Write what the block's transactions commit in one SQLite transaction at its end.
+
+        Each transaction stays all-or-nothing in memory; only the write-through waits (a
+        ``$batch`` of 50 changesets paid 50 SQLite transactions, each rewriting the number
+        ranges). The records are written even when the block raises: what committed stays
+        committed. Nested calls join the outer one.
+        """
+        if self._pending is not None:
+            yield
+            return
+        self._pending = {}
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            self._persist(list(pending))
 
     def put(self, set_name: str, row: Row) -> Key:
         """Insert or replace a record (inside a transaction)."""
@@ -170,7 +196,7 @@ class SapState:
             if row is None:
                 gone.append((set_name, doc_id))
             else:
-                body = {p.name: encode_json(p, row.get(p.name)) for p in entity_set.props}
+                body = encode_row(entity_set, row)
                 docs.append(Document(set_name, doc_id, body, stamp))
         with self.store.transaction():
             self.store.put_many(docs)

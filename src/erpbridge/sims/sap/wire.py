@@ -9,6 +9,7 @@ Decimal as a string, ``Edm.DateTime`` as ``/Date(ms)/``, ``Edm.DateTimeOffset`` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -19,6 +20,7 @@ __all__ = [
     "Value",
     "decode_json",
     "encode_json",
+    "encode_row",
     "format_key",
     "format_literal",
     "parse_datetime_text",
@@ -52,6 +54,58 @@ def encode_json(prop: PropDef, value: Value) -> object:
     if kind == "Edm.Time" and isinstance(value, time):
         return f"PT{value.hour:02d}H{value.minute:02d}M{value.second:02d}S"
     return value
+
+
+def _datetime_json(value: object) -> object:
+    return f"/Date({_ms(value)})/" if isinstance(value, datetime) else value
+
+
+def _datetimeoffset_json(value: object) -> object:
+    return f"/Date({_ms(value)}+0000)/" if isinstance(value, datetime) else value
+
+
+def _time_json(value: object) -> object:
+    if isinstance(value, time):
+        return f"PT{value.hour:02d}H{value.minute:02d}M{value.second:02d}S"
+    return value
+
+
+#: per EDM type, what :func:`encode_json` does to a value that is not None (absent: nothing).
+_ENCODER_OF: dict[str, Callable[[object], object]] = {
+    "Edm.Decimal": str,
+    "Edm.Int64": str,
+    "Edm.DateTime": _datetime_json,
+    "Edm.DateTimeOffset": _datetimeoffset_json,
+    "Edm.Time": _time_json,
+}
+_Encoders = tuple[tuple[str, Callable[[object], object] | None], ...]
+#: id(entity set) -> (the set, its properties' encoders); sets are module constants.
+_ENCODERS: dict[int, tuple[EntitySetDef, _Encoders]] = {}
+
+
+def _encoders(entity_set: EntitySetDef) -> _Encoders:
+    found = _ENCODERS.get(id(entity_set))
+    if found is None or found[0] is not entity_set:
+        found = (entity_set, tuple((p.name, _ENCODER_OF.get(p.type)) for p in entity_set.props))
+        _ENCODERS[id(entity_set)] = found
+    return found[1]
+
+
+def encode_row(
+    entity_set: EntitySetDef, row: dict[str, Value], select: frozenset[str] | None = None
+) -> dict[str, object]:
+    """Every property of ``row`` (or the ``select``ed ones) as verbose JSON, in model order.
+
+    The same values as :func:`encode_json` per property; the type dispatch is done once per
+    entity set (every answer and every persisted record goes through here).
+    """
+    out: dict[str, object] = {}
+    for name, encode in _encoders(entity_set):
+        if select is not None and name not in select:
+            continue
+        value = row.get(name)
+        out[name] = value if encode is None or value is None else encode(value)
+    return out
 
 
 def parse_datetime_text(text: str) -> datetime:
