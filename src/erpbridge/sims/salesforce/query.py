@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from erpbridge.sims.salesforce.errors import SfError
-from erpbridge.sims.salesforce.render import ChildIndex, render_query_row
+from erpbridge.sims.salesforce.render import ChildIndex, query_row_renderer
 from erpbridge.sims.salesforce.soql import BoundQuery, SoqlError, parse_query
 from erpbridge.sims.salesforce.state import OrgState, Row
 
@@ -47,15 +47,20 @@ class _Cursor:
     children: ChildIndex
 
 
-def child_index(org: OrgState, bound: BoundQuery) -> ChildIndex:
-    """For each child sub-query: parent id -> its live child rows (filtered, sorted, limited)."""
+def child_index(org: OrgState, bound: BoundQuery, parents: list[Row]) -> ChildIndex:
+    """For each child sub-query: parent id -> its live child rows (filtered, sorted, limited),
+    for the ``parents`` the query found (the children of other records are never shown)."""
     index: dict[str, dict[str, list[Row]]] = {}
+    if not bound.children:
+        return index
+    ids = {str(p["Id"]) for p in parents}
     for child in bound.children:
         q = child.query
+        link_field = child.link.name
         rows = [
             r
             for r in org.records[q.sobject.name].values()
-            if not r["IsDeleted"] and q.matches(r, org.parent)
+            if r.get(link_field) in ids and not r["IsDeleted"] and q.matches(r, org.parent)
         ]
         if q.order:
             rows.sort(key=q.sort_key(org.parent))
@@ -94,7 +99,7 @@ class QueryCursors:
             return {"totalSize": len(rows), "done": True, "records": []}
         endpoint = "queryAll" if include_deleted else "query"
         cursor = _Cursor(
-            bound, rows, batch, endpoint, time.monotonic(), child_index(self.org, bound)
+            bound, rows, batch, endpoint, time.monotonic(), child_index(self.org, bound, rows)
         )
         locator = f"01gSm{next(self._ids):010d}"
         return self._page(locator, cursor, 0, version)
@@ -129,10 +134,8 @@ class QueryCursors:
             self._open.move_to_end(locator)
             while len(self._open) > _MAX_OPEN:
                 self._open.popitem(last=False)
-        body["records"] = [
-            render_query_row(cursor.bound, row, version, self.org.parent, cursor.children)
-            for row in page
-        ]
+        render = query_row_renderer(cursor.bound, version, self.org.parent, cursor.children)
+        body["records"] = [render(row) for row in page]
         return body
 
     def _expire(self) -> None:

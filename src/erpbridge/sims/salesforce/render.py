@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from erpbridge.sims.salesforce.schema import CHILD_RELATIONSHIPS, OBJECTS, ObjectDef
 from erpbridge.sims.salesforce.soql import BoundQuery, ParentLookup
@@ -12,6 +13,7 @@ __all__ = [
     "describe_global",
     "describe_object",
     "describe_summary",
+    "query_row_renderer",
     "render_query_row",
     "render_record",
 ]
@@ -48,43 +50,76 @@ def render_query_row(
     Selected fields; parents as nested records (or null); child sub-queries as nested
     query results (or null when there are none).
     """
-    out: dict[str, object] = {"attributes": _attributes(bound.sobject.name, row["Id"], version)}
-    for path in bound.fields:
-        if not path.hops:
-            out[path.field.name] = row.get(path.field.name)
-            continue
-        target: dict[str, object] = out
-        current: Mapping[str, object] | None = row
-        for hop, label in zip(path.hops, path.label, strict=False):
-            current = parent(hop, current) if current is not None else None
-            existing = target.get(label)
-            if current is None:
-                if label not in target:
-                    target[label] = None
-                break
-            if isinstance(existing, dict):
-                target = existing
-            else:
-                nested: dict[str, object] = {
-                    "attributes": _attributes(hop.reference_to or "", current["Id"], version)
-                }
-                target[label] = nested
-                target = nested
-        else:
-            if current is not None:
-                target[path.field.name] = current.get(path.field.name)
-    for child in bound.children:
-        rows = (children or {}).get(child.name, {}).get(str(row["Id"]), [])
-        out[child.name] = (
-            {
-                "totalSize": len(rows),
-                "done": True,
-                "records": [render_query_row(child.query, r, version, parent) for r in rows],
-            }
-            if rows
-            else None
+    return query_row_renderer(bound, version, parent, children)(row)
+
+
+def query_row_renderer(
+    bound: BoundQuery,
+    version: str,
+    parent: ParentLookup,
+    children: ChildIndex | None = None,
+) -> Callable[[Mapping[str, object]], dict[str, object]]:
+    """:func:`render_query_row` for the rows of one query, with the per-query work (which
+    fields are plain, the URL prefix, the child renderers) done once, not per row."""
+    type_name = bound.sobject.name
+    url = f"/services/data/v{version}/sobjects/{type_name}/"
+    plan = [(None if path.hops else path.field.name, path) for path in bound.fields]
+    subs = [
+        (
+            child.name,
+            (children or {}).get(child.name, {}),
+            query_row_renderer(child.query, version, parent),
         )
-    return out
+        for child in bound.children
+    ]
+
+    def render(row: Mapping[str, object]) -> dict[str, object]:
+        out: dict[str, object] = {"attributes": {"type": type_name, "url": f"{url}{row['Id']}"}}
+        for name, path in plan:
+            if name is not None:
+                out[name] = row.get(name)
+            else:
+                _put_path(out, path, row, version, parent)
+        for name, by_parent, sub in subs:
+            rows = by_parent.get(str(row["Id"]), [])
+            out[name] = (
+                {"totalSize": len(rows), "done": True, "records": [sub(r) for r in rows]}
+                if rows
+                else None
+            )
+        return out
+
+    return render
+
+
+def _put_path(
+    out: dict[str, object],
+    path: Any,
+    row: Mapping[str, object],
+    version: str,
+    parent: ParentLookup,
+) -> None:
+    """A dotted parent field (``Account.Owner.Name``) as nested records in ``out``."""
+    target: dict[str, object] = out
+    current: Mapping[str, object] | None = row
+    for hop, label in zip(path.hops, path.label, strict=False):
+        current = parent(hop, current) if current is not None else None
+        existing = target.get(label)
+        if current is None:
+            if label not in target:
+                target[label] = None
+            break
+        if isinstance(existing, dict):
+            target = existing
+        else:
+            nested: dict[str, object] = {
+                "attributes": _attributes(hop.reference_to or "", current["Id"], version)
+            }
+            target[label] = nested
+            target = nested
+    else:
+        if current is not None:
+            target[path.field.name] = current.get(path.field.name)
 
 
 def _urls(obj: ObjectDef, version: str) -> dict[str, str]:

@@ -11,7 +11,9 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -69,7 +71,7 @@ async def read_json(request: Request) -> object:
     if not raw.strip():
         raise SfError(400, "JSON_PARSER_ERROR", "No content to map due to end-of-input")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = (
             f" at [line:{exc.lineno}, column:{exc.colno}]"
@@ -80,6 +82,24 @@ async def read_json(request: Request) -> object:
         raise SfError(400, "JSON_PARSER_ERROR", f"Unexpected character: {reason}{where}") from None
 
 
+def _refuse_constant(name: str) -> object:
+    # Python's parser takes NaN and Infinity; Salesforce's (Jackson) refuses them, and a
+    # stored NaN could not be answered as JSON. The wording is UNSURE.
+    raise SfError(400, "JSON_PARSER_ERROR", f"Unexpected character: {name} is not a JSON number")
+
+
+class _JsonResponse(JSONResponse):
+    """Starlette's JSONResponse rendered by orjson: the same JSON text (compact, UTF-8,
+    keys in order) at a fraction of the cost, which every query page paid; the standard
+    encoder stays for what orjson refuses (integers wider than 64 bits)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except (orjson.JSONEncodeError, TypeError):
+            return super().render(content)
+
+
 def _object(name: str) -> ObjectDef:
     o = object_def(name)
     if o is None:
@@ -88,7 +108,7 @@ def _object(name: str) -> ObjectDef:
 
 
 def _json(body: object, status: int = 200) -> Response:
-    return JSONResponse(body, status_code=status)
+    return _JsonResponse(body, status_code=status)
 
 
 def _stamp_param(request: Request, name: str) -> datetime:
