@@ -73,13 +73,21 @@ def query_row_renderer(
         for child in bound.children
     ]
 
+    names = [name for name, _ in plan if name is not None]
+    is_plain = len(names) == len(plan)
+
     def render(row: Mapping[str, object]) -> dict[str, object]:
         out: dict[str, object] = {"attributes": {"type": type_name, "url": f"{url}{row['Id']}"}}
-        for name, path in plan:
-            if name is not None:
-                out[name] = row.get(name)
-            else:
-                _put_path(out, path, row, version, parent)
+        get = row.get
+        if is_plain:
+            for plain in names:
+                out[plain] = get(plain)
+        else:
+            for name, path in plan:
+                if name is not None:
+                    out[name] = get(name)
+                else:
+                    _put_path(out, path, row, version, parent)
         for name, by_parent, sub in subs:
             rows = by_parent.get(str(row["Id"]), [])
             out[name] = (

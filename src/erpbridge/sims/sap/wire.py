@@ -100,10 +100,11 @@ def encode_row(
     entity set (every answer and every persisted record goes through here).
     """
     out: dict[str, object] = {}
+    get = row.get
     for name, encode in _encoders(entity_set):
         if select is not None and name not in select:
             continue
-        value = row.get(name)
+        value = get(name)
         out[name] = value if encode is None or value is None else encode(value)
     return out
 
@@ -214,8 +215,7 @@ def format_key(entity_set: EntitySetDef, record: dict[str, Value]) -> str:
     """``('1000001')`` or ``(SalesOrder='1000001',SalesOrderItem='10')``."""
     if len(entity_set.keys) == 1:
         return "(" + format_literal(record.get(entity_set.keys[0])) + ")"
-    inner = ",".join(f"{k}={format_literal(record.get(k))}" for k in entity_set.keys)
-    return f"({inner})"
+    return "(" + ",".join([f"{k}={format_literal(record.get(k))}" for k in entity_set.keys]) + ")"
 
 
 _KEY_PART = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)\s*=\s*)?('(?:[^']|'')*'|[^,']+)\s*(,|$)")
