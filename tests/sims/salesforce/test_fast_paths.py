@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,9 @@ from starlette.responses import JSONResponse
 
 from erpbridge.sims._common.faults import FaultMiddleware
 from erpbridge.sims.salesforce.app import SalesforceSim
+from erpbridge.sims.salesforce.errors import SfError
 from erpbridge.sims.salesforce.rest import _JsonResponse
+from erpbridge.sims.salesforce.schema import OBJECTS
 
 from .conftest import BASE
 
@@ -75,3 +79,33 @@ async def test_nan_in_a_json_body_is_a_json_parser_error(api: httpx.AsyncClient)
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     assert "NaN" in response.json()[0]["message"]
+
+
+def _scan(org: object, order_id: str) -> list[object]:
+    records = org.records["OrderItem"].values()  # type: ignore[attr-defined]
+    return [r for r in records if r["OrderId"] == order_id and not r["IsDeleted"]]
+
+
+def test_an_orders_items_come_from_the_index_as_a_scan_finds_them(org_app: Org) -> None:
+    org = org_app[1].org
+    order_id, order = next(
+        (i, r) for i, r in org.records["Order"].items() if r["Status"] == "Draft"
+    )
+    entry = next(
+        r
+        for r in org.records["PricebookEntry"].values()
+        if r["Pricebook2Id"] == order["Pricebook2Id"] and not r["IsDeleted"]
+    )
+    item = {"OrderId": order_id, "PricebookEntryId": entry["Id"], "Quantity": 2, "UnitPrice": 5}
+    first = org.create(OBJECTS["OrderItem"], item)
+    org.create(OBJECTS["OrderItem"], {**item, "Quantity": 3})
+    org.update(OBJECTS["OrderItem"], first, {"Quantity": 4})
+    with contextlib.suppress(SfError), org.unit():  # a failed unit leaves nothing behind
+        org.create(OBJECTS["OrderItem"], {**item, "Quantity": 9})
+        org.update(OBJECTS["OrderItem"], first, {"Quantity": 7})
+        raise SfError(400, "TEST", "roll back")
+    org.delete(OBJECTS["OrderItem"], first)
+
+    for some_order in org.records["Order"]:
+        assert org.children("OrderItem", "OrderId", some_order) == _scan(org, some_order)
+    assert [r["Quantity"] for r in org.children("OrderItem", "OrderId", order_id)][-1] == 3

@@ -112,11 +112,7 @@ def after_delete(org: OrgState, o: ObjectDef, row: Row) -> None:
 
 
 def _items(org: OrgState, order_id: str) -> list[Row]:
-    return [
-        r
-        for r in org.records["OrderItem"].values()
-        if r["OrderId"] == order_id and not r["IsDeleted"]
-    ]
+    return org.children("OrderItem", "OrderId", order_id)
 
 
 def _check_entry(org: OrgState, row: Row, old: Row | None) -> None:

@@ -35,6 +35,9 @@ ORG_ID = "00DSm0000000001EAA"
 USER_ID = make_id("005", 1)
 #: a listener gets (object, records) after each committed unit; deleted ones included.
 Listener = Callable[[str, list[Row]], None]
+#: (child object, reference field) pairs whose children are looked up by parent id often
+#: (an order's items on every item write): kept in an index, not found by a scan.
+_CHILD_INDEXES = (("OrderItem", "OrderId"),)
 
 
 def _utcnow() -> datetime:
@@ -67,6 +70,10 @@ class OrgState:
         self.counters: dict[str, int] = json.loads(store.get_meta("counters") or "{}")
         self._unit: _Unit | None = None
         self.listeners: list[Listener] = []
+        #: (child object, field) -> parent id -> child ids, in the records' own order
+        self._children: dict[tuple[str, str], dict[str, dict[str, None]]] = {
+            pair: {} for pair in _CHILD_INDEXES
+        }
         for doc in store.load():
             if doc.object in self.records:
                 self._index(doc.object, dict(doc.body))
@@ -104,6 +111,16 @@ class OrgState:
     def by_external_id(self, object_name: str, field: str, value: str) -> str | None:
         """The id of the live record whose external id ``field`` equals ``value``."""
         return self._external.get((object_name, field), {}).get(value.lower())
+
+    def children(self, obj: str, field_name: str, parent_id: str) -> list[Row]:
+        """The live ``obj`` records whose ``field_name`` is ``parent_id``, in stored order.
+
+        Raises:
+            KeyError: a pair not in ``_CHILD_INDEXES``.
+        """
+        ids = self._children[(obj, field_name)].get(parent_id, {})
+        table = self.records[obj]
+        return [row for rid in ids if not (row := table[rid])["IsDeleted"]]
 
     def parent(self, hop: FieldDef, row: Mapping[str, object]) -> Row | None:
         """The live parent ``row`` refers to through ``hop`` (for SOQL paths)."""
@@ -178,6 +195,8 @@ class OrgState:
             if current is not None:
                 self._unindex_external(obj, current)
             if before is None:
+                if current is not None:
+                    self._unindex_children(obj, rid, current)
                 self.records[obj].pop(rid, None)
                 self._lower_ids.pop(rid.lower(), None)
             else:
@@ -216,12 +235,27 @@ class OrgState:
         if old is not None:
             self._unindex_external(obj, old)
         self.records[obj][rid] = row
+        for (o, f), by_parent in self._children.items():
+            if o != obj:
+                continue
+            link, old_link = row.get(f), None if old is None else old.get(f)
+            if isinstance(old_link, str) and old_link != link:
+                by_parent.get(old_link, {}).pop(rid, None)
+            if isinstance(link, str):
+                # setdefault: a record keeps its place, as it does in self.records
+                by_parent.setdefault(link, {}).setdefault(rid, None)
         self._lower_ids[rid.lower()] = (obj, rid)
         if not row["IsDeleted"]:
             for (o, f), index in self._external.items():
                 value = row.get(f) if o == obj else None
                 if isinstance(value, str) and value:
                     index[value.lower()] = rid
+
+    def _unindex_children(self, obj: str, rid: str, row: Row) -> None:
+        for (o, f), by_parent in self._children.items():
+            link = row.get(f) if o == obj else None
+            if isinstance(link, str) and link in by_parent:
+                by_parent[link].pop(rid, None)
 
     def _unindex_external(self, obj: str, row: Row) -> None:
         for (o, f), index in self._external.items():
