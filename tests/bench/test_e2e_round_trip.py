@@ -1,0 +1,37 @@
+"""bench/e2e.py --round-trip at a tiny size: both order flows run by the hub, every
+order that reached SAP has its SAP status back on the Salesforce order."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_round_trip_bench_brings_every_written_orders_status_back() -> None:
+    command = [sys.executable, str(ROOT / "bench" / "e2e.py"), "--round-trip"]
+    done = subprocess.run(  # noqa: S603 - our own bench script
+        [*command, "--orders", "20", "--poll-s", "1", "--max-s", "120"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert result["mode"] == "round-trip"
+    assert not result["timed_out"]
+    assert result["written_to_sap"] + result["held"] == 20
+    assert result["written_to_sap"] > 0
+    assert result["round_trips"] == result["written_to_sap"]
+    assert result["all_back"] is True
+    assert result["round_trips_per_s"] > 0
+    assert result["echo_jobs"] >= result["round_trips"]
