@@ -69,6 +69,7 @@ class _Progress:
     dead: int
     back: int  # orders whose status was written back
     open_jobs: int
+    behind_hold: int  # open jobs of held orders (their flag's echo waits for the recheck)
     first_in: datetime | None
     last_back: datetime | None
     echo_polled: bool  # an orders-to-sap poll started after the last status back, and ended
@@ -94,9 +95,18 @@ def _progress(store: sa.Engine) -> _Progress:
         held = count(TO_SAP, jobs.c.state == "held")
         dead = count(TO_SAP, jobs.c.state == "dead")
         back = count(BACK, jobs.c.outcome == "updated")
+        # A held order's own flag write can come back as a version queued behind the held
+        # job (it waits for the hold's recheck): not part of any round trip, not waited for.
+        held_ids = sa.select(jobs.c.source_id).where(jobs.c.flow == TO_SAP, jobs.c.state == "held")
+        is_open = sa.and_(jobs.c.flow.in_(FLOWS), jobs.c.state.in_(_OPEN))
         open_jobs = int(
             conn.execute(
-                sa.select(sa.func.count()).where(jobs.c.flow.in_(FLOWS), jobs.c.state.in_(_OPEN))
+                sa.select(sa.func.count()).where(is_open, ~jobs.c.source_id.in_(held_ids))
+            ).scalar_one()
+        )
+        behind_hold = int(
+            conn.execute(
+                sa.select(sa.func.count()).where(is_open, jobs.c.source_id.in_(held_ids))
             ).scalar_one()
         )
         first_in = conn.execute(
@@ -117,7 +127,9 @@ def _progress(store: sa.Engine) -> _Progress:
             ).scalar_one()
             > 0
         )
-    return _Progress(written, held, dead, back, open_jobs, first_in, last_back, echo_polled)
+    return _Progress(
+        written, held, dead, back, open_jobs, behind_hold, first_in, last_back, echo_polled
+    )
 
 
 def _set_cursors(store: sa.Engine, project: Project, stamp: datetime) -> None:
@@ -130,7 +142,7 @@ def _set_cursors(store: sa.Engine, project: Project, stamp: datetime) -> None:
             conn.execute(cursors.insert().values(flow=flow, cursor=text, updated_at=stamp))
 
 
-def _reads(store: sa.Engine) -> dict[str, int]:
+def _reads(store: sa.Engine) -> dict[str, Any]:
     """Records read and polls run per flow (the overlap window re-reads records)."""
     with store.connect() as conn:
         rows = conn.execute(
@@ -141,7 +153,16 @@ def _reads(store: sa.Engine) -> dict[str, int]:
         echoes = conn.execute(
             sa.select(sa.func.count()).where(jobs.c.flow == TO_SAP, jobs.c.outcome == "unchanged")
         ).scalar_one()
-    out = {"echo_jobs": int(echoes)}
+        outcomes = conn.execute(
+            sa.select(jobs.c.flow, jobs.c.state, jobs.c.outcome, sa.func.count())
+            .where(jobs.c.flow.in_(FLOWS))
+            .group_by(jobs.c.flow, jobs.c.state, jobs.c.outcome)
+        ).all()
+    out: dict[str, Any] = {"echo_jobs": int(echoes)}
+    out["jobs"] = {
+        f"{'to_sap' if flow == TO_SAP else 'back'}:{state}:{outcome}": int(n)
+        for flow, state, outcome, n in outcomes
+    }
     for flow, read, polls in rows:
         label = "to_sap" if flow == TO_SAP else "back"
         out[f"{label}_polls"] = int(polls)
@@ -230,6 +251,7 @@ async def round_trip(
             "written_to_sap": progress.written,
             "held": progress.held,
             "dead": progress.dead,
+            "open_behind_hold": progress.behind_hold,
             "round_trips": trips,
             "all_back": trips == progress.written and progress.written > 0,
             "timed_out": not progress.is_done(len(ids)),
