@@ -356,7 +356,7 @@ def main() -> int:
     parser.add_argument("--profile", help="cProfile the timed part of this process to FILE")
     parser.add_argument(
         "--profile-sims",
-        help="cProfile each simulator process (setup included) to DIR/<name>.prof",
+        help="cProfile each simulator's timed part to DIR/<name>.prof (not --latency)",
     )
     parser.add_argument("--latency", action="store_true", help="webhook -> SAP latency")
     parser.add_argument("--rate", type=float, default=100.0, help="orders/s (--latency)")
