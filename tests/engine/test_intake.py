@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from erpbridge.engine.intake import intake_changes, load_cursor, poll_flow
 from erpbridge.engine.jobs import Trigger
-from erpbridge.engine.queue import claim_jobs
+from erpbridge.engine.queue import claim_jobs, hold_job
 from erpbridge.spi import Change
 from tests.engine.conftest import Harness
 
@@ -74,6 +74,53 @@ def test_jobs_of_one_record_are_claimed_one_at_a_time_in_order(harness: Harness)
         second = claim_jobs(conn, "w2", 10, timedelta(seconds=60), harness.clock.now())
     assert sorted((j.source_id, j.source_version) for j in first) == [("A1", "v2"), ("B1", "v1")]
     assert second == []  # A1 v1 waits until A1 v2 is no longer running
+
+
+def test_a_version_taken_in_while_its_older_one_ran_is_not_kept_behind_a_hold(
+    harness: Harness,
+) -> None:
+    """v1 runs and ends held; v2 (its hold flag's own write coming back, or an edit)
+    arrived meanwhile. v1 is held and superseded at once, keeping its held_at, so v2 is
+    claimed now and checked afresh, not after the recheck."""
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v1", 1)], Trigger.WEBHOOK, harness.clock
+    )
+    with harness.store.begin() as conn:
+        [running] = claim_jobs(conn, "w1", 10, timedelta(seconds=60), harness.clock.now())
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v2", 2)], Trigger.WEBHOOK, harness.clock
+    )
+    now = harness.clock.now()
+    with harness.store.begin() as conn:
+        assert claim_jobs(conn, "w2", 10, timedelta(seconds=60), now) == []  # behind v1
+        hold_job(conn, running, "over credit", now, now + timedelta(minutes=10), None, "w1", now)
+    assert harness.rows("select source_version, state from jobs order by id") == [
+        ("v1", "superseded"),
+        ("v2", "queued"),
+    ]
+    assert harness.rows("select count(*) from jobs where held_at is not null") == [(1,)]
+    with harness.store.begin() as conn:
+        [claimed] = claim_jobs(conn, "w2", 10, timedelta(seconds=60), now)
+    assert claimed.source_version == "v2"
+
+
+def test_a_job_held_with_no_newer_version_stays_held(harness: Harness) -> None:
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v2", 2)], Trigger.WEBHOOK, harness.clock
+    )
+    with harness.store.begin() as conn:
+        [running] = claim_jobs(conn, "w1", 10, timedelta(seconds=60), harness.clock.now())
+    # an out-of-order older version arrives: it does not make the held one moot
+    intake_changes(
+        harness.store, ["customers"], [_change("A1", "v1", 1)], Trigger.WEBHOOK, harness.clock
+    )
+    now = harness.clock.now()
+    with harness.store.begin() as conn:
+        hold_job(conn, running, "over credit", now, now + timedelta(minutes=10), None, "w1", now)
+    assert harness.rows("select source_version, state from jobs order by id") == [
+        ("v2", "held"),
+        ("v1", "queued"),
+    ]
 
 
 def test_expired_lease_lets_another_worker_take_the_job(harness: Harness) -> None:

@@ -655,9 +655,16 @@ def hold_job(
 
     ``snapshot`` (the record as checked) is kept when the job had none, so a recheck
     evaluates the same version without reading it again. Holding is not a failed attempt.
+
+    A newer version of the record taken in while this job ran (the hold flag's own write
+    coming back, an edit) could not supersede a running job and waits behind it; a held
+    job would keep it waiting until the recheck. So the job is held *and* superseded at
+    once (``held_at`` kept, as when intake supersedes a held job): the newer version is
+    checked afresh at the next claim and stays held since this one's ``held_since``.
     """
+    moot = _newer_queued(conn, job)
     values: dict[str, Any] = {
-        "state": JobState.HELD.value,
+        "state": JobState.SUPERSEDED.value if moot else JobState.HELD.value,
         "held_at": held_since,
         "hold_reason": reason,
         "released_by": None,
@@ -676,6 +683,21 @@ def hold_job(
         worker,
         now,
     )
+
+
+def _newer_queued(conn: Connection, job: Job) -> bool:
+    """Is a newer version of ``job``'s record queued, one that would supersede it?"""
+    newer = sa.select(jobs.c.id).where(
+        jobs.c.flow == job.flow,
+        jobs.c.source_id == job.source_id,
+        jobs.c.id > job.id,
+        jobs.c.state == JobState.QUEUED.value,
+    )
+    if job.source_stamp is not None:  # same rule as _supersede_older
+        newer = newer.where(
+            sa.or_(jobs.c.source_stamp.is_(None), jobs.c.source_stamp >= job.source_stamp)
+        )
+    return conn.execute(newer.limit(1)).first() is not None
 
 
 def dead_letter_job(
