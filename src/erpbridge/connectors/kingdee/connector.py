@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import timedelta
 
 import httpx
@@ -203,7 +203,11 @@ class KingdeeConnector:
         return _rows_of(answer, len(keys), info.schema.name)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages in (FModifyDate, id) order from ``cursor.read_from``, read by keyset.
 
@@ -247,7 +251,9 @@ class KingdeeConnector:
     def _overlap(self) -> timedelta:
         return timedelta(seconds=self.settings.overlap_s)
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these internal ids; unknown ids are absent."""
         info = await self._info(object)
         pk_field = info.header_field(info.pk)

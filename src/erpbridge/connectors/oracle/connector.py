@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -225,7 +225,11 @@ class OracleConnector:
     # --- reading ----------------------------------------------------------------------------
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages in (LastUpdateDate, id) order from ``cursor.read_from`` on."""
         spec, resource = self._spec(object)
@@ -286,7 +290,9 @@ class OracleConnector:
                 return
             offset += len(items)
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these ids (missing ids are absent)."""
         spec, resource = self._spec(object)
         if spec.id_field is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 
 import httpx
@@ -100,7 +100,11 @@ class YonBipConnector:
     # --- reading ----------------------------------------------------------------------
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages in (pubts, id) order from ``cursor.read_from``.
 
@@ -230,7 +234,9 @@ class YonBipConnector:
         version = f"{stamp_text}#{_digest(row)[:8]}" if stamp_text else _digest(row)
         return Record(object, str(row["id"]), row, version, stamp)
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these ids; unknown ids are absent."""
         name = self._schema_name(object)
         wanted = [str(i) for i in dict.fromkeys(ids) if str(i).isdigit()]
