@@ -21,6 +21,7 @@ from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.queue import IntakeResult, dead_letter_read_errors, enqueue_changes
 from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.spi.records import Change, Cursor
 from erpbridge.store.schema import cursors, runs
 
@@ -118,7 +119,8 @@ async def poll_flow(
         cursor = Cursor(
             stamp=cursor.stamp, last_id=cursor.last_id, overlap=spec.source.trigger.overlap
         )
-    pages = source.read_changes(spec.source.object, cursor, spec.source.page_size)
+    fields = fields_kwargs(source.read_changes, runtime.source_fields(flow))
+    pages = source.read_changes(spec.source.object, cursor, spec.source.page_size, **fields)
     iterator = aiter(pages)
     try:
         total, read = await _poll_pages(store, flow, iterator, guard, clock, metrics, max_pages)
@@ -191,8 +193,10 @@ async def sync_flow(
     started = clock.now()
     total = IntakeResult()
     read = 0
+    wanted = runtime.source_fields(flow)
     if ids is not None:
-        records = await guard.call(lambda: source.get(spec.source.object, list(ids)))
+        fields = fields_kwargs(source.get, wanted)
+        records = await guard.call(lambda: source.get(spec.source.object, list(ids), **fields))
         read = len(records)
         with store.begin() as conn:
             total = enqueue_changes(
@@ -202,7 +206,10 @@ async def sync_flow(
         cursor = (
             Cursor(stamp=since, last_id="", overlap=spec.source.trigger.overlap) if since else None
         )
-        iterator = aiter(source.read_changes(spec.source.object, cursor, spec.source.page_size))
+        fields = fields_kwargs(source.read_changes, wanted)
+        iterator = aiter(
+            source.read_changes(spec.source.object, cursor, spec.source.page_size, **fields)
+        )
         while True:
             try:
                 page = await guard.call(lambda: anext(iterator))

@@ -50,6 +50,7 @@ from erpbridge.engine.queue import (
 )
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe, record_from_snapshot
+from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
 from erpbridge.mapping.errors import MissingReference
@@ -253,8 +254,9 @@ class Worker:
             source = self.runtime.connector(plan.source_connection)
             guard = self.runtime.guard(plan.source_connection)
             ids = sorted({j.source_id for j in to_get})
+            fields = fields_kwargs(source.get, plan.source_fields)
             try:
-                found = await guard.call(lambda: source.get(plan.spec.source.object, ids))
+                found = await guard.call(lambda: source.get(plan.spec.source.object, ids, **fields))
             except ConnectorError as exc:
                 for job in to_get:
                     self._fail(plan, job, exc, batch, None, None)
