@@ -49,7 +49,7 @@ from erpbridge.engine.queue import (
     retry_job,
 )
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.snapshot import json_safe, record_from_snapshot
+from erpbridge.engine.snapshot import json_safe, record_from_snapshot, snapshot_covers
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
@@ -242,8 +242,13 @@ class Worker:
         records: dict[int, Record] = {}
         to_get: list[Job] = []
         for job in jobs:
-            if job.source_snapshot is not None:
-                records[job.id] = record_from_snapshot(job.source_snapshot)
+            # A snapshot read with a shorter field list than the flow's (the mapping now
+            # reads more) is read again, with the flow's list; a tombstone needs no fields.
+            snapshot = job.source_snapshot
+            if snapshot is not None and (
+                snapshot.get("deleted") or snapshot_covers(snapshot, plan.source_fields)
+            ):
+                records[job.id] = record_from_snapshot(snapshot)
             elif job.kind == "delete":
                 records[job.id] = Record(
                     object=plan.spec.source.object, id=job.source_id, fields={}, deleted=True
