@@ -11,10 +11,12 @@ import pytest
 
 from erpbridge.config import load_project_text
 from erpbridge.engine.intake import poll_flow, sync_flow
+from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.plans import build_plans
+from erpbridge.engine.queue import enqueue_changes
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.worker import Worker
-from erpbridge.spi import ChangePage, ConnectorRegistry, Cursor, Record
+from erpbridge.spi import Change, ChangePage, ConnectorRegistry, Cursor, Record
 from tests.engine.conftest import Harness, make_harness
 from tests.engine.memory import memory_spec
 
@@ -156,3 +158,30 @@ def test_the_list_goes_only_to_methods_that_take_it() -> None:
     assert fields_kwargs(old.read_changes, {"A"}) == {}
     assert fields_kwargs(keyword.get, {"A"}) == {"fields": {"A"}}
     assert fields_kwargs(keyword.get, None) == {}
+
+
+async def test_a_replay_maps_its_snapshot_as_it_is(harness: Harness, tmp_path: Path) -> None:
+    record = harness.crm.put(
+        "Account", "A1", {"AccountNumber": "C-1", "Name": "Acme", "Active": True, "Note": "n1"}
+    )
+    edited = Record(
+        "Account",
+        "A1",
+        {"AccountNumber": "C-1", "Name": "Acme (fixed)", "Active": True},
+        record.version,
+        record.stamp,
+    )
+    with harness.store.begin() as conn:
+        enqueue_changes(
+            conn,
+            "accounts",
+            [Change.of(edited)],
+            Trigger.REPLAY.value,
+            harness.clock.now(),
+            ["AccountNumber", "Active", "Name"],
+        )
+    await harness.drain(_worker(harness, MORE, tmp_path))
+    assert [a[0] for a in harness.crm.asked] == []  # no fresh read behind the person's back
+    assert harness.erp.all("Customer") == []
+    [(message,)] = harness.rows("select error_message from dead_letters")
+    assert "source.Note" in str(message)

@@ -243,10 +243,13 @@ class Worker:
         to_get: list[Job] = []
         for job in jobs:
             # A snapshot read with a shorter field list than the flow's (the mapping now
-            # reads more) is read again, with the flow's list; a tombstone needs no fields.
+            # reads more) is read again, with the flow's list; a tombstone needs no fields,
+            # and a replay maps the snapshot a person may have edited, as it is.
             snapshot = job.source_snapshot
             if snapshot is not None and (
-                snapshot.get("deleted") or snapshot_covers(snapshot, plan.source_fields)
+                snapshot.get("deleted")
+                or job.trigger == Trigger.REPLAY.value
+                or snapshot_covers(snapshot, plan.source_fields)
             ):
                 records[job.id] = record_from_snapshot(snapshot)
             elif job.kind == "delete":
