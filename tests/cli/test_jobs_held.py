@@ -14,7 +14,7 @@ from erpbridge.cli import _common
 from erpbridge.cli.main import app
 from erpbridge.engine.queue import partition_of
 from erpbridge.store import open_store
-from erpbridge.store.schema import audit_log, jobs
+from erpbridge.store.schema import attempts, audit_log, jobs
 
 runner = CliRunner()
 
@@ -83,3 +83,29 @@ def test_release_of_a_job_not_held_is_refused_with_exit_1(project: Path) -> None
     assert "job 3 (orders-to-sap 8013): refused: it is done" in result.output
     assert "job 99 (?): refused: no such job" in result.output
     assert _rows(project, sa.select(audit_log.c.id)) == []
+
+
+def test_jobs_shows_why_a_job_was_skipped(project: Path) -> None:
+    reason = "stock › Product__c: xref.product('TG0210') has no target: skipped (missing=\"skip\")"
+    store = open_store(f"sqlite:///{project / 'erpbridge.db'}")
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    with store.begin() as conn:
+        conn.execute(jobs.update().where(jobs.c.source_id == "8013").values(outcome="filtered"))
+        [job_id] = conn.execute(sa.select(jobs.c.id).where(jobs.c.source_id == "8013")).scalars()
+        for number, message in ((1, "an older attempt"), (2, reason)):
+            conn.execute(
+                attempts.insert().values(
+                    job_id=job_id, number=number, worker="w1", started_at=now,
+                    finished_at=now, outcome="filtered", error_class="xref",
+                    error_message=message,
+                )
+            )  # fmt: skip
+    store.dispose()
+
+    listed = runner.invoke(app, ["jobs", "-p", str(project), "--state", "done", "--json"])
+
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.stdout)
+    assert (row["outcome"], row["reason"]) == ("filtered", reason)
+    shown = runner.invoke(app, ["jobs", "-p", str(project), "--state", "done"])
+    assert "has no target: skipped" in shown.output

@@ -83,3 +83,26 @@ def test_preview_unknown_flow_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["preview", "nope", "-p", str(tmp_path)])
     assert result.exit_code == 1
     assert "unknown flow 'nope' (flows: customers, orders)" in result.stderr
+
+
+def test_preview_shows_a_record_an_xref_lookup_skips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_common.console, "width", 200)
+    project = PROJECT.replace(
+        "SoldToParty: xref.customer(source.AccountId)",
+        'SoldToParty: xref.customer(source.AccountId, missing="skip")',
+    )
+    (tmp_path / "erpbridge.yaml").write_text(project, encoding="utf-8")
+    record = {"OrderNumber": "PO-1", "TotalAmount": "1", "AccountId": "A9", "Status": "Activated"}
+    (tmp_path / "records.json").write_text(json.dumps([record]), encoding="utf-8")
+    command = ["preview", "orders", "-p", str(tmp_path), "--file", str(tmp_path / "records.json")]
+    shown = CliRunner().invoke(app, command)
+    as_json = CliRunner().invoke(app, [*command, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert 'orders · record 0 (skipped: a lookup with missing="skip" has no target)' in shown.stdout
+    [row] = json.loads(as_json.stdout)
+    assert row["skipped"] == (
+        "SoldToParty: xref.customer('A9') has no target: skipped (missing=\"skip\")"
+    )
+    assert row["ok"] is False and row["missing_references"] == []

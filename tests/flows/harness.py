@@ -126,11 +126,20 @@ class Bridge:
     async def drain(self) -> None:
         """Run the worker until no job is queued, running, parked or waiting for a retry."""
         worker = Worker(self.store, self.runtime, self.plans, clock=self.clock)
+        throttled = self.failed_attempts().get("rate_limited", 0)
         for _ in range(MAX_ROUNDS):
             if await worker.run_once():
                 continue
             if not self.open_jobs():
                 return
+            # The hub's token buckets run on the manual clock, which the line below moves
+            # on at once; the simulators count their rate limits in real seconds. After a
+            # throttled attempt, let a real second pass too, or every retry is refused
+            # again within the same real second (the job then dies of a test artefact).
+            now = self.failed_attempts().get("rate_limited", 0)
+            if now > throttled:
+                throttled = now
+                await asyncio.sleep(1.05)
             self.clock.advance(6.0)  # past parked re-checks and retry back-offs
         raise AssertionError(f"jobs still open after {MAX_ROUNDS} rounds: {self.open_jobs()}")
 

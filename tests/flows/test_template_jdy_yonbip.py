@@ -22,16 +22,23 @@ from typing import cast
 import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from typer.testing import CliRunner
 
 from erpbridge.api.app import create_app
 from erpbridge.cli.main import app as cli_app
 from erpbridge.engine.hold_recheck import recheck_held
+from erpbridge.engine.intake import poll_flow
 from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.scheduler import Scheduler
 from erpbridge.sims._common.faults import FaultConfig, FaultKind
 from erpbridge.sims._common.server import serve_app
 from erpbridge.spi.errors import RateLimitedError
-from erpbridge.store.schema import dead_letters, jobs, xref
+from erpbridge.store.schema import dead_letters, jobs, runs, xref
 from tests.flows.harness import Bridge, close, running_template
 
 pytestmark = pytest.mark.slow
@@ -837,3 +844,168 @@ async def test_service_ticket_becomes_a_requisition_whose_status_comes_back_by_e
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)
+
+
+async def _ticket(bridge: Bridge, tag: str) -> str:
+    return await bridge.create(
+        "jdy",
+        TICKET,
+        {
+            w(401): f"SR{tag}",
+            w(402): "KH0001",
+            w(403): "液压站压力不稳",
+            w(404): "中",
+            w(406): _utc(datetime(2026, 11, 30, 17, 5, 9, tzinfo=UTC)),
+            w(407): [{w(451): "M-1001", w(452): 1}],
+            w(408): "处理中",
+        },
+    )
+
+
+async def _jdy_api(bridge: Bridge, path: str, body: dict[str, object]) -> dict[str, object]:
+    """One 简道云 call (``/api/v5/…``, or the simulator's ``/sim/push`` control)."""
+    entry = bridge.sims["jiandaoyun"].entry
+    async with httpx.AsyncClient(
+        base_url=str(entry["base_url"]),
+        headers={"Authorization": f"Bearer {entry['api_key']}"},
+        timeout=30,
+    ) as jdy:
+        answer = await (jdy.get(path) if not body else jdy.post(path, json=body))
+    answer.raise_for_status()
+    return cast(dict[str, object], answer.json())
+
+
+async def _ticket_now(bridge: Bridge, ticket: str) -> tuple[object, object, int]:
+    """(ERP采购申请号, updateTime, how many times the 工单 was written) through 简道云's API:
+    its record, and its data push log (every update of a record is one push)."""
+    entry = bridge.sims["jiandaoyun"].entry
+    answer = await _jdy_api(
+        bridge,
+        "/api/v5/app/entry/data/get",
+        {"app_id": entry["app_id"], "entry_id": TICKET, "data_id": ticket},
+    )
+    data = cast(dict[str, object], answer["data"])
+    pushes = cast(list[dict[str, object]], (await _jdy_api(bridge, "/sim/push", {}))["deliveries"])
+    updates = sum(1 for p in pushes if p["op"] == "data_update" and p["data_id"] == ticket)
+    return data[w(409)], data["updateTime"], updates
+
+
+async def _events_given_up(bridge: Bridge, types: list[str]) -> list[dict[str, object]]:
+    """The deliveries of these event types, once each has failed every attempt."""
+    for _ in range(200):  # the simulator retries after 0.5, 1 and 2 s
+        answer = await _bip(bridge, "/sim/events", {})
+        deliveries = cast(
+            list[dict[str, object]], cast(dict[str, object], answer["data"])["deliveries"]
+        )
+        wanted = [d for d in deliveries if d["type"] in types]
+        if len(wanted) == len(types) and all(d["attempts"] == 4 for d in wanted):
+            return wanted
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"events not given up: {deliveries}")
+
+
+async def test_requisition_events_missed_while_the_hub_was_down_are_caught_up_once(
+    tmp_path: Path,
+) -> None:
+    """售后: YonBIP audits and closes a 请购单 while the hub's receiver is down, so both
+    events are lost; the hub's catch-up poll of the 请购单 list brings the number and the
+    final status onto the 售后工单, written once; a change both an event and the poll
+    brought is written once too (through 简道云's API: the record and its push log)."""
+    with running_template(TEMPLATE, tmp_path, SYSTEMS) as bridge:
+        try:
+            flow = "requisitions-from-yonbip"
+            trigger = bridge.plans[flow].spec.source.trigger
+            assert trigger.webhook and trigger.poll == timedelta(minutes=5)  # events + catch-up
+            tag = _tag()
+            ticket = await _ticket(bridge, tag)
+            # 简道云 data push → a recorder: every write of a 工单 is one push in its log.
+            recorder = Starlette(routes=[Route("/r", _ok, methods=["POST"])])
+            with serve_app(recorder) as recording:
+                await _jdy_api(
+                    bridge,
+                    "/sim/push",
+                    {"url": f"{recording.base_url}/r", "events": ["data_update"]},
+                )
+                receiver = bridge.fork_runtime()
+                with serve_app(create_app(receiver.hub)) as hub_server:
+                    await _bip(bridge, "/sim/events", {"url": f"{hub_server.base_url}/hooks/bip"})
+                    await bridge.sync("requisitions-to-yonbip", ids=[ticket])
+                    ident = _requisition_id(bridge, ticket)
+                    await _events_delivered(bridge, 1)  # 保存: the hub is up
+                await bridge.drain()
+                opened, stamp, writes = await _ticket_now(bridge, ticket)
+                assert (opened, writes) == (f"QG-SR{tag} 开立", 1)
+
+                # The catch-up poll (at start, then every 5 minutes) reads the same 保存:
+                # it maps to what the 工单 holds, so nothing is written.
+                polled = await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+                await bridge.drain()
+                assert polled.queued >= 1
+                assert await _ticket_now(bridge, ticket) == (opened, stamp, 1)
+
+                # The hub is down (its receiver gone): YonBIP audits and closes the 请购单;
+                # the platform retries each event, then gives up.
+                body: dict[str, object] = {"data": [{"id": int(ident)}]}
+                await _bip(bridge, "/yonbip/scm/applyorder/batchaudit", body)
+                await _bip(bridge, "/yonbip/scm/applyorder/close", body)
+                lost = await _events_given_up(
+                    bridge, ["pu_applyorder_audit", "pu_applyorder_close"]
+                )
+                assert not any(d["delivered"] for d in lost)
+                assert bridge.open_jobs() == []
+                assert await _ticket_now(bridge, ticket) == (opened, stamp, 1)
+
+                # The hub is back: its scheduler polls the flow at once (then every 5
+                # minutes), reading the list from the stored cursor.
+                assert await _scheduler_polls(bridge, flow) == 1
+                await bridge.drain()
+                closed, later, writes = await _ticket_now(bridge, ticket)
+                assert (closed, writes) == (f"QG-SR{tag} 已关闭", 2) and later != stamp
+
+                # Polling again finds nothing new to write.
+                await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+                await bridge.drain()
+                assert await _ticket_now(bridge, ticket) == (closed, later, 2)
+                await _jdy_api(bridge, "/sim/push", {"url": ""})
+            outcomes = [o for s, o in bridge.outcomes(flow) if s == ident]
+            assert outcomes == ["updated", "unchanged", "updated"], outcomes
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def _scheduler_polls(bridge: Bridge, flow: str) -> int:
+    """Start the hub's scheduler for ``flow`` (as ``erpbridge run`` does), stop it after
+    its first poll; how many jobs that poll queued."""
+
+    def last_run() -> tuple[int, int]:
+        with bridge.store.connect() as conn:
+            row = conn.execute(
+                sa.select(runs.c.id, runs.c.queued)
+                .where(runs.c.flow == flow, runs.c.trigger == "poll")
+                .order_by(runs.c.id.desc())
+                .limit(1)
+            ).first()
+        return (int(row.id), int(row.queued)) if row else (0, 0)
+
+    before, _ = last_run()
+    stop = asyncio.Event()
+    scheduler = Scheduler(
+        bridge.store, bridge.runtime, {flow: bridge.plans[flow]}, bridge.clock, Metrics()
+    )
+    task = asyncio.create_task(scheduler.run(stop))
+    try:
+        for _ in range(300):
+            ident, queued = last_run()
+            if ident > before:
+                return queued
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{flow} was not polled")
+    finally:
+        stop.set()
+        await task
+
+
+async def _ok(request: Request) -> PlainTextResponse:
+    await request.body()
+    return PlainTextResponse("success")

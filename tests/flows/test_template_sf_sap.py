@@ -973,6 +973,46 @@ async def _post_goods_movement(bridge: Bridge, code: str, *items: dict[str, obje
     )
 
 
+async def _soql(bridge: Bridge, soql: str) -> list[dict[str, object]]:
+    """Every record a SOQL query gives, through Salesforce's REST API (``nextRecordsUrl``)."""
+    instance, token = await _sf_session(bridge)
+    entry = bridge.sims["salesforce"].entry
+    records: list[dict[str, object]] = []
+    async with httpx.AsyncClient(
+        base_url=instance,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=ssl.create_default_context(cafile=str(entry["ca_file"])),
+        timeout=30,
+    ) as http:
+        answer = await http.get("/services/data/v59.0/query", params={"q": soql})
+        while True:
+            answer.raise_for_status()
+            body = answer.json()
+            records += body["records"]
+            if body.get("done", True) or not body.get("nextRecordsUrl"):
+                return records
+            answer = await http.get(str(body["nextRecordsUrl"]))
+
+
+async def _sap_stock_for_sale(bridge: Bridge) -> list[dict[str, object]]:
+    """Every SAP stock record the flow's when: takes (unrestricted, no special stock),
+    read through SAP's own API."""
+    sap = bridge.connector("sap")
+    out: list[dict[str, object]] = []
+    async for page in sap.read_changes("A_MatlStkInAcctMod", None, 500):
+        out += [
+            dict(r.fields)
+            for r in page.records
+            if r.fields["InventoryStockType"] == "01" and not r.fields["InventorySpecialStockType"]
+        ]
+    return out
+
+
+def _stock_key(fields: dict[str, object]) -> str:
+    parts = (fields["Material"], fields["Plant"], fields["StorageLocation"], fields["Batch"])
+    return "/".join(str(p) for p in parts if p)
+
+
 async def _crm_stock(bridge: Bridge, material: str) -> dict[str, dict[str, object]]:
     """ERP_Stock_Key__c -> fields of the material's Product_Stock__c records in Salesforce."""
     found = await bridge.find("salesforce", "Product_Stock__c", "ERP_Material__c", [material])
@@ -1043,8 +1083,9 @@ async def test_goods_movements_in_sap_arrive_as_stock_per_product_and_warehouse(
             crm_product = await bridge.get("salesforce", "Product2", product)
             assert crm_product.fields["Stock_On_Hand__c"] == 130
 
-            # Exactly once: the same read again, and from an empty store (no xref): the
-            # external id finds the records, nothing is created twice.
+            # Exactly once: the same read again, and from an empty store (no xref): once
+            # the product is linked again (products-to-sap finds the material by its
+            # number), the external id finds the records, nothing is created twice.
             await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
             await bridge.drain()
             assert len(bridge.outcomes(flow)) == first + 2
@@ -1054,12 +1095,84 @@ async def test_goods_movements_in_sap_arrive_as_stock_per_product_and_warehouse(
                     r.id
                     for r in await fresh.find("sap", "A_MatlStkInAcctMod", "Material", [material])
                 ]
-                await fresh.sync(flow, ids=ids)
-                assert {o for _, o in fresh.outcomes(flow)} <= {"updated", "unchanged", "filtered"}
+                await fresh.sync(flow, ids=ids)  # no xref yet: skipped, nothing written
+                assert {o for _, o in fresh.outcomes(flow)} == {"filtered"}
+                await fresh.sync("products-to-sap", ids=[product])
+                await fresh.sync(flow, ids=ids)  # the same versions, mapped again
+                written = [o for _, o in fresh.outcomes(flow) if o != "filtered"]
+                assert written and set(written) <= {"updated", "unchanged"}
             finally:
                 await close(fresh)
                 fresh.store.dispose()
             assert len(await _crm_stock(bridge, material)) == 3
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
+async def test_stock_per_warehouse_reaches_the_crm_only_for_materials_it_has(
+    tmp_path: Path,
+) -> None:
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            flow = "stock-by-warehouse-from-sap"
+            tag = uuid.uuid4().hex[:6].upper()
+            book = await _standard_price_book(bridge)
+            product = await _product(
+                bridge, book, Name=f"伺服电机 {tag}", ProductCode=f"P-{tag}-M", Family="Hardware"
+            )
+            await bridge.sync("products-to-sap", ids=[product])
+            material = f"P-{tag}-M"
+            await _post_goods_movement(
+                bridge,
+                "05",
+                {"Material": material, "Plant": "1710", "StorageLocation": "171A",
+                 "GoodsMovementType": "561", "QuantityInEntryUnit": Decimal(40)},
+            )  # fmt: skip
+
+            await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+            await bridge.drain()
+
+            # Through Salesforce's REST API: every Product Stock record names the CRM
+            # product of its material; SAP's own materials have none.
+            rows = await _soql(
+                bridge,
+                "SELECT Id, ERP_Stock_Key__c, ERP_Material__c, Product__c FROM Product_Stock__c",
+            )
+            assert {r["ERP_Stock_Key__c"]: r["Product__c"] for r in rows} == {
+                f"{material}/1710/171A": product
+            }
+            for_sale = await _sap_stock_for_sale(bridge)
+            others = [s for s in for_sale if s["Material"] != material]
+            assert len(others) > 100  # SAP's own seeded materials, none of them in the CRM
+            outcomes = bridge.outcomes(flow)
+            assert sum(1 for _, o in outcomes if o == "created") == 1
+            with bridge.store.connect() as conn:
+                reasons = conn.execute(
+                    sa.text(
+                        "select a.error_class, count(*) from attempts a join jobs j "
+                        "on j.id = a.job_id where j.flow = :flow and j.outcome = 'filtered' "
+                        "group by a.error_class"
+                    ),
+                    {"flow": flow},
+                ).all()
+            assert dict(reasons)["xref"] == len(others)
+            assert bridge.open_jobs() == [] and bridge.dead_letters() == []
+
+            # The CRM takes one of SAP's own materials on as a product: the next scheduled
+            # read brings its stock, with the same SAP versions as before.
+            other = str(others[0]["Material"])
+            taken = await _product(
+                bridge, book, Name=f"SAP 物料 {other}", ProductCode=other, Family="Hardware"
+            )
+            await bridge.sync("products-to-sap", ids=[taken])
+            await bridge.sync(flow, trigger=Trigger.SCHEDULE)
+            rows = await _soql(bridge, "SELECT ERP_Stock_Key__c, Product__c FROM Product_Stock__c")
+            expected = {_stock_key(s): taken for s in others if s["Material"] == other}
+            assert {r["ERP_Stock_Key__c"]: r["Product__c"] for r in rows} == {
+                f"{material}/1710/171A": product,
+                **expected,
+            }
             assert bridge.dead_letters() == []
         finally:
             await close(bridge)

@@ -81,7 +81,9 @@ def test_json_form_is_json_safe() -> None:
     assert data["ok"] is True
     assert data["target"]["Limit"] == "1000.00"
     assert data["fields"][3] == {"name": "Owner", "rule": "xref.user(source.OwnerId)",
-                                 "value": "E7", "omitted": False, "error": None, "problems": []}  # fmt: skip
+                                 "value": "E7", "omitted": False, "error": None, "problems": [],
+                                 "skipped": None}  # fmt: skip
+    assert data["skipped"] is None
 
 
 def test_terminal_table_shows_source_and_target_side_by_side() -> None:

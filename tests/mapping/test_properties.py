@@ -102,6 +102,8 @@ UNARY = ["money({})", "date({})", 'date({}, to="odata")', "number({}, scale=2)",
          "-{}", "({})", "trim({})", "phone({})", "uscc({})", 'money({}, from="分", to="元")',
          "integer({})", "bool({})", 'split({})', "first({})", "required({})", "[{}]",
          "each(source.A, {{X: .B, Y: {}}})", "each(source.B, {})", "default({}, 1)",
+         'xref.customer({}, missing="skip")', 'xref.customer({}, missing="null")',
+         'each(source.A, {{X: xref.customer(.B, missing="skip"), Y: {}}})',
          'datetime({}, tz="Asia/Shanghai")', "time({})", 'lookup({}, {{"x": 1}})']  # fmt: skip
 BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / {}", "{} % {}", "{} == {}", "{} < {}",
           "{} and {}", "{} or {}", "{} in {}", "coalesce({}, {})", "concat({}, {})",

@@ -41,7 +41,7 @@ from erpbridge.spi.connector import Connector
 from erpbridge.spi.errors import ConfigError, ConnectorError, ErpBridgeError, RateLimitedError
 from erpbridge.spi.records import CheckResult, Record
 from erpbridge.store import current_revision, open_store, redact_url
-from erpbridge.store.schema import dead_letters, jobs
+from erpbridge.store.schema import attempts, dead_letters, jobs
 
 __all__ = ["demo", "dotenv_lines"]
 
@@ -136,7 +136,7 @@ async def _run_until_flowed(
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(hub.run(stop, workers=2, intake=True))
-    # Flows fed by webhooks only (YonBIP's 请购单 events) have nothing to poll.
+    # Flows fed by webhooks only have nothing to poll.
     polls = [
         name
         for name, plan in hub.plans.items()
@@ -190,7 +190,7 @@ def _summary(hub: Hub) -> list[str]:
             ).scalar_one()
             source = f"{plan.source_connection}:{plan.spec.source.object}"
             target = f"{plan.target_connection}:{plan.spec.target.object}"
-            extra = f"; {rows['filtered']} skipped by when:" if rows.get("filtered") else ""
+            extra = _skipped(conn, name) if rows.get("filtered") else ""
             lines.append(f"{written} records {source} → {target}{extra}")
         held = conn.execute(
             sa.select(jobs.c.flow, sa.func.count(), sa.func.min(jobs.c.hold_reason))
@@ -210,6 +210,29 @@ def _summary(hub: Hub) -> list[str]:
     for flow, message, count in dead:
         lines.append(f"{count} dead letter(s) in {flow}: {message}")
     return lines
+
+
+#: how the summary says why records were skipped (the attempt's class, engine/queue.py)
+_SKIPPED_BY = {"when": "skipped by when:", "xref": 'skipped by an xref lookup (missing="skip")'}
+
+
+def _skipped(conn: sa.Connection, flow: str) -> str:
+    """``; 12 skipped by when:; 400 skipped by an xref lookup …`` for one flow."""
+    counts = conn.execute(
+        sa.select(attempts.c.error_class, sa.func.count(sa.distinct(jobs.c.source_id)))
+        .select_from(jobs.join(attempts, attempts.c.job_id == jobs.c.id))
+        .where(
+            jobs.c.flow == flow,
+            jobs.c.state == "done",
+            jobs.c.outcome == "filtered",
+            attempts.c.outcome == "filtered",
+        )
+        .group_by(attempts.c.error_class)
+    ).all()
+    by: dict[str, int] = {}
+    for reason, n in counts:  # attempts before the reason was kept have none: when:
+        by[str(reason or "when")] = by.get(str(reason or "when"), 0) + int(str(n))
+    return "".join(f"; {by[k]} {_SKIPPED_BY.get(k, k)}" for k in sorted(by))
 
 
 async def _verify_in_target(hub: Hub) -> list[str]:

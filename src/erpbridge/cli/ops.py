@@ -33,7 +33,7 @@ from erpbridge.engine.dead_letters import (
 from erpbridge.engine.held_jobs import HeldAction, list_held, reject_held, release_held
 from erpbridge.spi.errors import ConfigError
 from erpbridge.store import open_store
-from erpbridge.store.schema import jobs, runs
+from erpbridge.store.schema import attempts, jobs, runs
 
 __all__ = ["audit_app", "dlq_app", "jobs_app", "jobs_cmd", "runs_cmd"]
 
@@ -80,10 +80,23 @@ def jobs_cmd(
     limit: int = typer.Option(50, "--limit", min=1, max=10000),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List jobs, newest first (``erpbridge jobs held`` lists the held ones)."""
+    """List jobs, newest first (``erpbridge jobs held`` lists the held ones).
+
+    ``reason`` is the last attempt's message: why a job was skipped (``filtered``: the
+    flow's when:, or an xref lookup with missing="skip" that has no target), is parked,
+    or failed.
+    """
     if ctx.invoked_subcommand is not None:
         return
     store = _store(project)
+    last_attempt = (
+        sa.select(attempts.c.error_message)
+        .where(attempts.c.job_id == jobs.c.id)
+        .order_by(attempts.c.number.desc())
+        .limit(1)
+        .correlate(jobs)
+        .scalar_subquery()
+    )
     query = (
         sa.select(
             jobs.c.id,
@@ -97,6 +110,7 @@ def jobs_cmd(
             jobs.c.target_id,
             jobs.c.next_attempt_at,
             jobs.c.updated_at,
+            last_attempt.label("reason"),
         )
         .order_by(jobs.c.id.desc())
         .limit(limit)
@@ -130,6 +144,7 @@ def jobs_cmd(
             "attempts",
             "target_id",
             "updated_at",
+            "reason",
         ],
     )
     if held:

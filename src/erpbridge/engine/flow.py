@@ -31,7 +31,8 @@ class FlowMapper(Protocol):
     def apply(
         self, source: Mapping[str, object], xrefs: Mapping[tuple[str, str], str | None]
     ) -> dict[str, object]:
-        """The target record (raises MappingError, MissingReference for a missing xref)."""
+        """The target record (raises MappingError: MissingReference for an xref to wait
+        for, SkippedReference for a lookup with ``missing="skip"`` that has no pair)."""
         ...
 
 

@@ -26,7 +26,7 @@ flow's source object on the same connection.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -42,7 +42,7 @@ from erpbridge.engine.xref import (
     save_source_keys,
 )
 from erpbridge.mapping.closures import xref_id
-from erpbridge.mapping.errors import FieldMappingError, MissingReference
+from erpbridge.mapping.errors import FieldMappingError, MissingReference, SkippedReference
 from erpbridge.mapping.types import keyed_entity, split_keyed_entity
 from erpbridge.spi.records import Record, WriteMode
 
@@ -67,14 +67,17 @@ class Lookups:
     ambiguous: dict[_Pair, list[str]] = field(default_factory=dict)
     source_connection: str = ""
 
-    def to_sync(self, pairs: Iterable[_Pair], exc: MissingReference) -> set[_Pair]:
+    def to_sync(
+        self, pairs: Iterable[_Pair], exc: MissingReference, skips: Collection[str] = ()
+    ) -> set[_Pair]:
         """(entity, source id) of every referenced record in ``pairs`` (and ``exc``'s)
         that has no xref: what the job waits for. Keys no source record holds are left out
-        (there is nothing to sync yet)."""
+        (there is nothing to sync yet), and so are lookups whose name is in ``skips``
+        (used only with ``missing="skip"``: their records are not wanted in the target)."""
         wanted = {*pairs, (keyed_entity(exc.entity, exc.key_field), exc.source_id)}
         out: set[_Pair] = set()
         for name, value in wanted:
-            if self.xrefs.get((name, value)) is not None:
+            if self.xrefs.get((name, value)) is not None or name in skips:
                 continue
             entity, key_field = split_keyed_entity(name)
             if key_field is None:
@@ -91,16 +94,7 @@ class Lookups:
         pair = (keyed_entity(exc.entity, exc.key_field), exc.source_id)
         where = f"{self.source_connection}"
         if pair in self.ambiguous:
-            ids = ", ".join(self.ambiguous[pair])
-            problem = FieldMappingError(
-                f"xref.{exc.entity}({exc.source_id!r}, by={exc.key_field!r}): "
-                f"{len(self.ambiguous[pair])} {exc.entity} records in {where} have this "
-                f"key (ids {ids}); make it unique there",
-                value=exc.source_id,
-                source=exc.source,
-            )
-            problem.locate(exc.flow or "", exc.target_field or "", exc.expression)
-            return problem
+            return self._ambiguous(exc, pair)
         if pair in self.sources:
             exc.record_id = self.sources[pair]
             return exc
@@ -113,6 +107,42 @@ class Lookups:
         )
         missing.locate(exc.flow or "", exc.target_field or "", exc.expression)
         return missing
+
+    def explain_skip(self, exc: SkippedReference) -> SkippedReference | FieldMappingError:
+        """``exc`` with the reason a key lookup found no pair: no source record holds the
+        key (skipped, saying so), or several do (not a miss: a person decides, as for a
+        lookup that waits)."""
+        if exc.key_field is None:
+            return exc
+        pair = (keyed_entity(exc.entity, exc.key_field), exc.source_id)
+        if pair in self.ambiguous:
+            return self._ambiguous(exc, pair)
+        if pair in self.sources:
+            return exc
+        skipped = SkippedReference(
+            exc.entity,
+            exc.source_id,
+            source=exc.source,
+            key_field=exc.key_field,
+            reason=f"no {exc.entity} record in {self.source_connection} has this key",
+        )
+        skipped.locate(exc.flow or "", exc.target_field or "", exc.expression)
+        return skipped
+
+    def _ambiguous(
+        self, exc: MissingReference | SkippedReference, pair: _Pair
+    ) -> FieldMappingError:
+        """A key several source records hold: a mapping error naming them all."""
+        ids = ", ".join(self.ambiguous[pair])
+        problem = FieldMappingError(
+            f"xref.{exc.entity}({exc.source_id!r}, by={exc.key_field!r}): "
+            f"{len(self.ambiguous[pair])} {exc.entity} records in {self.source_connection} "
+            f"have this key (ids {ids}); make it unique there",
+            value=exc.source_id,
+            source=exc.source,
+        )
+        problem.locate(exc.flow or "", exc.target_field or "", exc.expression)
+        return problem
 
 
 def key_source(flows: Mapping[str, FlowSpec], entity: str, connection: str) -> str | None:

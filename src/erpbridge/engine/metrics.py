@@ -79,6 +79,13 @@ class Metrics:
         self.held = Gauge(
             "erpbridge_jobs_held", "Jobs held for a person now, by flow", ["flow"], registry=r
         )
+        self.skipped = Counter(
+            "erpbridge_jobs_skipped_total",
+            "Records skipped (outcome filtered) by flow: by the flow's when: or by an xref "
+            'lookup with missing="skip" that has no target',
+            ["flow", "by"],
+            registry=r,
+        )
         self.echoes = Counter(
             "erpbridge_echoes_dropped_total",
             "Changes dropped as echoes of our own writes",

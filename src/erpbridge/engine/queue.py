@@ -30,6 +30,7 @@ from erpbridge.engine.queue_json import (
     finish_jobs_json,
     log_attempts_json,
 )
+from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
@@ -130,8 +131,10 @@ def enqueue_changes(
     """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
 
     Deduplicated on (flow, record id, version); a version older than one already done
-    for the record is dropped as stale; a new version supersedes queued older ones.
-    ``asked``: the field list the records were read with (kept in their snapshots).
+    for the record is dropped as stale; a new version supersedes queued older ones. A
+    schedule, manual or forced sync queues again the versions an xref lookup with
+    ``missing="skip"`` skipped (engine/skipped.py). ``asked``: the field list the records
+    were read with (kept in their snapshots).
     """
     latest: dict[tuple[str, str], Change] = {}
     seen = 0
@@ -141,6 +144,8 @@ def enqueue_changes(
     if not latest:
         return IntakeResult()
     unique = list(latest.values())
+    if trigger in RECHECK_TRIGGERS:  # a full read on purpose: map xref skips again
+        free_skipped_versions(conn, flow, [(c.record_id, c.version or "") for c in unique])
     done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
 
     def is_stale(change: Change) -> bool:
@@ -506,7 +511,13 @@ def _log_attempts(
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """A job that ends well: its outcome, the target id and the mapped payload."""
+    """A job that ends well: its outcome, the target id and the mapped payload.
+
+    ``reason`` and ``reason_class`` say why where the outcome alone does not: a skipped
+    record (outcome ``filtered``) is ``when`` (the flow's ``when:`` is false) or ``xref``
+    (a lookup with ``missing="skip"`` has no target) with its message. They are kept on
+    the attempt (``error_class``, ``error_message``), as a park's or a hold's reason is.
+    """
 
     job: Job
     outcome: str
@@ -514,6 +525,8 @@ class Finished:
     payload: Mapping[str, Any] | None = None
     mapping_version: str | None = None
     call: Mapping[str, Any] | None = None
+    reason: str | None = None
+    reason_class: str | None = None
 
 
 def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now: datetime) -> None:
@@ -527,7 +540,7 @@ def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now
         _finish_each(conn, finished, worker, now)
     _log_attempts(
         conn,
-        [(f.job, Attempt(outcome=f.outcome, target_call=f.call)) for f in finished],
+        [(f.job, Attempt(f.outcome, f.reason_class, f.reason, f.call)) for f in finished],
         worker,
         now,
     )

@@ -29,6 +29,7 @@ from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs
+from erpbridge.mapping.errors import SkippedReference
 from erpbridge.spi.errors import MappingError
 from erpbridge.spi.records import Cursor, Record
 
@@ -205,6 +206,8 @@ class _SourcePages(_SidePages):
         for record in accepted:
             try:
                 payload = apply(record.fields, xrefs)
+            except SkippedReference:
+                continue  # missing="skip": a sync would not write it either (as when: false)
             except MappingError as exc:
                 self._refuse(record, str(exc), exc.target_field)
                 continue

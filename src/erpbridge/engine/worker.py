@@ -49,11 +49,12 @@ from erpbridge.engine.queue import (
     retry_job,
 )
 from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.skipped import SKIP_CLASS
 from erpbridge.engine.snapshot import json_safe, record_from_snapshot, snapshot_covers
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
-from erpbridge.mapping.errors import MissingReference
+from erpbridge.mapping.errors import MissingReference, SkippedReference
 from erpbridge.spi.errors import (
     AuthError,
     ConnectorError,
@@ -85,6 +86,21 @@ async def _idle(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float)
         for waiting in waits:
             waiting.cancel()
         wake.clear()
+
+
+def _skip(job: Job, reason: SkippedReference | MappingError, batch: BatchOutcome) -> None:
+    """End a job whose lookup with ``missing="skip"`` has no pair, as ``when:`` false does.
+
+    Nothing is written and nothing is queued. A later version of the record, or the same
+    one read again by a schedule or a manual sync (engine/skipped.py), is mapped again,
+    and written once the pair exists.
+
+    Raises:
+        MappingError: ``reason`` is not a skip (a key several source records hold).
+    """
+    if not isinstance(reason, SkippedReference):
+        raise reason
+    batch.finished.append(Finished(job, "filtered", reason=str(reason), reason_class=SKIP_CLASS))
 
 
 class Worker:
@@ -207,7 +223,9 @@ class Worker:
             if record.deleted or job.kind == "delete":
                 deleted.append((job, record))
             elif not plan.mapper.accepts(record.fields):
-                batch.finished.append(Finished(job, "filtered"))
+                batch.finished.append(
+                    Finished(job, "filtered", reason="when: is false", reason_class="when")
+                )
             else:
                 accepted.append((job, record))
         if deleted:  # target.on_delete: ignore, delete or dead_letter (deletes.py)
@@ -292,10 +310,14 @@ class Worker:
             try:
                 try:
                     payload = plan.mapper.apply(record.fields, lookups.xrefs)
+                except SkippedReference as skipped:
+                    _skip(job, lookups.explain_skip(skipped), batch)
+                    continue
                 except MissingReference as missing:
                     explained = lookups.explain(missing)
                     if not isinstance(explained, MissingReference):
                         raise explained from missing  # a key several records hold
+                    skips = getattr(plan.mapper, "skip_lookups", ())
                     park(
                         self.store,
                         self.plans,
@@ -303,7 +325,7 @@ class Worker:
                         plan,
                         job,
                         explained,
-                        lookups.to_sync(wanted[job.id], explained),
+                        lookups.to_sync(wanted[job.id], explained, skips),
                         batch,
                     )
                     continue
@@ -563,6 +585,8 @@ class Worker:
                 enqueue_changes(conn, flow, changes, Trigger.MANUAL.value, now)
         for finished in batch.finished:
             self.metrics.jobs.labels(plan.name, JobState.DONE.value).inc()
+            if finished.outcome == "filtered":
+                self.metrics.skipped.labels(plan.name, finished.reason_class or "when").inc()
             latency = (now - finished.job.created_at).total_seconds()
             self.metrics.job_latency.labels(plan.name).observe(max(0.0, latency))
         self.metrics.jobs.labels(plan.name, "retry").inc(len(batch.retries))

@@ -8,6 +8,7 @@ Compile a flow's ``map:`` once per version, then map records with closures::
     if mapping.accepts(record.fields):
         wanted = mapping.xref_requests(record.fields)   # resolve a batch in one query
         target = mapping.apply(record.fields, xrefs)    # MissingReference -> park the job
+                                                        # SkippedReference -> skip the record
 
 ``check_mapping`` returns every problem (for ``erpbridge validate``) and ``preview``
 maps sample records field by field without raising. docs/mapping.md is the reference.
@@ -23,6 +24,7 @@ from erpbridge.mapping.errors import (
     MissingReference,
     Problem,
     Severity,
+    SkippedReference,
 )
 from erpbridge.mapping.functions import FunctionSpec, builtin_functions
 from erpbridge.mapping.positions import (
@@ -56,6 +58,7 @@ __all__ = [
     "Problem",
     "Record",
     "Severity",
+    "SkippedReference",
     "SourcePos",
     "ValueTable",
     "XrefMap",

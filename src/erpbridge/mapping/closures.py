@@ -7,11 +7,18 @@ and ``each`` over a record's own lines (the only loop of the language).
 
 from __future__ import annotations
 
+import functools
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 from erpbridge.mapping.aliases import Aliases
-from erpbridge.mapping.errors import FieldMappingError, MappingError, MissingReference
+from erpbridge.mapping.errors import (
+    FieldMappingError,
+    MappingError,
+    MissingReference,
+    SkippedReference,
+)
 from erpbridge.mapping.functions import FunctionError, FunctionSpec, brief
 from erpbridge.mapping.nodes import (
     EMPTY_XREFS,
@@ -26,6 +33,7 @@ from erpbridge.mapping.types import (
     Evaluator,
     Record,
     XrefMap,
+    keyed_entity,
     split_keyed_entity,
 )
 
@@ -39,6 +47,7 @@ __all__ = [
     "negated",
     "not_equals",
     "path_getter",
+    "skip_behind",
     "xref_closure",
     "xref_collector",
     "xref_id",
@@ -248,13 +257,16 @@ def xref_closure(
     entity: str,
     arg: Evaluator,
     text: str,
-    optional: bool,
+    missing: str,
     field: tuple[bool, str] | None,
     gives_key: bool = False,
 ) -> Evaluator:
     """The lookup: the target id of ``(entity, value)``, or the value itself with
-    ``gives_key`` (a key the target also uses); MissingReference when not synced yet."""
+    ``gives_key`` (a key the target also uses). Without a pair, ``missing`` decides:
+    ``"wait"`` raises MissingReference (park the job), ``"null"`` gives null, ``"skip"``
+    raises SkippedReference (skip the record, or the line inside ``each``)."""
     from_line, key = field if field is not None else (False, "")
+    optional, skip = missing == "null", missing == "skip"
 
     def xref(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
         if field is None:
@@ -272,6 +284,8 @@ def xref_closure(
             if optional:
                 return None
             plain, key_field = split_keyed_entity(entity)
+            if skip:
+                raise SkippedReference(plain, sid, source=text, key_field=key_field)
             raise MissingReference(plain, sid, source=text, key_field=key_field)
         return sid if gives_key else target
 
@@ -290,10 +304,61 @@ def xref_collector(entity: str, arg: Evaluator) -> Collector:
     return collect
 
 
+#: at most this many waiting lookups are stood in for while looking for a skip behind them.
+_MAX_PROBES = 64
+
+
+def skip_behind(
+    run: Callable[[XrefMap], object], xrefs: XrefMap, first: MissingReference
+) -> SkippedReference | None:
+    """The skip a lookup with ``missing="skip"`` would give once the waiting ones were there.
+
+    A record (or line) that waits for one reference but also misses a lookup written
+    ``missing="skip"`` is skipped now: waiting could only end in that skip. ``run`` maps
+    again with the xrefs it is given; every pair that raised MissingReference gets a
+    stand-in target id (its source id) until a skip shows (returned), the mapping goes
+    through or fails another way (None: the record waits, as it would without a skip).
+    """
+    stand_ins: dict[tuple[str, str], str | None] = {}
+    probe = ChainMap(stand_ins, xrefs)  # type: ignore[arg-type]  # read-only use
+    missing = first
+    for _ in range(_MAX_PROBES):
+        pair = (keyed_entity(missing.entity, missing.key_field), missing.source_id)
+        if pair in stand_ins:
+            return None
+        stand_ins[pair] = missing.source_id
+        try:
+            run(probe)
+        except SkippedReference as skipped:
+            return skipped
+        except MissingReference as again:
+            missing = again
+            continue
+        except (MappingError, *RUNTIME_ERRORS):
+            return None
+        return None
+    return None
+
+
 def each_closure(
-    lines_fn: Evaluator, item_fn: Evaluator, when_fn: Evaluator | None, lines_text: str
+    lines_fn: Evaluator,
+    item_fn: Evaluator,
+    when_fn: Evaluator | None,
+    lines_text: str,
+    *,
+    has_skips: bool = False,
 ) -> Evaluator:
-    """Map every line of a record's own list (the only loop the language has)."""
+    """Map every line of a record's own list (the only loop the language has).
+
+    A line whose lookup written ``missing="skip"`` misses is left out, like a line whose
+    ``when=`` is false (``has_skips``: the item or filter has such a lookup, so a line
+    that waits for another reference is checked for one too).
+    """
+
+    def line_of(s: Record, line: Record, x: XrefMap) -> object:
+        if when_fn is not None and not when_fn(s, line, x):
+            return None
+        return item_fn(s, line, x)
 
     def each(s: Record, l: Record | None, x: XrefMap) -> object:  # noqa: E741
         lines = lines_fn(s, l, x)
@@ -315,9 +380,16 @@ def each_closure(
                     raise FieldMappingError(
                         f"each(): line is {brief(line)}, not a record ({lines_text})"
                     )
-                if when_fn is not None and not when_fn(s, line, x):
-                    continue
-                out.append(item_fn(s, line, x))
+                try:
+                    if when_fn is not None and not when_fn(s, line, x):
+                        continue
+                    out.append(item_fn(s, line, x))
+                except SkippedReference:
+                    continue  # a lookup with missing="skip" missed: this line is left out
+                except MissingReference as waiting:
+                    if has_skips and skip_behind(functools.partial(line_of, s, line), x, waiting):
+                        continue
+                    raise
         except FieldMappingError as exc:
             exc.nest(f"[{i}]")
             raise

@@ -8,12 +8,20 @@ never lets another exception out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import UTC, datetime
 
 from erpbridge.mapping.aliases import Aliases
+from erpbridge.mapping.closures import skip_behind
 from erpbridge.mapping.codegen import build_fast_apply
-from erpbridge.mapping.errors import FieldMappingError, MappingCompileError, MappingError
+from erpbridge.mapping.errors import (
+    FieldMappingError,
+    MappingCompileError,
+    MappingError,
+    MissingReference,
+    SkippedReference,
+)
 from erpbridge.mapping.functions import builtin_functions
 from erpbridge.mapping.nodes import RUNTIME_ERRORS, Environment
 from erpbridge.mapping.rules import OMIT, Analysis, FieldPlan, analyse
@@ -42,6 +50,8 @@ class CompiledMapping:
         source_fields: the top-level source fields the rules and ``when:`` read, with
             their aliases (lines by their list's name); None when an expression reads
             the record as a whole (bare ``source``), so any field may matter.
+        skip_lookups: lookup names (``product``, ``customer@Code``) used only with
+            ``missing="skip"``: the engine queues no sync of the records they name.
     """
 
     __slots__ = (
@@ -49,6 +59,7 @@ class CompiledMapping:
         "_exprs",
         "_fast",
         "_plan",
+        "_skips",
         "_version",
         "_when",
         "collectors",
@@ -56,6 +67,7 @@ class CompiledMapping:
         "fields",
         "flow",
         "key_lookups",
+        "skip_lookups",
         "source_fields",
         "spec",
     )
@@ -68,9 +80,13 @@ class CompiledMapping:
         *,
         fast: bool = True,
         key_lookups: frozenset[tuple[str, str]] = frozenset(),
+        lookup_modes: Mapping[str, Set[str]] | None = None,
     ) -> None:
         self.spec = spec
         self.key_lookups = key_lookups
+        modes = lookup_modes or {}
+        self.skip_lookups = frozenset(n for n, m in modes.items() if set(m) == {"skip"})
+        self._skips = any("skip" in m for m in modes.values())
         self.flow = spec.flow
         self._version = spec.version()
         self.fields: tuple[FieldPlan, ...] = tuple(analysis.fields)
@@ -143,6 +159,8 @@ class CompiledMapping:
             xrefs: resolved lookups, (entity, source id) -> target id or None.
 
         Raises:
+            SkippedReference: a lookup written ``missing="skip"`` has no target id: skip
+                the record (also when another lookup waits: waiting would end in the skip).
             MissingReference: an xref has no target id yet (park the job).
             FieldMappingError: any other per-record problem (dead letter), naming the
                 flow, the target field, the expression and the source value.
@@ -166,6 +184,10 @@ class CompiledMapping:
                     out[name] = value
         except FieldMappingError as exc:
             exc.locate(self.flow, name, self._exprs.get(name))
+            if self._skips and isinstance(exc, MissingReference):
+                skipped = skip_behind(functools.partial(self._skip_in, source), xrefs, exc)
+                if skipped is not None:
+                    raise skipped from None
             raise
         except RUNTIME_ERRORS as exc:
             raise FieldMappingError(
@@ -175,6 +197,16 @@ class CompiledMapping:
                 expression=self._exprs.get(name),
             ) from exc
         return out
+
+    def _skip_in(self, source: Record, xrefs: XrefMap) -> None:
+        """Map every field (for :func:`skip_behind`); a skip names its field."""
+        name = ""
+        try:
+            for name, fn in self._plan:  # noqa: B007  # name is read in the except
+                fn(source, None, xrefs)
+        except SkippedReference as exc:
+            exc.locate(self.flow, name, self._exprs.get(name))
+            raise
 
     def apply_field(self, plan: FieldPlan, source: Record, xrefs: XrefMap) -> object:
         """One field's value (``OMIT`` when its ``when:`` is false); errors as ``apply``."""
@@ -260,4 +292,5 @@ def compile_mapping(
         frozenset(env.entities_used),
         fast=fast,
         key_lookups=frozenset(env.key_lookups),
+        lookup_modes=env.lookup_modes,
     )

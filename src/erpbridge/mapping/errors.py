@@ -1,8 +1,10 @@
 """Errors and problems of the mapping language.
 
 Every error is a :class:`erpbridge.spi.errors.MappingError`, so the engine needs one
-``except`` to send a job to the dead letters. :class:`MissingReference` is the one it
-treats apart: the job waits (is parked) until the referenced record is synced.
+``except`` to send a job to the dead letters. Two it treats apart:
+:class:`MissingReference` (the job waits, is parked, until the referenced record is
+synced) and :class:`SkippedReference` (a lookup written ``missing="skip"`` found no target
+id: the record is skipped, as when the flow's ``when:`` is false).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = [
     "MissingReference",
     "Problem",
     "Severity",
+    "SkippedReference",
+    "lookup_text",
 ]
 
 Severity = Literal["error", "warning"]
@@ -121,6 +125,13 @@ class FieldMappingError(MappingError):
         return f"{prefix}: {self.reason}" if prefix else self.reason
 
 
+def lookup_text(entity: str, source_id: str, key_field: str | None) -> str:
+    """How a lookup is named in messages: ``xref.customer('C-1', by='Code')``."""
+    if key_field is None:
+        return f"xref.{entity}({source_id!r})"
+    return f"xref.{entity}({source_id!r}, by={key_field!r})"
+
+
 class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine uses
     """An xref lookup found no target id yet; the engine parks the job until it exists.
 
@@ -142,11 +153,7 @@ class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine 
         key_field: str | None = None,
         reason: str | None = None,
     ) -> None:
-        call = (
-            f"xref.{entity}({source_id!r})"
-            if key_field is None
-            else f"xref.{entity}({source_id!r}, by={key_field!r})"
-        )
+        call = lookup_text(entity, source_id, key_field)
         super().__init__(
             f"{call}: {reason or 'no target id yet (referenced record not synced)'}",
             value=source_id,
@@ -156,3 +163,36 @@ class MissingReference(FieldMappingError):  # noqa: N818  # the name the engine 
         self.source_id = source_id
         self.key_field = key_field
         self.record_id: str | None = source_id if key_field is None else None
+
+
+class SkippedReference(FieldMappingError):  # noqa: N818  # not an error: a decision
+    """A lookup written ``missing="skip"`` found no target id: the record is skipped.
+
+    Not an error of the record: the engine ends the job like a record the flow's
+    ``when:`` filters out (outcome ``filtered``, nothing written, nothing queued), with
+    ``str()`` as the reason. Inside ``each`` it never reaches ``apply``'s caller: only
+    that line is left out.
+
+    Attributes:
+        entity: the xref entity (``product``).
+        source_id: the source id (or, with ``key_field``, the key value) that has no pair.
+        key_field: the key field of ``xref.<entity>(key, by=...)``; None for a lookup by id.
+    """
+
+    def __init__(
+        self,
+        entity: str,
+        source_id: str,
+        *,
+        source: str | None = None,
+        key_field: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        call = lookup_text(entity, source_id, key_field)
+        why = f"{reason}; " if reason else ""
+        super().__init__(
+            f'{call} has no target: {why}skipped (missing="skip")', value=source_id, source=source
+        )
+        self.entity = entity
+        self.source_id = source_id
+        self.key_field = key_field

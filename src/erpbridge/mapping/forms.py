@@ -34,7 +34,14 @@ from erpbridge.spi.schema import FieldType
 if TYPE_CHECKING:
     from erpbridge.mapping.compiler import ExpressionCompiler
 
-__all__ = ["FORMS", "MAX_EACH_DEPTH", "bind_arguments", "check_nested_lines", "compile_xref"]
+__all__ = [
+    "FORMS",
+    "MAX_EACH_DEPTH",
+    "MISSING_MODES",
+    "bind_arguments",
+    "check_nested_lines",
+    "compile_xref",
+]
 
 
 def bind_arguments(spec: FunctionSpec, node: ast.Call) -> dict[str, ast.expr | list[ast.expr]]:
@@ -77,11 +84,18 @@ def bind_arguments(spec: FunctionSpec, node: ast.Call) -> dict[str, ast.expr | l
     return bound
 
 
-def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> Compiled:
-    """``xref.<entity>(id, optional=false)`` or ``xref.<entity>(key, by="Field")``.
+#: what ``xref.<entity>(id, missing=...)`` does when the xref has no pair for the id.
+MISSING_MODES = ("wait", "null", "skip")
 
-    ``returns="key"`` (with ``by=``) gives the key itself once the referenced record is
-    synced, for targets that refer to records by that same code.
+
+def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> Compiled:
+    """``xref.<entity>(id, missing="wait")`` or ``xref.<entity>(key, by="Field")``.
+
+    ``missing`` says what a lookup without a pair does: ``"wait"`` (the default) parks the
+    job until the referenced record is synced, ``"null"`` gives null (``optional=true`` is
+    the same), ``"skip"`` skips the record (inside ``each``, the line). ``returns="key"``
+    (with ``by=``) gives the key itself once the referenced record is synced, for targets
+    that refer to records by that same code.
     """
     entity = c.text(func)[len("xref") :].strip().lstrip(".").strip()
     if not c.allow_xref:
@@ -99,14 +113,18 @@ def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> 
             f'or one key: xref.{entity}(source.Code, by="Code")',
             node,
         )
-    optional = gives_key = False
+    missing: str | None = None
+    gives_key = False
     key_field: str | None = None
     for kw in node.keywords:
-        if kw.arg == "optional":
-            value = c.const_value(kw.value, "optional")
-            if not isinstance(value, bool):
-                raise ExpressionCompileError("optional must be true or false", kw.value)
-            optional = value
+        if kw.arg in ("optional", "missing"):
+            if missing is not None:
+                raise ExpressionCompileError(
+                    f"xref.{entity}(): give missing= or optional=, not both "
+                    '(optional=true is missing="null")',
+                    kw,
+                )
+            missing = _missing_mode(c, entity, kw)
         elif kw.arg == "by":
             key_field = _key_field(c, entity, kw.value)
         elif kw.arg == "returns":
@@ -116,7 +134,7 @@ def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> 
             gives_key = returns == "key"
         else:
             raise ExpressionCompileError(
-                f"xref.{entity}() has only optional=true|false, "
+                f'xref.{entity}() has only missing="wait"|"null"|"skip", optional=true|false, '
                 'by="<key field>" and returns="id"|"key"',
                 kw,
             )
@@ -131,13 +149,33 @@ def compile_xref(c: ExpressionCompiler, node: ast.Call, func: ast.Attribute) -> 
     if key_field is not None:
         c.env.key_lookups.add((entity, key_field))
     name = keyed_entity(entity, key_field)
-    lookup = xref_closure(name, arg.fn, c.text(node.args[0]), optional, arg.field, gives_key)
+    mode = missing or "wait"
+    c.env.lookup_modes.setdefault(name, set()).add(mode)
+    c.env.skip_lookups += mode == "skip"
+    lookup = xref_closure(name, arg.fn, c.text(node.args[0]), mode, arg.field, gives_key)
     return Compiled(
         lookup,
         FieldType.STRING if gives_key else FieldType.REFERENCE,
         collectors=(*arg.collectors, xref_collector(name, arg.fn)),
         emit=None if gives_key else emit_lookup(name, arg, lookup, xref=True),
     )
+
+
+def _missing_mode(c: ExpressionCompiler, entity: str, kw: ast.keyword) -> str:
+    """``missing="wait"|"null"|"skip"``, or ``optional=true|false`` (``"null"``/``"wait"``)."""
+    if kw.arg == "optional":
+        value = c.const_value(kw.value, "optional")
+        if not isinstance(value, bool):
+            raise ExpressionCompileError("optional must be true or false", kw.value)
+        return "null" if value else "wait"
+    value = c.const_value(kw.value, f"xref.{entity}(): missing")
+    if value not in MISSING_MODES:
+        hint = did_you_mean(value, MISSING_MODES) if isinstance(value, str) else ""
+        raise ExpressionCompileError(
+            f'xref.{entity}(): missing must be "wait", "null" or "skip", not {brief(value)}{hint}',
+            kw.value,
+        )
+    return str(value)
 
 
 def _key_field(c: ExpressionCompiler, entity: str, node: ast.expr) -> str:
@@ -323,12 +361,19 @@ def form_each(
     )
     check_nested_lines(len(c.line_origins), origin, lines_node)
     c.line_origins.append(origin)
+    skips = c.env.skip_lookups
     try:
         item = c.node(args["item"])
         when = c.node(args["when"]) if "when" in args else None
     finally:
         c.line_origins.pop()
-    walk = each_closure(lines.fn, item.fn, when.fn if when else None, c.text(lines_node))
+    walk = each_closure(
+        lines.fn,
+        item.fn,
+        when.fn if when else None,
+        c.text(lines_node),
+        has_skips=c.env.skip_lookups > skips,
+    )
     return Compiled(
         walk,
         FieldType.LINES,

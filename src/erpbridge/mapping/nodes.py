@@ -110,6 +110,10 @@ class Environment:
     roots: frozenset[str] = frozenset()
     #: (entity, key field) of every ``xref.<entity>(value, by=...)``
     key_lookups: set[tuple[str, str]] = field(default_factory=set)
+    #: lookup name -> what its lookups do without a pair (``wait``, ``null``, ``skip``)
+    lookup_modes: dict[str, set[str]] = field(default_factory=dict)
+    #: how many lookups say ``missing="skip"`` (each() compares it before and after)
+    skip_lookups: int = 0
 
 
 @dataclass(slots=True)

@@ -13,7 +13,12 @@ from datetime import date, time
 from decimal import Decimal
 
 from erpbridge.mapping.compiled import CompiledMapping
-from erpbridge.mapping.errors import FieldMappingError, MappingError, MissingReference
+from erpbridge.mapping.errors import (
+    FieldMappingError,
+    MappingError,
+    MissingReference,
+    SkippedReference,
+)
 from erpbridge.mapping.rules import OMIT
 from erpbridge.mapping.types import Record, XrefMap
 from erpbridge.spi.schema import Field, FieldType, ObjectSchema
@@ -35,6 +40,8 @@ class PreviewField:
         error: the mapping error for this field (the record would be dead-lettered, or
             parked when it is a missing xref).
         problems: the error, then what the target schema would refuse.
+        skipped: why the engine would skip the record: a lookup of this field written
+            ``missing="skip"`` has no target id (None otherwise).
     """
 
     name: str
@@ -43,6 +50,7 @@ class PreviewField:
     omitted: bool = False
     error: str | None = None
     problems: tuple[str, ...] = ()
+    skipped: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,10 @@ class PreviewRow:
         fields: per target field detail, in rule order.
         problems: every problem of the record: filter, field errors, schema checks.
         missing_references: (entity, source id) pairs that have no target id yet.
+        skipped: why the engine would skip the record, as ``apply`` decides: the first
+            lookup written ``missing="skip"`` that has no target id, unless a mapping
+            error comes before it (lookups that wait do not count); None otherwise. A
+            record the ``when:`` filters out is ``accepted=False`` instead.
     """
 
     index: int
@@ -66,11 +78,12 @@ class PreviewRow:
     fields: tuple[PreviewField, ...]
     problems: tuple[str, ...] = ()
     missing_references: tuple[tuple[str, str], ...] = field(default=())
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every field mapped (``apply`` would succeed)."""
-        return all(f.error is None for f in self.fields)
+        """True when every field mapped (``apply`` would give the record)."""
+        return self.skipped is None and all(f.error is None for f in self.fields)
 
     def to_json(self) -> dict[str, object]:
         """A JSON-safe form for ``erpbridge preview --json``."""
@@ -78,6 +91,7 @@ class PreviewRow:
             "index": self.index,
             "accepted": self.accepted,
             "ok": self.ok,
+            "skipped": self.skipped,
             "source": jsonable(self.source),
             "target": jsonable(self.target),
             "fields": [
@@ -88,6 +102,7 @@ class PreviewRow:
                     "omitted": f.omitted,
                     "error": f.error,
                     "problems": list(f.problems),
+                    "skipped": f.skipped,
                 }
                 for f in self.fields
             ],
@@ -132,12 +147,21 @@ def _row(
     fields: list[PreviewField] = []
     target: dict[str, object] = {}
     missing: list[tuple[str, str]] = []
+    skipped: str | None = None
+    failed = False  # a mapping error (not a wait) before any skip: apply reports it
     for plan in compiled.fields:
         try:
             value = compiled.apply_field(plan, source, xrefs)
+        except SkippedReference as exc:
+            reason = _reason(exc)
+            skipped = skipped or (None if failed else reason)
+            fields.append(PreviewField(plan.name, plan.rule, None, skipped=reason))
+            continue
         except MappingError as exc:
             if isinstance(exc, MissingReference):
                 missing.append((exc.entity, exc.source_id))
+            else:
+                failed = True
             reason = _reason(exc)
             problems.append(reason)
             fields.append(
@@ -162,7 +186,7 @@ def _row(
             ):
                 problems.append(f"{f.name}: required by the target but not mapped")
     return PreviewRow(index, source, accepted, target, tuple(fields), tuple(problems),
-                      tuple(missing))  # fmt: skip
+                      tuple(missing), skipped)  # fmt: skip
 
 
 def _reason(exc: MappingError) -> str:

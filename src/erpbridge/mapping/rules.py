@@ -336,6 +336,7 @@ class _RuleCompiler:
             self.problem(exc.message, path, text, pos)
             return None
         inner_origins = (*origins, origin)
+        skips = self.env.skip_lookups
         self.levels.append([])
         try:
             plans = self.rules({str(k): v for k, v in nested.items()}, steps, inner_origins)
@@ -353,7 +354,13 @@ class _RuleCompiler:
         item = Compiled(_record_fn(plans), FieldType.OBJECT, collectors=inner)
         self._collect(lines)
         self.levels[-1].extend(each_collectors(lines.fn, item, None))
-        fn = each_closure(lines.fn, item.fn, when.fn if when else None, text)
+        fn = each_closure(
+            lines.fn,
+            item.fn,
+            when.fn if when else None,
+            text,
+            has_skips=self.env.skip_lookups > skips,
+        )
         if raw.get("required") is True:
             fn = _field_fn(fn, None, False, None, True, text)
         self.out.targets.append(TargetUse(steps, FieldType.LINES, pos, text))

@@ -18,10 +18,11 @@ from starlette.routing import Route
 from erpbridge.sims._common.server import serve_app
 from erpbridge.sims.yonbip import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, BipSimApp
 
-from .conftest import Bip
+from .conftest import Bip, StepClock
 
 SAVE = "/yonbip/scm/applyorder/singleSave_v1"
 DETAIL = "/yonbip/scm/applyorder/detail"
+LIST = "/yonbip/scm/applyorder/list"
 
 
 def _requisition(code: str | None = "QG-T1", **extra: object) -> dict[str, object]:
@@ -78,6 +79,84 @@ async def test_bad_requisitions_are_refused_naming_the_field(bip: Bip) -> None:
     for body, field in cases:
         answer = await bip.post(SAVE, body)
         assert answer["code"] == "999" and field in str(answer["message"]), (field, answer)
+
+
+async def _saved(bip: Bip, code: str, **extra: object) -> dict[str, object]:
+    answer = await bip.post(SAVE, _requisition(code, **extra))
+    assert answer["code"] == "200", answer
+    return answer["data"]  # type: ignore[return-value]
+
+
+def _records(answer: dict[str, object]) -> list[dict[str, object]]:
+    assert answer["code"] == "200", answer
+    return answer["data"]["recordList"]  # type: ignore[index,no-any-return]
+
+
+async def test_list_filters_by_pubts_pages_and_answers_headers_with_is_sum(
+    bip: Bip, clock: StepClock
+) -> None:
+    early = await _saved(bip, "QG-L1")
+    clock.advance(60)
+    later = [await _saved(bip, f"QG-L{n}") for n in (2, 3, 4)]
+    since = str(later[0]["pubts"])
+    body: dict[str, object] = {
+        "pageIndex": 1,
+        "pageSize": 2,
+        "isSum": True,
+        "simpleVOs": [{"field": "pubts", "op": "egt", "value1": since}],
+        "queryOrders": [{"field": "pubts", "order": "asc"}, {"field": "id", "order": "asc"}],
+    }
+    first = await bip.post(LIST, body)
+    data = first["data"]
+    assert (data["recordCount"], data["pageCount"], data["pageIndex"]) == (3, 2, 1)  # type: ignore[index]
+    second = _records(await bip.post(LIST, {**body, "pageIndex": 2}))
+    records = _records(first) + second
+    assert [r["code"] for r in records] == ["QG-L2", "QG-L3", "QG-L4"]
+    assert all("applyOrders" not in r and r["status"] == 0 and r["pubts"] for r in records)
+    assert early["code"] not in {r["code"] for r in records}
+    # gt one second earlier is the same read with an op the doc lists.
+    older = await bip.post(LIST, {**body, "pageSize": 10, "simpleVOs": [
+        {"field": "pubts", "op": "gt", "value1": str(early["pubts"])}]})  # fmt: skip
+    assert [r["code"] for r in _records(older)] == ["QG-L2", "QG-L3", "QG-L4"]
+
+
+async def test_list_without_is_sum_gives_one_record_per_line_and_filters(bip: Bip) -> None:
+    two_lines = [{"product_cCode": "WL00002", "qty": 3}, {"product_cCode": "WL00003", "qty": 1}]
+    saved = await _saved(bip, "QG-M1", applyOrders=two_lines)
+    await _saved(bip, "QG-M2")
+    by_code = {"pageIndex": 1, "pageSize": 50,
+               "simpleVOs": [{"field": "code", "op": "rightlike", "value1": "QG-M1"}]}  # fmt: skip
+    lines = _records(await bip.post(LIST, by_code))
+    assert [(r["id"], r["applyorders_product_cCode"], r["applyorders_qty"]) for r in lines] == [
+        (saved["id"], "WL00002", 3), (saved["id"], "WL00003", 1),
+    ]  # fmt: skip
+    [line] = [x for x in saved["applyOrders"] if x["product_cCode"] == "WL00003"]  # type: ignore[attr-defined]
+    by_product = await bip.post(LIST, {"pageIndex": 1, "pageSize": 50, "isSum": True,
+                                       "product": line["product"]})  # fmt: skip
+    assert [r["code"] for r in _records(by_product)] == ["QG-M1"]
+    audited = await bip.post("/yonbip/scm/applyorder/batchaudit", {"data": [{"id": saved["id"]}]})
+    assert audited["data"]["sucessCount"] == 1  # type: ignore[index]
+    by_status = await bip.post(LIST, {"pageIndex": 1, "pageSize": 50, "isSum": True,
+                                      "simpleVOs": [{"field": "status", "op": "eq", "value1": 1}]})  # fmt: skip
+    assert [(r["code"], r["status"]) for r in _records(by_status)] == [("QG-M1", 1)]
+
+
+async def test_bad_list_queries_are_refused_naming_the_parameter(bip: Bip) -> None:
+    cases = [
+        ({"pageIndex": 1, "pageSize": 501}, "310008", "pageSize"),
+        ({"pageIndex": 0, "pageSize": 10}, "310008", "pageIndex"),
+        ({"pageIndex": 1, "pageSize": 10, "simpleVOs": [{"field": "nope", "value1": 1}]},
+         "999", "nope"),
+        ({"pageIndex": 1, "pageSize": 10, "simpleVOs": [{"field": "pubts", "op": "~"}]},
+         "999", "~"),
+        ({"pageIndex": 1, "pageSize": 10, "queryOrders": [{"field": "pubts", "order": "up"}]},
+         "999", "order"),
+    ]  # fmt: skip
+    for body, code, word in cases:
+        answer = await bip.post(LIST, body)
+        assert answer["code"] == code and word in str(answer["message"]), (body, answer)
+    wrong_method = await bip.get(LIST)
+    assert wrong_method["code"] == "310405"
 
 
 def _open(body: dict[str, object]) -> dict[str, object]:

@@ -12,6 +12,12 @@ from datetime import timedelta
 import httpx
 
 from erpbridge.connectors._keyset import read_by_stamp_keyset
+from erpbridge.connectors.yonbip.applyorder import (
+    DETAIL_API,
+    LIST_API,
+    applyorder_details,
+    applyorder_page,
+)
 from erpbridge.connectors.yonbip.client import YonBipClient
 from erpbridge.connectors.yonbip.credit import credit_page, credit_where
 from erpbridge.connectors.yonbip.cursor import from_server_text, to_server_text
@@ -42,10 +48,18 @@ API = {
     "order_detail": "/yonbip/sd/voucherorder/detail",
     "product_list": "/yonbip/digitalModel/product/listproductbycondition",
     "stock": "/yonbip/scm/stock/QueryCurrentStocksByCondition",
-    "applyorder_detail": "/yonbip/scm/applyorder/detail",
+    "applyorder_detail": DETAIL_API,
+    "applyorder_list": LIST_API,  # [U]: applyorder.py
 }
 _DETAIL_CHUNK = 100
-_MAX_PAGE = {"merchant": 5000, "voucherorder": 500, "product": 500, "credit": 500}
+#: applyorder: the doc gives no maximum, the voucherorder list's is used [U].
+_MAX_PAGE = {
+    "merchant": 5000,
+    "voucherorder": 500,
+    "product": 500,
+    "credit": 500,
+    "applyorder": 500,
+}
 _Row = dict[str, object]
 _Fetch = Callable[[str | None, int, int], Awaitable[list[_Row]]]
 
@@ -114,24 +128,20 @@ class YonBipConnector:
         so an edit during the read cannot shift offsets and hide a record. Only when a
         whole page shares one stamp does ``pageIndex`` move on within that stamp.
         ``currentstock`` has no stamp: it is read whole each time, without a cursor.
+        ``applyorder`` records are the list's headers: number, status and the other header
+        fields, without ``applyOrders`` lines (``get()`` has them; applyorder.py).
         """
         name = self._schema_name(object)
         if name == "currentstock":
             records = await self._stock({})
             yield ChangePage(records, None, False)
             return
-        if name == "applyorder":
-            raise ValidationError(
-                "请购单没有已记载的列表接口，不能轮询：请用事件订阅（webhook: true）",
-                field="trigger",
-                system=SYSTEM,
-                object=name,
-            )
         size = max(1, min(page_size, _MAX_PAGE[name]))
         fetch = {
             "merchant": self._merchants_since,
             "voucherorder": self._orders_since,
             "credit": self._credit_since,
+            "applyorder": self._applyorders_since,
         }.get(name, self._products_since)
         offset = self.settings.server_utc_offset_min
         start = to_server_text(cursor.read_from, offset) if cursor is not None else None
@@ -174,6 +184,10 @@ class YonBipConnector:
             body["simpleVOs"] = [{"field": "pubts", "op": "egt", "value1": start}]
         answer = await self.client.call("POST", API["order_list"], body=body, object="voucherorder")
         return _record_list(answer.data)
+
+    async def _applyorders_since(self, start: str | None, index: int, size: int) -> list[_Row]:
+        offset = self.settings.server_utc_offset_min
+        return await applyorder_page(self.client, start, index, size, offset)
 
     async def _credit_since(self, start: str | None, index: int, size: int) -> list[_Row]:
         conditions: list[dict[str, object]] = (
@@ -281,17 +295,8 @@ class YonBipConnector:
 
     async def _applyorder_details(self, ids: list[str]) -> list[Record]:
         """``applyorder/detail`` per id (no batch detail is documented); gone ones are absent."""
-        out: list[Record] = []
-        for ident in ids:
-            try:
-                answer = await self.client.call(
-                    "GET", API["applyorder_detail"], params={"id": ident}, object="applyorder"
-                )
-            except NotFoundError:
-                continue
-            if isinstance(answer.data, dict) and "id" in answer.data:
-                out.append(self._record("applyorder", answer.data))
-        return out
+        rows = await applyorder_details(self.client, ids)
+        return [self._record("applyorder", r) for r in rows]
 
     async def _merchant_detail(self, key: str, values: Sequence[object]) -> list[Record]:
         """``newBatchDetail`` by ``id`` or ``code``, at most 100 per call [U: the API's cap]."""
@@ -382,7 +387,8 @@ class YonBipConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Change]:
         """An event delivery as "this id changed" (webhook.py); the detail is read later."""
         secret = self.settings.app_secret.reveal()
-        return parse_event(self.settings.app_key, secret, self.settings.objects, body)
+        offset = self.settings.server_utc_offset_min
+        return parse_event(self.settings.app_key, secret, self.settings.objects, body, offset)
 
     def webhook_ack(self) -> tuple[int, str, bytes]:
         """The encrypted, signed ``success`` the platform expects [P]."""

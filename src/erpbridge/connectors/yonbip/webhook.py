@@ -17,6 +17,13 @@ community notes of the open platform's 事件推送 documents and the vendor's i
 
 Each event becomes a change without a record (the worker reads the detail with ``get()``),
 versioned by its ``eventId`` so a re-sent event is a duplicate and a later one is not.
+Its stamp is the document's ``pubts`` when the message carries it (at ``pubts``,
+``data.pubts`` or ``archive.pubts`` [U]), else none. Not the message's ``timestamp``: a
+flow that also polls (``webhook: true`` with ``poll:``) compares stamps of both kinds, and
+the engine drops a change stamped before the last one it wrote as stale. ``pubts`` is the
+clock the list answers with; the platform's send time is another clock, later than the
+edit it reports, and would make a later edit in the same second (whose event was lost)
+look older than an earlier one's event.
 ``CHECK_URL`` (the platform's test of the callback) and events of objects this connection
 does not read are acknowledged without changes. The answer is an encrypted ``success``.
 """
@@ -32,10 +39,11 @@ import secrets
 import struct
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from erpbridge.connectors.yonbip.cursor import from_server_text
 from erpbridge.connectors.yonbip.errors import SYSTEM
 from erpbridge.spi.errors import AuthError, ValidationError
 from erpbridge.spi.records import Change
@@ -50,6 +58,7 @@ EVENT_OBJECTS: tuple[tuple[str, str], ...] = (
     ("merchant", "merchant"),
 )
 _ID_PATHS = (("id",), ("billId",), ("data", "id"), ("BILL_INFO", "billId"), ("archive", "id"))
+_PUBTS_PATHS = (("pubts",), ("data", "pubts"), ("archive", "pubts"))
 
 
 def _key(app_secret: str) -> bytes:
@@ -127,20 +136,36 @@ def _envelope(body: bytes) -> Mapping[str, object]:
     return envelope
 
 
+def _at(message: Mapping[str, object], path: tuple[str, ...]) -> object:
+    value: object = message
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
 def _record_id(message: Mapping[str, object]) -> str | None:
     for path in _ID_PATHS:
-        value: object = message
-        for step in path:
-            value = value.get(step) if isinstance(value, dict) else None
+        value = _at(message, path)
         if isinstance(value, int | str) and str(value).isdigit():
             return str(value)
     return None
 
 
+def _pubts(message: Mapping[str, object], offset_min: int) -> datetime | None:
+    for path in _PUBTS_PATHS:
+        stamp = from_server_text(_at(message, path), offset_min)
+        if stamp is not None:
+            return stamp
+    return None
+
+
 def parse_event(
-    app_key: str, app_secret: str, objects: tuple[str, ...], body: bytes
+    app_key: str, app_secret: str, objects: tuple[str, ...], body: bytes, offset_min: int = 480
 ) -> list[Change]:
     """Verify and decrypt one delivery; the change it signals (none for a test event).
+
+    ``offset_min`` is the tenant's UTC offset, which ``pubts`` texts are in (default 480,
+    China).
 
     Raises:
         AuthError: unsigned, wrongly signed, or not for this app (the receiver answers 401).
@@ -167,11 +192,6 @@ def parse_event(
         raise ValidationError(
             f"事件 {event_type} 没有单据 id", field="id", system=SYSTEM, object=obj
         )
-    stamp = message.get("timestamp")
-    when = (
-        datetime.fromtimestamp(stamp / 1000, UTC)
-        if isinstance(stamp, int | float) and not isinstance(stamp, bool) and stamp > 0
-        else None
-    )
-    event_id = str(message.get("eventId") or f"{event_type}:{stamp}")
-    return [Change(object=obj, record_id=record_id, version=f"event:{event_id}", stamp=when)]
+    event_id = str(message.get("eventId") or f"{event_type}:{message.get('timestamp')}")
+    stamp = _pubts(message, offset_min)
+    return [Change(object=obj, record_id=record_id, version=f"event:{event_id}", stamp=stamp)]

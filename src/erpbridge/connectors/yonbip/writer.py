@@ -15,7 +15,8 @@
 - A duplicate answer (``10004``/``100004``: the key was used over an hour ago) is the
   earlier success: the op is reported created with the id the gateway gives back.
 - ``applyorder``: ``applyorder/singleSave_v1`` per record with ``resubmitCheckKey``; no
-  key lookup (no list API is documented), so creates rely on the key alone.
+  key lookup before a create (the 请购单 list, itself [U], is used to read changes only),
+  so creates rely on the key alone.
 - ``voucherorder`` deletes: one ``voucherorder/delete`` call for the batch (by id, or by
   ``code`` from ``key_value``); an order already gone counts as deleted. Merchant deletes,
   and writes to ``product``/``currentstock``, are refused per op (the APIs used here do
@@ -125,7 +126,7 @@ class Writer:
             ):
                 continue  # left unanswered: refused below
             if object == "applyorder" and op.mode is not WriteMode.UPDATE:
-                # No list API to look a key up: creates rely on resubmitCheckKey (below).
+                # No key lookup: creates rely on resubmitCheckKey (below).
                 continue
             if op.mode in (WriteMode.UPDATE,) and not op.target_id:
                 results[n] = _failed(
@@ -293,10 +294,10 @@ class Writer:
     async def _requisitions(
         self, ops: Sequence[WriteOp], targets: list[str | None], results: list[WriteResult | None]
     ) -> None:
-        """``applyorder/singleSave_v1`` per record. There is no list API to look a natural
-        key up before a create [U], so a create whose answer was lost is made once only by
-        its ``resubmitCheckKey`` (the job's key; the gateway repeats the first answer, or
-        the duplicate code with the id after an hour)."""
+        """``applyorder/singleSave_v1`` per record. The natural key is not looked up before
+        a create (the list, [U], serves change reads only), so a create whose answer was
+        lost is made once only by its ``resubmitCheckKey`` (the job's key; the gateway
+        repeats the first answer, or the duplicate code with the id after an hour)."""
         for n, op in enumerate(ops):
             if results[n] is not None or op.mode is WriteMode.DELETE:
                 continue
@@ -309,7 +310,7 @@ class Writer:
             result = await self._one(op, API["applyorder_save"], data, "applyorder")
             if targets[n] is None and isinstance(result.error, ConflictError):
                 # "单据编号已存在": YonBIP has a 请购单 with this code, made by an earlier job
-                # whose xref is lost; without a list API it cannot be looked up and linked.
+                # whose xref is lost; it is not looked up by code and linked.
                 code = data.get("code")
                 result = _failed(
                     op,
@@ -320,8 +321,8 @@ class Writer:
                         object="applyorder",
                         raw=result.error.raw,
                         hint=(
-                            f"用友已有编号为 {code} 的请购单（没有重复创建）；开放平台没有请购单"
-                            "列表接口，无法自动关联：请在用友中核对该请购单，然后放弃这条死信"
+                            f"用友已有编号为 {code} 的请购单（没有重复创建）；erpbridge 不按编号"
+                            "自动关联已有的请购单：请在用友中核对该请购单，然后放弃这条死信"
                         ),
                     ),
                 )

@@ -5,7 +5,7 @@ Paths (``{tokenUrl}`` = ``/iuap-api-auth``, ``{gatewayUrl}`` = ``/iuap-api-gatew
 - ``GET /open-auth/dataCenter/getGatewayAddress?tenantId=``: the tenant's two URLs.
 - ``GET {tokenUrl}/open-auth/selfAppAuth/getAccessToken`` (and ``…/base/v1/…``): token.
 - ``{gatewayUrl}/yonbip/...?access_token=``: the business APIs of merchant.py,
-  orders.py and products.py.
+  orders.py, products.py, credit.py (a stand-in) and applyorder.py.
 
 Answers are HTTP 200 with ``code`` for business and token errors; an unregistered path is
 HTTP 404 ``310404``, a wrong method HTTP 405 ``310405`` (reference §B2).
@@ -137,6 +137,7 @@ class BipSimApp:
             CREDIT_API: _Route("POST", lambda b, q, a: credit.list_page(b)),
             f"{APPLY_API}/singleSave_v1": _Route("POST", lambda b, q, a: applies.single_save(b, a)),
             f"{APPLY_API}/detail": _Route("GET", lambda b, q, a: applies.detail(q)),
+            f"{APPLY_API}/list": _Route("POST", lambda b, q, a: applies.list_page(b)),
             f"{APPLY_API}/batchaudit": _Route(
                 "POST", lambda b, q, a: applies.change_status(b, to=1)
             ),

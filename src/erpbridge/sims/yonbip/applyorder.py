@@ -11,9 +11,16 @@
 - ``POST /yonbip/scm/applyorder/batchaudit`` and ``/close``: ``{"data": [{"id"}]}``,
   per-record results like voucherorder's [P: batchaudit seen in YonBIP script samples;
   close in the reference's list].
-- No list API: the reference found none ([U]), so none is served. Each save, audit and
-  close is published as an event (events.py) to a subscribed callback, the documented
-  way to learn of changes.
+- ``POST /yonbip/scm/applyorder/list`` (请购单列表查询): ``pageIndex``, ``pageSize``
+  (≤ 500 [U]), ``isSum`` (true: one record per requisition, its header; false, the
+  default: one record per line, the header repeated and the line's fields under
+  ``applyorders_<name>``), ``bustype``, ``product`` (a line's material id), ``simpleVOs``,
+  ``queryOrders``; answers ``data: {pageIndex, pageSize, recordCount, pageCount,
+  beginPageIndex, endPageIndex, pubts, recordList}`` [P: the API doc "请购单列表查询"
+  mirrored in community docs; it names ``status code vouchdate operator org …`` as
+  condition fields, not ``pubts``, which the simulator accepts too [U]].
+- Each save, audit and close is also published as an event (events.py) to a subscribed
+  callback.
 
 Status: 0 开立, 1 已审核, 2 已关闭, 3 审核中 (reference §B8).
 """
@@ -24,6 +31,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from erpbridge.sims.yonbip.query import (
+    field_test,
+    page_of,
+    parse_conditions,
+    parse_orders,
+    positive_int,
+)
 from erpbridge.sims.yonbip.rules import (
     ORGS,
     idempotent_save,
@@ -34,7 +48,7 @@ from erpbridge.sims.yonbip.rules import (
 from erpbridge.sims.yonbip.state import BipState, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
 
-__all__ = ["APPLY_API", "ApplyOrderApi"]
+__all__ = ["APPLY_API", "LIST_FIELDS", "ApplyOrderApi"]
 
 APPLY_API = "/yonbip/scm/applyorder"
 _OPEN, _AUDITED, _CLOSED = 0, 1, 2
@@ -42,6 +56,8 @@ _NAMES = {_OPEN: "开立", _AUDITED: "已审核", _CLOSED: "已关闭"}
 #: transaction types (交易类型) of the sandbox tenant for requisitions.
 BUSTYPES = {"A25001": "普通请购"}
 _LINE_FIELDS = ("unit_code", "adviseSupplier_code", "memo", "receiveAddress")
+#: fields the list accepts in simpleVOs and queryOrders (the doc's, plus ``pubts`` [U]).
+LIST_FIELDS = ("id", "code", "vouchdate", "pubts", "status", "bustype", "org_code", "memo")
 _Publish = Callable[[str, Row], None]
 
 
@@ -65,6 +81,40 @@ class ApplyOrderApi:
             return int(str(row["id"])), row
 
         return idempotent_save(self.state, api, data, save, required=False)
+
+    def list_page(self, body: Mapping[str, object]) -> object:
+        """One page of requisitions (headers with ``isSum``, else one record per line)."""
+        index = positive_int(body, "pageIndex", 1, 1_000_000)
+        size = positive_int(body, "pageSize", 10, 500)
+        tests = parse_conditions(body.get("simpleVOs"), LIST_FIELDS)
+        if body.get("bustype") not in (None, ""):
+            tests.append(field_test("bustype", "eq", str(body["bustype"])))
+        orders = parse_orders(body.get("queryOrders"), LIST_FIELDS)
+        product = body.get("product")
+        stored = [
+            r
+            for r in self.state.rows("applyorder")
+            if product in (None, "") or any(_same(x.get("product"), product) for x in _lines(r))
+        ]
+        if body.get("isSum") is True or str(body.get("isSum")).lower() == "true":
+            rows = [_header(r) for r in stored]
+        else:
+            rows = [
+                {**_header(r), **{f"applyorders_{k}": v for k, v in line.items()}}
+                for r in stored
+                for line in _lines(r)
+            ]
+        page = page_of(rows, tests, orders, index, size)
+        return {
+            "pageIndex": page.index,
+            "pageSize": page.size,
+            "recordCount": page.total,
+            "pageCount": page.page_count,
+            "beginPageIndex": 1,
+            "endPageIndex": max(1, page.page_count),
+            "pubts": self.state.now_text(),
+            "recordList": page.rows,
+        }
 
     def detail(self, params: Mapping[str, str]) -> object:
         """One requisition with its lines.
@@ -190,6 +240,14 @@ class ApplyOrderApi:
                     line[name] = item[name]
             out.append(line)
         return out
+
+
+def _header(row: Row) -> Row:
+    return {k: v for k, v in row.items() if k != "applyOrders"}
+
+
+def _same(a: object, b: object) -> bool:
+    return a is not None and str(a) == str(b)
 
 
 def _lines(row: Row) -> list[Row]:

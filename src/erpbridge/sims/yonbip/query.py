@@ -1,7 +1,9 @@
 """List queries: ``simpleVOs`` conditions, ``queryOrders``, ``pageIndex``/``pageSize``.
 
 ``simpleVOs`` is a list of ``{"field", "op", "value1", "value2"}`` (reference §B3); the
-ops are the platform's: ``eq neq gt egt lt elt between in nin like isnull isnotnull``.
+ops are the platform's: ``eq neq gt egt lt elt between in nin like isnull isnotnull``, and
+the spellings of the 请购单列表查询 doc: ``is_null is_not_null``, ``leftlike`` (``%x``: ends
+with) and ``rightlike`` (``x%``: starts with) [P: doc; their matching is U].
 Values compare as numbers when both sides are numbers, else as text (``pubts`` and
 ``vouchdate`` texts sort as times). A condition on an unknown field or with an unknown op
 is refused with code 999 and the field named.
@@ -58,7 +60,14 @@ OPS: dict[str, Callable[[object, object, object], bool]] = {
     "like": lambda v, a, _: v is not None and str(a).strip("%") in str(v),
     "isnull": lambda v, _a, _b: v in (None, ""),
     "isnotnull": lambda v, _a, _b: v not in (None, ""),
+    "is_null": lambda v, _a, _b: v in (None, ""),
+    "is_not_null": lambda v, _a, _b: v not in (None, ""),
+    "leftlike": lambda v, a, _: v is not None and str(v).endswith(str(a).strip("%")),
+    "rightlike": lambda v, a, _: v is not None and str(v).startswith(str(a).strip("%")),
 }
+
+
+_NO_VALUE = ("isnull", "isnotnull", "is_null", "is_not_null")
 
 
 def _listed(value: object) -> list[object]:
@@ -105,7 +114,7 @@ def parse_conditions(raw: object, fields: Sequence[str]) -> list[Callable[[Row],
         if op not in OPS:
             raise ApiError(Code.BUSINESS, f"simpleVOs[{n}]: 不支持的比较符[{op}]")
         a, b = cond.get("value1"), cond.get("value2")
-        if op not in ("isnull", "isnotnull") and a is None:
+        if op not in _NO_VALUE and a is None:
             raise ApiError(Code.BUSINESS, f"simpleVOs[{n}]: value1 不能为空")
         if op == "between" and b is None:
             raise ApiError(Code.BUSINESS, f"simpleVOs[{n}]: between 需要 value2")
