@@ -9,8 +9,9 @@ against their simulators.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -62,6 +63,8 @@ class MemorySystem:
     now: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     unreadable: list[ReadError] = field(default_factory=list)  # reported on every first page
     undeletable: set[str] = field(default_factory=set)  # objects whose deletes are refused
+    #: (call, object, the field list asked or None) of every read_changes and get
+    asked: list[tuple[str, str, tuple[str, ...] | None]] = field(default_factory=list)
 
     def tick(self, seconds: float = 1.0) -> datetime:
         self.now += timedelta(seconds=seconds)
@@ -84,6 +87,19 @@ class MemorySystem:
 
     def all(self, obj: str) -> list[Record]:
         return list(self.records.get(obj, {}).values())
+
+
+def _sorted(fields: Collection[str] | None) -> tuple[str, ...] | None:
+    return None if fields is None else tuple(sorted(fields))
+
+
+def _narrowed(record: Record, fields: Collection[str] | None) -> Record:
+    """``record`` with only the asked fields (the spi's hint, honoured as a real system
+    that selects columns would)."""
+    if fields is None:
+        return record
+    kept = {k: v for k, v in record.fields.items() if k in fields}
+    return dataclasses.replace(record, fields=kept)
 
 
 class MemorySettings(ConnectionSettings):
@@ -109,9 +125,14 @@ class MemoryConnector:
         return Catalog()
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         await self._latency()
+        self.sim.asked.append(("read_changes", object, _sorted(fields)))
         start = cursor.read_from if cursor else datetime.min.replace(tzinfo=UTC)
         ordered = sorted(
             (r for r in self.sim.all(object) if r.stamp and r.stamp >= start),
@@ -128,20 +149,23 @@ class MemoryConnector:
                 else Cursor(stamp=last.stamp, last_id=last.id)
             )
             yield ChangePage(
-                records=page,
+                records=[_narrowed(r, fields) for r in page],
                 cursor=current,
                 has_more=index + page_size < len(ordered),
                 errors=self.sim.unreadable if index == 0 else (),
             )
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         await self._latency()
         self.sim.calls.append(("get", object, len(ids)))
+        self.sim.asked.append(("get", object, _sorted(fields)))
         if self.sim.faults.failing_gets:
             self.sim.faults.failing_gets -= 1
             raise TransientError("503 Service Unavailable", system=self.sim.name, object=object)
         table = self.sim.records.get(object, {})
-        return [table[i] for i in ids if i in table]
+        return [_narrowed(table[i], fields) for i in ids if i in table]
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         await self._latency()

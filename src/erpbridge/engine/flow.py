@@ -50,6 +50,9 @@ class FlowPlan:
         hold: its compiled ``hold:`` check, or None.
         key_fields: source fields other flows find this flow's records by
             (``xref.<entity>(key, by=field)``); the worker remembers their values.
+        source_fields: the top-level source fields the flow uses (mapping, ``when:``,
+            key fields, hold), handed to the source's ``read_changes`` and ``get``;
+            None asks for every field (engine/source_fields.py).
     """
 
     name: str
@@ -60,6 +63,7 @@ class FlowPlan:
     batch_size: int
     hold: HoldPlan | None = None
     key_fields: tuple[str, ...] = ()
+    source_fields: frozenset[str] | None = None
 
     @property
     def source_connection(self) -> str:

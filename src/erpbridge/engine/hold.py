@@ -372,7 +372,7 @@ async def _hold(
                 record_id=record.id,
                 error=str(flag_errors[job.id]),
             )
-        snapshot = record_to_snapshot(record)
+        snapshot = record_to_snapshot(record, plan.source_fields)
         batch.held.append((job, verdict.reason, since or now, recheck_at, snapshot))
 
 

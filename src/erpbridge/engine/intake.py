@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.queue import IntakeResult, dead_letter_read_errors, enqueue_changes
 from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.spi.records import Change, Cursor
 from erpbridge.store.schema import cursors, runs
 
@@ -118,10 +120,12 @@ async def poll_flow(
         cursor = Cursor(
             stamp=cursor.stamp, last_id=cursor.last_id, overlap=spec.source.trigger.overlap
         )
-    pages = source.read_changes(spec.source.object, cursor, spec.source.page_size)
+    fields = fields_kwargs(source.read_changes, runtime.source_fields(flow))
+    pages = source.read_changes(spec.source.object, cursor, spec.source.page_size, **fields)
     iterator = aiter(pages)
+    read_with = _Read(fields.get("fields"), max_pages)
     try:
-        total, read = await _poll_pages(store, flow, iterator, guard, clock, metrics, max_pages)
+        total, read = await _poll_pages(store, flow, iterator, guard, clock, metrics, read_with)
     finally:
         # A reader holding an unacknowledged page (a broker) gives it back now, not at GC.
         closer = getattr(iterator, "aclose", None)
@@ -132,6 +136,14 @@ async def poll_flow(
     return total
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """How a poll reads: the field list asked (kept in snapshots), at most so many pages."""
+
+    asked: Collection[str] | None
+    max_pages: int | None
+
+
 async def _poll_pages(
     store: sa.Engine,
     flow: str,
@@ -139,11 +151,12 @@ async def _poll_pages(
     guard: Any,
     clock: Clock,
     metrics: Metrics | None,
-    max_pages: int | None,
+    read_with: _Read,
 ) -> tuple[IntakeResult, int]:
     total = IntakeResult()
     read = 0
     count = 0
+    max_pages = read_with.max_pages
     while max_pages is None or count < max_pages:
         try:
             page = await guard.call(lambda: anext(iterator))
@@ -153,9 +166,8 @@ async def _poll_pages(
         read += len(page.records)
         now = clock.now()
         with store.begin() as conn:
-            result = enqueue_changes(
-                conn, flow, [Change.of(r) for r in page.records], Trigger.POLL.value, now
-            )
+            changes = [Change.of(r) for r in page.records]
+            result = enqueue_changes(conn, flow, changes, Trigger.POLL.value, now, read_with.asked)
             dead_letter_read_errors(conn, flow, page.errors, Trigger.POLL.value, now)
             if page.cursor is not None:
                 _save_cursor(conn, flow, page.cursor, now)
@@ -191,18 +203,24 @@ async def sync_flow(
     started = clock.now()
     total = IntakeResult()
     read = 0
+    wanted = runtime.source_fields(flow)
     if ids is not None:
-        records = await guard.call(lambda: source.get(spec.source.object, list(ids)))
+        fields = fields_kwargs(source.get, wanted)
+        records = await guard.call(lambda: source.get(spec.source.object, list(ids), **fields))
         read = len(records)
         with store.begin() as conn:
+            changes = [Change.of(r) for r in records]
             total = enqueue_changes(
-                conn, flow, [Change.of(r) for r in records], trigger.value, clock.now()
+                conn, flow, changes, trigger.value, clock.now(), fields.get("fields")
             )
     else:
         cursor = (
             Cursor(stamp=since, last_id="", overlap=spec.source.trigger.overlap) if since else None
         )
-        iterator = aiter(source.read_changes(spec.source.object, cursor, spec.source.page_size))
+        fields = fields_kwargs(source.read_changes, wanted)
+        iterator = aiter(
+            source.read_changes(spec.source.object, cursor, spec.source.page_size, **fields)
+        )
         while True:
             try:
                 page = await guard.call(lambda: anext(iterator))
@@ -210,9 +228,9 @@ async def sync_flow(
                 break
             read += len(page.records)
             with store.begin() as conn:
-                total += enqueue_changes(
-                    conn, flow, [Change.of(r) for r in page.records], trigger.value, clock.now()
-                )
+                changes = [Change.of(r) for r in page.records]
+                asked = fields.get("fields")
+                total += enqueue_changes(conn, flow, changes, trigger.value, clock.now(), asked)
                 dead_letter_read_errors(conn, flow, page.errors, trigger.value, clock.now())
     with store.begin() as conn:
         _record_run(conn, flow, trigger.value, started, clock.now(), read, total)

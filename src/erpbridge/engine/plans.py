@@ -17,6 +17,7 @@ from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hold_plan import compile_hold, hold_schema_problems
 from erpbridge.engine.recon_scope import compile_target_when
 from erpbridge.engine.retry import RetryPolicy
+from erpbridge.engine.source_fields import flow_source_fields
 from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.check import check_mapping
 from erpbridge.mapping.compiled import compile_mapping
@@ -296,7 +297,20 @@ def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str
         )
     if errors:
         raise ConfigErrors(errors)
-    return _with_key_fields(plans)
+    return _with_source_fields(_with_key_fields(plans), Aliases(project.spec.aliases))
+
+
+def _with_source_fields(plans: dict[str, FlowPlan], aliases: Aliases) -> dict[str, FlowPlan]:
+    """Tell each flow which source fields it uses (after its key fields are known)."""
+    return {
+        name: replace(
+            plan,
+            source_fields=flow_source_fields(
+                getattr(plan.mapper, "source_fields", None), plan.key_fields, plan.hold, aliases
+            ),
+        )
+        for name, plan in plans.items()
+    }
 
 
 def _with_key_fields(plans: dict[str, FlowPlan]) -> dict[str, FlowPlan]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,14 +121,20 @@ def last_done_stamps(conn: Connection, flow: str, ids: Sequence[str]) -> dict[st
 
 
 def enqueue_changes(
-    conn: Connection, flow: str, changes: Iterable[Change], trigger: str, now: datetime
+    conn: Connection,
+    flow: str,
+    changes: Iterable[Change],
+    trigger: str,
+    now: datetime,
+    asked: Collection[str] | None = None,
 ) -> IntakeResult:
     """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
 
     Deduplicated on (flow, record id, version); a version older than one already done
     for the record is dropped as stale; a new version supersedes queued older ones. A
     schedule, manual or forced sync queues again the versions an xref lookup with
-    ``missing="skip"`` skipped (engine/skipped.py).
+    ``missing="skip"`` skipped (engine/skipped.py). ``asked``: the field list the records
+    were read with (kept in their snapshots).
     """
     latest: dict[tuple[str, str], Change] = {}
     seen = 0
@@ -161,7 +167,7 @@ def enqueue_changes(
             "partition": partition_of(flow, c.record_id),
             "attempts": 0,
             "next_attempt_at": now,
-            "source_snapshot": record_to_snapshot(c.record) if c.record else None,
+            "source_snapshot": record_to_snapshot(c.record, asked) if c.record else None,
             "created_at": now,
             "updated_at": now,
         }

@@ -27,6 +27,7 @@ from erpbridge.engine.recon_compare import Difference, DifferenceKind, normalise
 from erpbridge.engine.recon_index import Entry, SideSpill
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.snapshot import json_safe
+from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs
 from erpbridge.mapping.errors import SkippedReference
 from erpbridge.spi.errors import MappingError
@@ -286,8 +287,13 @@ async def read_side(
     connector = runtime.connector(connection)
     guard = runtime.guard(connection)
     since = task.since if is_source else None
+    # The source side only filters and maps its records: the flow's own field list. The
+    # target side compares target fields by name: every field.
+    fields = fields_kwargs(connector.read_changes, plan.source_fields if is_source else None)
     iterator = aiter(
-        connector.read_changes(object_name, Cursor(stamp=since) if since else None, task.page_size)
+        connector.read_changes(
+            object_name, Cursor(stamp=since) if since else None, task.page_size, **fields
+        )
     )
     last_report = 0.0
     try:

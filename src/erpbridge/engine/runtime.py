@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from erpbridge.config import Project
 from erpbridge.engine.clock import Clock, SystemClock
 from erpbridge.engine.limits import ConnectionGuard
+from erpbridge.engine.plans import build_plans
 from erpbridge.spi.connector import Connector
-from erpbridge.spi.errors import ConfigError
+from erpbridge.spi.errors import ConfigError, ErpBridgeError
 from erpbridge.spi.registry import ConnectorRegistry
 
 __all__ = ["Runtime"]
@@ -38,6 +39,22 @@ class Runtime:
         self._connectors: dict[str, Connector] = dict(connectors or {})
         self._given = frozenset(self._connectors)
         self._guards: dict[str, ConnectionGuard] = {}
+        self._source_fields: dict[str, frozenset[str] | None] | None = None
+
+    def source_fields(self, flow: str) -> frozenset[str] | None:
+        """The source fields ``flow`` uses (its plan's ``source_fields``); None: every field.
+
+        Worked out once, from the plans of the project's enabled flows (what a worker
+        builds); a flow that is not among them (disabled, or its mapping does not
+        compile) reads every field.
+        """
+        if self._source_fields is None:
+            try:
+                plans = build_plans(self.project)
+            except ErpBridgeError:  # reported where the flows are built; read everything
+                plans = {}
+            self._source_fields = {name: plan.source_fields for name, plan in plans.items()}
+        return self._source_fields.get(flow)
 
     def connector(self, name: str) -> Connector:
         """The connector of connection ``name`` (built on first use).

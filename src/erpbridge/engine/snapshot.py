@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "json_safe",
     "record_from_snapshot",
     "record_to_snapshot",
+    "snapshot_covers",
 ]
 
 
@@ -96,9 +97,14 @@ def _json_safe_other(value: Any) -> Any:
     return value
 
 
-def record_to_snapshot(record: Record) -> dict[str, Any]:
-    """A JSON-ready copy of ``record``."""
-    return {
+def record_to_snapshot(record: Record, asked: Collection[str] | None = None) -> dict[str, Any]:
+    """A JSON-ready copy of ``record``.
+
+    ``asked``: the field list the record was read with (the spi's hint), kept as
+    ``"asked"`` so a later mapping that reads more knows the copy may lack fields
+    (:func:`snapshot_covers`); None: read whole (no key).
+    """
+    out = {
         "object": record.object,
         "id": record.id,
         "version": record.version,
@@ -106,6 +112,23 @@ def record_to_snapshot(record: Record) -> dict[str, Any]:
         "deleted": record.deleted,
         "fields": json_safe(record.fields),
     }
+    if asked is not None:
+        out["asked"] = sorted(asked)
+    return out
+
+
+def snapshot_covers(snapshot: Mapping[str, Any], fields: Collection[str] | None) -> bool:
+    """True when ``snapshot`` holds every field of ``fields`` the record has (None: all).
+
+    A snapshot without ``"asked"`` was read whole; one read with a field list covers the
+    names in it only.
+    """
+    asked = snapshot.get("asked")
+    if asked is None:
+        return True
+    if fields is None:
+        return False
+    return set(fields) <= set(asked)
 
 
 def record_from_snapshot(snapshot: Mapping[str, Any]) -> Record:

@@ -50,7 +50,8 @@ from erpbridge.engine.queue import (
 )
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.skipped import SKIP_CLASS
-from erpbridge.engine.snapshot import json_safe, record_from_snapshot
+from erpbridge.engine.snapshot import json_safe, record_from_snapshot, snapshot_covers
+from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
 from erpbridge.mapping.errors import MissingReference, SkippedReference
@@ -259,8 +260,16 @@ class Worker:
         records: dict[int, Record] = {}
         to_get: list[Job] = []
         for job in jobs:
-            if job.source_snapshot is not None:
-                records[job.id] = record_from_snapshot(job.source_snapshot)
+            # A snapshot read with a shorter field list than the flow's (the mapping now
+            # reads more) is read again, with the flow's list; a tombstone needs no fields,
+            # and a replay maps the snapshot a person may have edited, as it is.
+            snapshot = job.source_snapshot
+            if snapshot is not None and (
+                snapshot.get("deleted")
+                or job.trigger == Trigger.REPLAY.value
+                or snapshot_covers(snapshot, plan.source_fields)
+            ):
+                records[job.id] = record_from_snapshot(snapshot)
             elif job.kind == "delete":
                 records[job.id] = Record(
                     object=plan.spec.source.object, id=job.source_id, fields={}, deleted=True
@@ -271,8 +280,9 @@ class Worker:
             source = self.runtime.connector(plan.source_connection)
             guard = self.runtime.guard(plan.source_connection)
             ids = sorted({j.source_id for j in to_get})
+            fields = fields_kwargs(source.get, plan.source_fields)
             try:
-                found = await guard.call(lambda: source.get(plan.spec.source.object, ids))
+                found = await guard.call(lambda: source.get(plan.spec.source.object, ids, **fields))
             except ConnectorError as exc:
                 for job in to_get:
                     self._fail(plan, job, exc, batch, None, None)

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import UTC, datetime
 
+from erpbridge.mapping.aliases import Aliases
 from erpbridge.mapping.closures import skip_behind
 from erpbridge.mapping.codegen import build_fast_apply
 from erpbridge.mapping.errors import (
@@ -27,7 +28,7 @@ from erpbridge.mapping.rules import OMIT, Analysis, FieldPlan, analyse
 from erpbridge.mapping.spec import MappingSpec
 from erpbridge.mapping.types import Record, XrefMap
 
-__all__ = ["CompiledMapping", "analyse_spec", "compile_mapping"]
+__all__ = ["CompiledMapping", "analyse_spec", "compile_mapping", "read_fields"]
 
 _NO_XREFS: XrefMap = {}
 
@@ -46,6 +47,9 @@ class CompiledMapping:
         entities: the xref entities the mapping looks up.
         key_lookups: (entity, key field) of every lookup by natural key
             (``xref.customer(source.Code, by="Code")``).
+        source_fields: the top-level source fields the rules and ``when:`` read, with
+            their aliases (lines by their list's name); None when an expression reads
+            the record as a whole (bare ``source``), so any field may matter.
         skip_lookups: lookup names (``product``, ``customer@Code``) used only with
             ``missing="skip"``: the engine queues no sync of the records they name.
     """
@@ -64,6 +68,7 @@ class CompiledMapping:
         "flow",
         "key_lookups",
         "skip_lookups",
+        "source_fields",
         "spec",
     )
 
@@ -92,6 +97,7 @@ class CompiledMapping:
         self._conditional = any(f.conditional for f in self.fields)
         self._fast = build_fast_apply(self.flow, self.fields) if fast else None
         self._exprs = {f.name: f.expression for f in self.fields}
+        self.source_fields = read_fields(analysis, spec.aliases)
 
     def version(self) -> str:
         """:meth:`MappingSpec.version` of the spec this was compiled from (16 hex digits)."""
@@ -221,6 +227,28 @@ class CompiledMapping:
         return (
             f"CompiledMapping({self.flow!r}, version={self._version!r}, fields={len(self.fields)})"
         )
+
+
+def read_fields(analysis: Analysis, aliases: Aliases) -> frozenset[str] | None:
+    """The top-level source fields ``analysis`` found read, each with its aliases.
+
+    A path's first step is the field: ``source.Account.Name`` reads ``Account``,
+    ``each(source.OrderItems, .Quantity)`` reads ``OrderItems`` (lines come whole). None
+    when the fields are not known statically: a bare ``source``, or a path into the record
+    by position.
+    """
+    if analysis.whole_source:
+        return None
+    names: set[str] = set()
+    for use in analysis.paths:
+        ref = use.ref
+        if ref.root != "source":
+            continue  # .Field of a line: read from its list, which is a source path
+        if not ref.steps or not isinstance(ref.steps[0], str):
+            return None
+        names.add(ref.steps[0])
+        names.update(aliases.others(ref.steps[0]))
+    return frozenset(names)
 
 
 def analyse_spec(

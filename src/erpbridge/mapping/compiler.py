@@ -91,6 +91,8 @@ class ExpressionCompiler:
         self.arg_kinds: list[tuple[PathRef, frozenset[FieldType], str]] = []
         #: paths compared with literals: (path, the literal values)
         self.compared: list[tuple[PathRef, tuple[object, ...]]] = []
+        #: roots read as a whole record (bare ``source``): no static list of their fields
+        self.whole_roots: set[str] = set()
         self.soft_depth = 1 if soft else 0  # a rule with default: reads absent fields as null
         self.xref_arg_depth = 0
         self._target_stack: list[str] = []
@@ -143,8 +145,10 @@ class ExpressionCompiler:
             return Compiled(line, FieldType.OBJECT)
         if node.id in self.env.roots:
             root = node.id
+            self.whole_roots.add(root)
             return Compiled(lambda s, ln, x: s.get(root), FieldType.OBJECT)
         if node.id == "source":
+            self.whole_roots.add("source")
             return Compiled(lambda s, ln, x: s, FieldType.OBJECT)
         if node.id in _CONSTANT_NAMES:
             return constant(_CONSTANT_NAMES[node.id])

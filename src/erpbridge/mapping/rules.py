@@ -102,6 +102,9 @@ class Analysis:
     arg_kinds: list[tuple[PathUse, frozenset[FieldType], str]] = field(default_factory=list)
     #: paths compared with literals: (use, literal values)
     compared: list[tuple[PathUse, tuple[object, ...]]] = field(default_factory=list)
+    #: some expression reads the source record as a whole (bare ``source``), so the
+    #: fields it reads are not known before it runs
+    whole_source: bool = False
 
 
 class _RuleCompiler:
@@ -152,6 +155,8 @@ class _RuleCompiler:
             offset = parsed.start(exc.node) if exc.node is not None else 0
             self.problem(exc.message, path, text, _at(pos, text, offset))
             return None
+        if "source" in compiler.whole_roots:
+            self.out.whole_source = True
         uses = {}
         for ref in compiler.paths:
             use = PathUse(ref, path, text, _at(pos, text, ref.offset))

@@ -52,6 +52,9 @@ class ScopedExpression:
     #: ``scope`` with steps ``("related", "account", "Credit_Limit__c")``), where each
     #: starts in the project file, for checks against the systems' schemas.
     paths: tuple[tuple[PathRef, SourcePos | None], ...] = ()
+    #: roots the expression reads as a whole (a bare ``source``): their fields are not
+    #: known before it runs
+    whole_roots: frozenset[str] = frozenset()
 
     def evaluate(self, scope: Mapping[str, object]) -> object:
         """The value on ``scope`` (root name -> record, or any value).
@@ -132,4 +135,4 @@ def compile_scoped(
         offset = parsed.start(exc.node) if exc.node is not None else 0
         raise fail(exc.message, _at(pos, text, offset)) from None
     paths = tuple((ref, _at(pos, text, ref.offset)) for ref in compiler.paths)
-    return ScopedExpression(flow, field, text, compiled.fn, paths)
+    return ScopedExpression(flow, field, text, compiled.fn, paths, frozenset(compiler.whole_roots))

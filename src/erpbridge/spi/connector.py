@@ -4,11 +4,23 @@ A connector is built from a validated settings model and, for HTTP systems, an
 ``httpx.AsyncClient`` made by the caller (so tests can hand in a ``MockTransport`` or a
 simulator's ASGI app). Connectors import only ``spi``, ``mapping`` types and the shared
 HTTP helpers; they know nothing of the engine.
+
+Field lists. ``read_changes`` and ``get`` take ``fields``: the top-level fields of the
+object the caller will read, lines (to-many navigations, child relationships, entry
+lists) included by their own field name; None (the default) means every field. It is a
+hint to read less: a connector may return more fields than asked (every field, if it
+cannot choose), never fewer of those asked that the record has. The record's id, version
+and stamp are the connector's to set whatever is asked: it reads what it needs for them.
+Names the object does not have are ignored. A version computed from the record's
+content may depend on the fields read; the engine asks with the same list for one flow
+every time. A connector that ignores the hint stays
+correct; the engine passes it only to methods that declare the parameter, so connectors
+written before it (plugins) keep working.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from erpbridge.spi.records import (
@@ -44,17 +56,29 @@ class Connector(Protocol):
         ...
 
     def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of records changed at or after ``cursor.read_from``, in (stamp, id) order.
 
         ``cursor=None`` reads from the beginning. Each page carries the cursor after its
         last record; the engine stores it only after the page's jobs are committed.
+
+        ``fields`` is a hint (module docstring, "Field lists"): the top-level fields the
+        caller will use; None (the default) asks for every field.
         """
         ...
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
-        """The records with these ids; missing ids are simply absent from the answer."""
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
+        """The records with these ids; missing ids are simply absent from the answer.
+
+        ``fields``: the same hint as :meth:`read_changes`.
+        """
         ...
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:

@@ -8,7 +8,7 @@ engine committed it. A broker keeps no records, so ``get`` and ``find`` find not
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 
 from erpbridge.connectors.amqp.client import AmqpClient
 from erpbridge.connectors.amqp.errors import SYSTEM, map_errors
@@ -74,7 +74,11 @@ class AmqpConnector:
         return Catalog(objects=objects)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of the messages waiting on the object's queue (see ``reader.py``).
 
@@ -98,7 +102,9 @@ class AmqpConnector:
         async for page in pages:
             yield page
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """A broker keeps no records: always empty (changes carry their records)."""
         return []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -118,7 +118,11 @@ class FilesConnector:
             return await asyncio.to_thread(_first_columns, local, fs)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Records of every ready file in the object's folder, file by file.
 
@@ -131,7 +135,9 @@ class FilesConnector:
         async for page in self._sources[object].read_changes(cursor, page_size):
             yield page
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """Always empty: a file's records travel in full with their change (no re-read)."""
         self._fileset(object)
         return []

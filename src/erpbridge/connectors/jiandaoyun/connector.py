@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -219,7 +219,11 @@ class JiandaoyunConnector:
                 )
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Records changed at or after ``cursor.read_from``, in (stamp, id) order."""
         stamp_field = self.settings.stamp_field
@@ -243,7 +247,9 @@ class JiandaoyunConnector:
         async with self._gate:
             return await call()
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these ids (missing ones are absent)."""
         entry_id = await self._entry_id(object)
 

@@ -8,7 +8,7 @@ A stream here is a bus, not a record store: ``get`` and ``find`` find nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 
 from erpbridge.connectors.nats.client import NatsClient, durable_of
 from erpbridge.connectors.nats.errors import SYSTEM, map_errors
@@ -62,7 +62,11 @@ class NatsConnector:
         return Catalog(objects=objects)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of the messages waiting for the object's durable consumer (``reader.py``).
 
@@ -82,7 +86,9 @@ class NatsConnector:
         async for page in read_stream(self.client, object, spec, cursor, page_size):
             yield page
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """A bus keeps no records: always empty (changes carry their records)."""
         return []
 

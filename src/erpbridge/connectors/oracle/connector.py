@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -172,12 +172,18 @@ class OracleConnector:
                 return children
 
     @staticmethod
-    def _params(spec: ObjectSpec, **extra: str) -> dict[str, str]:
+    def _params(
+        spec: ObjectSpec, fields: Collection[str] | None = None, **extra: str
+    ) -> dict[str, str]:
         # Only the self link: it carries opaque keys and the change indicator (the record's
         # version, which moves on every change even within one millisecond).
         params = {"links": "self", **extra}
-        if spec.children:
-            params["expand"] = ",".join(spec.children)
+        # The spi's field list: child collections only when asked (each is a join and a
+        # nested page in the answer). Attributes are not narrowed with ``fields=``: the
+        # version and the id come from the self link and the stamp, which must stay.
+        children = [c for c in spec.children if fields is None or c in fields]
+        if children:
+            params["expand"] = ",".join(children)
         return params
 
     async def _page(
@@ -225,7 +231,11 @@ class OracleConnector:
     # --- reading ----------------------------------------------------------------------------
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages in (LastUpdateDate, id) order from ``cursor.read_from`` on."""
         spec, resource = self._spec(object)
@@ -233,13 +243,14 @@ class OracleConnector:
         start = cursor.read_from if cursor else _EPOCH
         position = cursor or Cursor(stamp=_EPOCH)
         if spec.id_field is None:
-            async for page in self._read_by_offset(object, spec, resource, start, limit, position):
+            pages = self._read_by_offset(object, spec, resource, start, limit, position, fields)
+            async for page in pages:
                 yield page
             return
         q = start_filter(start)
         order = f"{STAMP_FIELD}:asc,{spec.id_field}:asc"
         while True:
-            params = self._params(spec, q=q, orderBy=order, limit=limit)
+            params = self._params(spec, fields, q=q, orderBy=order, limit=limit)
             items, has_more = await self._page(object, resource, params)
             records = await self._records(object, spec, resource, items)
             for record in records:
@@ -265,12 +276,13 @@ class OracleConnector:
         start: datetime,
         limit: str,
         position: Cursor,
+        fields: Collection[str] | None,
     ) -> AsyncIterator[ChangePage]:
         """Opaque-key objects: one query, offset pages (the cursor overlap covers shifts)."""
         offset = 0
         while True:
             params = self._params(
-                spec, q=start_filter(start), orderBy=f"{STAMP_FIELD}:asc", limit=limit
+                spec, fields, q=start_filter(start), orderBy=f"{STAMP_FIELD}:asc", limit=limit
             )
             params["offset"] = str(offset)
             items, has_more = await self._page(object, resource, params)
@@ -286,7 +298,9 @@ class OracleConnector:
                 return
             offset += len(items)
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these ids (missing ids are absent)."""
         spec, resource = self._spec(object)
         if spec.id_field is None:
@@ -301,10 +315,10 @@ class OracleConnector:
                 found.extend(await self._records(object, spec, resource, [item]))
             return found
         if not spec.numeric_id:
-            return await self._where_in(object, spec, resource, spec.id_field, list(ids))
+            return await self._where_in(object, spec, resource, spec.id_field, list(ids), fields)
         # A numeric id attribute: an id that is not a number cannot exist.
         numeric: list[JsonValue] = [int(i) for i in ids if i.isascii() and i.isdigit()]
-        return await self._where_in(object, spec, resource, spec.id_field, numeric)
+        return await self._where_in(object, spec, resource, spec.id_field, numeric, fields)
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         """Records whose ``key_field`` is one of ``values`` (any queryable attribute)."""
@@ -316,7 +330,13 @@ class OracleConnector:
         return await self._where_in(object, spec, resource, key_field, list(values))
 
     async def _where_in(
-        self, object: str, spec: ObjectSpec, resource: str, field: str, values: list[object]
+        self,
+        object: str,
+        spec: ObjectSpec,
+        resource: str,
+        field: str,
+        values: list[object],
+        fields: Collection[str] | None = None,
     ) -> list[Record]:
         records: list[Record] = []
         unique = list(dict.fromkeys(v for v in values if v is not None))
@@ -325,7 +345,7 @@ class OracleConnector:
             q = f"{field} IN ({', '.join(literal(v) for v in chunk)})"
             offset = 0
             while True:
-                params = self._params(spec, q=q, limit=str(_MAX_PAGE), offset=str(offset))
+                params = self._params(spec, fields, q=q, limit=str(_MAX_PAGE), offset=str(offset))
                 items, has_more = await self._page(object, resource, params)
                 records.extend(await self._records(object, spec, resource, items))
                 if not has_more or not items:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -83,7 +83,11 @@ class RestConnector:
         return Catalog(objects=objects)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of records changed at or after ``cursor.read_from`` (everything without one).
 
@@ -128,7 +132,9 @@ class RestConnector:
         records.sort(key=lambda r: (r.stamp is None, r.stamp or _NEVER, r.id))
         return records, errors
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """One GET per id; ids the API does not know (404, 410) are left out."""
         spec = self._spec(object)
         found: list[Record] = []

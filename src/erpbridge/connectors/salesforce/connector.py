@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 import httpx
 
@@ -34,6 +34,7 @@ from erpbridge.connectors.salesforce.lines import (
     complete_lines,
     flatten_lines,
     line_fields,
+    narrowed,
     select_list,
     with_lines,
 )
@@ -146,15 +147,16 @@ class SalesforceConnector:
             objects[name] = await self.schema(name)
         return Catalog(objects=objects)
 
-    async def _plain_fields(self, object: str) -> list[str]:
-        schema = await self.schema(object)
-        return [f.name for f in schema.fields if f.type is not FieldType.LINES]
+    async def _records(
+        self, object: str, rows: object, schema: ObjectSchema | None = None
+    ) -> list[Record]:
+        """Query rows -> records, with their lines fetched to the end and flattened.
 
-    async def _records(self, object: str, rows: object) -> list[Record]:
-        """Query rows -> records, with their lines fetched to the end and flattened."""
+        ``schema``: what was selected (default: the whole described object).
+        """
         if not isinstance(rows, list):
             raise ConnectorError("query result without records", system=SYSTEM, object=object)
-        rels = [f.name for f in line_fields(await self.schema(object))]
+        rels = [f.name for f in line_fields(schema or await self.schema(object))]
         records = []
         for row in rows:
             if not isinstance(row, Mapping):
@@ -167,12 +169,16 @@ class SalesforceConnector:
     # --- reading -------------------------------------------------------------------------
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of changed records (tombstones included) in (SystemModstamp, Id) order."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        schema = await self.schema(object)
+        schema = narrowed(await self.schema(object), fields)
         soql = changes_query(
             object, select_list(schema, ("Id", "SystemModstamp", "IsDeleted")), cursor
         )
@@ -188,7 +194,7 @@ class SalesforceConnector:
         position = cursor
         pending: list[Record] = []
         while True:
-            records = await self._records(object, data.get("records"))
+            records = await self._records(object, data.get("records"), schema)
             pending.extend(after_cursor(records, cursor))
             next_url = data.get("nextRecordsUrl")
             has_more_wire = not data.get("done", True) and isinstance(next_url, str)
@@ -204,14 +210,16 @@ class SalesforceConnector:
                 object=object,
             )
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """Live records with these ids (missing or deleted ones are absent)."""
         name = soql_name(object)
-        schema = await self.schema(object)
+        schema = narrowed(await self.schema(object), fields)
         wanted = [i for i in dict.fromkeys(ids) if i]
         if line_fields(schema):  # lines need a SOQL child sub-query
-            return await self.find(name, "Id", wanted)
-        fields = await self._plain_fields(object)
+            return await self._find(name, "Id", wanted, schema)
+        names = [f.name for f in schema.fields if f.type is not FieldType.LINES]
         found: list[Record] = []
         for start in range(0, len(wanted), MAX_BATCH):
             chunk = wanted[start : start + MAX_BATCH]
@@ -220,17 +228,28 @@ class SalesforceConnector:
                 "POST",
                 f"composite/sobjects/{name}",
                 object=name,
-                json={"ids": chunk, "fields": fields},
+                json={"ids": chunk, "fields": names},
             )
             if not isinstance(data, list):
                 raise ConnectorError("collections read did not answer a list", system=SYSTEM)
-            found.extend(await self._records(name, [row for row in data if row is not None]))
+            rows = [row for row in data if row is not None]
+            found.extend(await self._records(name, rows, schema))
         return found
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         """Live records whose ``key_field`` is one of ``values`` (SOQL ``IN``)."""
+        return await self._find(object, key_field, values, None)
+
+    async def _find(
+        self,
+        object: str,
+        key_field: str,
+        values: Sequence[object],
+        schema: ObjectSchema | None,
+    ) -> list[Record]:
         name, key = soql_name(object), soql_name(key_field)
-        fields = select_list(await self.schema(object))
+        schema = schema or await self.schema(object)
+        fields = select_list(schema)
         try:
             literals = list(dict.fromkeys(soql_literal(v) for v in values if v is not None))
         except ValueError as exc:
@@ -239,18 +258,20 @@ class SalesforceConnector:
         for start in range(0, len(literals), MAX_BATCH):
             chunk = ", ".join(literals[start : start + MAX_BATCH])
             soql = f"SELECT {fields} FROM {name} WHERE {key} IN ({chunk})"  # noqa: S608 - checked names, escaped literals
-            async for page in self._query_pages(soql, name):
+            async for page in self._query_pages(soql, name, schema):
                 found.extend(page)
         return found
 
-    async def _query_pages(self, soql: str, object: str) -> AsyncIterator[list[Record]]:
+    async def _query_pages(
+        self, soql: str, object: str, schema: ObjectSchema | None = None
+    ) -> AsyncIterator[list[Record]]:
         data = expect_mapping(
             await self.client.call_json("GET", "query/", object=object, params={"q": soql}),
             "query result",
             object=object,
         )
         while True:
-            yield await self._records(object, data.get("records"))
+            yield await self._records(object, data.get("records"), schema)
             next_url = data.get("nextRecordsUrl")
             if data.get("done", True) or not isinstance(next_url, str):
                 return

@@ -12,14 +12,26 @@ child object itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping
 
 from erpbridge.connectors.salesforce.client import SalesforceClient, expect_mapping
 from erpbridge.connectors.salesforce.cursor import soql_name
 from erpbridge.spi.errors import ConnectorError
 from erpbridge.spi.schema import Field, FieldType, ObjectSchema
 
-__all__ = ["complete_lines", "flatten_lines", "line_fields", "select_list", "with_lines"]
+__all__ = [
+    "complete_lines",
+    "flatten_lines",
+    "line_fields",
+    "narrowed",
+    "select_list",
+    "with_lines",
+]
+
+
+#: fields every record is made of (its id, version and stamp, its tombstone flag)
+_RECORD_FIELDS = frozenset({"Id", "SystemModstamp", "IsDeleted"})
 
 
 def line_fields(schema: ObjectSchema) -> list[Field]:
@@ -41,6 +53,23 @@ def with_lines(schema: ObjectSchema, lines: Mapping[str, ObjectSchema]) -> Objec
         natural_keys=schema.natural_keys,
         stamp_field=schema.stamp_field,
     )
+
+
+def narrowed(schema: ObjectSchema, fields: Collection[str] | None) -> ObjectSchema:
+    """``schema`` with only the fields named in ``fields`` (wire name or label).
+
+    None keeps every field. Lines (child relationships) stay only when asked by their
+    relationship name. The fields a record is made of (``Id``; ``SystemModstamp``, its
+    version and stamp; ``IsDeleted``) stay whenever the object has them.
+    """
+    if fields is None:
+        return schema
+    kept = [
+        f
+        for f in schema.fields
+        if f.name in fields or f.name in _RECORD_FIELDS or (f.label and f.label in fields)
+    ]
+    return dataclasses.replace(schema, fields=kept)
 
 
 def _plain(schema: ObjectSchema) -> list[str]:

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -136,12 +136,19 @@ class SapConnector:
         return self._schemas.get(entity_set.service, {})
 
     async def _query(
-        self, entity_set: EntitySetSchema, params: dict[str, str], limit: int | None = None
+        self,
+        entity_set: EntitySetSchema,
+        params: dict[str, str],
+        limit: int | None = None,
+        fields: Collection[str] | None = None,
     ) -> list[Record]:
-        """Run a collection query, following ``__next`` until ``limit`` records or the end."""
-        expand = EXPAND.get(entity_set.name)
-        if expand:
-            params = {**params, "$expand": expand}
+        """Run a collection query, following ``__next`` until ``limit`` records or the end.
+
+        ``fields`` (the spi's hint; None: everything) leaves out the lines nobody asked
+        for and selects only the asked properties with those the record needs (keys,
+        change stamp).
+        """
+        params = {**params, **_shape(entity_set, fields)}
         d = await self.client.get_json(
             entity_set.service, entity_set.name, params=params, object=entity_set.name
         )
@@ -184,7 +191,11 @@ class SapConnector:
         return Catalog(objects)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages of records changed at or after ``cursor.read_from`` in (stamp, id) order."""
         if page_size < 1:
@@ -192,6 +203,8 @@ class SapConnector:
         entity_set = await self._set_schema(object)
         child_spec = CHILD_STAMPS.get(object)
         if child_spec is not None:  # a header stamped through its items (children.py)
+            # ``fields`` is not honoured here: the header's stamp and version come from
+            # its items, so they are always read with it.
             item_set = await self._set_schema(child_spec.child_set)
             async for page in read_by_children(
                 entity_set, item_set, child_spec, cursor, page_size, self._query, self.find
@@ -200,7 +213,7 @@ class SapConnector:
             return
         spec = STAMPS.get(object)
         if spec is None or len(entity_set.keys) != 1:
-            async for page in self._read_whole(entity_set, page_size):
+            async for page in self._read_whole(entity_set, page_size, fields):
                 yield page
             return
         key = entity_set.keys[0]
@@ -214,7 +227,7 @@ class SapConnector:
                 params["$filter"] = spec.after_filter(position[0], key, position[1])
             elif read_from is not None:
                 params["$filter"] = spec.start_filter(read_from)
-            records = (await self._query(entity_set, params, page_size))[:page_size]
+            records = (await self._query(entity_set, params, page_size, fields))[:page_size]
             has_more = len(records) == page_size
             if not records:
                 if not yielded:
@@ -232,7 +245,7 @@ class SapConnector:
                 return
 
     async def _read_whole(
-        self, entity_set: EntitySetSchema, page_size: int
+        self, entity_set: EntitySetSchema, page_size: int, fields: Collection[str] | None
     ) -> AsyncIterator[ChangePage]:
         """Objects without a change stamp (stock, customers): all records in key order."""
         skip = 0
@@ -242,22 +255,26 @@ class SapConnector:
                 "$top": str(page_size),
                 "$skip": str(skip),
             }
-            records = (await self._query(entity_set, params, page_size))[:page_size]
+            records = (await self._query(entity_set, params, page_size, fields))[:page_size]
             has_more = len(records) == page_size
             yield ChangePage(records, None, has_more)
             if not has_more:
                 return
             skip += page_size
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these ids (missing ids are absent from the answer)."""
         entity_set = await self._set_schema(object)
+        if object in CHILD_STAMPS:
+            fields = None  # the version is a hash of the header with its items (children.py)
         if len(entity_set.keys) == 1:
-            return await self.find(object, entity_set.keys[0], list(ids))
+            return await self._find(object, entity_set.keys[0], list(ids), fields)
         found: list[Record] = []
+        params = _shape(entity_set, fields) or None
         for record_key in ids:
             path = quote(f"{entity_set.name}({record_key})", safe="()'=,")
-            params = {"$expand": EXPAND[object]} if object in EXPAND else None
             try:
                 d = await self.client.get_json(
                     entity_set.service, path, params=params, object=object
@@ -269,6 +286,15 @@ class SapConnector:
 
     async def find(self, object: str, key_field: str, values: Sequence[object]) -> list[Record]:
         """Records whose ``key_field`` equals one of ``values``."""
+        return await self._find(object, key_field, values, None)
+
+    async def _find(
+        self,
+        object: str,
+        key_field: str,
+        values: Sequence[object],
+        fields: Collection[str] | None,
+    ) -> list[Record]:
         entity_set = await self._set_schema(object)
         prop = entity_set.props.get(key_field)
         if prop is None:
@@ -283,7 +309,7 @@ class SapConnector:
         for start in range(0, len(unique), _FILTER_CHUNK):
             chunk = unique[start : start + _FILTER_CHUNK]
             expression = " or ".join(f"{key_field} eq {literal(v, prop.edm_type)}" for v in chunk)
-            found += await self._query(entity_set, {"$filter": expression})
+            found += await self._query(entity_set, {"$filter": expression}, None, fields)
         return found
 
     async def write(self, object: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
@@ -389,3 +415,26 @@ def _by_request_count(planned: list[PlannedWrite]) -> list[list[PlannedWrite]]:
             groups.append([plan])
             size = len(plan.requests)
     return groups
+
+
+def _shape(entity_set: EntitySetSchema, fields: Collection[str] | None) -> dict[str, str]:
+    """``$expand`` (and ``$select``) of a read of ``entity_set`` for the asked ``fields``.
+
+    None: every property and the lines of :data:`EXPAND`. A field list: the lines only
+    when asked, and ``$select`` of the asked properties plus the keys and the change stamp
+    (the record's id and version); no ``$select`` when that would be every property. An
+    expanded navigation is named in ``$select`` too, as OData V2 wants (Gateway returns
+    nothing of a navigation a ``$select`` leaves out).
+    """
+    expand = EXPAND.get(entity_set.name)
+    if fields is None:
+        return {"$expand": expand} if expand else {}
+    out: dict[str, str] = {}
+    if expand and expand in fields:
+        out["$expand"] = expand
+    spec = STAMPS.get(entity_set.name)
+    needed = {*entity_set.keys, *((spec.stamp, spec.time) if spec else ())}
+    chosen = [name for name in entity_set.props if name in fields or name in needed]
+    if len(chosen) < len(entity_set.props):
+        out["$select"] = ",".join([*chosen, *([out["$expand"]] if "$expand" in out else [])])
+    return out

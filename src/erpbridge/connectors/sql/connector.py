@@ -9,7 +9,7 @@ with one savepoint per op.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -166,7 +166,11 @@ class SqlConnector:
         return cursor.overlap if cursor is not None else timedelta(seconds=self.settings.overlap_s)
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages in change order from ``cursor.read_from`` (see changes.py for each source)."""
         info = await self._info(object)
@@ -264,7 +268,9 @@ class SqlConnector:
         with map_errors(object=info.name, secret=self.db.secret), self.db.engine.connect() as conn:
             return lookup(conn, info, info.column(column), values, self.zone)
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these ids (the id column); unknown ids are absent."""
         info = await self._info(object)
         return await self._run(self._lookup_sync, info, info.id_column.name, list(ids))

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -100,7 +100,11 @@ class U8Connector:
     # --- reading ----------------------------------------------------------------------------
 
     async def read_changes(
-        self, object: str, cursor: Cursor | None, page_size: int
+        self,
+        object: str,
+        cursor: Cursor | None,
+        page_size: int,
+        fields: Collection[str] | None = None,
     ) -> AsyncIterator[ChangePage]:
         """Pages in (ts, code) order from ``cursor.read_from`` (keyset on ``ts``, as the
         YonBIP connector: restart at the last page's stamp, ``page_index`` only within one
@@ -188,7 +192,9 @@ class U8Connector:
                 return out
             index += 1
 
-    async def get(self, object: str, ids: Sequence[str]) -> list[Record]:
+    async def get(
+        self, object: str, ids: Sequence[str], fields: Collection[str] | None = None
+    ) -> list[Record]:
         """The records with these codes (U8 keys records by code); unknown ones are absent."""
         name = self._object(object)
         if name == "currentstock":
