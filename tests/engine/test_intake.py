@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from erpbridge.engine.intake import intake_changes, load_cursor, poll_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.queue import claim_jobs, hold_job
@@ -121,6 +123,69 @@ def test_a_job_held_with_no_newer_version_stays_held(harness: Harness) -> None:
         ("v2", "held"),
         ("v1", "queued"),
     ]
+
+
+def _snapshot(record_id: str, version: str) -> Change:
+    """A change of a source without change stamps (stock, credit): its version a digest."""
+    return Change(object="Account", record_id=record_id, version=version)
+
+
+def _finish_all(harness: Harness) -> None:
+    with harness.store.begin() as conn:
+        conn.execute(sa.text("update jobs set state = 'done', outcome = 'updated'"))
+
+
+def test_a_stampless_version_that_returns_after_another_is_queued_again(
+    harness: Harness,
+) -> None:
+    """Stock 10 → 5 → 10: digests A, B, A. The second A is a new job under its own name
+    (its own idempotency key); reading the unchanged stock again queues nothing."""
+    queued = []
+    for version in ("sha:A", "sha:B", "sha:A", "sha:A", "sha:B"):
+        result = intake_changes(
+            harness.store, ["customers"], [_snapshot("S1", version)], Trigger.POLL, harness.clock
+        )
+        queued.append(result.queued)
+        _finish_all(harness)
+    assert queued == [1, 1, 1, 0, 1]
+    versions = [v for (v,) in harness.rows("select source_version from jobs order by id")]
+    assert versions == ["sha:A", "sha:B", "sha:A~after:2", "sha:B~after:3"]
+    keys = {f"customers:S1:{v}" for v in versions}  # Job.idempotency_key, one per write
+    assert len(keys) == 4
+
+
+def test_a_returned_version_leaves_other_records_and_stamped_changes_alone(
+    harness: Harness,
+) -> None:
+    intake_changes(
+        harness.store,
+        ["customers"],
+        [_snapshot("S1", "sha:A"), _snapshot("S2", "sha:A"), _change("A1", "v1", 1)],
+        Trigger.POLL,
+        harness.clock,
+    )
+    _finish_all(harness)
+    intake_changes(
+        harness.store,
+        ["customers"],
+        [_snapshot("S1", "sha:B"), _change("A1", "v2", 2)],
+        Trigger.POLL,
+        harness.clock,
+    )
+    _finish_all(harness)
+    again = intake_changes(
+        harness.store,
+        ["customers"],
+        # S1 back to A: queued; S2 unchanged: duplicate; A1's old v1 re-read: a duplicate
+        [_snapshot("S1", "sha:A"), _snapshot("S2", "sha:A"), _change("A1", "v1", 1)],
+        Trigger.POLL,
+        harness.clock,
+    )
+    assert (again.queued, again.duplicates) == (1, 2)
+    [(b_job,)] = harness.rows("select id from jobs where source_version = 'sha:B'")
+    assert harness.rows(
+        "select source_id, source_version from jobs where state = 'queued' order by id"
+    ) == [("S1", f"sha:A~after:{b_job}")]
 
 
 def test_expired_lease_lets_another_worker_take_the_job(harness: Harness) -> None:

@@ -1110,6 +1110,47 @@ async def test_goods_movements_in_sap_arrive_as_stock_per_product_and_warehouse(
             await close(bridge)
 
 
+async def test_stock_that_returns_to_an_earlier_level_reaches_the_crm_again(
+    tmp_path: Path,
+) -> None:
+    """SAP's stock has no change stamp: its versions are content digests. 120 → 100 → 120
+    gives the versions A, B, A; the second A must be written again (engine/returned.py)."""
+    with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
+        try:
+            flow = "stock-by-warehouse-from-sap"
+            tag = uuid.uuid4().hex[:6].upper()
+            book = await _standard_price_book(bridge)
+            product = await _product(
+                bridge, book, Name=f"编码器 {tag}", ProductCode=f"P-{tag}-E", Family="Hardware"
+            )
+            await bridge.sync("products-to-sap", ids=[product])
+            material, key = f"P-{tag}-E", f"P-{tag}-E/1710/171A"
+            levels = []
+            for code, movement in (
+                ("05", {"GoodsMovementType": "561", "QuantityInEntryUnit": Decimal(120)}),
+                ("03", {"GoodsMovementType": "201", "CostCenter": "17101101",
+                        "QuantityInEntryUnit": Decimal(20)}),
+                ("05", {"GoodsMovementType": "561", "QuantityInEntryUnit": Decimal(20)}),
+            ):  # fmt: skip
+                await _post_goods_movement(
+                    bridge,
+                    code,
+                    {"Material": material, "Plant": "1710", "StorageLocation": "171A", **movement},
+                )
+                await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+                await bridge.drain()
+                levels.append((await _crm_stock(bridge, material))[key]["Unrestricted_Stock__c"])
+            assert levels == [120, 100, 120]
+            # Read again unchanged: nothing more is queued for it.
+            written = len(bridge.outcomes(flow))
+            await poll_flow(bridge.store, bridge.runtime, flow, bridge.clock)
+            await bridge.drain()
+            assert len(bridge.outcomes(flow)) == written
+            assert bridge.dead_letters() == []
+        finally:
+            await close(bridge)
+
+
 async def test_stock_per_warehouse_reaches_the_crm_only_for_materials_it_has(
     tmp_path: Path,
 ) -> None:

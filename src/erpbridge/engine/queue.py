@@ -30,6 +30,7 @@ from erpbridge.engine.queue_json import (
     finish_jobs_json,
     log_attempts_json,
 )
+from erpbridge.engine.returned import returned_versions
 from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
@@ -131,7 +132,8 @@ def enqueue_changes(
     """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
 
     Deduplicated on (flow, record id, version); a version older than one already done
-    for the record is dropped as stale; a new version supersedes queued older ones. A
+    for the record is dropped as stale; a new version supersedes queued older ones; a
+    stamp-less version that returns after another is queued again (engine/returned.py). A
     schedule, manual or forced sync queues again the versions an xref lookup with
     ``missing="skip"`` skipped (engine/skipped.py). ``asked``: the field list the records
     were read with (kept in their snapshots).
@@ -147,6 +149,7 @@ def enqueue_changes(
     if trigger in RECHECK_TRIGGERS:  # a full read on purpose: map xref skips again
         free_skipped_versions(conn, flow, [(c.record_id, c.version or "") for c in unique])
     done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
+    returned = returned_versions(conn, flow, unique)  # stock 10 → 5 → 10 (engine/returned.py)
 
     def is_stale(change: Change) -> bool:
         return bool(
@@ -157,7 +160,7 @@ def enqueue_changes(
         {
             "flow": flow,
             "source_id": c.record_id,
-            "source_version": c.version or "",
+            "source_version": returned.get((c.record_id, c.version or ""), c.version or ""),
             "source_stamp": c.stamp,
             "kind": c.kind.value,
             "trigger": trigger,

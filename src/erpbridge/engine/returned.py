@@ -1,0 +1,99 @@
+"""A record that returns to an earlier state: its version is queued again, under a new name.
+
+Changes without a change stamp (an ERP's stock or credit account read whole each time)
+carry a content digest as their version (docs/engine.md). Stock 10 → 5 → 10 gives the
+versions A, B, A: the dedup on (flow, record id, version) would take the second A for the
+first one, already written, and the target would keep 5 for ever.
+
+So at intake, a stamp-less change whose version an *older* job of the record already had,
+while the record's newest job has another version, is stored as
+``<version>~after:<newest job id>``: a new job, written like any other, with its own
+idempotency key (the first A's write may be remembered by the target under its key). The
+name stays unique, as the newest job id grows with every job of the record. A change
+whose version is the newest job's (or that job's ``~after:`` name) stays a duplicate, so
+reading an unchanged source again queues nothing.
+
+Changes with a stamp are left alone: their versions do not come back (a stamp older than
+the last one written is dropped as stale instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from erpbridge.spi.records import Change
+from erpbridge.store.schema import jobs
+
+__all__ = ["AFTER_MARK", "returned_versions"]
+
+#: what joins a returned version to the id of the job it came after.
+AFTER_MARK = "~after:"
+_VERSION_CHARS = 255  # jobs.source_version
+_CHUNK = 500
+
+
+def returned_versions(
+    conn: Connection, flow: str, changes: Sequence[Change]
+) -> dict[tuple[str, str], str]:
+    """(record id, version) → the name to store it under, for the versions that returned.
+
+    Two indexed queries per 500 stamp-less records (the newest job of each; the older jobs
+    with the same version, for records whose newest job has another), in the caller's
+    transaction. Changes not in the answer keep their version.
+    """
+    wanted = {(c.record_id, c.version) for c in changes if c.stamp is None and c.version}
+    if not wanted:
+        return {}
+    ids = sorted({record_id for record_id, _ in wanted})
+    out: dict[tuple[str, str], str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        newest = _newest_jobs(conn, flow, ids[start : start + _CHUNK])
+        moved = [
+            (record_id, version)
+            for record_id, version in wanted
+            if record_id in newest and _base(newest[record_id][1]) != version
+        ]
+        for record_id, version in _existing(conn, flow, moved):
+            job_id = newest[record_id][0]
+            mark = f"{AFTER_MARK}{job_id}"
+            out[(record_id, version)] = version[: _VERSION_CHARS - len(mark)] + mark
+    return out
+
+
+def _base(version: str) -> str:
+    """The version a stored name stands for (``A~after:12`` → ``A``)."""
+    return version.split(AFTER_MARK, 1)[0]
+
+
+def _newest_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """record id → (id, stored version) of its newest job of ``flow``."""
+    newest = (
+        sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
+        .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids))
+        .group_by(jobs.c.source_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(jobs.c.source_id, jobs.c.id, jobs.c.source_version).join(
+            newest, jobs.c.id == newest.c.newest
+        )
+    )
+    return {str(s): (int(str(i)), str(v)) for s, i, v in rows}
+
+
+def _existing(
+    conn: Connection, flow: str, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The (record id, version) pairs an (older) job of ``flow`` already has."""
+    if not pairs:
+        return []
+    rows = conn.execute(
+        sa.select(jobs.c.source_id, jobs.c.source_version).where(
+            jobs.c.flow == flow,
+            sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(sorted(pairs)),
+        )
+    )
+    return [(str(s), str(v)) for s, v in rows]
