@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import time
 from dataclasses import dataclass
@@ -215,7 +216,10 @@ async def round_trip(
         stop = asyncio.Event()
         if args.profile_sims:
             await profile_sims(entries, "start")
+        profile = cProfile.Profile() if args.profile else None
         hub0, sim0 = time.process_time(), {n: proc_cpu_s(p) for n, p in sims.items()}
+        if profile is not None:
+            profile.enable()
         started = time.monotonic()
         task = asyncio.create_task(hub.run(stop, workers=args.hub_workers))
         progress = _progress(store)
@@ -226,6 +230,9 @@ async def round_trip(
                 break
         stop.set()
         await task
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
         hub_cpu = time.process_time() - hub0
         sim = {n: proc_cpu_s(p) - sim0[n] for n, p in sims.items()}
         run_s = time.monotonic() - started
