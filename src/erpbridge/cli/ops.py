@@ -1,4 +1,4 @@
-"""Operations commands: ``erpbridge jobs [held|release|reject]``, ``runs`` and ``dlq …``."""
+"""Operations commands: ``erpbridge jobs [held|release|reject|prune]``, ``runs``, ``dlq …``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 import getpass
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from erpbridge.cli._common import (
     fail,
     load_or_exit,
 )
+from erpbridge.config.model import parse_duration
 from erpbridge.engine.dead_letters import (
     DeadLetterFilter,
     discard_dead_letters,
@@ -31,6 +32,7 @@ from erpbridge.engine.dead_letters import (
     show_dead_letter,
 )
 from erpbridge.engine.held_jobs import HeldAction, list_held, reject_held, release_held
+from erpbridge.engine.retention import prune_jobs
 from erpbridge.spi.errors import ConfigError
 from erpbridge.store import open_store
 from erpbridge.store.schema import attempts, jobs, runs
@@ -39,7 +41,7 @@ __all__ = ["audit_app", "dlq_app", "jobs_app", "jobs_cmd", "runs_cmd"]
 
 dlq_app = typer.Typer(help="Dead letters: list, show, edit, replay, discard.", no_args_is_help=True)
 jobs_app = typer.Typer(
-    help="Jobs: list them (no subcommand), or the held ones: held, release, reject.",
+    help="Jobs: list them (no subcommand); the held ones: held, release, reject; prune old ones.",
     invoke_without_command=True,
 )
 
@@ -218,6 +220,66 @@ def jobs_reject(
 ) -> None:
     """End held jobs without writing (audited); the flag stays on the record."""
     _decide(reject_held, ids, project, note, as_json)
+
+
+def _older_than(text: str) -> timedelta:
+    """``--older-than``: a positive age with its unit (``30d``, ``12h``, ``90m``)."""
+    where = f"--older-than {text!r}"
+    if text.strip().replace(".", "", 1).isdigit():
+        fail(f"{where}: give a unit, e.g. {text.strip()}d for days (s, m, h, d)")
+    try:
+        age = parse_duration(text)
+    except ValueError:
+        fail(f"{where}: not an age; use a number with a unit: 30d, 12h, 90m")
+    if age <= timedelta(0):
+        fail(f"{where}: the age must be more than 0")
+    return age
+
+
+@jobs_app.command("prune")
+def jobs_prune(
+    project: Path | None = PROJECT_OPTION,
+    older_than: str | None = typer.Option(
+        None,
+        "--older-than",
+        help="Prune jobs that finished longer ago than this (30d, 12h). "
+        "Default: the project's store.retention.jobs_days.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete finished jobs past the retention, with their attempts and resolved dead letters.
+
+    Kept: open jobs, jobs of open dead letters, and per record its newest job and its
+    newest done job (the stale check reads it). Batches of 5,000 jobs, each its own
+    transaction, so a running hub keeps working. Audited as ``jobs.prune``.
+    """
+    age = _older_than(older_than) if older_than is not None else None
+    loaded = load_or_exit(project)
+    if age is None:
+        age = loaded.spec.store.retention.jobs_age
+        if age is None:
+            fail(
+                "store.retention.jobs_days is 0 or null (keep forever): "
+                "give --older-than (e.g. --older-than 30d) to prune by hand"
+            )
+    try:
+        store = open_store(loaded.store_url())
+    except ConfigError as exc:
+        fail(exc.describe())
+    result = prune_jobs(
+        store, older_than=age, now=datetime.now(UTC), dry_run=dry_run, actor=_actor()
+    )
+    if as_json:
+        emit_json({**dataclasses.asdict(result), "cutoff": result.cutoff.isoformat()})
+        return
+    verb = "would prune" if dry_run else "pruned"
+    console.print(
+        f"{verb} {result.jobs} job(s), {result.attempts} attempt(s) and "
+        f"{result.dead_letters} dead letter(s) that finished before "
+        f"{result.cutoff:%Y-%m-%d %H:%M:%S} UTC"
+        + (" (dry run: nothing deleted)" if dry_run else "")
+    )
 
 
 def runs_cmd(

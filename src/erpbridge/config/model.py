@@ -35,6 +35,7 @@ __all__ = [
     "ProjectSpec",
     "ReconSpec",
     "RelatedSpec",
+    "RetentionSpec",
     "RetrySpec",
     "ScheduleSpec",
     "SourceSpec",
@@ -279,10 +280,44 @@ class ConnectionEntry(BaseModel):
     type: Name
 
 
+class RetentionSpec(_Strict):
+    """How long finished jobs are kept (engine/retention.py; docs/engine.md, "Retention").
+
+    ``jobs_days``: jobs that finished more than this many days ago are pruned, with their
+    attempts and resolved dead letters, once an hour by ``erpbridge run`` / ``serve``.
+    Default 30; ``0`` or ``null`` keeps them forever.
+    """
+
+    jobs_days: int | None = 30
+
+    @field_validator("jobs_days", mode="before")
+    @classmethod
+    def _whole_days(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(
+                f"{value!r} is not a number of days (a whole number like 30; "
+                "0 or null keeps finished jobs forever)"
+            )
+        if not 0 <= value <= 36500:
+            raise ValueError(f"{value} days is out of range (0 to 36500; 0 keeps jobs forever)")
+        return value
+
+    @property
+    def jobs_age(self) -> timedelta | None:
+        """The age past which finished jobs go, or None to keep them forever."""
+        return timedelta(days=self.jobs_days) if self.jobs_days else None
+
+
 class StoreSpec(_Strict):
-    """The store: ``url`` (SQLAlchemy URL or a ``${env:…}`` reference). Default: SQLite file."""
+    """The store: ``url`` (SQLAlchemy URL or a ``${env:…}`` reference). Default: SQLite file.
+
+    ``retention``: how long finished jobs are kept (:class:`RetentionSpec`).
+    """
 
     url: str | None = None
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
 
 
 class ProjectSpec(_Strict):

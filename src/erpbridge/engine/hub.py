@@ -163,6 +163,7 @@ class Hub:
                 self.clock,
                 self.metrics,
                 self.project.spec.timezone,
+                retention=self.project.spec.store.retention.jobs_age,
             )
             tasks.append(asyncio.create_task(scheduler.run(stop)))
         for index in range(workers):

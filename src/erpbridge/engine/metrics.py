@@ -92,3 +92,10 @@ class Metrics:
             ["flow"],
             registry=r,
         )
+        self.pruned = Counter(
+            "erpbridge_pruned_total",
+            "Rows deleted by the job retention (store.retention), by table: jobs, attempts, "
+            "dead_letters",
+            ["table"],
+            registry=r,
+        )

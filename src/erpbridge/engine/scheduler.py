@@ -1,6 +1,8 @@
 """Triggers over time: poll each flow at its interval, run cron schedules in their time zone.
 
-It also rechecks held jobs (flows with ``hold:``) when their ``recheck`` time comes.
+It also rechecks held jobs (flows with ``hold:``) when their ``recheck`` time comes, and
+prunes finished jobs past the project's ``store.retention`` every :data:`PRUNE_INTERVAL_S`
+(engine/retention.py), in a thread, batch by batch, so intake goes on meanwhile.
 A flow's ``recon: {schedule: …}`` runs its reconciliation at the schedule's times (trigger
 ``schedule``, kept in the store like a manual run) and repairs it as its ``repair:`` says.
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -34,11 +36,15 @@ from erpbridge.engine.recon import (
     recon_options,
     run_recon,
 )
+from erpbridge.engine.retention import prune_jobs
 from erpbridge.engine.runtime import Runtime
 from erpbridge.log import get_logger
 from erpbridge.spi.errors import ErpBridgeError
 
-__all__ = ["Scheduler", "next_cron_time"]
+__all__ = ["PRUNE_INTERVAL_S", "Scheduler", "next_cron_time"]
+
+#: how often the running hub prunes finished jobs past the retention (first: at start).
+PRUNE_INTERVAL_S = 3600.0
 
 log = get_logger("engine.scheduler")
 
@@ -61,8 +67,10 @@ class Scheduler:
         clock: Clock,
         metrics: Metrics,
         default_zone: str = "UTC",
+        retention: timedelta | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention
         self.runtime = runtime
         self.plans = dict(plans)
         self.clock = clock
@@ -113,6 +121,8 @@ class Scheduler:
             # Look for due held jobs at least every minute; each job keeps its own time.
             recheck_s = max(1.0, min(60.0, *holds))
             tasks.append(asyncio.create_task(self._recheck_loop(recheck_s, stop)))
+        if self.retention is not None:
+            tasks.append(asyncio.create_task(self._prune_loop(self.retention, stop)))
         if not tasks:
             await stop.wait()
             return
@@ -187,6 +197,22 @@ class Scheduler:
             except sa.exc.OperationalError as exc:
                 log.error("hold.recheck_store_failed", error=str(exc.orig))
             if await self._wait(stop, interval_s):
+                return
+
+    async def _prune_loop(self, older_than: timedelta, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(
+                    prune_jobs,
+                    self.store,
+                    older_than=older_than,
+                    now=self.clock.now(),
+                    metrics=self.metrics,
+                    should_stop=stop.is_set,
+                )
+            except sa.exc.SQLAlchemyError as exc:
+                log.error("retention.failed", error=str(getattr(exc, "orig", None) or exc))
+            if await self._wait(stop, PRUNE_INTERVAL_S):
                 return
 
     async def run_scheduled_recon(self, plan: FlowPlan) -> ReconResult:
