@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,31 @@ def test_unresolved_plain_setting_reference_is_located(tmp_path: Path) -> None:
     )
     assert len(errors) == 1
     assert ":6:15: connections.crm.base_url: ${env:CRM_URL} does not resolve" in errors[0]
+
+
+def test_retention_defaults_to_30_days_and_0_or_null_keeps_jobs_forever() -> None:
+    default = load_project_text("name: x\n", registry=fake_registry(), environ={})
+    assert default.spec.store.retention.jobs_age == timedelta(days=30)
+    for off in ("0", "null"):
+        project = load_project_text(
+            f"store: {{retention: {{jobs_days: {off}}}}}\n", registry=fake_registry(), environ={}
+        )
+        assert project.spec.store.retention.jobs_age is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("-1", "store.retention.jobs_days: -1 days is out of range (0 to 36500"),
+        ("30d", "store.retention.jobs_days: '30d' is not a number of days (a whole number"),
+        ("1.5", "store.retention.jobs_days: 1.5 is not a number of days"),
+        ("true", "store.retention.jobs_days: true is not a number of days"),
+    ],
+)
+def test_a_bad_retention_is_refused_at_its_position(value: str, expected: str) -> None:
+    text = f"name: x\nstore:\n  retention:\n    jobs_days: {value}\n"
+    with pytest.raises(ConfigErrors) as caught:
+        load_project_text(text, registry=fake_registry(), environ={})
+    described = [e.describe() for e in caught.value.errors]
+    assert len(described) == 1 and expected in described[0], described
+    assert "erpbridge.yaml:4:16:" in described[0]
