@@ -195,9 +195,14 @@ def test_a_prune_over_many_batches_removes_the_same_as_one(store: sa.Engine) -> 
                 _job(conn, f"S{record}", f"v{version}", "done", stamp=_stamp(version), tries=2)
     dry = prune_jobs(store, older_than=AGE, now=NOW, dry_run=True, batch=1000)
     metrics = Metrics()
-    result = prune_jobs(store, older_than=AGE, now=NOW, batch=7, metrics=metrics)
+    seen: list[int] = []
+    result = prune_jobs(
+        store, older_than=AGE, now=NOW, batch=7, metrics=metrics,
+        progress=lambda sofar: seen.append(sofar.jobs),
+    )  # fmt: skip
     assert (result.jobs, result.attempts) == (dry.jobs, dry.attempts) == (160, 320)
-    assert result.batches > 20
+    assert result.batches > 20 and len(seen) == result.batches
+    assert seen == sorted(seen) and seen[-1] == 160
     with store.connect() as conn:
         kept = conn.execute(sa.select(jobs.c.source_id, jobs.c.source_version)).all()
         ok, _, _ = verify_audit_log(conn)

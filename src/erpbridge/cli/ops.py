@@ -19,6 +19,7 @@ from erpbridge.cli._common import (
     PROJECT_OPTION,
     console,
     emit_json,
+    err_console,
     fail,
     load_or_exit,
 )
@@ -32,7 +33,7 @@ from erpbridge.engine.dead_letters import (
     show_dead_letter,
 )
 from erpbridge.engine.held_jobs import HeldAction, list_held, reject_held, release_held
-from erpbridge.engine.retention import prune_jobs
+from erpbridge.engine.retention import PruneResult, prune_jobs
 from erpbridge.spi.errors import ConfigError
 from erpbridge.store import open_store
 from erpbridge.store.schema import attempts, jobs, runs
@@ -267,13 +268,23 @@ def jobs_prune(
         store = open_store(loaded.store_url())
     except ConfigError as exc:
         fail(exc.describe())
-    result = prune_jobs(
-        store, older_than=age, now=datetime.now(UTC), dry_run=dry_run, actor=_actor()
-    )
+    verb = "would prune" if dry_run else "pruned"
+    with err_console.status("pruning finished jobs…") as status:
+
+        def show(sofar: PruneResult) -> None:
+            status.update(f"{verb} {sofar.jobs} job(s) so far…")
+
+        result = prune_jobs(
+            store,
+            older_than=age,
+            now=datetime.now(UTC),
+            dry_run=dry_run,
+            progress=show,
+            actor=_actor(),
+        )
     if as_json:
         emit_json({**dataclasses.asdict(result), "cutoff": result.cutoff.isoformat()})
         return
-    verb = "would prune" if dry_run else "pruned"
     console.print(
         f"{verb} {result.jobs} job(s), {result.attempts} attempt(s) and "
         f"{result.dead_letters} dead letter(s) that finished before "

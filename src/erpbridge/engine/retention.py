@@ -220,13 +220,15 @@ def prune_jobs(
     batch: int = BATCH,
     metrics: Metrics | None = None,
     should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[PruneResult], None] | None = None,
     actor: str = "retention",
 ) -> PruneResult:
     """Delete jobs that finished more than ``older_than`` before ``now`` (see the module).
 
     ``dry_run`` deletes nothing and counts what would go (the same numbers, unless the
     store changes meanwhile). Each batch of ``batch`` jobs is its own transaction;
-    ``should_stop`` is asked before each (the hub's shutdown), what was pruned stays pruned.
+    ``should_stop`` is asked before each (the hub's shutdown), what was pruned stays pruned;
+    ``progress`` gets the running totals after each batch that removed anything.
     A prune that removed anything is recorded in the audit log (``jobs.prune`` by ``actor``,
     with the cutoff and the counts).
 
@@ -267,6 +269,8 @@ def prune_jobs(
             else:
                 counted = _delete(conn, ids)
         totals = (totals[0] + counted[0], totals[1] + counted[1], totals[2] + counted[2])
+        if progress is not None:
+            progress(PruneResult(cutoff, *totals, batches=batches, dry_run=dry_run))
     result = PruneResult(
         cutoff,
         jobs=totals[0],
