@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from erpbridge.engine import scheduler as scheduler_module
 from erpbridge.engine.clock import ManualClock
+from erpbridge.engine.intake import intake_changes, poll_flow
+from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.queue import enqueue_changes, partition_of
 from erpbridge.engine.retention import PruneResult, prune_jobs
@@ -25,6 +27,7 @@ from erpbridge.spi.records import Change
 from erpbridge.store import open_store
 from erpbridge.store.audit import verify_audit_log
 from erpbridge.store.schema import attempts, audit_log, dead_letters, jobs
+from tests.engine.conftest import Harness
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=60)  # finished long before a 30-day cutoff
@@ -243,3 +246,34 @@ async def test_the_running_hub_prunes_in_the_background(
     await task
     assert _ids(store) == {newest}
     assert metrics.registry.get_sample_value("erpbridge_pruned_total", {"table": "attempts"}) == 1
+
+
+async def test_after_a_real_hub_history_is_pruned_the_engine_works_on(harness: Harness) -> None:
+    """Jobs, attempts and a dead letter made by the real intake and worker, then pruned."""
+    crm, clock = harness.crm, harness.clock
+    first = crm.put("Account", "A1", {"AccountNumber": "C1", "Name": "华北机械"})
+    crm.put("Account", "A2", {"AccountNumber": "C2", "Name": "INVALID"})  # refused: dead letter
+    await poll_flow(harness.store, harness.runtime, "customers", clock)
+    await harness.drain()
+    clock.advance(40 * 86400)
+    for name in ("华北机械有限公司", "华北机械集团"):
+        crm.tick(60)
+        crm.put("Account", "A1", {"AccountNumber": "C1", "Name": name})
+        await poll_flow(harness.store, harness.runtime, "customers", clock)
+        await harness.drain()
+    result = prune_jobs(harness.store, older_than=AGE, now=clock.now())
+    assert (result.jobs, result.dead_letters) == (1, 0) and result.attempts >= 1
+    kept = harness.rows("SELECT source_id, state FROM jobs WHERE flow = 'customers' ORDER BY id")
+    assert kept == [("A2", "dead"), ("A1", "done"), ("A1", "done")]
+    assert harness.rows("SELECT count(*) FROM dead_letters WHERE state = 'open'") == [(1,)]
+    # the pruned first version arrives late (a webhook retried for weeks): still stale
+    late = intake_changes(
+        harness.store,
+        ["customers"],
+        [Change("Account", "A1", first.version, stamp=first.stamp, record=first)],
+        Trigger.WEBHOOK,
+        clock,
+    )
+    assert (late.queued, late.stale) == (0, 1)
+    await harness.drain()
+    assert harness.erp.all("Customer")[0].fields["Name"] == "华北机械集团"
