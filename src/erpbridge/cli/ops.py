@@ -274,14 +274,20 @@ def jobs_prune(
         def show(sofar: PruneResult) -> None:
             status.update(f"{verb} {sofar.jobs} job(s) so far…")
 
-        result = prune_jobs(
-            store,
-            older_than=age,
-            now=datetime.now(UTC),
-            dry_run=dry_run,
-            progress=show,
-            actor=_actor(),
-        )
+        try:
+            result = prune_jobs(
+                store,
+                older_than=age,
+                now=datetime.now(UTC),
+                dry_run=dry_run,
+                progress=show,
+                actor=_actor(),
+            )
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            fail(f"the store failed during the prune ({reason}); batches done so far stay done")
+        finally:
+            store.dispose()
     if as_json:
         emit_json({**dataclasses.asdict(result), "cutoff": result.cutoff.isoformat()})
         return
