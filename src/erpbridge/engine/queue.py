@@ -30,7 +30,7 @@ from erpbridge.engine.queue_json import (
     finish_jobs_json,
     log_attempts_json,
 )
-from erpbridge.engine.returned import returned_versions
+from erpbridge.engine.returned import existing_versions, returned_versions
 from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.spi.records import Change, ReadError
@@ -148,8 +148,22 @@ def enqueue_changes(
     unique = list(latest.values())
     if trigger in RECHECK_TRIGGERS:  # a full read on purpose: map xref skips again
         free_skipped_versions(conn, flow, [(c.record_id, c.version or "") for c in unique])
-    done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
     returned = returned_versions(conn, flow, unique)  # stock 10 → 5 → 10 (engine/returned.py)
+    stored = {
+        (c.record_id, c.version or ""): returned.get(
+            (c.record_id, c.version or ""), c.version or ""
+        )
+        for c in unique
+    }
+    # Versions already queued (a poll's overlap, a stock table read whole) are dropped
+    # before their snapshots are built; the insert's ON CONFLICT still guards a race.
+    known = existing_versions(conn, flow, [(r, v) for (r, _), v in stored.items()])
+    unique = [
+        c for c in unique if (c.record_id, stored[(c.record_id, c.version or "")]) not in known
+    ]
+    if not unique:
+        return IntakeResult(duplicates=seen)
+    done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
 
     def is_stale(change: Change) -> bool:
         return bool(
@@ -160,7 +174,7 @@ def enqueue_changes(
         {
             "flow": flow,
             "source_id": c.record_id,
-            "source_version": returned.get((c.record_id, c.version or ""), c.version or ""),
+            "source_version": stored[(c.record_id, c.version or "")],
             "source_stamp": c.stamp,
             "kind": c.kind.value,
             "trigger": trigger,

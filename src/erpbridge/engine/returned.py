@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 from erpbridge.spi.records import Change
 from erpbridge.store.schema import jobs
 
-__all__ = ["AFTER_MARK", "returned_versions"]
+__all__ = ["AFTER_MARK", "existing_versions", "returned_versions"]
 
 #: what joins a returned version to the id of the job it came after.
 AFTER_MARK = "~after:"
@@ -56,7 +56,7 @@ def returned_versions(
             for record_id, version in wanted
             if record_id in newest and _base(newest[record_id][1]) != version
         ]
-        for record_id, version in _existing(conn, flow, moved):
+        for record_id, version in existing_versions(conn, flow, moved):
             job_id = newest[record_id][0]
             mark = f"{AFTER_MARK}{job_id}"
             out[(record_id, version)] = version[: _VERSION_CHARS - len(mark)] + mark
@@ -84,16 +84,23 @@ def _newest_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, t
     return {str(s): (int(str(i)), str(v)) for s, i, v in rows}
 
 
-def _existing(
+def existing_versions(
     conn: Connection, flow: str, pairs: Sequence[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """The (record id, version) pairs an (older) job of ``flow`` already has."""
-    if not pairs:
-        return []
-    rows = conn.execute(
-        sa.select(jobs.c.source_id, jobs.c.source_version).where(
-            jobs.c.flow == flow,
-            sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(sorted(pairs)),
+) -> set[tuple[str, str]]:
+    """The (record id, stored version) pairs a job of ``flow`` already has.
+
+    One query per 500 pairs on the dedup index (flow, source id, source version).
+    """
+    found: set[tuple[str, str]] = set()
+    ordered = sorted(pairs)
+    for start in range(0, len(ordered), _CHUNK):
+        rows = conn.execute(
+            sa.select(jobs.c.source_id, jobs.c.source_version).where(
+                jobs.c.flow == flow,
+                sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(
+                    ordered[start : start + _CHUNK]
+                ),
+            )
         )
-    )
-    return [(str(s), str(v)) for s, v in rows]
+        found.update((str(s), str(v)) for s, v in rows)
+    return found
