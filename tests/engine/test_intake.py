@@ -33,6 +33,25 @@ def test_duplicate_changes_are_queued_once(harness: Harness) -> None:
     assert harness.rows("select count(*) from jobs") == [(2,)]
 
 
+def test_known_versions_are_matched_as_pairs_not_as_ids_and_versions_apart(
+    harness: Harness,
+) -> None:
+    """The intake drops versions a job already has before building rows: (A1, v2) and
+    (B1, v1) are new although A1 has v1 and B1 has v2 (PostgreSQL's query asks ids IN and
+    versions IN, the pairs are matched after)."""
+    first = [_change("A1", "v1", 1), _change("B1", "v2", 2)]
+    intake_changes(harness.store, ["customers"], first, Trigger.POLL, harness.clock)
+    crossed = [_change("A1", "v2", 3), _change("B1", "v1", 1), *first]
+    result = intake_changes(harness.store, ["customers"], crossed, Trigger.POLL, harness.clock)
+    assert (result.queued, result.duplicates) == (2, 2)
+    assert harness.rows("select source_id, source_version from jobs order by id") == [
+        ("A1", "v1"),
+        ("B1", "v2"),
+        ("A1", "v2"),
+        ("B1", "v1"),
+    ]
+
+
 def test_newer_version_supersedes_a_queued_older_one(harness: Harness) -> None:
     intake_changes(
         harness.store, ["customers"], [_change("A1", "v1", 1)], Trigger.WEBHOOK, harness.clock

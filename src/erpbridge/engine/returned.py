@@ -89,18 +89,27 @@ def existing_versions(
 ) -> set[tuple[str, str]]:
     """The (record id, stored version) pairs a job of ``flow`` already has.
 
-    One query per 500 pairs on the dedup index (flow, source id, source version).
+    One query per 500 pairs on the dedup index (flow, source id, source version). SQLite
+    takes a row-value ``IN`` of the pairs best; PostgreSQL plans that as a filter and
+    takes "ids IN … and versions IN …" best (bench/intake_dups.py: 0.27 against 2.6 s on
+    SQLite, 0.7 against 3.0 s on PostgreSQL, for 20,000 duplicates), the exact pairs
+    being kept here.
     """
+    wanted = set(pairs)
     found: set[tuple[str, str]] = set()
-    ordered = sorted(pairs)
+    ordered = sorted(wanted)
     for start in range(0, len(ordered), _CHUNK):
-        rows = conn.execute(
-            sa.select(jobs.c.source_id, jobs.c.source_version).where(
-                jobs.c.flow == flow,
-                sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(
-                    ordered[start : start + _CHUNK]
-                ),
+        chunk = ordered[start : start + _CHUNK]
+        match: sa.ColumnElement[bool]
+        if conn.dialect.name == "sqlite":
+            match = sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(chunk)
+        else:
+            match = sa.and_(
+                jobs.c.source_id.in_(sorted({r for r, _ in chunk})),
+                jobs.c.source_version.in_(sorted({v for _, v in chunk})),
             )
+        rows = conn.execute(
+            sa.select(jobs.c.source_id, jobs.c.source_version).where(jobs.c.flow == flow, match)
         )
-        found.update((str(s), str(v)) for s, v in rows)
+        found.update(p for s, v in rows if (p := (str(s), str(v))) in wanted)
     return found
