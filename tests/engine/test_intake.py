@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from erpbridge.engine.intake import intake_changes, load_cursor, poll_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.queue import claim_jobs, hold_job
-from erpbridge.spi import Change
+from erpbridge.spi import Change, Record
 from tests.engine.conftest import Harness
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -146,7 +146,7 @@ def test_a_job_held_with_no_newer_version_stays_held(harness: Harness) -> None:
 
 def _snapshot(record_id: str, version: str) -> Change:
     """A change of a source without change stamps (stock, credit): its version a digest."""
-    return Change(object="Account", record_id=record_id, version=version)
+    return Change.of(Record("Account", record_id, {"Qty": version}, version, None))
 
 
 def _finish_all(harness: Harness) -> None:

@@ -160,7 +160,11 @@ def test_the_list_goes_only_to_methods_that_take_it() -> None:
     assert fields_kwargs(keyword.get, None) == {}
 
 
-async def test_a_replay_maps_its_snapshot_as_it_is(harness: Harness, tmp_path: Path) -> None:
+async def test_a_replay_fills_in_only_the_fields_its_snapshot_lacks(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Fix the mapping (it now reads Note), then replay: the person's edited Name stays,
+    the Note the snapshot was not read with comes from the source."""
     record = harness.crm.put(
         "Account", "A1", {"AccountNumber": "C-1", "Name": "Acme", "Active": True, "Note": "n1"}
     )
@@ -181,7 +185,25 @@ async def test_a_replay_maps_its_snapshot_as_it_is(harness: Harness, tmp_path: P
             ["AccountNumber", "Active", "Name"],
         )
     await harness.drain(_worker(harness, MORE, tmp_path))
-    assert [a[0] for a in harness.crm.asked] == []  # no fresh read behind the person's back
+    [customer] = harness.erp.all("Customer")
+    assert (customer.fields["Name"], customer.fields["Note"]) == ("Acme (fixed)", "n1")
+    assert harness.rows("select count(*) from dead_letters") == [(0,)]
+
+
+async def test_a_replay_of_a_record_the_source_no_longer_has_names_the_missing_field(
+    harness: Harness, tmp_path: Path
+) -> None:
+    edited = Record("Account", "A9", {"AccountNumber": "C-9", "Name": "Gone", "Active": True})
+    with harness.store.begin() as conn:
+        enqueue_changes(
+            conn,
+            "accounts",
+            [Change.of(edited)],
+            Trigger.REPLAY.value,
+            harness.clock.now(),
+            ["AccountNumber", "Active", "Name"],
+        )
+    await harness.drain(_worker(harness, MORE, tmp_path))
     assert harness.erp.all("Customer") == []
     [(message,)] = harness.rows("select error_message from dead_letters")
     assert "source.Note" in str(message)

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import JobState
 from erpbridge.engine.metrics import Metrics
+from erpbridge.engine.returned import read_from_source
 from erpbridge.log import get_logger
 from erpbridge.store.audit import append_audit
 from erpbridge.store.schema import attempts, dead_letters, jobs
@@ -71,7 +72,10 @@ class PruneResult:
 
 @dataclass(slots=True)
 class _Kept:
-    """Per record: the newest job id and the newest done job id (by stamp, then id).
+    """Per record: the newest job id, the newest done job id (by stamp, then id) and the
+    newest job of a version the source gave (not a replay, recon repair or dependency
+    sync: a replay's or a repair's job is newer, and the source's version must stay known
+    or the next read queues it again, engine/returned.py).
 
     Remembered for the rest of a prune: a job taken in meanwhile can only make these
     older than the record's newest, so keeping them stays on the safe side.
@@ -79,12 +83,14 @@ class _Kept:
 
     newest: dict[Key, int] = field(default_factory=dict)
     anchor: dict[Key, int] = field(default_factory=dict)
+    read: dict[Key, int] = field(default_factory=dict)
 
     def fill(self, conn: Connection, keys: Iterable[Key]) -> None:
         wanted = set(keys)
         if len(self.newest) + len(wanted) > _CACHE_LIMIT:
             self.newest.clear()
             self.anchor.clear()
+            self.read.clear()
         missing = sorted(k for k in wanted if k not in self.newest)
         by_flow: dict[str, list[str]] = {}
         for flow, source_id in missing:
@@ -102,6 +108,12 @@ class _Kept:
             .group_by(jobs.c.source_id)
         ):
             self.newest[(flow, str(source_id))] = int(str(newest))
+        for source_id, newest in conn.execute(
+            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id))
+            .where(of_records, read_from_source())
+            .group_by(jobs.c.source_id)
+        ):
+            self.read[(flow, str(source_id))] = int(str(newest))
         done = of_records & (jobs.c.state == JobState.DONE.value)
         stamps = (
             sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp).label("stamp"))
@@ -183,6 +195,8 @@ def _prunable(conn: Connection, low: int, high: int, cutoff: datetime, kept: _Ke
         key = (row.flow, row.source_id)
         if kept.newest.get(key, row.id) <= row.id:
             continue  # the record's newest job (or a record the cache forgot: kept)
+        if kept.read.get(key) == row.id:
+            continue  # the newest version the source gave (a replay's came from it)
         if row.state == JobState.DONE.value and kept.anchor.get(key, row.id) == row.id:
             continue  # its newest done version: the stale check reads it
         if key in held_open and row.held_at is not None:

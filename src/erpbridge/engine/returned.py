@@ -5,8 +5,10 @@ carry a content digest as their version (docs/engine.md). Stock 10 → 5 → 10 
 versions A, B, A: the dedup on (flow, record id, version) would take the second A for the
 first one, already written, and the target would keep 5 for ever.
 
-So at intake, a stamp-less change whose version an *older* job of the record already had,
-while the record's newest job has another version, is stored as
+So at intake, a stamp-less change read from the source whose version an *older* job of
+the record already had, while the record's newest job the source gave (not a replay, a
+recon repair or a dependency sync, whose versions the engine makes) has another
+version, is stored as
 ``<version>~after:<newest job id>``: a new job, written like any other, with its own
 idempotency key (the first A's write may be remembered by the target under its key). The
 name stays unique, as the newest job id grows with every job of the record. A change
@@ -27,10 +29,22 @@ from sqlalchemy import Connection
 from erpbridge.spi.records import Change
 from erpbridge.store.schema import jobs
 
-__all__ = ["AFTER_MARK", "existing_versions", "returned_versions"]
+__all__ = [
+    "AFTER_MARK",
+    "base_version",
+    "existing_versions",
+    "read_from_source",
+    "returned_versions",
+]
 
 #: what joins a returned version to the id of the job it came after.
 AFTER_MARK = "~after:"
+#: what engine/skipped.py appends to a skipped job's version to free it.
+_SKIPPED_MARK = "~skipped:"
+#: jobs whose version the engine made, not the source: a replay (``<v>#replay-…``), a
+#: recon repair (``recon:<run>``), a dependency sync (``dependency:<flow>:<job>``).
+_ENGINE_TRIGGERS = ("replay", "recon")
+_DEPENDENCY_PREFIX = "dependency:"
 _VERSION_CHARS = 255  # jobs.source_version
 _CHUNK = 500
 
@@ -44,7 +58,11 @@ def returned_versions(
     with the same version, for records whose newest job has another), in the caller's
     transaction. Changes not in the answer keep their version.
     """
-    wanted = {(c.record_id, c.version) for c in changes if c.stamp is None and c.version}
+    wanted = {
+        (c.record_id, c.version)
+        for c in changes
+        if c.stamp is None and c.version and c.record is not None  # read from the source
+    }
     if not wanted:
         return {}
     ids = sorted({record_id for record_id, _ in wanted})
@@ -54,7 +72,7 @@ def returned_versions(
         moved = [
             (record_id, version)
             for record_id, version in wanted
-            if record_id in newest and _base(newest[record_id][1]) != version
+            if record_id in newest and base_version(newest[record_id][1]) != version
         ]
         for record_id, version in existing_versions(conn, flow, moved):
             job_id = newest[record_id][0]
@@ -63,16 +81,30 @@ def returned_versions(
     return out
 
 
-def _base(version: str) -> str:
-    """The version a stored name stands for (``A~after:12`` → ``A``)."""
+def base_version(version: str) -> str | None:
+    """The source version a stored name stands for (``A~after:12`` → ``A``).
+
+    None for a name freed by engine/skipped.py (``…~skipped:<job>``): that job no longer
+    stands for its version, which is queued again.
+    """
+    if _SKIPPED_MARK in version:
+        return None
     return version.split(AFTER_MARK, 1)[0]
 
 
+def read_from_source() -> sa.ColumnElement[bool]:
+    """Jobs of versions the source gave (not a replay, a recon repair, a dependency sync)."""
+    return sa.and_(
+        jobs.c.trigger.not_in(_ENGINE_TRIGGERS),
+        sa.not_(jobs.c.source_version.startswith(_DEPENDENCY_PREFIX, autoescape=True)),
+    )
+
+
 def _newest_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """record id → (id, stored version) of its newest job of ``flow``."""
+    """record id → (id, stored version) of its newest job of ``flow`` the source gave."""
     newest = (
         sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
-        .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids))
+        .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids), read_from_source())
         .group_by(jobs.c.source_id)
         .subquery()
     )

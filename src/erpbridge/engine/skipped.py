@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from erpbridge.engine.jobs import JobState, Trigger
+from erpbridge.engine.returned import base_version
 from erpbridge.store.schema import attempts, jobs
 
 __all__ = ["RECHECK_TRIGGERS", "SKIP_CLASS", "free_skipped_versions"]
@@ -58,7 +59,10 @@ def free_skipped_versions(conn: Connection, flow: str, changes: Sequence[tuple[s
                 skipped_attempt,
             )
         ).all()
-        found += [(int(str(i)), str(v)) for i, s, v in rows if (str(s), str(v)) in wanted]
+        # A returned version's job is named ``<version>~after:<job>`` (engine/returned.py).
+        found += [
+            (int(str(i)), str(v)) for i, s, v in rows if (str(s), base_version(str(v))) in wanted
+        ]
     if found:
         conn.execute(
             jobs.update()

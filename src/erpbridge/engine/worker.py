@@ -19,6 +19,7 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +51,11 @@ from erpbridge.engine.queue import (
 )
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.skipped import SKIP_CLASS
-from erpbridge.engine.snapshot import json_safe, record_from_snapshot, snapshot_covers
+from erpbridge.engine.snapshot import (
+    record_from_snapshot,
+    record_to_snapshot,
+    snapshot_covers,
+)
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.xref import lookup_reverse_xrefs, lookup_xrefs, save_echo_hashes, save_xrefs
 from erpbridge.log import get_logger
@@ -259,40 +264,48 @@ class Worker:
     ) -> dict[int, Record]:
         records: dict[int, Record] = {}
         to_get: list[Job] = []
+        to_fill: list[Job] = []
         for job in jobs:
             # A snapshot read with a shorter field list than the flow's (the mapping now
-            # reads more) is read again, with the flow's list; a tombstone needs no fields,
-            # and a replay maps the snapshot a person may have edited, as it is.
+            # reads more) is read again, with the flow's list; a tombstone needs no fields.
+            # A replay maps the snapshot a person may have edited; the fields it lacks
+            # (the mapping was fixed to read more) are filled in from the source.
             snapshot = job.source_snapshot
             if snapshot is not None and (
-                snapshot.get("deleted")
-                or job.trigger == Trigger.REPLAY.value
-                or snapshot_covers(snapshot, plan.source_fields)
+                snapshot.get("deleted") or snapshot_covers(snapshot, plan.source_fields)
             ):
                 records[job.id] = record_from_snapshot(snapshot)
+            elif snapshot is not None and job.trigger == Trigger.REPLAY.value:
+                records[job.id] = record_from_snapshot(snapshot)
+                to_fill.append(job)
             elif job.kind == "delete":
                 records[job.id] = Record(
                     object=plan.spec.source.object, id=job.source_id, fields={}, deleted=True
                 )
             else:
                 to_get.append(job)
-        if to_get:
+        if to_get or to_fill:
             source = self.runtime.connector(plan.source_connection)
             guard = self.runtime.guard(plan.source_connection)
-            ids = sorted({j.source_id for j in to_get})
+            ids = sorted({j.source_id for j in (*to_get, *to_fill)})
             fields = fields_kwargs(source.get, plan.source_fields)
             try:
                 found = await guard.call(lambda: source.get(plan.spec.source.object, ids, **fields))
             except ConnectorError as exc:
                 for job in to_get:
                     self._fail(plan, job, exc, batch, None, None)
-                return records
+                return records  # replays keep their snapshot as it is
             by_id = {r.id: r for r in found}
             for job in to_get:
                 if job.source_id in by_id:
                     records[job.id] = by_id[job.source_id]
                 else:
                     batch.finished.append(Finished(job, "source_gone"))
+            for job in to_fill:
+                if job.source_id in by_id:
+                    kept = records[job.id]
+                    merged = {**by_id[job.source_id].fields, **kept.fields}  # edits win
+                    records[job.id] = replace(kept, fields=merged)
         return records
 
     async def _map(
@@ -330,11 +343,7 @@ class Worker:
                     )
                     continue
             except MappingError as exc:
-                snapshot = job.source_snapshot or {
-                    "fields": json_safe(record.fields),
-                    "id": record.id,
-                    "object": record.object,
-                }
+                snapshot = job.source_snapshot or record_to_snapshot(record, plan.source_fields)
                 batch.dead.append(
                     (
                         job,
