@@ -37,6 +37,7 @@ from erpbridge.sims.yonbip.query import (
     parse_conditions,
     parse_orders,
     positive_int,
+    voucher_rows,
 )
 from erpbridge.sims.yonbip.rules import (
     ORGS,
@@ -96,14 +97,7 @@ class ApplyOrderApi:
             for r in self.state.rows("applyorder")
             if product in (None, "") or any(_same(x.get("product"), product) for x in _lines(r))
         ]
-        if body.get("isSum") is True or str(body.get("isSum")).lower() == "true":
-            rows = [_header(r) for r in stored]
-        else:
-            rows = [
-                {**_header(r), **{f"applyorders_{k}": v for k, v in line.items()}}
-                for r in stored
-                for line in _lines(r)
-            ]
+        rows = voucher_rows(body, stored, "applyOrders", "applyorders")
         page = page_of(rows, tests, orders, index, size)
         return {
             "pageIndex": page.index,
@@ -240,10 +234,6 @@ class ApplyOrderApi:
                     line[name] = item[name]
             out.append(line)
         return out
-
-
-def _header(row: Row) -> Row:
-    return {k: v for k, v in row.items() if k != "applyOrders"}
 
 
 def _same(a: object, b: object) -> bool:

@@ -34,6 +34,7 @@ from erpbridge.sims.yonbip.query import (
     parse_conditions,
     parse_orders,
     positive_int,
+    voucher_rows,
 )
 from erpbridge.sims.yonbip.rules import (
     ORGS,
@@ -119,16 +120,7 @@ class OrderApi:
         if end not in (None, ""):
             tests.append(field_test("vouchdate", "elt", str(end)[:10] + " 23:59:59"))
         orders = parse_orders(body.get("queryOrders"), LIST_FIELDS)
-        heads = [_header(r) for r in self.state.rows("voucherorder")]
-        if body.get("isSum") is True or str(body.get("isSum")).lower() == "true":
-            rows = heads
-        else:
-            rows = [
-                {**_header(o), **{f"orderDetails_{k}": v for k, v in line.items()}}
-                for o in self.state.rows("voucherorder")
-                for line in _lines(o)
-            ]
-        del heads
+        rows = voucher_rows(body, self.state.rows("voucherorder"), "orderDetails", "orderDetails")
         page = page_of(rows, tests, orders, index, size)
         return {
             "pageIndex": page.index,
@@ -362,10 +354,6 @@ def _as_list(value: object) -> list[object]:
 def _lines(row: Row | None) -> list[Row]:
     lines = row.get("orderDetails") if row else None
     return [x for x in lines if isinstance(x, dict)] if isinstance(lines, list) else []
-
-
-def _header(row: Row) -> Row:
-    return {k: v for k, v in row.items() if k != "orderDetails"}
 
 
 def _money(value: object, name: str) -> Decimal:

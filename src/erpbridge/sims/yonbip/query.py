@@ -25,6 +25,7 @@ __all__ = [
     "parse_conditions",
     "parse_orders",
     "positive_int",
+    "voucher_rows",
 ]
 
 _Test = Callable[[object], bool]
@@ -193,3 +194,20 @@ def page_of(
         kept.sort(key=_sort_key(name), reverse=descending)
     start = (index - 1) * size
     return Page(kept[start : start + size], index, size, len(kept))
+
+
+def voucher_rows(
+    body: Mapping[str, object], stored: Sequence[Row], lines: str, prefix: str
+) -> list[Row]:
+    """A voucher list's records: with ``isSum`` true one header per voucher (its ``lines``
+    left out), else one record per line, the line's fields as ``<prefix>_<field>``."""
+    if body.get("isSum") is True or str(body.get("isSum")).lower() == "true":
+        return [{k: v for k, v in r.items() if k != lines} for r in stored]
+    out: list[Row] = []
+    for row in stored:
+        head = {k: v for k, v in row.items() if k != lines}
+        items = row.get(lines)
+        for line in items if isinstance(items, list) else []:
+            if isinstance(line, dict):
+                out.append({**head, **{f"{prefix}_{k}": v for k, v in line.items()}})
+    return out
