@@ -102,18 +102,15 @@ class _Kept:
 
     def _fill_chunk(self, conn: Connection, flow: str, chunk: Sequence[str]) -> None:
         of_records = sa.and_(jobs.c.flow == flow, jobs.c.source_id.in_(chunk))
-        for source_id, newest in conn.execute(
-            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id))
+        read_id = sa.case((read_from_source(), jobs.c.id), else_=None)
+        for source_id, newest, read in conn.execute(
+            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id), sa.func.max(read_id))
             .where(of_records)
             .group_by(jobs.c.source_id)
         ):
             self.newest[(flow, str(source_id))] = int(str(newest))
-        for source_id, newest in conn.execute(
-            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id))
-            .where(of_records, read_from_source())
-            .group_by(jobs.c.source_id)
-        ):
-            self.read[(flow, str(source_id))] = int(str(newest))
+            if read is not None:
+                self.read[(flow, str(source_id))] = int(str(read))
         done = of_records & (jobs.c.state == JobState.DONE.value)
         stamps = (
             sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp).label("stamp"))
