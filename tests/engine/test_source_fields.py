@@ -160,6 +160,20 @@ def test_the_list_goes_only_to_methods_that_take_it() -> None:
     assert fields_kwargs(keyword.get, None) == {}
 
 
+async def _replay_with_more(harness: Harness, edited: Record, tmp_path: Path) -> None:
+    """Replay ``edited`` (a snapshot read without Note) and work it with MORE's mapping."""
+    with harness.store.begin() as conn:
+        enqueue_changes(
+            conn,
+            "accounts",
+            [Change.of(edited)],
+            Trigger.REPLAY.value,
+            harness.clock.now(),
+            ["AccountNumber", "Active", "Name"],
+        )
+    await harness.drain(_worker(harness, MORE, tmp_path))
+
+
 async def test_a_replay_fills_in_only_the_fields_its_snapshot_lacks(
     harness: Harness, tmp_path: Path
 ) -> None:
@@ -175,16 +189,7 @@ async def test_a_replay_fills_in_only_the_fields_its_snapshot_lacks(
         record.version,
         record.stamp,
     )
-    with harness.store.begin() as conn:
-        enqueue_changes(
-            conn,
-            "accounts",
-            [Change.of(edited)],
-            Trigger.REPLAY.value,
-            harness.clock.now(),
-            ["AccountNumber", "Active", "Name"],
-        )
-    await harness.drain(_worker(harness, MORE, tmp_path))
+    await _replay_with_more(harness, edited, tmp_path)
     [customer] = harness.erp.all("Customer")
     assert (customer.fields["Name"], customer.fields["Note"]) == ("Acme (fixed)", "n1")
     assert harness.rows("select count(*) from dead_letters") == [(0,)]
@@ -194,16 +199,7 @@ async def test_a_replay_of_a_record_the_source_no_longer_has_names_the_missing_f
     harness: Harness, tmp_path: Path
 ) -> None:
     edited = Record("Account", "A9", {"AccountNumber": "C-9", "Name": "Gone", "Active": True})
-    with harness.store.begin() as conn:
-        enqueue_changes(
-            conn,
-            "accounts",
-            [Change.of(edited)],
-            Trigger.REPLAY.value,
-            harness.clock.now(),
-            ["AccountNumber", "Active", "Name"],
-        )
-    await harness.drain(_worker(harness, MORE, tmp_path))
+    await _replay_with_more(harness, edited, tmp_path)
     assert harness.erp.all("Customer") == []
     [(message,)] = harness.rows("select error_message from dead_letters")
     assert "source.Note" in str(message)
