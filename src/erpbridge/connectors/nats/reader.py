@@ -3,9 +3,10 @@
 As with AMQP (see ``connectors/amqp/reader.py``), resuming the generator is the commit
 signal: only then are the page's poison messages parked on the dead-letter subject (stored
 by its stream, PubAck awaited) and terminated, and the rest acknowledged, then flushed. If
-the engine stops early or fails, the page is nak'ed so JetStream redelivers it at once; if
-the process dies, JetStream redelivers it after the consumer's ``ack_wait``. The engine
-drops redelivered messages as duplicates on (flow, record id, version).
+the engine stops early or fails, the page is nak'ed (and flushed) so JetStream redelivers
+it at once; if the process dies, JetStream redelivers it after the consumer's
+``ack_wait``. The engine drops redelivered messages as duplicates on (flow, record id,
+version).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def read_stream(
             if len(messages) < page_size:
                 return
     finally:
-        await _release(held, object)
+        await _release(client, held, object)
         await _unsubscribe(sub, object)
 
 
@@ -181,15 +182,21 @@ async def _park(
     )
 
 
-async def _release(held: Sequence[Msg], object: str) -> None:
-    """Nak a page the engine did not confirm, so JetStream redelivers it now."""
-    for message in held:
-        try:
+async def _release(client: NatsClient, held: Sequence[Msg], object: str) -> None:
+    """Nak a page the engine did not confirm, so JetStream redelivers it now.
+
+    Then flush (a round trip): the server has taken the naks before the next read's pull
+    request, which would otherwise find only what came after the page and end there.
+    """
+    if not held:
+        return
+    try:
+        for message in held:
             await message.nak()
-        except (nats.errors.Error, OSError) as exc:
-            # The connection is gone: JetStream redelivers after ack_wait anyway.
-            _log.warning("nats.nak_failed", object=object, error=repr(exc))
-            return
+        await client.flush()
+    except (nats.errors.Error, OSError) as exc:
+        # The connection is gone: JetStream redelivers after ack_wait anyway.
+        _log.warning("nats.nak_failed", object=object, error=repr(exc))
 
 
 async def _unsubscribe(sub: JetStreamContext.PullSubscription, object: str) -> None:
