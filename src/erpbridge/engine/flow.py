@@ -53,6 +53,8 @@ class FlowPlan:
         source_fields: the top-level source fields the flow uses (mapping, ``when:``,
             key fields, hold), handed to the source's ``read_changes`` and ``get``;
             None asks for every field (engine/source_fields.py).
+        content_fields: the same without the fields only ``when:`` reads: what a change's
+            content digest covers, with the filter's answer (engine/unchanged.py).
     """
 
     name: str
@@ -64,6 +66,7 @@ class FlowPlan:
     hold: HoldPlan | None = None
     key_fields: tuple[str, ...] = ()
     source_fields: frozenset[str] | None = None
+    content_fields: frozenset[str] | None = None
 
     @property
     def source_connection(self) -> str:

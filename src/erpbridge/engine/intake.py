@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.queue import IntakeResult, dead_letter_read_errors, enqueue_changes
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.source_fields import fields_kwargs
+from erpbridge.engine.unchanged import ContentKey
 from erpbridge.spi.records import Change, Cursor
 from erpbridge.store.schema import cursors, runs
 
@@ -63,10 +64,17 @@ def _record_run(
             finished_at=finished,
             read=read,
             queued=result.queued,
-            duplicates=result.duplicates + result.stale,
+            duplicates=result.not_queued,
             error=error,
         )
     )
+
+
+def _count(metrics: Metrics, flow: str, trigger: str, result: IntakeResult) -> None:
+    metrics.intake.labels(flow, trigger, "queued").inc(result.queued)
+    metrics.intake.labels(flow, trigger, "duplicate").inc(result.duplicates + result.stale)
+    if result.unchanged:
+        metrics.intake.labels(flow, trigger, "unchanged").inc(result.unchanged)
 
 
 def intake_changes(
@@ -76,20 +84,22 @@ def intake_changes(
     trigger: Trigger,
     clock: Clock,
     metrics: Metrics | None = None,
+    content: Mapping[str, ContentKey | None] | None = None,
 ) -> IntakeResult:
-    """Commit ``changes`` as jobs of each flow in ``flows``, all in one transaction."""
+    """Commit ``changes`` as jobs of each flow in ``flows``, all in one transaction.
+
+    ``content``: flow -> how it digests a change's content (engine/unchanged.py).
+    """
     now = clock.now()
     started = clock.monotonic()
     total = IntakeResult()
     with store.begin() as conn:
         for flow in flows:
-            result = enqueue_changes(conn, flow, changes, trigger.value, now)
+            key = (content or {}).get(flow)
+            result = enqueue_changes(conn, flow, changes, trigger.value, now, content=key)
             total += result
             if metrics is not None:
-                metrics.intake.labels(flow, trigger.value, "queued").inc(result.queued)
-                metrics.intake.labels(flow, trigger.value, "duplicate").inc(
-                    result.duplicates + result.stale
-                )
+                _count(metrics, flow, trigger.value, result)
     if metrics is not None:
         metrics.intake_latency.labels(trigger.value).observe(clock.monotonic() - started)
     return total
@@ -123,7 +133,7 @@ async def poll_flow(
     fields = fields_kwargs(source.read_changes, runtime.source_fields(flow))
     pages = source.read_changes(spec.source.object, cursor, spec.source.page_size, **fields)
     iterator = aiter(pages)
-    read_with = _Read(fields.get("fields"), max_pages)
+    read_with = _Read(fields.get("fields"), max_pages, runtime.content_key(flow))
     try:
         total, read = await _poll_pages(store, flow, iterator, guard, clock, metrics, read_with)
     finally:
@@ -138,10 +148,12 @@ async def poll_flow(
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """How a poll reads: the field list asked (kept in snapshots), at most so many pages."""
+    """How a poll reads: the field list asked (kept in snapshots), at most so many pages,
+    and how its flow digests a change's content (engine/unchanged.py)."""
 
     asked: Collection[str] | None
     max_pages: int | None
+    content: ContentKey | None = None
 
 
 async def _poll_pages(
@@ -167,13 +179,17 @@ async def _poll_pages(
         now = clock.now()
         with store.begin() as conn:
             changes = [Change.of(r) for r in page.records]
-            result = enqueue_changes(conn, flow, changes, Trigger.POLL.value, now, read_with.asked)
+            result = enqueue_changes(
+                conn, flow, changes, Trigger.POLL.value, now, read_with.asked, read_with.content
+            )
             dead_letter_read_errors(conn, flow, page.errors, Trigger.POLL.value, now)
             if page.cursor is not None:
                 _save_cursor(conn, flow, page.cursor, now)
         total += result
         if metrics is not None:
             metrics.intake.labels(flow, "poll", "queued").inc(result.queued)
+            if result.unchanged:
+                metrics.intake.labels(flow, "poll", "unchanged").inc(result.unchanged)
             if page.cursor is not None:
                 metrics.cursor_lag.labels(flow).set(
                     max(0.0, (now - page.cursor.stamp).total_seconds())
@@ -204,6 +220,7 @@ async def sync_flow(
     total = IntakeResult()
     read = 0
     wanted = runtime.source_fields(flow)
+    content = runtime.content_key(flow)  # digests kept; a sync itself drops nothing
     if ids is not None:
         fields = fields_kwargs(source.get, wanted)
         records = await guard.call(lambda: source.get(spec.source.object, list(ids), **fields))
@@ -211,7 +228,7 @@ async def sync_flow(
         with store.begin() as conn:
             changes = [Change.of(r) for r in records]
             total = enqueue_changes(
-                conn, flow, changes, trigger.value, clock.now(), fields.get("fields")
+                conn, flow, changes, trigger.value, clock.now(), fields.get("fields"), content
             )
     else:
         cursor = (
@@ -230,7 +247,9 @@ async def sync_flow(
             with store.begin() as conn:
                 changes = [Change.of(r) for r in page.records]
                 asked = fields.get("fields")
-                total += enqueue_changes(conn, flow, changes, trigger.value, clock.now(), asked)
+                total += enqueue_changes(
+                    conn, flow, changes, trigger.value, clock.now(), asked, content
+                )
                 dead_letter_read_errors(conn, flow, page.errors, trigger.value, clock.now())
     with store.begin() as conn:
         _record_run(conn, flow, trigger.value, started, clock.now(), read, total)

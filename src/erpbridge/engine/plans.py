@@ -301,12 +301,16 @@ def build_plans(project: Project, *, flows: list[str] | None = None) -> dict[str
 
 
 def _with_source_fields(plans: dict[str, FlowPlan], aliases: Aliases) -> dict[str, FlowPlan]:
-    """Tell each flow which source fields it uses (after its key fields are known)."""
+    """Tell each flow which source fields it uses (after its key fields are known), and
+    which of them its content digest covers (all but what only ``when:`` reads)."""
     return {
         name: replace(
             plan,
             source_fields=flow_source_fields(
                 getattr(plan.mapper, "source_fields", None), plan.key_fields, plan.hold, aliases
+            ),
+            content_fields=flow_source_fields(
+                getattr(plan.mapper, "rule_fields", None), plan.key_fields, plan.hold, aliases
             ),
         )
         for name, plan in plans.items()

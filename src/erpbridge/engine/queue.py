@@ -33,6 +33,7 @@ from erpbridge.engine.queue_json import (
 from erpbridge.engine.returned import existing_versions, returned_versions
 from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
+from erpbridge.engine.unchanged import SOURCE_TRIGGERS, ContentKey, unchanged_records
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
@@ -76,16 +77,26 @@ def partition_of(flow: str, source_id: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
-    """What one intake did: new jobs, duplicates dropped, stale versions dropped."""
+    """What one intake did: new jobs, duplicates dropped, stale versions dropped, and
+    changes dropped as carrying nothing new for the flow (engine/unchanged.py)."""
 
     queued: int = 0
     duplicates: int = 0
     stale: int = 0
+    unchanged: int = 0
 
     def __add__(self, other: IntakeResult) -> IntakeResult:
         return IntakeResult(
-            self.queued + other.queued, self.duplicates + other.duplicates, self.stale + other.stale
+            self.queued + other.queued,
+            self.duplicates + other.duplicates,
+            self.stale + other.stale,
+            self.unchanged + other.unchanged,
         )
+
+    @property
+    def not_queued(self) -> int:
+        """Changes read that made no job: duplicates, stale and unchanged ones."""
+        return self.duplicates + self.stale + self.unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,7 @@ def enqueue_changes(
     trigger: str,
     now: datetime,
     asked: Collection[str] | None = None,
+    content: ContentKey | None = None,
 ) -> IntakeResult:
     """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
 
@@ -136,7 +148,9 @@ def enqueue_changes(
     stamp-less version that returns after another is queued again (engine/returned.py). A
     schedule, manual or forced sync queues again the versions an xref lookup with
     ``missing="skip"`` skipped (engine/skipped.py). ``asked``: the field list the records
-    were read with (kept in their snapshots).
+    were read with (kept in their snapshots). ``content``: how the flow digests a
+    change's content; a change the source gave whose digest is its record's last one
+    written is stored done, outcome ``unchanged`` (engine/unchanged.py).
     """
     latest: dict[tuple[str, str], Change] = {}
     seen = 0
@@ -163,33 +177,50 @@ def enqueue_changes(
     ]
     if not unique:
         return IntakeResult(duplicates=seen)
+    snapshots = [record_to_snapshot(c.record, asked) if c.record else None for c in unique]
+    digests = [
+        content.digest(snap) if content is not None and snap is not None else None
+        for snap in snapshots
+    ]
+    same = (
+        _unchanged_ids(conn, flow, content, unique, digests)
+        if content is not None and trigger in SOURCE_TRIGGERS and any(digests)
+        else {}
+    )
     done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
 
-    def is_stale(change: Change) -> bool:
-        return bool(
-            change.stamp and change.record_id in done and change.stamp < done[change.record_id]
-        )
-
-    rows = [
-        {
-            "flow": flow,
-            "source_id": c.record_id,
-            "source_version": stored[(c.record_id, c.version or "")],
-            "source_stamp": c.stamp,
-            "kind": c.kind.value,
-            "trigger": trigger,
+    def state_of(change: Change) -> tuple[str, str | None]:
+        stamp = change.stamp
+        if stamp and change.record_id in done and stamp < done[change.record_id]:
             # A version older than one already written is kept for the record, never run.
-            "state": JobState.SUPERSEDED.value if is_stale(c) else JobState.QUEUED.value,
-            "outcome": "stale" if is_stale(c) else None,
-            "partition": partition_of(flow, c.record_id),
-            "attempts": 0,
-            "next_attempt_at": now,
-            "source_snapshot": record_to_snapshot(c.record, asked) if c.record else None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for c in unique
-    ]
+            return JobState.SUPERSEDED.value, "stale"
+        if change.record_id in same:  # nothing new for the flow: done as it is taken in
+            return JobState.DONE.value, "unchanged"
+        return JobState.QUEUED.value, None
+
+    rows = []
+    for c, snapshot, digest in zip(unique, snapshots, digests, strict=True):
+        state, outcome = state_of(c)
+        rows.append(
+            {
+                "flow": flow,
+                "source_id": c.record_id,
+                "source_version": stored[(c.record_id, c.version or "")],
+                "source_stamp": c.stamp,
+                "kind": c.kind.value,
+                "trigger": trigger,
+                "state": state,
+                "outcome": outcome,
+                "partition": partition_of(flow, c.record_id),
+                "attempts": 0,
+                "next_attempt_at": now,
+                "source_snapshot": snapshot,
+                "source_digest": digest,
+                "target_id": same.get(c.record_id) if outcome == "unchanged" else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     if conn.dialect.name in DIALECTS:
         inserted: Sequence[Any] = enqueue_jobs_json(conn, flow, trigger, rows, now)
     else:
@@ -201,8 +232,37 @@ def enqueue_changes(
         inserted = conn.execute(statement, rows).all()
     fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
     _supersede_older(conn, flow, fresh, now)
-    stale = len(inserted) - len(fresh)
-    return IntakeResult(queued=len(fresh), duplicates=seen - len(inserted), stale=stale)
+    unchanged = sum(1 for *_, state in inserted if state == JobState.DONE.value)
+    return IntakeResult(
+        queued=len(fresh),
+        duplicates=seen - len(inserted),
+        stale=len(inserted) - len(fresh) - unchanged,
+        unchanged=unchanged,
+    )
+
+
+def _unchanged_ids(
+    conn: Connection,
+    flow: str,
+    content: ContentKey,
+    changes: Sequence[Change],
+    digests: Sequence[str | None],
+) -> dict[str, str]:
+    """record id -> target id, for the records among ``changes`` whose change carries
+    nothing new for the flow (engine/unchanged.py).
+
+    A record with more than one version among ``changes`` is not among them: which one is
+    newest is for the supersede and stale checks to say.
+    """
+    versions: dict[str, int] = defaultdict(int)
+    for change in changes:
+        versions[change.record_id] += 1
+    wanted = {
+        c.record_id: d
+        for c, d in zip(changes, digests, strict=True)
+        if d is not None and versions[c.record_id] == 1
+    }
+    return unchanged_records(conn, flow, content, wanted) if wanted else {}
 
 
 def open_dead_letter(

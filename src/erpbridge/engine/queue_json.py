@@ -64,12 +64,13 @@ _PG_ENQUEUE = sa.text(
     """
     INSERT INTO jobs (flow, source_id, source_version, source_stamp, kind, trigger, state,
                       outcome, partition, attempts, next_attempt_at, source_snapshot,
-                      created_at, updated_at)
+                      source_digest, target_id, created_at, updated_at)
     SELECT :flow, v.source_id, v.source_version, v.source_stamp, v.kind, :trigger, v.state,
-           v.outcome, v.partition, 0, :now, v.snapshot, :now, :now
+           v.outcome, v.partition, 0, :now, v.snapshot, v.digest, v.target_id, :now, :now
     FROM jsonb_to_recordset(CAST(:rows AS jsonb))
         AS v(source_id varchar, source_version varchar, source_stamp timestamptz,
-             kind varchar, state varchar, outcome varchar, partition integer, snapshot jsonb)
+             kind varchar, state varchar, outcome varchar, partition integer, snapshot jsonb,
+             digest varchar, target_id varchar)
     ON CONFLICT (flow, source_id, source_version) DO NOTHING
     RETURNING id, source_id, source_stamp, state
     """
@@ -106,11 +107,12 @@ _SQLITE_ENQUEUE = (
         """
     INSERT INTO jobs (flow, source_id, source_version, source_stamp, kind, trigger, state,
                       outcome, partition, attempts, next_attempt_at, source_snapshot,
-                      created_at, updated_at)
+                      source_digest, target_id, created_at, updated_at)
     SELECT :flow, v.value ->> 'source_id', v.value ->> 'source_version',
            v.value ->> 'source_stamp', v.value ->> 'kind', :trigger, v.value ->> 'state',
            v.value ->> 'outcome', v.value ->> 'partition', 0, :now,
-           NULLIF(v.value -> 'snapshot', 'null'), :now, :now
+           NULLIF(v.value -> 'snapshot', 'null'), v.value ->> 'digest',
+           v.value ->> 'target_id', :now, :now
     FROM json_each(:rows) AS v WHERE true
     ON CONFLICT (flow, source_id, source_version) DO NOTHING
     RETURNING id, source_id, source_stamp, state
@@ -165,6 +167,8 @@ def enqueue_jobs_json(
             "outcome": r["outcome"],
             "partition": r["partition"],
             "snapshot": r["source_snapshot"],  # JSON-safe already (record_to_snapshot)
+            "digest": r.get("source_digest"),
+            "target_id": r.get("target_id"),
         }
         for r in rows
     ]

@@ -8,6 +8,7 @@ from erpbridge.config import Project
 from erpbridge.engine.clock import Clock, SystemClock
 from erpbridge.engine.limits import ConnectionGuard
 from erpbridge.engine.plans import build_plans
+from erpbridge.engine.unchanged import ContentKey, content_key
 from erpbridge.spi.connector import Connector
 from erpbridge.spi.errors import ConfigError, ErpBridgeError
 from erpbridge.spi.registry import ConnectorRegistry
@@ -39,22 +40,33 @@ class Runtime:
         self._connectors: dict[str, Connector] = dict(connectors or {})
         self._given = frozenset(self._connectors)
         self._guards: dict[str, ConnectionGuard] = {}
-        self._source_fields: dict[str, frozenset[str] | None] | None = None
+        self._reads: dict[str, tuple[frozenset[str] | None, ContentKey | None]] | None = None
 
-    def source_fields(self, flow: str) -> frozenset[str] | None:
-        """The source fields ``flow`` uses (its plan's ``source_fields``); None: every field.
-
-        Worked out once, from the plans of the project's enabled flows (what a worker
-        builds); a flow that is not among them (disabled, or its mapping does not
-        compile) reads every field.
-        """
-        if self._source_fields is None:
+    def _read_plan(self, flow: str) -> tuple[frozenset[str] | None, ContentKey | None]:
+        """(source fields, content key) of ``flow``, worked out once from the plans of the
+        project's enabled flows (what a worker builds)."""
+        if self._reads is None:
             try:
                 plans = build_plans(self.project)
             except ErpBridgeError:  # reported where the flows are built; read everything
                 plans = {}
-            self._source_fields = {name: plan.source_fields for name, plan in plans.items()}
-        return self._source_fields.get(flow)
+            self._reads = {
+                name: (plan.source_fields, content_key(plan)) for name, plan in plans.items()
+            }
+        return self._reads.get(flow, (None, None))
+
+    def source_fields(self, flow: str) -> frozenset[str] | None:
+        """The source fields ``flow`` uses (its plan's ``source_fields``); None: every field.
+
+        A flow that is not among the enabled ones (disabled, or its mapping does not
+        compile) reads every field.
+        """
+        return self._read_plan(flow)[0]
+
+    def content_key(self, flow: str) -> ContentKey | None:
+        """How ``flow`` digests a change's content at intake (engine/unchanged.py); None
+        where its fields are not known (nothing is then dropped as unchanged)."""
+        return self._read_plan(flow)[1]
 
     def connector(self, name: str) -> Connector:
         """The connector of connection ``name`` (built on first use).

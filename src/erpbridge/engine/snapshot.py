@@ -26,6 +26,7 @@ import orjson
 from erpbridge.spi.records import Record
 
 __all__ = [
+    "canonical_json",
     "field_digests",
     "fields_hash",
     "json_safe",
@@ -186,12 +187,12 @@ def field_digests(fields: Mapping[str, object], names: Iterable[str]) -> dict[st
         elif kind is int:
             text = "i" + str(value)
         else:  # lines and other structures: the same canonical JSON as fields_hash
-            text = "j" + _canonical(value).decode("utf-8")
+            text = "j" + canonical_json(value).decode("utf-8")
         out[name] = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
     return out
 
 
-def _canonical(value: object) -> bytes:
+def canonical_json(value: object) -> bytes:
     """Sorted-key compact JSON of a JSON-safe ``value`` (orjson; the standard library for
     what orjson refuses, such as an integer wider than 64 bits)."""
     try:

@@ -50,6 +50,7 @@ class CompiledMapping:
         source_fields: the top-level source fields the rules and ``when:`` read, with
             their aliases (lines by their list's name); None when an expression reads
             the record as a whole (bare ``source``), so any field may matter.
+        rule_fields: the same for the rules alone, without what only ``when:`` reads.
         skip_lookups: lookup names (``product``, ``customer@Code``) used only with
             ``missing="skip"``: the engine queues no sync of the records they name.
     """
@@ -67,6 +68,7 @@ class CompiledMapping:
         "fields",
         "flow",
         "key_lookups",
+        "rule_fields",
         "skip_lookups",
         "source_fields",
         "spec",
@@ -98,6 +100,7 @@ class CompiledMapping:
         self._fast = build_fast_apply(self.flow, self.fields) if fast else None
         self._exprs = {f.name: f.expression for f in self.fields}
         self.source_fields = read_fields(analysis, spec.aliases)
+        self.rule_fields = read_fields(analysis, spec.aliases, rules_only=True)
 
     def version(self) -> str:
         """:meth:`MappingSpec.version` of the spec this was compiled from (16 hex digits)."""
@@ -229,18 +232,21 @@ class CompiledMapping:
         )
 
 
-def read_fields(analysis: Analysis, aliases: Aliases) -> frozenset[str] | None:
+def read_fields(
+    analysis: Analysis, aliases: Aliases, *, rules_only: bool = False
+) -> frozenset[str] | None:
     """The top-level source fields ``analysis`` found read, each with its aliases.
 
     A path's first step is the field: ``source.Account.Name`` reads ``Account``,
     ``each(source.OrderItems, .Quantity)`` reads ``OrderItems`` (lines come whole). None
     when the fields are not known statically: a bare ``source``, or a path into the record
-    by position.
+    by position. ``rules_only``: what the rules read, not the flow's ``when:``.
     """
     if analysis.whole_source:
         return None
     names: set[str] = set()
-    for use in analysis.paths:
+    paths = analysis.paths[: analysis.rule_paths] if rules_only else analysis.paths
+    for use in paths:
         ref = use.ref
         if ref.root != "source":
             continue  # .Field of a line: read from its list, which is a source path

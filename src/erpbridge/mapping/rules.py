@@ -105,6 +105,8 @@ class Analysis:
     #: some expression reads the source record as a whole (bare ``source``), so the
     #: fields it reads are not known before it runs
     whole_source: bool = False
+    #: ``paths[:rule_paths]`` are the rules' paths, the rest the flow's ``when:``'s
+    rule_paths: int = 0
 
 
 class _RuleCompiler:
@@ -426,6 +428,7 @@ def analyse(spec: MappingSpec, env: Environment) -> Analysis:
     compiler = _RuleCompiler(spec, env)
     compiler.out.fields = compiler.rules(spec.rules, (), ())
     compiler.out.collectors = tuple(compiler.levels[0])
+    compiler.out.rule_paths = len(compiler.out.paths)
     if spec.when is not None:
         found = compiler.expression(
             spec.when, "when", spec.when_pos or spec.positions.get("@when"), (), allow_xref=False

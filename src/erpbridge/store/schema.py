@@ -101,6 +101,12 @@ jobs = sa.Table(
     sa.Column("source_snapshot", JSONDoc, nullable=True),
     sa.Column("mapped_payload", JSONDoc, nullable=True),
     sa.Column("mapping_version", sa.String(64), nullable=True),
+    sa.Column(
+        "source_digest",
+        sa.String(32),
+        nullable=True,
+        comment="digest of the fields the flow reads, as taken in (engine/unchanged.py)",
+    ),
     sa.Column("target_id", sa.String(255), nullable=True),
     sa.Column("outcome", sa.String(16), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),

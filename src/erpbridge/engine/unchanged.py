@@ -1,0 +1,211 @@
+"""A change that carries nothing new for its flow is done as it is taken in (DESIGN.md §3.5).
+
+A status the hub writes back onto a CRM order gives the order a new version (the CRM
+moves its change stamp), and the flow that sends orders to the ERP reads the order
+again. Mapped, it gives the payload that flow last wrote, and the echo check
+(engine/echo.py) ends it as ``unchanged``: a job that cost a claim, a mapping and a
+commit, and did nothing. Here, at intake, such a change is recognised before it is queued.
+
+Its *content digest* covers what the flow's worker would map from:
+
+- the values of the fields the flow's rules, key fields and ``hold:`` read
+  (:attr:`FlowPlan.content_fields`), lines included;
+- the answer of its ``when:`` filter, not the fields only the filter reads (an order
+  flow's filter may read the ERP's order number that the status written back fills in,
+  which changes nothing for an activated order);
+- whether it is a delete;
+
+keyed by a fingerprint of the flow's configuration (the mapping's version, which covers
+its value tables and aliases; the flow's spec; the field list). Each job keeps the digest
+it was taken in with (``jobs.source_digest``).
+
+A change whose digest equals the one of its record's newest job of the flow, when that
+job is done with a write or an echo (``created``, ``updated``, ``unchanged``) and no other
+flow has written a field of its target record since (the echo check's rule for records
+several flows write: such a field is this flow's to write again), is stored
+``done`` with outcome ``unchanged`` and no attempt: the record's history shows it, and a
+poll's overlap reading it again finds a duplicate. It counts as ``unchanged`` in the
+intake's figures (``erpbridge_intake_total{result="unchanged"}``, a run's duplicates).
+
+Anything else queues as before: a record whose newest job is open, held, dead, filtered
+or skipped; a change that came without the fields (an id-only webhook); a flow whose
+fields are not known statically (a bare ``source``); a record whose newest job is from
+before migration 0007 (no digest). And only changes the source gave on its own (a poll, a
+webhook, a broker message, a file) are done so: a schedule, a manual or forced sync, a
+replay and a recon repair always queue, so a person can make a record go through again.
+
+What the digest does not see: a payload may also depend on xref pairs (an order's
+customer linked to another ERP customer since its last write) and on ``now()``. Such a
+record is not written again because of a change in fields the flow does not read; its
+next real change, a sync or a recon carries the new pairing (before, the echo check
+wrote it only by accident of such a change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from erpbridge.engine.flow import FlowPlan
+from erpbridge.engine.jobs import JobState, Trigger
+from erpbridge.engine.snapshot import canonical_json, snapshot_covers
+from erpbridge.engine.xref import load_echo_hashes
+from erpbridge.store.schema import echo_hashes, jobs
+
+__all__ = ["SOURCE_TRIGGERS", "ContentKey", "content_key", "unchanged_records"]
+
+#: triggers whose changes the source gave on its own: the ones dropped when unchanged.
+SOURCE_TRIGGERS = frozenset(
+    {Trigger.POLL.value, Trigger.WEBHOOK.value, Trigger.BROKER.value, Trigger.FILE.value}
+)
+#: outcomes of a done job whose payload the target holds (written, or found there)
+_HELD_BY_TARGET = ("created", "updated", "unchanged")
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ContentKey:
+    """How one flow digests a change's content (see the module docstring).
+
+    Attributes:
+        fields: the source fields the digest covers, sorted.
+        fingerprint: 32 bytes standing for the flow's configuration (the digest's key).
+        target: the flow's target (connection, object).
+        accepts: the flow's ``when:`` filter (None: it has none).
+        read: every source field the flow reads: a snapshot must cover them.
+    """
+
+    fields: tuple[str, ...]
+    fingerprint: bytes
+    target: tuple[str, str]
+    accepts: Callable[[Mapping[str, object]], bool] | None = None
+    read: frozenset[str] = frozenset()
+
+    def digest(self, snapshot: Mapping[str, Any]) -> str | None:
+        """The digest of a job snapshot (``record_to_snapshot``), or None when the
+        snapshot may lack a field the flow reads (read with a narrower field list) or
+        the filter cannot be evaluated on it (the worker says why)."""
+        if not snapshot_covers(snapshot, self.read):
+            return None
+        values = snapshot.get("fields") or {}
+        passes = True
+        if self.accepts is not None:
+            try:
+                passes = bool(self.accepts(values))
+            except Exception:  # noqa: BLE001 - the worker dead-letters it with the reason
+                return None
+        content = [
+            bool(snapshot.get("deleted")),
+            passes,
+            [values.get(name) for name in self.fields],
+        ]
+        hashed = hashlib.blake2b(canonical_json(content), digest_size=16, key=self.fingerprint)
+        return hashed.hexdigest()
+
+
+def content_key(plan: FlowPlan) -> ContentKey | None:
+    """The flow's :class:`ContentKey`; None when its fields are not known statically."""
+    if plan.source_fields is None or plan.content_fields is None:
+        return None
+    fields = tuple(sorted(plan.content_fields))
+    config = {
+        "mapping": plan.mapper.version(),
+        "flow": plan.spec.model_dump(mode="json"),
+        "fields": fields,
+    }
+    fingerprint = hashlib.blake2b(canonical_json(config), digest_size=32).digest()
+    accepts = plan.mapper.accepts if plan.spec.when is not None else None
+    target = (plan.target_connection, plan.spec.target.object)
+    return ContentKey(fields, fingerprint, target, accepts, plan.source_fields)
+
+
+def unchanged_records(
+    conn: Connection, flow: str, key: ContentKey, digests: Mapping[str, str]
+) -> dict[str, str]:
+    """record id -> target id, for the records of ``digests`` whose newest job of ``flow``
+    is done, with its payload on the target (written or an echo), and was taken in with
+    the same digest; and whose target record no other flow wrote a field of since.
+
+    That last condition keeps the echo check's rule for records several flows write
+    (engine/echo.py): a field another flow wrote since is this flow's to write again.
+    One indexed query per 500 records on the jobs, one on the echo hashes (of other
+    flows: usually none), in the caller's transaction.
+    """
+    ids: Sequence[str] = sorted(digests)
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        newest = (
+            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
+            .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids[start : start + _CHUNK]))
+            .group_by(jobs.c.source_id)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(
+                jobs.c.source_id,
+                jobs.c.state,
+                jobs.c.outcome,
+                jobs.c.source_digest,
+                jobs.c.target_id,
+            ).join(newest, jobs.c.id == newest.c.newest)
+        )
+        for source_id, state, outcome, digest, target_id in rows:
+            if (
+                state == JobState.DONE.value
+                and outcome in _HELD_BY_TARGET
+                and target_id is not None
+                and digest is not None
+                and digest == digests.get(str(source_id))
+            ):
+                found[str(source_id)] = str(target_id)
+    if found:
+        rewritten = _written_by_others_since(conn, flow, key.target, set(found.values()))
+        found = {s: t for s, t in found.items() if t not in rewritten}
+    return found
+
+
+def _written_by_others_since(
+    conn: Connection, flow: str, target: tuple[str, str], target_ids: set[str]
+) -> set[str]:
+    """The target records a field of which another flow wrote after ``flow`` last did."""
+    connection, object_name = target
+    #: target record -> (when, field names or None: not known) of other flows' writes
+    others: dict[str, list[tuple[datetime | None, set[str] | None]]] = {}
+    ordered = sorted(target_ids)
+    for start in range(0, len(ordered), _CHUNK):
+        rows = conn.execute(
+            sa.select(
+                echo_hashes.c.record_id, echo_hashes.c.fields, echo_hashes.c.written_at
+            ).where(
+                echo_hashes.c.connection == connection,
+                echo_hashes.c.object == object_name,
+                echo_hashes.c.record_id.in_(ordered[start : start + _CHUNK]),
+                echo_hashes.c.flow != flow,
+            )
+        )
+        for record_id, fields, written_at in rows:
+            names = {str(n) for n in fields} if isinstance(fields, dict | list) else None
+            at = written_at if isinstance(written_at, datetime) else None
+            others.setdefault(str(record_id), []).append((at, names))
+    if not others:
+        return set()
+    own = load_echo_hashes(conn, connection, object_name, others)
+    out = set()
+    for record_id, writes in others.items():
+        mine = next((e for e in own.get(record_id, []) if e.flow == flow), None)
+        if mine is None or mine.written_at is None:
+            out.add(record_id)
+            continue
+        since = mine.written_at
+        if any(
+            (at is None or at >= since) and (names is None or names & set(mine.fields))
+            for at, names in writes
+        ):
+            out.add(record_id)
+    return out
