@@ -5,7 +5,8 @@ its own process (``erpbridge sandbox --only …``).
                         [--workers 0] [--profile FILE]
     python bench/e2e.py --latency [--rate 100] [--orders 1000] [--max-s 60]
     python bench/e2e.py --round-trip [--store …] [--orders 2000] [--poll-s 2]
-                        [--hub-workers 1] [--max-s 300] [--profile-sims DIR]
+                        [--hub-workers 1] [--worker-processes 0] [--max-s 300]
+                        [--profile-sims DIR]
 
 Throughput (the default): syncs the seeded CRM customers and products first and makes
 ``--orders`` Draft orders with ``--lines`` items each through Salesforce's REST API, then
@@ -29,7 +30,9 @@ Round trip (``--round-trip``): both order flows at once, run by the engine's own
 (scheduler polls every ``--poll-s``, worker loops) as ``erpbridge run`` runs them; reports
 round trips per second (orders whose SAP status is on the Salesforce order, over the wall
 time from the first activation taken in to the last status back) and CPU per round trip
-of each process. Details in bench/_e2e_round_trip.py.
+of each process. ``--worker-processes N`` also starts N ``erpbridge worker`` processes
+(the scale-out deployment: this process then takes the intake in, with ``--hub-workers``
+worker loops of its own, 0 for none). Details in bench/_e2e_round_trip.py.
 
 ``--profile-sims DIR`` writes a cProfile of each simulator's timed part to
 ``DIR/<name>.prof`` (``ERPBRIDGE_SIM_PROFILE_DIR``, see erpbridge/sims/_common/profile.py).
@@ -383,6 +386,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--hub-workers", type=int, default=1, help="worker loops (--latency, --round-trip)"
+    )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="also start N `erpbridge worker` processes (--round-trip)",
     )
     parser.add_argument(
         "--template-limits", action="store_true", help="keep the template's rate limits"
