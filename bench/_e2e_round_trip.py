@@ -200,23 +200,31 @@ def _set_cursors(store: sa.Engine, project: Project, stamp: datetime) -> None:
             conn.execute(cursors.insert().values(flow=flow, cursor=text, updated_at=stamp))
 
 
-def _reads(store: sa.Engine) -> dict[str, Any]:
-    """Records read and polls run per flow (the overlap window re-reads records)."""
+def _reads(store: sa.Engine, *, timeline: bool = False) -> dict[str, Any]:
+    """Records read and polls run per flow (the overlap window re-reads records); with
+    ``timeline``, each poll printed (flow, start and duration in seconds, read, queued,
+    not queued)."""
     with store.connect() as conn:
         rows = conn.execute(
             sa.select(runs.c.flow, sa.func.sum(runs.c.read), sa.func.count())
             .where(runs.c.flow.in_(FLOWS), runs.c.trigger == "poll")
             .group_by(runs.c.flow)
         ).all()
+        # the status written back, read again by orders-to-sap: done at intake (no
+        # attempt: nothing new for the flow, engine/unchanged.py) or worked to an echo
+        unchanged = sa.and_(jobs.c.flow == TO_SAP, jobs.c.outcome == "unchanged")
         echoes = conn.execute(
-            sa.select(sa.func.count()).where(jobs.c.flow == TO_SAP, jobs.c.outcome == "unchanged")
+            sa.select(sa.func.count()).where(unchanged, jobs.c.attempts > 0)
+        ).scalar_one()
+        at_intake = conn.execute(
+            sa.select(sa.func.count()).where(unchanged, jobs.c.attempts == 0)
         ).scalar_one()
         outcomes = conn.execute(
             sa.select(jobs.c.flow, jobs.c.state, jobs.c.outcome, sa.func.count())
             .where(jobs.c.flow.in_(FLOWS))
             .group_by(jobs.c.flow, jobs.c.state, jobs.c.outcome)
         ).all()
-        if os.environ.get("BENCH_TIMELINE"):
+        if timeline:
             polls = conn.execute(
                 sa.select(
                     runs.c.flow,
@@ -235,7 +243,7 @@ def _reads(store: sa.Engine) -> dict[str, Any]:
                     f"{flow:16} {(st - t0).total_seconds():7.2f} "
                     f"{((fin or st) - st).total_seconds():6.2f} read={read} q={queued} d={dups}"
                 )
-    out: dict[str, Any] = {"echo_jobs": int(echoes)}
+    out: dict[str, Any] = {"echo_jobs": int(echoes), "done_at_intake": int(at_intake)}
     out["jobs"] = {
         f"{'to_sap' if flow == TO_SAP else 'back'}:{state}:{outcome}": int(n)
         for flow, state, outcome, n in outcomes
@@ -358,7 +366,7 @@ async def round_trip(
         out["cpu_ms_per_order"] = round(total_ms, 3)
         # two cores, perfectly busy, this CPU per round trip and nothing else running
         out["cpu_bound_round_trips_per_s_2_cores"] = round(2000 / total_ms, 0)
-        out.update(_reads(store))
+        out.update(_reads(store, timeline=args.timeline))
         out["load_avg_1m"] = round(os.getloadavg()[0], 2)
         return out
     finally:

@@ -6,7 +6,7 @@ its own process (``erpbridge sandbox --only …``).
     python bench/e2e.py --latency [--rate 100] [--orders 1000] [--max-s 60]
     python bench/e2e.py --round-trip [--store …] [--orders 2000] [--poll-s 2]
                         [--hub-workers 1] [--worker-processes 0] [--max-s 300]
-                        [--profile-sims DIR]
+                        [--profile-sims DIR] [--timeline]
 
 Throughput (the default): syncs the seeded CRM customers and products first and makes
 ``--orders`` Draft orders with ``--lines`` items each through Salesforce's REST API, then
@@ -386,6 +386,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--hub-workers", type=int, default=1, help="worker loops (--latency, --round-trip)"
+    )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each poll of both flows (--round-trip)"
     )
     parser.add_argument(
         "--worker-processes",
