@@ -65,6 +65,17 @@ def test_newer_version_supersedes_a_queued_older_one(harness: Harness) -> None:
     ]
 
 
+def test_two_versions_in_one_batch_leave_the_newer_queued(harness: Harness) -> None:
+    """Neither version had a job before: the older one is superseded all the same."""
+    changes = [_change("A1", "v1", 1), _change("A1", "v2", 2), _change("A2", "v1", 1)]
+    intake_changes(harness.store, ["customers"], changes, Trigger.POLL, harness.clock)
+    assert harness.rows("select source_id, source_version, state from jobs order by id") == [
+        ("A1", "v1", "superseded"),
+        ("A1", "v2", "queued"),
+        ("A2", "v1", "queued"),
+    ]
+
+
 def test_out_of_order_older_version_does_not_supersede_newer(harness: Harness) -> None:
     intake_changes(
         harness.store, ["customers"], [_change("A1", "v2", 2)], Trigger.WEBHOOK, harness.clock

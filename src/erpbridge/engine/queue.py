@@ -13,7 +13,7 @@ the one process that runs everything.
 from __future__ import annotations
 
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,7 +33,13 @@ from erpbridge.engine.queue_json import (
 from erpbridge.engine.returned import existing_versions, returned_versions
 from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
 from erpbridge.engine.snapshot import json_safe, record_to_snapshot
-from erpbridge.engine.unchanged import SOURCE_TRIGGERS, ContentKey, unchanged_records
+from erpbridge.engine.unchanged import (
+    SOURCE_TRIGGERS,
+    ContentKey,
+    RecordJobs,
+    record_jobs,
+    unchanged_records,
+)
 from erpbridge.spi.records import Change, ReadError
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
@@ -182,16 +188,18 @@ def enqueue_changes(
         content.digest(snap) if content is not None and snap is not None else None
         for snap in snapshots
     ]
+    # One query tells each record's newest job, newest done stamp and open jobs.
+    history = record_jobs(conn, flow, [c.record_id for c in unique])
     same = (
-        _unchanged_ids(conn, flow, content, unique, digests)
+        _unchanged_ids(conn, flow, content, unique, digests, history)
         if content is not None and trigger in SOURCE_TRIGGERS and any(digests)
         else {}
     )
-    done = last_done_stamps(conn, flow, sorted({c.record_id for c in unique}))
 
     def state_of(change: Change) -> tuple[str, str | None]:
         stamp = change.stamp
-        if stamp and change.record_id in done and stamp < done[change.record_id]:
+        done = history[change.record_id].done_stamp if change.record_id in history else None
+        if stamp and done and stamp < done:
             # A version older than one already written is kept for the record, never run.
             return JobState.SUPERSEDED.value, "stale"
         if change.record_id in same:  # nothing new for the flow: done as it is taken in
@@ -231,7 +239,15 @@ def enqueue_changes(
         )
         inserted = conn.execute(statement, rows).all()
     fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
-    _supersede_older(conn, flow, fresh, now)
+    # Only a record that had a queued or held job, or got two versions now, has one to
+    # supersede.
+    twice = {s for s, n in Counter(s for _, s, _ in fresh).items() if n > 1}
+    _supersede_older(
+        conn,
+        flow,
+        [f for f in fresh if f[1] in twice or (f[1] in history and history[f[1]].open)],
+        now,
+    )
     unchanged = sum(1 for *_, state in inserted if state == JobState.DONE.value)
     return IntakeResult(
         queued=len(fresh),
@@ -247,6 +263,7 @@ def _unchanged_ids(
     content: ContentKey,
     changes: Sequence[Change],
     digests: Sequence[str | None],
+    known: Mapping[str, RecordJobs],
 ) -> dict[str, str]:
     """record id -> target id, for the records among ``changes`` whose change carries
     nothing new for the flow (engine/unchanged.py).
@@ -262,7 +279,7 @@ def _unchanged_ids(
         for c, d in zip(changes, digests, strict=True)
         if d is not None and versions[c.record_id] == 1
     }
-    return unchanged_records(conn, flow, content, wanted) if wanted else {}
+    return unchanged_records(conn, flow, content, wanted, known) if wanted else {}
 
 
 def open_dead_letter(

@@ -58,7 +58,14 @@ from erpbridge.engine.snapshot import canonical_json, snapshot_covers
 from erpbridge.engine.xref import load_echo_hashes
 from erpbridge.store.schema import echo_hashes, jobs
 
-__all__ = ["SOURCE_TRIGGERS", "ContentKey", "content_key", "unchanged_records"]
+__all__ = [
+    "SOURCE_TRIGGERS",
+    "ContentKey",
+    "RecordJobs",
+    "content_key",
+    "record_jobs",
+    "unchanged_records",
+]
 
 #: triggers whose changes the source gave on its own: the ones dropped when unchanged.
 SOURCE_TRIGGERS = frozenset(
@@ -125,45 +132,95 @@ def content_key(plan: FlowPlan) -> ContentKey | None:
     return ContentKey(fields, fingerprint, target, accepts, plan.source_fields)
 
 
-def unchanged_records(
-    conn: Connection, flow: str, key: ContentKey, digests: Mapping[str, str]
-) -> dict[str, str]:
-    """record id -> target id, for the records of ``digests`` whose newest job of ``flow``
-    is done, with its payload on the target (written or an echo), and was taken in with
-    the same digest; and whose target record no other flow wrote a field of since.
+@dataclass(frozen=True, slots=True)
+class RecordJobs:
+    """What intake needs to know of one record's jobs of a flow (one query for a page).
 
-    That last condition keeps the echo check's rule for records several flows write
-    (engine/echo.py): a field another flow wrote since is this flow's to write again.
-    One indexed query per 500 records on the jobs, one on the echo hashes (of other
-    flows: usually none), in the caller's transaction.
+    Attributes:
+        state, outcome, digest, target_id: of the record's newest job.
+        done_stamp: the newest source stamp among its done jobs (the stale check).
+        open: some job of the record is queued or held (a new one supersedes it).
     """
-    ids: Sequence[str] = sorted(digests)
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), _CHUNK):
-        newest = (
-            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
-            .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids[start : start + _CHUNK]))
+
+    state: str
+    outcome: str | None
+    digest: str | None
+    target_id: str | None
+    done_stamp: datetime | None
+    open: bool
+
+
+def record_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, RecordJobs]:
+    """record id -> :class:`RecordJobs`, for the records of ``ids`` that have a job of
+    ``flow``: one indexed query per 500 records (the unique index's leading columns)."""
+    out: dict[str, RecordJobs] = {}
+    ordered = sorted(set(ids))
+    done = jobs.c.state == JobState.DONE.value
+    waiting = jobs.c.state.in_((JobState.QUEUED.value, JobState.HELD.value))
+    for start in range(0, len(ordered), _CHUNK):
+        per_record = (
+            sa.select(
+                jobs.c.source_id,
+                sa.func.max(jobs.c.id).label("newest"),
+                sa.func.max(sa.case((done, jobs.c.source_stamp))).label("done_stamp"),
+                sa.func.max(sa.case((waiting, 1), else_=0)).label("open"),
+            )
+            .where(jobs.c.flow == flow, jobs.c.source_id.in_(ordered[start : start + _CHUNK]))
             .group_by(jobs.c.source_id)
             .subquery()
         )
         rows = conn.execute(
             sa.select(
-                jobs.c.source_id,
+                per_record.c.source_id,
                 jobs.c.state,
                 jobs.c.outcome,
                 jobs.c.source_digest,
                 jobs.c.target_id,
-            ).join(newest, jobs.c.id == newest.c.newest)
+                per_record.c.done_stamp,
+                per_record.c.open,
+            ).join(jobs, jobs.c.id == per_record.c.newest)
         )
-        for source_id, state, outcome, digest, target_id in rows:
-            if (
-                state == JobState.DONE.value
-                and outcome in _HELD_BY_TARGET
-                and target_id is not None
-                and digest is not None
-                and digest == digests.get(str(source_id))
-            ):
-                found[str(source_id)] = str(target_id)
+        for source_id, state, outcome, digest, target_id, stamp, is_open in rows:
+            out[str(source_id)] = RecordJobs(
+                str(state),
+                None if outcome is None else str(outcome),
+                None if digest is None else str(digest),
+                None if target_id is None else str(target_id),
+                stamp if isinstance(stamp, datetime) else None,
+                bool(is_open),
+            )
+    return out
+
+
+def unchanged_records(
+    conn: Connection,
+    flow: str,
+    key: ContentKey,
+    digests: Mapping[str, str],
+    known: Mapping[str, RecordJobs],
+) -> dict[str, str]:
+    """record id -> target id, for the records of ``digests`` whose newest job of ``flow``
+    (``known``: :func:`record_jobs`) is done, with its payload on the target (written or
+    an echo), and was taken in with the same digest; and whose target record no other
+    flow wrote a field of since.
+
+    That last condition keeps the echo check's rule for records several flows write
+    (engine/echo.py): a field another flow wrote since is this flow's to write again.
+    One indexed query per 500 records on the echo hashes (of other flows: usually none),
+    in the caller's transaction.
+    """
+    found: dict[str, str] = {}
+    for source_id, digest in digests.items():
+        job = known.get(source_id)
+        if (
+            job is not None
+            and job.state == JobState.DONE.value
+            and job.outcome in _HELD_BY_TARGET
+            and job.target_id is not None
+            and job.digest is not None
+            and job.digest == digest
+        ):
+            found[source_id] = job.target_id
     if found:
         rewritten = _written_by_others_since(conn, flow, key.target, set(found.values()))
         found = {s: t for s, t in found.items() if t not in rewritten}
