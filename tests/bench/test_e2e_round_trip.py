@@ -34,4 +34,29 @@ def test_round_trip_bench_brings_every_written_orders_status_back() -> None:
     assert result["round_trips"] == result["written_to_sap"]
     assert result["all_back"] is True
     assert result["round_trips_per_s"] > 0
-    assert result["echo_jobs"] >= result["round_trips"]
+    # each status written back comes round to orders-to-sap as nothing new for it: taken
+    # in as done (engine/unchanged.py), or, had it been queued, worked to an echo
+    assert result["echo_jobs"] + result["done_at_intake"] >= result["round_trips"]
+    assert result["done_at_intake"] > 0
+
+
+def test_round_trip_bench_with_worker_processes_beside_the_intake() -> None:
+    """`--worker-processes 1 --hub-workers 0`: the bench's process only takes changes in,
+    an `erpbridge worker` process works every job, and is stopped at the end."""
+    command = [sys.executable, str(ROOT / "bench" / "e2e.py"), "--round-trip"]
+    processes = ["--worker-processes", "1", "--hub-workers", "0"]
+    done = subprocess.run(  # noqa: S603 - our own bench script
+        [*command, "--orders", "10", "--poll-s", "1", "--max-s", "120", *processes],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert not result["timed_out"]
+    assert result["worker_processes"] == 1
+    assert result["round_trips"] == result["written_to_sap"] > 0
+    assert result["hub_worker_processes_cpu_ms_per_order"] > 0
