@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,19 +15,25 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def test_round_trip_bench_brings_every_written_orders_status_back() -> None:
-    command = [sys.executable, str(ROOT / "bench" / "e2e.py"), "--round-trip"]
+def _round_trip(*args: str) -> dict[str, Any]:
+    """Run the bench at a tiny size; returns the figures it printed."""
+    command = [sys.executable, str(ROOT / "bench" / "e2e.py"), "--round-trip", *args]
     done = subprocess.run(  # noqa: S603 - our own bench script
-        [*command, "--orders", "20", "--poll-s", "1", "--max-s", "120"],
+        [*command, "--poll-s", "1", "--max-s", "120"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         cwd=ROOT,
     )
-
     assert done.returncode == 0, done.stderr[-2000:]
     result = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert isinstance(result, dict)
+    return result
+
+
+def test_round_trip_bench_brings_every_written_orders_status_back() -> None:
+    result = _round_trip("--orders", "20")
     assert result["mode"] == "round-trip"
     assert not result["timed_out"]
     assert result["written_to_sap"] + result["held"] == 20
@@ -43,19 +50,7 @@ def test_round_trip_bench_brings_every_written_orders_status_back() -> None:
 def test_round_trip_bench_with_worker_processes_beside_the_intake() -> None:
     """`--worker-processes 1 --hub-workers 0`: the bench's process only takes changes in,
     an `erpbridge worker` process works every job, and is stopped at the end."""
-    command = [sys.executable, str(ROOT / "bench" / "e2e.py"), "--round-trip"]
-    processes = ["--worker-processes", "1", "--hub-workers", "0"]
-    done = subprocess.run(  # noqa: S603 - our own bench script
-        [*command, "--orders", "10", "--poll-s", "1", "--max-s", "120", *processes],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    result = _round_trip("--orders", "10", "--worker-processes", "1", "--hub-workers", "0")
     assert not result["timed_out"]
     assert result["worker_processes"] == 1
     assert result["round_trips"] == result["written_to_sap"] > 0
