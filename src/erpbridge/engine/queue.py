@@ -83,8 +83,8 @@ def partition_of(flow: str, source_id: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
-    """What one intake did: new jobs, duplicates dropped, stale versions dropped, and
-    changes dropped as carrying nothing new for the flow (engine/unchanged.py)."""
+    """What one intake did: new jobs, duplicates dropped, stale versions kept unrun, and
+    changes taken in as done, nothing new for the flow (engine/unchanged.py)."""
 
     queued: int = 0
     duplicates: int = 0
