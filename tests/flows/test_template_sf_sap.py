@@ -1013,6 +1013,19 @@ def _stock_key(fields: dict[str, object]) -> str:
     return "/".join(str(p) for p in parts if p)
 
 
+async def _product_synced_to_sap(bridge: Bridge, name: str) -> tuple[str, str]:
+    """A new CRM product without an ERP number, synced to SAP: (its id, SAP's material,
+    which is its product code)."""
+    tag = uuid.uuid4().hex[:6].upper()
+    book = await _standard_price_book(bridge)
+    code = f"P-{tag}"
+    product = await _product(
+        bridge, book, Name=f"{name} {tag}", ProductCode=code, Family="Hardware"
+    )
+    await bridge.sync("products-to-sap", ids=[product])
+    return product, code
+
+
 async def _crm_stock(bridge: Bridge, material: str) -> dict[str, dict[str, object]]:
     """ERP_Stock_Key__c -> fields of the material's Product_Stock__c records in Salesforce."""
     found = await bridge.find("salesforce", "Product_Stock__c", "ERP_Material__c", [material])
@@ -1025,14 +1038,7 @@ async def test_goods_movements_in_sap_arrive_as_stock_per_product_and_warehouse(
     with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
         try:
             flow = "stock-by-warehouse-from-sap"
-            tag = uuid.uuid4().hex[:6].upper()
-            book = await _standard_price_book(bridge)
-            # A CRM product without an ERP number: SAP's material is its product code.
-            product = await _product(
-                bridge, book, Name=f"伺服驱动器 {tag}", ProductCode=f"P-{tag}-S", Family="Hardware"
-            )
-            await bridge.sync("products-to-sap", ids=[product])
-            material = f"P-{tag}-S"
+            product, material = await _product_synced_to_sap(bridge, "伺服驱动器")
             await _post_goods_movement(
                 bridge,
                 "05",
@@ -1118,13 +1124,8 @@ async def test_stock_that_returns_to_an_earlier_level_reaches_the_crm_again(
     with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
         try:
             flow = "stock-by-warehouse-from-sap"
-            tag = uuid.uuid4().hex[:6].upper()
-            book = await _standard_price_book(bridge)
-            product = await _product(
-                bridge, book, Name=f"编码器 {tag}", ProductCode=f"P-{tag}-E", Family="Hardware"
-            )
-            await bridge.sync("products-to-sap", ids=[product])
-            material, key = f"P-{tag}-E", f"P-{tag}-E/1710/171A"
+            _, material = await _product_synced_to_sap(bridge, "编码器")
+            key = f"{material}/1710/171A"
             levels = []
             for code, movement in (
                 ("05", {"GoodsMovementType": "561", "QuantityInEntryUnit": Decimal(120)}),
@@ -1157,13 +1158,7 @@ async def test_stock_per_warehouse_reaches_the_crm_only_for_materials_it_has(
     with running_template("sf-sap", tmp_path, SYSTEMS) as bridge:
         try:
             flow = "stock-by-warehouse-from-sap"
-            tag = uuid.uuid4().hex[:6].upper()
-            book = await _standard_price_book(bridge)
-            product = await _product(
-                bridge, book, Name=f"伺服电机 {tag}", ProductCode=f"P-{tag}-M", Family="Hardware"
-            )
-            await bridge.sync("products-to-sap", ids=[product])
-            material = f"P-{tag}-M"
+            product, material = await _product_synced_to_sap(bridge, "伺服电机")
             await _post_goods_movement(
                 bridge,
                 "05",
@@ -1203,6 +1198,7 @@ async def test_stock_per_warehouse_reaches_the_crm_only_for_materials_it_has(
             # The CRM takes one of SAP's own materials on as a product: the next scheduled
             # read brings its stock, with the same SAP versions as before.
             other = str(others[0]["Material"])
+            book = await _standard_price_book(bridge)
             taken = await _product(
                 bridge, book, Name=f"SAP 物料 {other}", ProductCode=other, Family="Hardware"
             )
