@@ -6,18 +6,9 @@ import httpx
 
 from erpbridge.connectors.oracle import OracleConnector
 from erpbridge.spi.records import Record
+from tests.connectors.sent import sent
 
 ORDERS = "salesOrdersForOrderHub"
-
-
-def _urls(http: httpx.AsyncClient) -> list[str]:
-    seen: list[str] = []
-
-    async def note(request: httpx.Request) -> None:
-        seen.append(str(request.url))
-
-    http.event_hooks["request"].append(note)
-    return seen
 
 
 async def _orders(conn: OracleConnector, fields: set[str] | None) -> list[Record]:
@@ -27,7 +18,7 @@ async def _orders(conn: OracleConnector, fields: set[str] | None) -> list[Record
 async def test_orders_read_without_their_children_are_not_expanded(
     connector: OracleConnector, http: httpx.AsyncClient
 ) -> None:
-    urls = _urls(http)
+    urls = sent(http)
     narrow = await _orders(connector, {"OrderNumber", "StatusCode"})
     assert urls and not any("expand" in u for u in urls)
     full = await _orders(connector, None)
@@ -41,7 +32,7 @@ async def test_orders_read_without_their_children_are_not_expanded(
 async def test_asked_children_alone_are_expanded(
     connector: OracleConnector, http: httpx.AsyncClient
 ) -> None:
-    urls = _urls(http)
+    urls = sent(http)
     records = await _orders(connector, {"lines"})
     got = await connector.get(ORDERS, [records[0].id], {"lines"})
     assert all(isinstance(r.fields["lines"], list) for r in [*records, *got])

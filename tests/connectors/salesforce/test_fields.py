@@ -7,20 +7,14 @@ import httpx
 from erpbridge.connectors.salesforce import SalesforceConnector
 from erpbridge.sims.salesforce.app import SalesforceSim
 from erpbridge.spi.records import Record
+from tests.connectors.sent import sent
 
 ASKED = {"Status", "OrderNumber", "AccountId"}
 
 
 def _queries(http: httpx.AsyncClient) -> list[str]:
     """The SOQL of every query the connector sends from now on."""
-    seen: list[str] = []
-
-    async def note(request: httpx.Request) -> None:
-        if "q" in request.url.params:
-            seen.append(request.url.params["q"])
-
-    http.event_hooks["request"].append(note)
-    return seen
+    return sent(http, lambda request: request.url.params.get("q"))
 
 
 async def _orders(conn: SalesforceConnector, fields: set[str] | None) -> list[Record]:

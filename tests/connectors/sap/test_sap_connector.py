@@ -28,6 +28,7 @@ from erpbridge.spi import (
     WriteOutcome,
 )
 from tests.connectors.sap.conftest import StepClock, settings
+from tests.connectors.sent import sent
 
 
 def _order(po: str, sold_to: str = "17100001", material: str = "TG0011", qty: str = "2") -> dict:
@@ -235,13 +236,7 @@ async def test_retried_create_after_lost_answer_makes_no_duplicate(
 async def test_create_whose_key_the_caller_just_checked_is_not_looked_up_again(
     connector: SapConnector, http: httpx.AsyncClient
 ) -> None:
-    lookups: list[str] = []
-
-    async def note(request: httpx.Request) -> None:
-        if "filter" in str(request.url):
-            lookups.append(str(request.url))
-
-    http.event_hooks["request"].append(note)
+    lookups = sent(http, lambda request: str(request.url) if "filter" in str(request.url) else None)
     key = {"key_field": "PurchaseOrderByCustomer"}
     checked = WriteOp(
         WriteMode.CREATE, _order("SF-CHK-1"), key_value="SF-CHK-1", key_checked=True, **key

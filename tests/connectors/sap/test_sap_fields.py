@@ -9,20 +9,10 @@ import httpx
 from erpbridge.connectors.sap import SapConnector
 from erpbridge.sims.sap.state import SapState
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
+from tests.connectors.sent import sent
 
 ORDER = "A_SalesOrder"
 STATUS_FIELDS = {"SalesOrder", "PurchaseOrderByCustomer", "OverallTotalDeliveryStatus"}
-
-
-def _urls(http: httpx.AsyncClient) -> list[str]:
-    """Every URL the connector asks for from now on."""
-    seen: list[str] = []
-
-    async def note(request: httpx.Request) -> None:
-        seen.append(str(request.url))
-
-    http.event_hooks["request"].append(note)
-    return seen
 
 
 async def _orders(conn: SapConnector, fields: set[str] | None) -> list[Record]:
@@ -32,7 +22,7 @@ async def _orders(conn: SapConnector, fields: set[str] | None) -> list[Record]:
 async def test_asked_fields_come_without_the_unasked_items(
     connector: SapConnector, http: httpx.AsyncClient
 ) -> None:
-    urls = _urls(http)
+    urls = sent(http)
     records = await _orders(connector, STATUS_FIELDS)
     assert len(records) == 60
     assert all(set(r.fields) >= STATUS_FIELDS for r in records)
@@ -73,7 +63,7 @@ async def test_no_field_list_reads_everything(connector: SapConnector) -> None:
 
 
 async def test_get_honours_the_field_list(connector: SapConnector, http: httpx.AsyncClient) -> None:
-    urls = _urls(http)
+    urls = sent(http)
     records = await connector.get(ORDER, ["1000003", "1000001"], STATUS_FIELDS)
     assert sorted(r.id for r in records) == ["1000001", "1000003"]
     assert all("to_Item" not in r.fields for r in records)

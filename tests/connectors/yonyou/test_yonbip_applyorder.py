@@ -15,6 +15,7 @@ from erpbridge.sims.yonbip import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 from erpbridge.sims.yonbip.events import seal
 from erpbridge.spi import Cursor, Record, WriteMode, WriteOp, WriteOutcome
 from erpbridge.spi.records import Change
+from tests.connectors.sent import sent
 
 from .conftest import StepClock, settings
 
@@ -24,13 +25,7 @@ OBJECTS = ("merchant", "applyorder")
 @pytest.fixture
 def paths(http: httpx.AsyncClient) -> list[str]:
     """The gateway paths the connector calls, in order."""
-    seen: list[str] = []
-
-    async def note(request: httpx.Request) -> None:
-        seen.append(request.url.path.removeprefix("/iuap-api-gateway"))
-
-    http.event_hooks["request"].append(note)
-    return seen
+    return sent(http, lambda request: request.url.path.removeprefix("/iuap-api-gateway"))
 
 
 @pytest.fixture

@@ -6,20 +6,19 @@ import httpx
 
 from erpbridge.connectors.yonbip import YonBipConnector
 from erpbridge.spi.records import Record
+from tests.connectors.sent import sent
 
 STATUS = {"code", "status", "nextStatusName"}
 
 
 def _details(http: httpx.AsyncClient) -> list[str]:
     """URLs of the order detail calls made from now on."""
-    seen: list[str] = []
-
-    async def note(request: httpx.Request) -> None:
-        if request.url.path.endswith("/voucherorder/detail"):
-            seen.append(str(request.url))
-
-    http.event_hooks["request"].append(note)
-    return seen
+    return sent(
+        http,
+        lambda request: (
+            str(request.url) if request.url.path.endswith("/voucherorder/detail") else None
+        ),
+    )
 
 
 async def _orders(conn: YonBipConnector, fields: set[str] | None) -> list[Record]:
