@@ -98,17 +98,7 @@ class ApplyOrderApi:
             if product in (None, "") or any(_same(x.get("product"), product) for x in _lines(r))
         ]
         rows = voucher_rows(body, stored, "applyOrders", "applyorders")
-        page = page_of(rows, tests, orders, index, size)
-        return {
-            "pageIndex": page.index,
-            "pageSize": page.size,
-            "recordCount": page.total,
-            "pageCount": page.page_count,
-            "beginPageIndex": 1,
-            "endPageIndex": max(1, page.page_count),
-            "pubts": self.state.now_text(),
-            "recordList": page.rows,
-        }
+        return page_of(rows, tests, orders, index, size).answer(pubts=self.state.now_text())
 
     def detail(self, params: Mapping[str, str]) -> object:
         """One requisition with its lines.

@@ -121,16 +121,7 @@ class OrderApi:
             tests.append(field_test("vouchdate", "elt", str(end)[:10] + " 23:59:59"))
         orders = parse_orders(body.get("queryOrders"), LIST_FIELDS)
         rows = voucher_rows(body, self.state.rows("voucherorder"), "orderDetails", "orderDetails")
-        page = page_of(rows, tests, orders, index, size)
-        return {
-            "pageIndex": page.index,
-            "pageSize": page.size,
-            "recordCount": page.total,
-            "pageCount": page.page_count,
-            "beginPageIndex": 1,
-            "endPageIndex": max(1, page.page_count),
-            "recordList": page.rows,
-        }
+        return page_of(rows, tests, orders, index, size).answer()
 
     def detail(self, params: Mapping[str, str]) -> object:
         """One order with its lines.

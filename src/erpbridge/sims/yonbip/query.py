@@ -179,6 +179,20 @@ class Page:
         """How many pages the whole result has."""
         return (self.total + self.size - 1) // self.size
 
+    def answer(self, **extra: object) -> dict[str, object]:
+        """The ``data`` of a voucher list's answer: the paging figures, ``extra`` and the
+        page's records last."""
+        return {
+            "pageIndex": self.index,
+            "pageSize": self.size,
+            "recordCount": self.total,
+            "pageCount": self.page_count,
+            "beginPageIndex": 1,
+            "endPageIndex": max(1, self.page_count),
+            **extra,
+            "recordList": self.rows,
+        }
+
 
 def page_of(
     rows: list[Row],
