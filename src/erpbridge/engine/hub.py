@@ -22,7 +22,6 @@ from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.queue import IntakeResult
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.scheduler import Scheduler
-from erpbridge.engine.unchanged import ContentKey, content_key
 from erpbridge.engine.worker import Worker
 from erpbridge.spi.connector import ObjectResolver, WebhookConnector
 from erpbridge.spi.errors import ConfigError, ValidationError
@@ -52,7 +51,6 @@ class Hub:
         self.clock = clock or SystemClock()
         self.metrics = metrics or Metrics()
         self._object_names: dict[tuple[str, str], str] = {}
-        self._content_keys: dict[str, ContentKey | None] = {}
         #: set after a webhook's jobs are committed: idle workers of this process look at once.
         self.wake = asyncio.Event()
 
@@ -65,12 +63,6 @@ class Hub:
             else:
                 self._object_names[key] = object_name
         return self._object_names[key]
-
-    def _content_key(self, flow: str) -> ContentKey | None:
-        """How ``flow`` digests a change's content (engine/unchanged.py), worked out once."""
-        if flow not in self._content_keys:
-            self._content_keys[flow] = content_key(self.plans[flow])
-        return self._content_keys[flow]
 
     async def webhook_flows(self, connection: str, object_name: str) -> list[str]:
         """Flows fed by webhooks of ``connection`` for ``object_name`` (any of its names)."""
@@ -109,7 +101,8 @@ class Hub:
             if not flows:
                 continue
             routed = True
-            content = {flow: self._content_key(flow) for flow in flows}
+            # the key a poll of the flow uses too, so either finds the other's digests
+            content = {flow: self.runtime.content_key(flow) for flow in flows}
             total += intake_changes(
                 self.store, flows, group, Trigger.WEBHOOK, self.clock, self.metrics, content
             )
