@@ -36,7 +36,6 @@ from erpbridge.engine.snapshot import json_safe, record_to_snapshot
 from erpbridge.engine.unchanged import (
     SOURCE_TRIGGERS,
     ContentKey,
-    RecordJobs,
     record_jobs,
     unchanged_records,
 )
@@ -190,9 +189,16 @@ def enqueue_changes(
     ]
     # One query tells each record's newest job, newest done stamp and open jobs.
     history = record_jobs(conn, flow, [c.record_id for c in unique])
+    # A record with two versions here is for the supersede and stale checks to sort out.
+    repeated = {r for r, n in Counter(c.record_id for c in unique).items() if n > 1}
+    wanted = {
+        c.record_id: d
+        for c, d in zip(unique, digests, strict=True)
+        if d is not None and c.record_id not in repeated
+    }
     same = (
-        _unchanged_ids(conn, flow, content, unique, digests, history)
-        if content is not None and trigger in SOURCE_TRIGGERS and any(digests)
+        unchanged_records(conn, flow, content, wanted, history)
+        if content is not None and trigger in SOURCE_TRIGGERS and wanted
         else {}
     )
 
@@ -241,11 +247,10 @@ def enqueue_changes(
     fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
     # Only a record that had a queued or held job, or got two versions now, has one to
     # supersede.
-    twice = {s for s, n in Counter(s for _, s, _ in fresh).items() if n > 1}
     _supersede_older(
         conn,
         flow,
-        [f for f in fresh if f[1] in twice or (f[1] in history and history[f[1]].open)],
+        [f for f in fresh if f[1] in repeated or (f[1] in history and history[f[1]].open)],
         now,
     )
     unchanged = sum(1 for *_, state in inserted if state == JobState.DONE.value)
@@ -255,31 +260,6 @@ def enqueue_changes(
         stale=len(inserted) - len(fresh) - unchanged,
         unchanged=unchanged,
     )
-
-
-def _unchanged_ids(
-    conn: Connection,
-    flow: str,
-    content: ContentKey,
-    changes: Sequence[Change],
-    digests: Sequence[str | None],
-    known: Mapping[str, RecordJobs],
-) -> dict[str, str]:
-    """record id -> target id, for the records among ``changes`` whose change carries
-    nothing new for the flow (engine/unchanged.py).
-
-    A record with more than one version among ``changes`` is not among them: which one is
-    newest is for the supersede and stale checks to say.
-    """
-    versions: dict[str, int] = defaultdict(int)
-    for change in changes:
-        versions[change.record_id] += 1
-    wanted = {
-        c.record_id: d
-        for c, d in zip(changes, digests, strict=True)
-        if d is not None and versions[c.record_id] == 1
-    }
-    return unchanged_records(conn, flow, content, wanted, known) if wanted else {}
 
 
 def open_dead_letter(
