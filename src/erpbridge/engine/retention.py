@@ -6,10 +6,12 @@ before the cutoff (``updated_at``), with their attempts and their resolved dead 
 and keeps every row the engine still reads (docs/engine.md, "Retention"):
 
 - per (flow, record), the newest job (highest id), so the usual overlap re-read of the
-  newest version stays a duplicate;
+  newest version stays a duplicate, and a change that carries nothing new for the flow
+  is still recognised by its digest (engine/unchanged.py);
 - per (flow, record), the newest ``done`` job by (source stamp, id): the stale check at
-  intake (:func:`erpbridge.engine.queue.last_done_stamps`) reads the newest done stamp,
-  and a late old version must still be dropped after a prune;
+  intake (:func:`erpbridge.engine.unchanged.record_jobs`) and in the worker
+  (:func:`erpbridge.engine.queue.last_done_stamps`) reads the newest done stamp, and a
+  late old version must still be dropped after a prune;
 - open jobs (queued, running, parked, held), and dead jobs whose dead letter is open or
   was resolved (replayed, discarded) after the cutoff;
 - a superseded job that was held (``held_at``) while its record has an open job: the
