@@ -88,6 +88,13 @@ class _Progress:
         )
 
 
+#: held orders: a held order's own flag write can come back as a version queued behind
+#: the held job (it waits for the hold's recheck): not part of any round trip, not waited for
+_HELD_IDS = sa.select(jobs.c.source_id).where(jobs.c.flow == TO_SAP, jobs.c.state == "held")
+#: open jobs of either flow
+_IS_OPEN = sa.and_(jobs.c.flow.in_(FLOWS), jobs.c.state.in_(_OPEN))
+
+
 def _any_open(store: sa.Engine) -> bool:
     """True while a job of either flow is open, held orders' aside (cheap: the state index).
 
@@ -95,16 +102,9 @@ def _any_open(store: sa.Engine) -> bool:
     in the hub's own process while it works, it took a sixth of that process's time at
     4,000 orders (py-spy), so it is made only once nothing is open.
     """
-    held_ids = sa.select(jobs.c.source_id).where(jobs.c.flow == TO_SAP, jobs.c.state == "held")
     with store.connect() as conn:
         row = conn.execute(
-            sa.select(jobs.c.id)
-            .where(
-                jobs.c.state.in_(_OPEN),
-                jobs.c.flow.in_(FLOWS),
-                ~jobs.c.source_id.in_(held_ids),  # as _Progress.open_jobs counts them
-            )
-            .limit(1)
+            sa.select(jobs.c.id).where(_IS_OPEN, ~jobs.c.source_id.in_(_HELD_IDS)).limit(1)
         ).first()
     return row is not None
 
@@ -121,18 +121,14 @@ def _progress(store: sa.Engine) -> _Progress:
         held = count(TO_SAP, jobs.c.state == "held")
         dead = count(TO_SAP, jobs.c.state == "dead")
         back = count(BACK, jobs.c.outcome == "updated")
-        # A held order's own flag write can come back as a version queued behind the held
-        # job (it waits for the hold's recheck): not part of any round trip, not waited for.
-        held_ids = sa.select(jobs.c.source_id).where(jobs.c.flow == TO_SAP, jobs.c.state == "held")
-        is_open = sa.and_(jobs.c.flow.in_(FLOWS), jobs.c.state.in_(_OPEN))
         open_jobs = int(
             conn.execute(
-                sa.select(sa.func.count()).where(is_open, ~jobs.c.source_id.in_(held_ids))
+                sa.select(sa.func.count()).where(_IS_OPEN, ~jobs.c.source_id.in_(_HELD_IDS))
             ).scalar_one()
         )
         behind_hold = int(
             conn.execute(
-                sa.select(sa.func.count()).where(is_open, jobs.c.source_id.in_(held_ids))
+                sa.select(sa.func.count()).where(_IS_OPEN, jobs.c.source_id.in_(_HELD_IDS))
             ).scalar_one()
         )
         first_in = conn.execute(
