@@ -271,13 +271,13 @@ class Worker:
             # A replay maps the snapshot a person may have edited; the fields it lacks
             # (the mapping was fixed to read more) are filled in from the source.
             snapshot = job.source_snapshot
-            if snapshot is not None and (
-                snapshot.get("deleted") or snapshot_covers(snapshot, plan.source_fields)
-            ):
+            whole = snapshot is not None and (
+                bool(snapshot.get("deleted")) or snapshot_covers(snapshot, plan.source_fields)
+            )
+            if snapshot is not None and (whole or job.trigger == Trigger.REPLAY.value):
                 records[job.id] = record_from_snapshot(snapshot)
-            elif snapshot is not None and job.trigger == Trigger.REPLAY.value:
-                records[job.id] = record_from_snapshot(snapshot)
-                to_fill.append(job)
+                if not whole:  # a replay's snapshot lacking fields
+                    to_fill.append(job)
             elif job.kind == "delete":
                 records[job.id] = Record(
                     object=plan.spec.source.object, id=job.source_id, fields={}, deleted=True
