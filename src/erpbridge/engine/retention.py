@@ -29,7 +29,7 @@ millions of rows never holds a long lock, and workers keep working meanwhile.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,6 +72,16 @@ class PruneResult:
     dry_run: bool = False
 
 
+def _chunks_by_flow(keys: Iterable[Key]) -> Iterator[tuple[str, list[str]]]:
+    """(flow, up to 500 of its record ids) for ``keys``, sorted and without repeats."""
+    by_flow: dict[str, list[str]] = {}
+    for flow, source_id in sorted(set(keys)):
+        by_flow.setdefault(flow, []).append(source_id)
+    for flow, ids in by_flow.items():
+        for start in range(0, len(ids), _CHUNK):
+            yield flow, ids[start : start + _CHUNK]
+
+
 @dataclass(slots=True)
 class _Kept:
     """Per record: the newest job id, the newest done job id (by stamp, then id) and the
@@ -93,14 +103,8 @@ class _Kept:
             self.newest.clear()
             self.anchor.clear()
             self.read.clear()
-        missing = sorted(k for k in wanted if k not in self.newest)
-        by_flow: dict[str, list[str]] = {}
-        for flow, source_id in missing:
-            by_flow.setdefault(flow, []).append(source_id)
-        for flow, ids in by_flow.items():
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                self._fill_chunk(conn, flow, chunk)
+        for flow, chunk in _chunks_by_flow(k for k in wanted if k not in self.newest):
+            self._fill_chunk(conn, flow, chunk)
 
     def _fill_chunk(self, conn: Connection, flow: str, chunk: Sequence[str]) -> None:
         of_records = sa.and_(jobs.c.flow == flow, jobs.c.source_id.in_(chunk))
@@ -162,23 +166,19 @@ def _candidates(conn: Connection, low: int, high: int, cutoff: datetime) -> list
 def _open_records(conn: Connection, keys: Iterable[Key]) -> set[Key]:
     """Which of ``keys`` have an open job (queued, running, parked, held)."""
     out: set[Key] = set()
-    by_flow: dict[str, list[str]] = {}
-    for flow, source_id in sorted(set(keys)):
-        by_flow.setdefault(flow, []).append(source_id)
-    for flow, ids in by_flow.items():
-        for start in range(0, len(ids), _CHUNK):
-            out |= {
-                (flow, str(s))
-                for (s,) in conn.execute(
-                    sa.select(jobs.c.source_id)
-                    .where(
-                        jobs.c.flow == flow,
-                        jobs.c.source_id.in_(ids[start : start + _CHUNK]),
-                        jobs.c.state.in_(_OPEN),
-                    )
-                    .distinct()
+    for flow, chunk in _chunks_by_flow(keys):
+        out |= {
+            (flow, str(s))
+            for (s,) in conn.execute(
+                sa.select(jobs.c.source_id)
+                .where(
+                    jobs.c.flow == flow,
+                    jobs.c.source_id.in_(chunk),
+                    jobs.c.state.in_(_OPEN),
                 )
-            }
+                .distinct()
+            )
+        }
     return out
 
 
