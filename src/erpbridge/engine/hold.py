@@ -49,6 +49,7 @@ from erpbridge.spi.errors import (
     TransientError,
 )
 from erpbridge.spi.records import Record, WriteMode, WriteOp, WriteOutcome
+from erpbridge.store.match import one_of
 from erpbridge.store.schema import jobs
 
 __all__ = ["Verdict", "commit_holds", "held_before", "judge", "screen", "write_flags"]
@@ -294,7 +295,7 @@ def held_before(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, da
             sa.select(jobs.c.source_id, sa.func.min(jobs.c.held_at))
             .where(
                 jobs.c.flow == flow,
-                jobs.c.source_id.in_(ids[start : start + 500]),
+                one_of(conn, jobs.c.source_id, ids[start : start + 500]),
                 jobs.c.held_at.is_not(None),
                 jobs.c.state == JobState.SUPERSEDED.value,
             )

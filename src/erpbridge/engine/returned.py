@@ -22,11 +22,13 @@ the last one written is dropped as stale instead).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from erpbridge.spi.records import Change
+from erpbridge.store.match import unnest_values
 from erpbridge.store.schema import jobs
 
 __all__ = [
@@ -92,27 +94,42 @@ def base_version(version: str) -> str | None:
     return version.split(AFTER_MARK, 1)[0]
 
 
-def read_from_source() -> sa.ColumnElement[bool]:
-    """Jobs of versions the source gave (not a replay, a recon repair, a dependency sync)."""
+def read_from_source(table: Any = jobs) -> sa.ColumnElement[bool]:
+    """Jobs (of ``table``: the jobs or an alias) of versions the source gave (not a
+    replay, a recon repair, a dependency sync)."""
     return sa.and_(
-        jobs.c.trigger.not_in(_ENGINE_TRIGGERS),
-        sa.not_(jobs.c.source_version.startswith(_DEPENDENCY_PREFIX, autoescape=True)),
+        table.c.trigger.not_in(_ENGINE_TRIGGERS),
+        sa.not_(table.c.source_version.startswith(_DEPENDENCY_PREFIX, autoescape=True)),
     )
 
 
 def _newest_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
     """record id → (id, stored version) of its newest job of ``flow`` the source gave."""
-    newest = (
-        sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
-        .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids), read_from_source())
-        .group_by(jobs.c.source_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(jobs.c.source_id, jobs.c.id, jobs.c.source_version).join(
-            newest, jobs.c.id == newest.c.newest
+    if conn.dialect.name == "postgresql":  # an index probe per record (store/match.py)
+        w = unnest_values("w", id=(jobs.c.source_id, ids))
+        own = jobs.alias("own")
+        per_id = (
+            sa.select(sa.func.max(own.c.id).label("newest"))
+            .where(own.c.flow == flow, own.c.source_id == w.c.id, read_from_source(own))
+            .lateral("per_id")
         )
-    )
+        rows = conn.execute(
+            sa.select(w.c.id, jobs.c.id, jobs.c.source_version).select_from(
+                w.join(per_id, sa.true()).join(jobs, jobs.c.id == per_id.c.newest)
+            )
+        )
+    else:
+        newest = (
+            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
+            .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids), read_from_source())
+            .group_by(jobs.c.source_id)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(jobs.c.source_id, jobs.c.id, jobs.c.source_version).join(
+                newest, jobs.c.id == newest.c.newest
+            )
+        )
     return {str(s): (int(str(i)), str(v)) for s, i, v in rows}
 
 
@@ -122,26 +139,44 @@ def existing_versions(
     """The (record id, stored version) pairs a job of ``flow`` already has.
 
     One query per 500 pairs on the dedup index (flow, source id, source version). SQLite
-    takes a row-value ``IN`` of the pairs best; PostgreSQL plans that as a filter and
-    takes "ids IN … and versions IN …" best (bench/intake_dups.py: 0.27 against 2.6 s on
-    SQLite, 0.7 against 3.0 s on PostgreSQL, for 20,000 duplicates), the exact pairs
-    being kept here.
+    takes a row-value ``IN`` of the pairs best (bench/intake_dups.py: 0.27 against 2.6 s
+    for 20,000 duplicates); PostgreSQL probes the index once per pair
+    (:func:`~erpbridge.store.match.unnest_values`);
+    other databases take "ids IN … and versions IN …", the exact pairs being kept here.
     """
     wanted = set(pairs)
     found: set[tuple[str, str]] = set()
     ordered = sorted(wanted)
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        match: sa.ColumnElement[bool]
-        if conn.dialect.name == "sqlite":
-            match = sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(chunk)
-        else:
-            match = sa.and_(
-                jobs.c.source_id.in_(sorted({r for r, _ in chunk})),
-                jobs.c.source_version.in_(sorted({v for _, v in chunk})),
+        if conn.dialect.name == "postgresql":
+            w = unnest_values(
+                "w",
+                id=(jobs.c.source_id, [r for r, _ in chunk]),
+                v=(jobs.c.source_version, [v for _, v in chunk]),
             )
-        rows = conn.execute(
-            sa.select(jobs.c.source_id, jobs.c.source_version).where(jobs.c.flow == flow, match)
-        )
+            hit = (
+                sa.select(sa.literal(1).label("hit"))
+                .where(
+                    jobs.c.flow == flow,
+                    jobs.c.source_id == w.c.id,
+                    jobs.c.source_version == w.c.v,
+                )
+                .limit(1)
+                .lateral("hit")
+            )
+            rows = conn.execute(sa.select(w.c.id, w.c.v).select_from(w.join(hit, sa.true())))
+        else:
+            match: sa.ColumnElement[bool]
+            if conn.dialect.name == "sqlite":
+                match = sa.tuple_(jobs.c.source_id, jobs.c.source_version).in_(chunk)
+            else:
+                match = sa.and_(
+                    jobs.c.source_id.in_(sorted({r for r, _ in chunk})),
+                    jobs.c.source_version.in_(sorted({v for _, v in chunk})),
+                )
+            rows = conn.execute(
+                sa.select(jobs.c.source_id, jobs.c.source_version).where(jobs.c.flow == flow, match)
+            )
         found.update(p for s, v in rows if (p := (str(s), str(v))) in wanted)
     return found

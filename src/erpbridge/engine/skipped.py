@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from erpbridge.engine.jobs import JobState, Trigger
 from erpbridge.engine.returned import base_version
+from erpbridge.store.match import one_of
 from erpbridge.store.schema import attempts, jobs
 
 __all__ = ["RECHECK_TRIGGERS", "SKIP_CLASS", "free_skipped_versions"]
@@ -53,7 +54,7 @@ def free_skipped_versions(conn: Connection, flow: str, changes: Sequence[tuple[s
         rows = conn.execute(
             sa.select(jobs.c.id, jobs.c.source_id, jobs.c.source_version).where(
                 jobs.c.flow == flow,
-                jobs.c.source_id.in_(ids[start : start + _CHUNK]),
+                one_of(conn, jobs.c.source_id, ids[start : start + _CHUNK]),
                 jobs.c.state == JobState.DONE.value,
                 jobs.c.outcome == "filtered",
                 skipped_attempt,

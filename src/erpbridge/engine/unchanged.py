@@ -56,6 +56,7 @@ from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import JobState, Trigger
 from erpbridge.engine.snapshot import canonical_json, snapshot_covers
 from erpbridge.engine.xref import load_echo_hashes
+from erpbridge.store.match import one_of, unnest_values
 from erpbridge.store.schema import echo_hashes, jobs
 
 __all__ = [
@@ -155,20 +156,33 @@ def record_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, Re
     ``flow``: one indexed query per 500 records (the unique index's leading columns)."""
     out: dict[str, RecordJobs] = {}
     ordered = sorted(set(ids))
-    done = jobs.c.state == JobState.DONE.value
-    waiting = jobs.c.state.in_((JobState.QUEUED.value, JobState.HELD.value))
+    done = JobState.DONE.value
+    waiting = (JobState.QUEUED.value, JobState.HELD.value)
     for start in range(0, len(ordered), _CHUNK):
-        per_record = (
-            sa.select(
-                jobs.c.source_id,
-                sa.func.max(jobs.c.id).label("newest"),
-                sa.func.max(sa.case((done, jobs.c.source_stamp))).label("done_stamp"),
-                sa.func.max(sa.case((waiting, 1), else_=0)).label("open"),
-            )
-            .where(jobs.c.flow == flow, jobs.c.source_id.in_(ordered[start : start + _CHUNK]))
-            .group_by(jobs.c.source_id)
-            .subquery()
+        chunk = ordered[start : start + _CHUNK]
+        own = jobs.alias("own")
+        figures = (
+            sa.func.max(own.c.id).label("newest"),
+            sa.func.max(sa.case((own.c.state == done, own.c.source_stamp))).label("done_stamp"),
+            sa.func.max(sa.case((own.c.state.in_(waiting), 1), else_=0)).label("open"),
         )
+        per_record: Any
+        if conn.dialect.name == "postgresql":  # an index probe per record (store/match.py)
+            w = unnest_values("w", id=(jobs.c.source_id, chunk))
+            per_record = (
+                sa.select(w.c.id.label("source_id"), *figures)
+                .where(own.c.flow == flow, own.c.source_id == w.c.id)
+                .lateral("per_record")
+            )
+            joined = w.join(per_record, sa.true())
+        else:
+            per_record = (
+                sa.select(own.c.source_id, *figures)
+                .where(own.c.flow == flow, own.c.source_id.in_(chunk))
+                .group_by(own.c.source_id)
+                .subquery()
+            )
+            joined = per_record
         rows = conn.execute(
             sa.select(
                 per_record.c.source_id,
@@ -178,7 +192,7 @@ def record_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, Re
                 jobs.c.target_id,
                 per_record.c.done_stamp,
                 per_record.c.open,
-            ).join(jobs, jobs.c.id == per_record.c.newest)
+            ).select_from(joined.join(jobs, jobs.c.id == per_record.c.newest))
         )
         for source_id, state, outcome, digest, target_id, stamp, is_open in rows:
             out[str(source_id)] = RecordJobs(
@@ -242,7 +256,7 @@ def _written_by_others_since(
             ).where(
                 echo_hashes.c.connection == connection,
                 echo_hashes.c.object == object_name,
-                echo_hashes.c.record_id.in_(ordered[start : start + _CHUNK]),
+                one_of(conn, echo_hashes.c.record_id, ordered[start : start + _CHUNK]),
                 echo_hashes.c.flow != flow,
             )
         )
