@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from erpbridge.engine.intake import poll_flow
+from erpbridge.engine.queue import claim_jobs
 from tests.engine.conftest import Harness
 
 
@@ -346,3 +348,39 @@ async def test_idle_worker_looks_at_once_when_woken(harness: Harness) -> None:
     await task
     assert len(harness.erp.all("Customer")) == 1
     assert not wake.is_set()
+
+
+async def test_a_busy_worker_looks_for_ended_leases_once_a_second(harness: Harness) -> None:
+    """A full round means load: the next rounds within a second claim queued jobs only,
+    and the job whose lease ended is taken once the second is over."""
+    _customers(harness, 5)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    with harness.store.begin() as conn:  # a worker that dies holding A000
+        [held] = claim_jobs(conn, "gone", 1, timedelta(seconds=0.5), harness.clock.now())
+    assert held.source_id == "A000"
+    worker = harness.worker(claim_size=2)
+
+    def owner_of_a000() -> object:
+        return harness.rows("select lease_owner from jobs where source_id = 'A000'")[0][0]
+
+    assert await worker.run_once() == 2  # A001, A002: a full round
+    harness.clock.advance(0.6)  # A000's lease has ended, but within the second
+    assert await worker.run_once() == 2  # A003, A004
+    assert await worker.run_once() == 0
+    assert owner_of_a000() == "gone"
+    harness.clock.advance(0.5)
+    assert await worker.run_once() == 1
+    assert harness.rows("select source_id, state from jobs where source_id = 'A000'") == [
+        ("A000", "done")
+    ]
+
+
+async def test_a_worker_not_under_load_takes_an_ended_lease_at_once(harness: Harness) -> None:
+    _customers(harness, 2)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock)
+    with harness.store.begin() as conn:
+        claim_jobs(conn, "gone", 1, timedelta(seconds=0.5), harness.clock.now())
+    worker = harness.worker(claim_size=5)
+    assert await worker.run_once() == 1  # A001: not a full round
+    harness.clock.advance(0.6)
+    assert await worker.run_once() == 1  # A000 at once

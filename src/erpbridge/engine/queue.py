@@ -40,6 +40,7 @@ from erpbridge.engine.unchanged import (
     unchanged_records,
 )
 from erpbridge.spi.records import Change, ReadError
+from erpbridge.store.match import one_of
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
 __all__ = [
@@ -126,7 +127,7 @@ def last_done_stamps(conn: Connection, flow: str, ids: Sequence[str]) -> dict[st
             sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp))
             .where(
                 jobs.c.flow == flow,
-                jobs.c.source_id.in_(chunk),
+                one_of(conn, jobs.c.source_id, chunk),
                 jobs.c.state == JobState.DONE.value,
             )
             .group_by(jobs.c.source_id)
@@ -299,7 +300,7 @@ def pending_dependencies(
             for r in conn.execute(
                 sa.select(jobs.c.source_id).where(
                     jobs.c.flow == flow,
-                    jobs.c.source_id.in_(list(changes)),
+                    one_of(conn, jobs.c.source_id, list(changes)),
                     jobs.c.state.in_(
                         (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
                     ),
@@ -311,7 +312,7 @@ def pending_dependencies(
             for r in conn.execute(
                 sa.select(dead_letters.c.source_id).where(
                     dead_letters.c.flow == flow,
-                    dead_letters.c.source_id.in_(list(changes)),
+                    one_of(conn, dead_letters.c.source_id, list(changes)),
                     dead_letters.c.state == "open",
                 )
             )
@@ -392,7 +393,7 @@ def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: 
         rows = conn.execute(
             sa.select(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp).where(
                 jobs.c.flow == flow,
-                jobs.c.source_id.in_(ids[start : start + 500]),
+                one_of(conn, jobs.c.source_id, ids[start : start + 500]),
                 jobs.c.state.in_(_SUPERSEDABLE),
             )
         )
@@ -404,7 +405,10 @@ def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: 
     for start in range(0, len(moot), 500):
         conn.execute(
             jobs.update()
-            .where(jobs.c.id.in_(moot[start : start + 500]), jobs.c.state.in_(_SUPERSEDABLE))
+            .where(
+                one_of(conn, jobs.c.id, moot[start : start + 500]),
+                jobs.c.state.in_(_SUPERSEDABLE),
+            )
             .values(state=JobState.SUPERSEDED.value, updated_at=now)
         )
 
@@ -431,18 +435,21 @@ def claim_jobs(
     lease: timedelta,
     now: datetime,
     flows: Sequence[str] | None = None,
+    *,
+    stranded: bool = True,
 ) -> list[Job]:
     """Claim up to ``limit`` ready jobs for ``worker``, leased until ``now + lease``.
 
     Two statements, each walking an index in id order and stopping at ``limit``: a select
-    of the few parked jobs that are due and running jobs whose lease ran out, then one
+    of the few parked jobs that are due and running jobs whose lease ran out (skipped
+    when ``stranded`` is false: a busy worker asks it once a second), then one
     ``UPDATE … WHERE id IN (queued jobs, index ``state, id``) … RETURNING`` that leases
     them together with the queued jobs and hands back their rows (the cost does not grow
     with the queue). On PostgreSQL both skip rows another worker has locked.
     """
     candidate = jobs.alias("candidate")
     scope = candidate.c.flow.in_(flows) if flows is not None else sa.true()
-    stranded = (
+    overdue = (
         sa.select(candidate.c.id)
         .where(
             sa.or_(
@@ -461,8 +468,8 @@ def claim_jobs(
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        stranded = stranded.with_for_update(skip_locked=True)
-    due = [int(row[0]) for row in conn.execute(stranded)]
+        overdue = overdue.with_for_update(skip_locked=True)
+    due = [int(row[0]) for row in conn.execute(overdue)] if stranded else []
     queued = (
         sa.select(candidate.c.id)
         .where(
@@ -559,7 +566,7 @@ def _log_attempts(
     last: dict[int, int] = dict(
         conn.execute(
             sa.select(attempts.c.job_id, sa.func.max(attempts.c.number))
-            .where(attempts.c.job_id.in_(ids))
+            .where(one_of(conn, attempts.c.job_id, ids))
             .group_by(attempts.c.job_id)
         ).all()
     )
@@ -678,7 +685,7 @@ def release_jobs(conn: Connection, job_ids: Sequence[int], at: datetime) -> None
         return
     conn.execute(
         jobs.update()
-        .where(jobs.c.id.in_(job_ids), jobs.c.state == JobState.RUNNING.value)
+        .where(one_of(conn, jobs.c.id, job_ids), jobs.c.state == JobState.RUNNING.value)
         .values(
             state=JobState.QUEUED.value,
             attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
