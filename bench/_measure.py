@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Figure", "measure", "proc_cpu_s"]
+__all__ = ["Figure", "measure", "proc_cpu_s", "server_cpu_s", "server_cpu_since"]
 
 
 @dataclass
@@ -39,6 +39,28 @@ def proc_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def server_cpu_s(name: str = "postgres") -> dict[int, float]:
+    """pid -> CPU seconds so far of every process named ``name`` (a local database server:
+    its backends and its background writers), for :func:`server_cpu_since`."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == name:
+                out[int(entry.name)] = proc_cpu_s(int(entry.name))
+        except OSError:  # it ended meanwhile
+            continue
+    return out
+
+
+def server_cpu_since(before: dict[int, float], name: str = "postgres") -> float:
+    """CPU seconds the server's processes used since ``before`` (:func:`server_cpu_s`);
+    a backend that started since counts whole, one that ended since is not counted."""
+    now = server_cpu_s(name)
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
 
 
 async def measure(name: str, sim_pid: int, step: Callable[[], Awaitable[int]]) -> Figure:
