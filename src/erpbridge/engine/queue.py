@@ -448,7 +448,7 @@ def claim_jobs(
     with the queue). On PostgreSQL both skip rows another worker has locked.
     """
     candidate = jobs.alias("candidate")
-    scope = candidate.c.flow.in_(flows) if flows is not None else sa.true()
+    scope = one_of(conn, candidate.c.flow, flows) if flows is not None else sa.true()
     overdue = (
         sa.select(candidate.c.id)
         .where(
@@ -485,7 +485,7 @@ def claim_jobs(
         queued = queued.with_for_update(skip_locked=True)
     wanted: sa.ColumnElement[bool] = jobs.c.id.in_(queued.scalar_subquery())
     if due:
-        wanted = sa.or_(wanted, jobs.c.id.in_(due))
+        wanted = sa.or_(wanted, one_of(conn, jobs.c.id, due))
     claimed_state = sa.or_(
         jobs.c.state.in_((JobState.QUEUED.value, JobState.PARKED.value)),
         sa.and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_expires_at < now),

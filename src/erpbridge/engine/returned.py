@@ -106,31 +106,39 @@ def read_from_source(table: Any = jobs) -> sa.ColumnElement[bool]:
 def _newest_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
     """record id → (id, stored version) of its newest job of ``flow`` the source gave."""
     if conn.dialect.name == "postgresql":  # an index probe per record (store/match.py)
-        w = unnest_values("w", id=(jobs.c.source_id, ids))
-        own = jobs.alias("own")
-        per_id = (
-            sa.select(sa.func.max(own.c.id).label("newest"))
-            .where(own.c.flow == flow, own.c.source_id == w.c.id, read_from_source(own))
-            .lateral("per_id")
-        )
-        rows = conn.execute(
-            sa.select(w.c.id, jobs.c.id, jobs.c.source_version).select_from(
-                w.join(per_id, sa.true()).join(jobs, jobs.c.id == per_id.c.newest)
-            )
-        )
+        rows = conn.execute(_PG_NEWEST, {"flow": flow, "w_id": list(ids)})
     else:
-        newest = (
-            sa.select(jobs.c.source_id, sa.func.max(jobs.c.id).label("newest"))
-            .where(jobs.c.flow == flow, jobs.c.source_id.in_(ids), read_from_source())
-            .group_by(jobs.c.source_id)
-            .subquery()
-        )
-        rows = conn.execute(
-            sa.select(jobs.c.source_id, jobs.c.id, jobs.c.source_version).join(
-                newest, jobs.c.id == newest.c.newest
-            )
-        )
+        rows = conn.execute(_NEWEST, {"flow": flow, "ids": list(ids)})
     return {str(s): (int(str(i)), str(v)) for s, i, v in rows}
+
+
+def _newest_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The newest job the source gave of each record: (PostgreSQL's, the others')."""
+    w = unnest_values("w", id=jobs.c.source_id)
+    own = jobs.alias("own")
+    per_id = (
+        sa.select(sa.func.max(own.c.id).label("newest"))
+        .where(own.c.flow == sa.bindparam("flow"), own.c.source_id == w.c.id)
+        .where(read_from_source(own))
+        .lateral("per_id")
+    )
+    pg = sa.select(w.c.id, jobs.c.id, jobs.c.source_version).select_from(
+        w.join(per_id, sa.true()).join(jobs, jobs.c.id == per_id.c.newest)
+    )
+    newest = (
+        sa.select(own.c.source_id, sa.func.max(own.c.id).label("newest"))
+        .where(own.c.flow == sa.bindparam("flow"))
+        .where(own.c.source_id.in_(sa.bindparam("ids", expanding=True)), read_from_source(own))
+        .group_by(own.c.source_id)
+        .subquery()
+    )
+    other = sa.select(jobs.c.source_id, jobs.c.id, jobs.c.source_version).join(
+        newest, jobs.c.id == newest.c.newest
+    )
+    return pg, other
+
+
+_PG_NEWEST, _NEWEST = _newest_statements()
 
 
 def existing_versions(
@@ -150,22 +158,8 @@ def existing_versions(
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
         if conn.dialect.name == "postgresql":
-            w = unnest_values(
-                "w",
-                id=(jobs.c.source_id, [r for r, _ in chunk]),
-                v=(jobs.c.source_version, [v for _, v in chunk]),
-            )
-            hit = (
-                sa.select(sa.literal(1).label("hit"))
-                .where(
-                    jobs.c.flow == flow,
-                    jobs.c.source_id == w.c.id,
-                    jobs.c.source_version == w.c.v,
-                )
-                .limit(1)
-                .lateral("hit")
-            )
-            rows = conn.execute(sa.select(w.c.id, w.c.v).select_from(w.join(hit, sa.true())))
+            ids, versions = [r for r, _ in chunk], [v for _, v in chunk]
+            rows = conn.execute(_PG_EXISTING, {"flow": flow, "w_id": ids, "w_v": versions})
         else:
             match: sa.ColumnElement[bool]
             if conn.dialect.name == "sqlite":
@@ -180,3 +174,19 @@ def existing_versions(
             )
         found.update(p for s, v in rows if (p := (str(s), str(v))) in wanted)
     return found
+
+
+def _existing_statement() -> sa.Select[Any]:
+    """PostgreSQL: the pairs a job has, one probe of the dedup index per pair."""
+    w = unnest_values("w", id=jobs.c.source_id, v=jobs.c.source_version)
+    hit = (
+        sa.select(sa.literal(1).label("hit"))
+        .where(jobs.c.flow == sa.bindparam("flow"))
+        .where(jobs.c.source_id == w.c.id, jobs.c.source_version == w.c.v)
+        .limit(1)
+        .lateral("hit")
+    )
+    return sa.select(w.c.id, w.c.v).select_from(w.join(hit, sa.true()))
+
+
+_PG_EXISTING = _existing_statement()

@@ -156,44 +156,12 @@ def record_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, Re
     ``flow``: one indexed query per 500 records (the unique index's leading columns)."""
     out: dict[str, RecordJobs] = {}
     ordered = sorted(set(ids))
-    done = JobState.DONE.value
-    waiting = (JobState.QUEUED.value, JobState.HELD.value)
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        own = jobs.alias("own")
-        figures = (
-            sa.func.max(own.c.id).label("newest"),
-            sa.func.max(sa.case((own.c.state == done, own.c.source_stamp))).label("done_stamp"),
-            sa.func.max(sa.case((own.c.state.in_(waiting), 1), else_=0)).label("open"),
-        )
-        per_record: Any
         if conn.dialect.name == "postgresql":  # an index probe per record (store/match.py)
-            w = unnest_values("w", id=(jobs.c.source_id, chunk))
-            per_record = (
-                sa.select(w.c.id.label("source_id"), *figures)
-                .where(own.c.flow == flow, own.c.source_id == w.c.id)
-                .lateral("per_record")
-            )
-            joined = w.join(per_record, sa.true())
+            rows = conn.execute(_PG_RECORD_JOBS, {"flow": flow, "w_id": chunk})
         else:
-            per_record = (
-                sa.select(own.c.source_id, *figures)
-                .where(own.c.flow == flow, own.c.source_id.in_(chunk))
-                .group_by(own.c.source_id)
-                .subquery()
-            )
-            joined = per_record
-        rows = conn.execute(
-            sa.select(
-                per_record.c.source_id,
-                jobs.c.state,
-                jobs.c.outcome,
-                jobs.c.source_digest,
-                jobs.c.target_id,
-                per_record.c.done_stamp,
-                per_record.c.open,
-            ).select_from(joined.join(jobs, jobs.c.id == per_record.c.newest))
-        )
+            rows = conn.execute(_RECORD_JOBS, {"flow": flow, "ids": chunk})
         for source_id, state, outcome, digest, target_id, stamp, is_open in rows:
             out[str(source_id)] = RecordJobs(
                 str(state),
@@ -204,6 +172,48 @@ def record_jobs(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, Re
                 bool(is_open),
             )
     return out
+
+
+def _record_jobs_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """:func:`record_jobs`' query: (PostgreSQL's, the others'), built once."""
+    own = jobs.alias("own")
+    done = own.c.state == JobState.DONE.value
+    waiting = own.c.state.in_((JobState.QUEUED.value, JobState.HELD.value))
+    figures = (
+        sa.func.max(own.c.id).label("newest"),
+        sa.func.max(sa.case((done, own.c.source_stamp))).label("done_stamp"),
+        sa.func.max(sa.case((waiting, 1), else_=0)).label("open"),
+    )
+    w = unnest_values("w", id=jobs.c.source_id)
+    lateral = (
+        sa.select(w.c.id.label("source_id"), *figures)
+        .where(own.c.flow == sa.bindparam("flow"), own.c.source_id == w.c.id)
+        .lateral("per_record")
+    )
+    grouped = (
+        sa.select(own.c.source_id, *figures)
+        .where(own.c.flow == sa.bindparam("flow"))
+        .where(own.c.source_id.in_(sa.bindparam("ids", expanding=True)))
+        .group_by(own.c.source_id)
+        .subquery("per_record")
+    )
+    out = []
+    for per_record, joined in ((lateral, w.join(lateral, sa.true())), (grouped, grouped)):
+        out.append(
+            sa.select(
+                per_record.c.source_id,
+                jobs.c.state,
+                jobs.c.outcome,
+                jobs.c.source_digest,
+                jobs.c.target_id,
+                per_record.c.done_stamp,
+                per_record.c.open,
+            ).select_from(joined.join(jobs, jobs.c.id == per_record.c.newest))
+        )
+    return out[0], out[1]
+
+
+_PG_RECORD_JOBS, _RECORD_JOBS = _record_jobs_statements()
 
 
 def unchanged_records(

@@ -11,7 +11,7 @@ Other databases get ``IN``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,16 +29,20 @@ def one_of(conn: Connection, column: Any, values: Collection[Any]) -> sa.ColumnE
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 
-def unnest_values(name: str, **columns: tuple[Any, Sequence[Any]]) -> Any:
-    """PostgreSQL: ``unnest(:a, :b, …) AS <name>(a, b, …)``, a row per position of the
-    lists (``columns``: name -> (the column whose type they have, the values)), to join
-    one ``LATERAL`` subquery per row. That subquery probes an index for each row whatever
-    the planner knows of the table; an ``= ANY`` filter is planned from statistics, and
-    without them (a new store, a burst faster than autovacuum) it scanned every job of a
-    flow for each page (docs/performance.md)."""
+def unnest_values(name: str, **columns: Any) -> Any:
+    """PostgreSQL: ``unnest(:<name>_a, :<name>_b, …) AS <name>(a, b, …)``, a row per
+    position of the lists bound as ``<name>_<column>`` when the statement runs
+    (``columns``: name -> the column whose type the values have).
+
+    Join one ``LATERAL`` subquery per row to it: that subquery probes an index for each
+    row whatever the planner knows of the table. An ``= ANY`` filter is planned from
+    statistics, and without them (a new store, a burst faster than autovacuum) it scanned
+    every job of a flow for each page (docs/performance.md). The statement's text is the
+    same for every list, so build it once.
+    """
     arrays = [
-        sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
-        for column, values in columns.values()
+        sa.bindparam(f"{name}_{key}", type_=postgresql.ARRAY(column.type))
+        for key, column in columns.items()
     ]
-    names = [sa.column(key, column.type) for key, (column, _) in columns.items()]
+    names = [sa.column(key, column.type) for key, column in columns.items()]
     return sa.func.unnest(*arrays).table_valued(*names).render_derived(name)
