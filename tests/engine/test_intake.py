@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from erpbridge.engine.intake import intake_changes, load_cursor, poll_flow
 from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.queue import claim_jobs, hold_job
 from erpbridge.spi import Change, Record
 from tests.engine.conftest import Harness
@@ -228,6 +229,23 @@ def test_expired_lease_lets_another_worker_take_the_job(harness: Harness) -> Non
     with harness.store.begin() as conn:
         taken = claim_jobs(conn, "w2", 10, timedelta(seconds=60), harness.clock.now())
     assert [(j.source_id, j.attempts) for j in taken] == [("A1", 2)]
+
+
+async def test_a_poll_counts_what_it_queued_and_the_duplicates_its_overlap_read(
+    harness: Harness,
+) -> None:
+    """Polls count their results as every other trigger does: queued and duplicate."""
+    metrics = Metrics()
+    for n in range(3):
+        harness.crm.put("Account", f"A{n}", {"AccountNumber": f"C{n}", "Name": f"客户{n}"})
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock, metrics)
+    await poll_flow(harness.store, harness.runtime, "customers", harness.clock, metrics)
+
+    def counted(result: str) -> float | None:
+        labels = {"flow": "customers", "trigger": "poll", "result": result}
+        return metrics.registry.get_sample_value("erpbridge_intake_total", labels)
+
+    assert (counted("queued"), counted("duplicate")) == (3.0, 3.0)
 
 
 async def test_poll_advances_cursor_with_the_jobs_and_overlap_rereads_are_deduplicated(

@@ -187,9 +187,7 @@ async def _poll_pages(
                 _save_cursor(conn, flow, page.cursor, now)
         total += result
         if metrics is not None:
-            metrics.intake.labels(flow, "poll", "queued").inc(result.queued)
-            if result.unchanged:
-                metrics.intake.labels(flow, "poll", "unchanged").inc(result.unchanged)
+            _count(metrics, flow, Trigger.POLL.value, result)
             if page.cursor is not None:
                 metrics.cursor_lag.labels(flow).set(
                     max(0.0, (now - page.cursor.stamp).total_seconds())
