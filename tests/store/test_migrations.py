@@ -121,3 +121,42 @@ def test_unreachable_database_is_one_clear_line_without_password() -> None:
 def test_unknown_driver_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no driver for"):
         create_store_engine("mssql+nosuchdriver://u:p@h/db")
+
+
+def _compression(engine: sa.Engine) -> dict[str, str]:
+    """column -> its compression method on PostgreSQL ('' for the server's default)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT attrelid::regclass::text || '.' || attname, attcompression::text "
+                "FROM pg_attribute WHERE attrelid IN "
+                "('jobs'::regclass, 'attempts'::regclass, 'dead_letters'::regclass) "
+                "AND attname IN ('source_snapshot', 'mapped_payload', 'target_call')"
+            )
+        )
+        return {str(name): str(method) for name, method in rows}
+
+
+def test_postgresql_compresses_the_large_json_columns_with_lz4(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL setting")
+    engine = open_store(store_url)
+    with engine.connect() as conn:
+        has_lz4 = conn.execute(
+            sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        ).scalar()
+    expected = "l" if has_lz4 else ""  # a server built without lz4 keeps its default
+    assert _compression(engine) == {
+        "jobs.source_snapshot": expected,
+        "jobs.mapped_payload": expected,
+        "attempts.target_call": expected,
+        "dead_letters.source_snapshot": expected,
+        "dead_letters.mapped_payload": expected,
+    }
+    downgrade(engine, "0007")
+    assert set(_compression(engine).values()) == {""}
+    upgrade(engine)
+    assert set(_compression(engine).values()) == {expected}
