@@ -442,7 +442,7 @@ def claim_jobs(
 
     Two statements, each walking an index in id order and stopping at ``limit``: a select
     of the few parked jobs that are due and running jobs whose lease ran out (skipped
-    when ``stranded`` is false: a busy worker asks it once a second), then one
+    when ``stranded`` is false: a worker asks it once a second), then one
     ``UPDATE … WHERE id IN (queued jobs, index ``state, id``) … RETURNING`` that leases
     them together with the queued jobs and hands back their rows (the cost does not grow
     with the queue). On PostgreSQL both skip rows another worker has locked.

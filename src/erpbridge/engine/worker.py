@@ -108,7 +108,7 @@ def _skip(job: Job, reason: SkippedReference | MappingError, batch: BatchOutcome
     batch.finished.append(Finished(job, "filtered", reason=str(reason), reason_class=SKIP_CLASS))
 
 
-#: under load, how often a worker looks for due parked jobs and ended leases
+#: how often a worker looks for due parked jobs and ended leases
 _STRANDED_EVERY = timedelta(seconds=1)
 
 
@@ -151,7 +151,6 @@ class Worker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter only
         #: when this worker last looked for due parked jobs and ended leases (see run_once)
         self._stranded_at: datetime | None = None
-        self._last_full = False
 
     async def run(
         self, stop: asyncio.Event, idle_s: float = 0.2, wake: asyncio.Event | None = None
@@ -180,15 +179,11 @@ class Worker:
     async def run_once(self) -> int:
         """Claim one round of jobs and work them; returns how many were claimed."""
         now = self.clock.now()
-        # Under load (the last round was full) due parked jobs and ended leases are looked
-        # for once a second, not every round: that select walks every running job's entry
-        # in the state index, and on PostgreSQL it cost as much as the claim itself
-        # (docs/performance.md). A parked job then waits at most a second longer.
-        stranded = (
-            not self._last_full
-            or self._stranded_at is None
-            or now - self._stranded_at >= _STRANDED_EVERY
-        )
+        # Due parked jobs and ended leases are looked for once a second of the clock, not
+        # every round: that select walks every running job's entry in the state index,
+        # and on PostgreSQL it cost as much as the claim itself (docs/performance.md). A
+        # parked job that is due, or a job whose worker died, waits at most a second more.
+        stranded = self._stranded_at is None or now - self._stranded_at >= _STRANDED_EVERY
         with self.store.begin() as conn:
             jobs = claim_jobs(
                 conn,
@@ -201,7 +196,6 @@ class Worker:
             )
         if stranded:
             self._stranded_at = now
-        self._last_full = len(jobs) >= self.claim_size
         if not jobs:
             return 0
         by_flow: dict[str, list[Job]] = defaultdict(list)
