@@ -56,8 +56,8 @@ from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import JobState, Trigger
 from erpbridge.engine.snapshot import canonical_json, snapshot_covers
 from erpbridge.engine.xref import load_echo_hashes
-from erpbridge.store.match import one_of, unnest_values
-from erpbridge.store.schema import echo_hashes, jobs
+from erpbridge.store.match import unnest_values
+from erpbridge.store.schema import jobs
 
 __all__ = [
     "SOURCE_TRIGGERS",
@@ -230,8 +230,8 @@ def unchanged_records(
 
     That last condition keeps the echo check's rule for records several flows write
     (engine/echo.py): a field another flow wrote since is this flow's to write again.
-    One indexed query per 500 records on the echo hashes (of other flows: usually none),
-    in the caller's transaction.
+    One indexed query per 500 records on the echo hashes of other flows (usually none
+    found), in the caller's transaction.
     """
     found: dict[str, str] = {}
     for source_id, digest in digests.items():
@@ -256,25 +256,8 @@ def _written_by_others_since(
 ) -> set[str]:
     """The target records a field of which another flow wrote after ``flow`` last did."""
     connection, object_name = target
-    #: target record -> (when, field names or None: not known) of other flows' writes
-    others: dict[str, list[tuple[datetime | None, set[str] | None]]] = {}
-    ordered = sorted(target_ids)
-    for start in range(0, len(ordered), _CHUNK):
-        rows = conn.execute(
-            sa.select(
-                echo_hashes.c.record_id, echo_hashes.c.fields, echo_hashes.c.written_at
-            ).where(
-                echo_hashes.c.connection == connection,
-                echo_hashes.c.object == object_name,
-                one_of(conn, echo_hashes.c.record_id, ordered[start : start + _CHUNK]),
-                echo_hashes.c.flow != flow,
-            )
-        )
-        for record_id, fields, written_at in rows:
-            names = {str(n) for n in fields} if isinstance(fields, dict | list) else None
-            at = written_at if isinstance(written_at, datetime) else None
-            others.setdefault(str(record_id), []).append((at, names))
-    if not others:
+    others = load_echo_hashes(conn, connection, object_name, target_ids, other_than=flow)
+    if not others:  # usually: no other flow writes these records
         return set()
     own = load_echo_hashes(conn, connection, object_name, others)
     out = set()
@@ -285,8 +268,8 @@ def _written_by_others_since(
             continue
         since = mine.written_at
         if any(
-            (at is None or at >= since) and (names is None or names & set(mine.fields))
-            for at, names in writes
+            (e.written_at is None or e.written_at >= since) and set(e.fields) & set(mine.fields)
+            for e in writes
         ):
             out.add(record_id)
     return out

@@ -222,11 +222,18 @@ class EchoHash:
 
 
 def load_echo_hashes(
-    conn: Connection, connection: str, object_name: str, record_ids: Iterable[str]
+    conn: Connection,
+    connection: str,
+    object_name: str,
+    record_ids: Iterable[str],
+    *,
+    other_than: str | None = None,
 ) -> dict[str, list[EchoHash]]:
-    """record id -> what each flow last wrote to it (one query per 500 records)."""
+    """record id -> what each flow (but ``other_than``) last wrote to it (one query per
+    500 records)."""
     ids = sorted(set(record_ids))
     found: dict[str, list[EchoHash]] = {}
+    others = echo_hashes.c.flow != other_than if other_than is not None else sa.true()
     for start in range(0, len(ids), _CHUNK):
         rows = conn.execute(
             sa.select(
@@ -240,6 +247,7 @@ def load_echo_hashes(
                 echo_hashes.c.connection == connection,
                 echo_hashes.c.object == object_name,
                 one_of(conn, echo_hashes.c.record_id, ids[start : start + _CHUNK]),
+                others,
             )
         )
         for row in rows:
