@@ -88,11 +88,10 @@ class _Progress:
         )
 
 
-#: held orders: a held order's own flag write can come back as a version queued behind
-#: the held job (it waits for the hold's recheck): not part of any round trip, not waited for
-_HELD_IDS = sa.select(jobs.c.source_id).where(jobs.c.flow == TO_SAP, jobs.c.state == "held")
+#: the job's order is held: a held order's own flag write can come back as a version
+#: queued behind the held job (it waits for the hold's recheck), not part of any round
+#: trip, not waited for (asked of each job: an index probe, not a scan of the held ones)
 _HELD = jobs.alias("held")
-#: the same, asked of one open job (an index probe, not a scan of the held ones)
 _OF_HELD_ORDER = (
     sa.select(_HELD.c.id)
     .where(
@@ -131,14 +130,10 @@ def _progress(store: sa.Engine) -> _Progress:
         dead = count(TO_SAP, jobs.c.state == "dead")
         back = count(BACK, jobs.c.outcome == "updated")
         open_jobs = int(
-            conn.execute(
-                sa.select(sa.func.count()).where(_IS_OPEN, ~jobs.c.source_id.in_(_HELD_IDS))
-            ).scalar_one()
+            conn.execute(sa.select(sa.func.count()).where(_IS_OPEN, ~_OF_HELD_ORDER)).scalar_one()
         )
         behind_hold = int(
-            conn.execute(
-                sa.select(sa.func.count()).where(_IS_OPEN, jobs.c.source_id.in_(_HELD_IDS))
-            ).scalar_one()
+            conn.execute(sa.select(sa.func.count()).where(_IS_OPEN, _OF_HELD_ORDER)).scalar_one()
         )
         first_in = conn.execute(
             sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.flow == TO_SAP)
