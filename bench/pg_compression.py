@@ -1,14 +1,20 @@
-"""PostgreSQL's CPU for writing job snapshots, compressed with pglz (its default) or lz4.
+"""PostgreSQL's CPU for job snapshots: compressed with pglz (its default) or lz4; stored
+as JSONB or as JSON.
 
-    python bench/pg_compression.py [--rows 10000] [--batch 200] [--rounds 2]
+    python bench/pg_compression.py [--types] [--rows 10000] [--batch 200] [--rounds 2]
 
-Makes a fresh database, a table with two JSONB columns shaped as ``jobs.source_snapshot``
+Makes a fresh database, a table with two JSON columns shaped as ``jobs.source_snapshot``
 and ``jobs.mapped_payload`` (an order of 5 lines: about 3.6 kB of JSON, as the
 round-trip bench's Salesforce orders), and inserts ``--rows`` rows in batches of
-``--batch`` through ``jsonb_to_recordset``, as the intake does; once with each
-compression method, ``--rounds`` times alternated. Reports the CPU seconds of the
-server's backend (``/proc``) and the stored size. Migration 0008 chose lz4 from it
-(docs/performance.md).
+``--batch`` through ``json(b)_to_recordset``, as the intake does; ``--rounds`` times,
+the variants alternated. Reports the CPU seconds of the server's backend (``/proc``)
+and the stored size.
+
+- By default: JSONB compressed with pglz, then with lz4. Migration 0008 chose lz4.
+- ``--types``: JSONB against JSON, both lz4; then each batch of rows is claimed back as
+  the worker claims jobs (an ``UPDATE … RETURNING`` of both documents), which is timed
+  too, in the server and in this process (psycopg parsing the text it gets). Migration
+  0009 chose JSON (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from _e2e_setup import store_url
@@ -59,13 +66,24 @@ def _snapshot(n: int) -> dict[str, object]:
     return {"object": "Order", "id": fields["Id"], "version": "v1", "fields": fields}
 
 
-def _round(engine: sa.Engine, method: str, rows: int, batch: int) -> tuple[float, float, int]:
+class _Figures(NamedTuple):
+    insert_cpu: float  # server CPU seconds for the inserts
+    size: int  # bytes stored
+    claim_cpu: float  # server CPU seconds for the claims (0 when not asked)
+    claim_client_cpu: float  # this process's CPU seconds for the claims
+
+
+def _round(
+    engine: sa.Engine, method: str, kind: str, rows: int, batch: int, *, claim: bool = False
+) -> _Figures:
+    """One variant: ``method`` (pglz | lz4), ``kind`` (jsonb | json)."""
+    assert kind in ("jsonb", "json") and method in ("pglz", "lz4")
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS bench_snapshots"))
         conn.execute(
             sa.text(
-                "CREATE TABLE bench_snapshots "
-                "(id bigserial PRIMARY KEY, source_id varchar, snapshot jsonb, payload jsonb)"
+                "CREATE TABLE bench_snapshots (id bigserial PRIMARY KEY, source_id varchar, "
+                f"state varchar, snapshot {kind}, payload {kind})"
             )
         )
         for column in ("snapshot", "payload"):
@@ -75,10 +93,14 @@ def _round(engine: sa.Engine, method: str, rows: int, batch: int) -> tuple[float
                 )
             )
     insert = sa.text(
-        "INSERT INTO bench_snapshots (source_id, snapshot, payload) "
-        "SELECT v.source_id, v.snapshot, v.payload "
-        "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
-        "AS v(source_id varchar, snapshot jsonb, payload jsonb)"
+        "INSERT INTO bench_snapshots (source_id, state, snapshot, payload) "  # noqa: S608 - jsonb | json
+        "SELECT v.source_id, 'queued', v.snapshot, v.payload "
+        f"FROM {kind}_to_recordset(CAST(:rows AS {kind})) "
+        f"AS v(source_id varchar, snapshot {kind}, payload {kind})"
+    )
+    take = sa.text(
+        "UPDATE bench_snapshots SET state = 'running' WHERE id > :after AND id <= :until "
+        "RETURNING id, snapshot, payload"
     )
     pages = [
         json.dumps(
@@ -91,23 +113,53 @@ def _round(engine: sa.Engine, method: str, rows: int, batch: int) -> tuple[float
     ]
     with engine.connect() as conn:
         pid = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
-        cpu0, wall0 = proc_cpu_s(pid), time.perf_counter()
+        cpu0 = proc_cpu_s(pid)
         for page in pages:
             conn.execute(insert, {"rows": page})
             conn.commit()
-        cpu, wall = proc_cpu_s(pid) - cpu0, time.perf_counter() - wall0
+        cpu = proc_cpu_s(pid) - cpu0
         size = int(
             conn.execute(sa.text("SELECT pg_total_relation_size('bench_snapshots')")).scalar_one()
         )
-    return cpu, wall, size
+        claim_cpu = claim_client = 0.0
+        if claim:
+            cpu0, own0 = proc_cpu_s(pid), time.process_time()
+            for start in range(0, rows, batch):
+                conn.execute(take, {"after": start, "until": start + batch}).all()
+                conn.commit()
+            claim_cpu, claim_client = proc_cpu_s(pid) - cpu0, time.process_time() - own0
+    engine.dispose()  # its statements were prepared for this round's table
+    return _Figures(cpu, size, claim_cpu, claim_client)
+
+
+def _report(name: str, runs: list[_Figures], rows: int, *, claim: bool) -> None:
+    def us(values: list[float]) -> str:
+        return ", ".join(f"{1e6 * v / rows:.0f}" for v in values)
+
+    line = (
+        f"{name}: server CPU µs per row inserted: {us([r.insert_cpu for r in runs])}; "
+        f"stored: {runs[-1].size / 1e6:.1f} MB"
+    )
+    if claim:
+        line += (
+            f"; claimed back, server: {us([r.claim_cpu for r in runs])}, "
+            f"this process: {us([r.claim_client_cpu for r in runs])}"
+        )
+    print(line)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--types", action="store_true", help="JSONB against JSON (both lz4)")
     parser.add_argument("--rows", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    variants = (
+        {"jsonb": ("lz4", "jsonb"), "json": ("lz4", "json")}
+        if args.types
+        else {"pglz": ("pglz", "jsonb"), "lz4": ("lz4", "jsonb")}
+    )
     with tempfile.TemporaryDirectory() as folder:
         url, admin, name = store_url("postgresql", Path(folder))
         engine = sa.create_engine(url)
@@ -120,17 +172,14 @@ def main() -> None:
                 ).scalar_one()
             if "lz4" not in methods:
                 sys.exit("this PostgreSQL server was built without lz4")
-            figures: dict[str, list[tuple[float, float, int]]] = {"pglz": [], "lz4": []}
+            figures: dict[str, list[_Figures]] = {name: [] for name in variants}
             for _ in range(args.rounds):
-                for method in figures:
-                    figures[method].append(_round(engine, method, args.rows, args.batch))
-            for method, runs in figures.items():
-                cpus = ", ".join(f"{cpu:.2f}" for cpu, _, _ in runs)
-                print(
-                    f"{method}: server CPU s for {args.rows} rows: {cpus}; "
-                    f"µs per row: {1e6 * min(c for c, _, _ in runs) / args.rows:.0f}; "
-                    f"stored: {runs[-1][2] / 1e6:.1f} MB"
-                )
+                for label, (method, kind) in variants.items():
+                    figures[label].append(
+                        _round(engine, method, kind, args.rows, args.batch, claim=args.types)
+                    )
+            for label, runs in figures.items():
+                _report(label, runs, args.rows, claim=args.types)
         finally:
             engine.dispose()
             if admin is not None:

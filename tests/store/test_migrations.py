@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -160,3 +161,45 @@ def test_postgresql_compresses_the_large_json_columns_with_lz4(store_url: str) -
     assert set(_compression(engine).values()) == {""}
     upgrade(engine)
     assert set(_compression(engine).values()) == {expected}
+
+
+def _json_types(engine: sa.Engine) -> dict[str, str]:
+    """table.column -> data type, for the JSON columns written and read whole."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT table_name || '.' || column_name, data_type "
+                "FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name IN ('jobs', 'attempts', 'dead_letters') "
+                "AND column_name IN ('source_snapshot', 'mapped_payload', 'target_call')"
+            )
+        )
+        return {str(name): str(kind) for name, kind in rows}
+
+
+def test_postgresql_keeps_snapshots_payloads_and_calls_as_json_text(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL type")
+    engine = open_store(store_url)
+    assert set(_json_types(engine).values()) == {"json"}
+    assert len(_json_types(engine)) == 5
+    downgrade(engine, "0008")
+    assert set(_json_types(engine).values()) == {"jsonb"}
+    now = datetime.now(UTC)
+    snapshot = {"fields": {"Name": '上海 "quoted"', "Lines": [{"Qty": 1.50}]}, "id": "A1"}
+    with engine.begin() as conn:  # written as JSONB, before 0009
+        conn.execute(
+            sa.text(
+                "INSERT INTO jobs (flow, source_id, source_version, kind, trigger, state, "
+                "partition, attempts, next_attempt_at, source_snapshot, created_at, updated_at) "
+                "VALUES ('f', 'A1', 'v1', 'upsert', 'poll', 'queued', 0, 0, :now, "
+                "CAST(:snapshot AS jsonb), :now, :now)"
+            ),
+            {"now": now, "snapshot": json.dumps(snapshot)},
+        )
+    upgrade(engine)
+    assert set(_json_types(engine).values()) == {"json"}
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(schema.jobs.c.source_snapshot)).scalar_one()
+    assert kept == snapshot
+    assert _diff(engine) == []

@@ -4,7 +4,7 @@ A worker's round was bound by per-row statements: a ``finish_jobs`` of 1000 jobs
 UPDATEs, numbering their attempts took a select before the insert, and an intake batch of
 1000 jobs was a ``VALUES`` list of 14,000 parameters. Here each is one statement with a
 constant text (prepared once per connection) and one parameter: the rows as a JSON
-array, encoded by orjson and unpacked by the database, with ``jsonb_to_recordset`` on
+array, encoded by orjson and unpacked by the database, with ``json_to_recordset`` on
 PostgreSQL and ``json_each`` on SQLite. On PostgreSQL that saves round trips and planning;
 on SQLite (in process, no round trip) it saves SQLAlchemy's per-row parameter work
 (building, type-processing and binding 14 parameters a job), which was the largest part of
@@ -40,8 +40,8 @@ _PG_FINISH = sa.text(
     UPDATE jobs SET state = 'done', outcome = v.outcome, target_id = v.target_id,
         mapped_payload = v.payload, mapping_version = v.version,
         lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-        AS v(id bigint, outcome varchar, target_id varchar, payload jsonb, version varchar)
+    FROM json_to_recordset(CAST(:rows AS json))
+        AS v(id bigint, outcome varchar, target_id varchar, payload json, version varchar)
     WHERE jobs.id = v.id AND jobs.lease_owner = :worker
     """
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
@@ -54,9 +54,9 @@ _PG_ATTEMPTS = sa.text(
            COALESCE((SELECT max(a.number) FROM attempts a WHERE a.job_id = v.job_id), 0)
                + v.seq,
            :worker, :now, :now, v.outcome, v.error_class, v.error_message, v.target_call
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+    FROM json_to_recordset(CAST(:rows AS json))
         AS v(job_id bigint, seq integer, outcome varchar, error_class varchar,
-             error_message text, target_call jsonb)
+             error_message text, target_call json)
     """
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 
@@ -67,9 +67,9 @@ _PG_ENQUEUE = sa.text(
                       source_digest, target_id, created_at, updated_at)
     SELECT :flow, v.source_id, v.source_version, v.source_stamp, v.kind, :trigger, v.state,
            v.outcome, v.partition, 0, :now, v.snapshot, v.digest, v.target_id, :now, :now
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+    FROM json_to_recordset(CAST(:rows AS json))
         AS v(source_id varchar, source_version varchar, source_stamp timestamptz,
-             kind varchar, state varchar, outcome varchar, partition integer, snapshot jsonb,
+             kind varchar, state varchar, outcome varchar, partition integer, snapshot json,
              digest varchar, target_id varchar)
     ON CONFLICT (flow, source_id, source_version) DO NOTHING
     RETURNING id, source_id, source_stamp, state

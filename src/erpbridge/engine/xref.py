@@ -50,15 +50,15 @@ def _upsert(
     """Insert ``rows``; a row whose ``keys`` exist replaces the ``update`` columns.
 
     On PostgreSQL one statement for all rows, their values as one JSON parameter unpacked
-    by ``jsonb_to_recordset`` (as engine/queue_json.py does for jobs): an executemany ran
+    by ``json_to_recordset`` (as engine/queue_json.py does for jobs): an executemany ran
     one INSERT per row, 12,500 of each of the xref and the echo hashes for 6,000 round
     trips, each parsed, bound and planned on its own (docs/performance.md).
     """
     if conn.dialect.name == "postgresql":
         names = list(rows[0])
         values = (
-            sa.func.jsonb_to_recordset(
-                sa.cast(sa.bindparam("rows", dumps(rows), type_=sa.Text), postgresql.JSONB)
+            sa.func.json_to_recordset(
+                sa.cast(sa.bindparam("rows", dumps(rows), type_=sa.Text), postgresql.JSON)
             )
             .table_valued(*(sa.column(name, table.c[name].type) for name in names))
             .render_derived("v", with_types=True)

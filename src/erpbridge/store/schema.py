@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from erpbridge.store.types import JSONDoc, UTCDateTime
+from erpbridge.store.types import JSONDoc, JSONText, UTCDateTime
 
 __all__ = [
     "attempts",
@@ -98,8 +98,8 @@ jobs = sa.Table(
     sa.Column("waiting_since", UTCDateTime, nullable=True, comment="parked on a dependency since"),
     sa.Column("lease_owner", sa.String(128), nullable=True),
     sa.Column("lease_expires_at", UTCDateTime, nullable=True),
-    sa.Column("source_snapshot", JSONDoc, nullable=True),
-    sa.Column("mapped_payload", JSONDoc, nullable=True),
+    sa.Column("source_snapshot", JSONText, nullable=True),
+    sa.Column("mapped_payload", JSONText, nullable=True),
     sa.Column("mapping_version", sa.String(64), nullable=True),
     sa.Column(
         "source_digest",
@@ -145,7 +145,7 @@ attempts = sa.Table(
     ),
     sa.Column("error_class", sa.String(32), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
-    sa.Column("target_call", JSONDoc, nullable=True, comment="what was sent and answered"),
+    sa.Column("target_call", JSONText, nullable=True, comment="what was sent and answered"),
     sa.UniqueConstraint("job_id", "number"),
 )
 
@@ -162,8 +162,8 @@ dead_letters = sa.Table(
     sa.Column("error_message", sa.Text, nullable=False),
     sa.Column("error_raw", sa.Text, nullable=True, comment="the target system's own text"),
     sa.Column("hint", sa.Text, nullable=True),
-    sa.Column("source_snapshot", JSONDoc, nullable=True),
-    sa.Column("mapped_payload", JSONDoc, nullable=True),
+    sa.Column("source_snapshot", JSONText, nullable=True),
+    sa.Column("mapped_payload", JSONText, nullable=True),
     sa.Column("payload_edited", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("state", sa.String(16), nullable=False, comment="open | replayed | discarded"),
     sa.Column("created_at", UTCDateTime, nullable=False),
