@@ -20,7 +20,7 @@ from erpbridge.engine.clock import ManualClock
 from erpbridge.engine.intake import intake_changes, poll_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
-from erpbridge.engine.queue import enqueue_changes, partition_of
+from erpbridge.engine.queue import enqueue_changes, last_done_stamps, partition_of
 from erpbridge.engine.retention import PruneResult, prune_jobs
 from erpbridge.engine.scheduler import Scheduler
 from erpbridge.spi.records import Change
@@ -97,6 +97,22 @@ def _ids(store: sa.Engine, table: sa.Table = jobs) -> set[int]:
 
 def _stamp(hours: int) -> datetime:
     return OLD - timedelta(days=10) + timedelta(hours=hours)
+
+
+def test_last_done_stamps_are_each_records_newest_done_stamp_in_the_flow(
+    store: sa.Engine,
+) -> None:
+    with store.begin() as conn:
+        _job(conn, "A", "v1", "done", stamp=_stamp(1))
+        _job(conn, "A", "v3", "done", stamp=_stamp(3))
+        _job(conn, "A", "v5", "queued", stamp=_stamp(5))  # not done: not counted
+        _job(conn, "A", "v9", "done", stamp=_stamp(9), flow="other")  # another flow's
+        _job(conn, "B", "v1", "queued", stamp=_stamp(2))
+        _job(conn, "C", "v1", "done")  # no stamp
+    with store.connect() as conn:
+        assert last_done_stamps(conn, FLOW, ["A", "B", "C", "D"]) == {"A": _stamp(3)}
+        assert last_done_stamps(conn, "other", ["A"]) == {"A": _stamp(9)}
+        assert last_done_stamps(conn, FLOW, []) == {}
 
 
 def test_prune_keeps_newest_job_and_newest_done_version_so_stale_check_holds(

@@ -40,7 +40,7 @@ from erpbridge.engine.unchanged import (
     unchanged_records,
 )
 from erpbridge.spi.records import Change, ReadError
-from erpbridge.store.match import one_of
+from erpbridge.store.match import one_of, unnest_values
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
 __all__ = [
@@ -119,19 +119,50 @@ def _insert(conn: Connection) -> Any:
     return postgresql.insert(jobs) if conn.dialect.name == "postgresql" else sqlite.insert(jobs)
 
 
+def _last_done_statement() -> sa.Select[Any]:
+    """PostgreSQL's form of :func:`last_done_stamps`: each record's newest done stamp by
+    one probe of the dedup index (flow, source id, …) per record, whatever the planner
+    knows. Planned from statistics, ``source_id = ANY`` without them walked every done job
+    of the flow for each claimed batch (3-5 ms a batch at 6,000 orders, and growing with
+    the history kept)."""
+    w = unnest_values("w", id=jobs.c.source_id)
+    done = (
+        sa.select(sa.func.max(jobs.c.source_stamp).label("stamp"))
+        .where(
+            jobs.c.flow == sa.bindparam("flow"),
+            jobs.c.source_id == w.c.id,
+            jobs.c.state == JobState.DONE.value,
+        )
+        .lateral("done")
+    )
+    return (
+        sa.select(w.c.id, done.c.stamp)
+        .select_from(w.join(done, sa.true()))
+        .where(done.c.stamp.is_not(None))
+    )
+
+
+_PG_LAST_DONE = _last_done_statement()
+
+
 def last_done_stamps(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, datetime]:
+    """record id -> the newest source stamp of its done jobs in ``flow`` (records with
+    none are left out)."""
     out: dict[str, datetime] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = conn.execute(
-            sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp))
-            .where(
-                jobs.c.flow == flow,
-                one_of(conn, jobs.c.source_id, chunk),
-                jobs.c.state == JobState.DONE.value,
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(_PG_LAST_DONE, {"flow": flow, "w_id": list(chunk)})
+        else:
+            rows = conn.execute(
+                sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp))
+                .where(
+                    jobs.c.flow == flow,
+                    one_of(conn, jobs.c.source_id, chunk),
+                    jobs.c.state == JobState.DONE.value,
+                )
+                .group_by(jobs.c.source_id)
             )
-            .group_by(jobs.c.source_id)
-        )
         for source_id, stamp in rows:
             if isinstance(stamp, datetime):
                 out[str(source_id)] = stamp

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.store.json_codec import dumps
-from erpbridge.store.match import one_of
+from erpbridge.store.match import one_of, unnest_values
 from erpbridge.store.schema import echo_hashes, xref, xref_keys
 
 __all__ = [
@@ -221,6 +221,31 @@ class EchoHash:
     written_at: datetime | None = None
 
 
+_ECHO_COLUMNS = ("record_id", "flow", "hash", "fields", "version", "written_at")
+
+
+def _echo_statement(*, others: bool) -> sa.Select[Any]:
+    """PostgreSQL's form of :func:`load_echo_hashes`: one probe of the primary key
+    (connection, object, record id, flow) per record, whatever the planner knows. Planned
+    from statistics, ``record_id = ANY`` without them read every echo hash of the object
+    for each page (5 ms a page at 6,000 orders, growing with the records written)."""
+    w = unnest_values("w", id=echo_hashes.c.record_id)
+    where = [
+        echo_hashes.c.connection == sa.bindparam("connection"),
+        echo_hashes.c.object == sa.bindparam("object"),
+        echo_hashes.c.record_id == w.c.id,
+    ]
+    if others:
+        where.append(echo_hashes.c.flow != sa.bindparam("flow"))
+    per_id = sa.select(*(echo_hashes.c[name] for name in _ECHO_COLUMNS)).where(*where).lateral("e")
+    return sa.select(*(per_id.c[name] for name in _ECHO_COLUMNS)).select_from(
+        w.join(per_id, sa.true())
+    )
+
+
+_PG_ECHOES = {others: _echo_statement(others=others) for others in (False, True)}
+
+
 def load_echo_hashes(
     conn: Connection,
     connection: str,
@@ -235,21 +260,22 @@ def load_echo_hashes(
     found: dict[str, list[EchoHash]] = {}
     others = echo_hashes.c.flow != other_than if other_than is not None else sa.true()
     for start in range(0, len(ids), _CHUNK):
-        rows = conn.execute(
-            sa.select(
-                echo_hashes.c.record_id,
-                echo_hashes.c.flow,
-                echo_hashes.c.hash,
-                echo_hashes.c.fields,
-                echo_hashes.c.version,
-                echo_hashes.c.written_at,
-            ).where(
-                echo_hashes.c.connection == connection,
-                echo_hashes.c.object == object_name,
-                one_of(conn, echo_hashes.c.record_id, ids[start : start + _CHUNK]),
-                others,
+        chunk = ids[start : start + _CHUNK]
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(
+                _PG_ECHOES[other_than is not None],
+                {"connection": connection, "object": object_name, "w_id": chunk}
+                | ({"flow": other_than} if other_than is not None else {}),
             )
-        )
+        else:
+            rows = conn.execute(
+                sa.select(*(echo_hashes.c[name] for name in _ECHO_COLUMNS)).where(
+                    echo_hashes.c.connection == connection,
+                    echo_hashes.c.object == object_name,
+                    echo_hashes.c.record_id.in_(chunk),
+                    others,
+                )
+            )
         for row in rows:
             fields = row.fields
             if not isinstance(fields, dict):  # a field list, as written before 0005
