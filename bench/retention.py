@@ -25,7 +25,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from erpbridge.engine.queue import partition_of  # noqa: E402
+from erpbridge.engine.enqueue import partition_of  # noqa: E402
 from erpbridge.engine.retention import prune_jobs  # noqa: E402
 from erpbridge.store import open_store  # noqa: E402
 from erpbridge.store.schema import attempts, dead_letters, jobs  # noqa: E402

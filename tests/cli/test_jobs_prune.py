@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from erpbridge.cli import _common
 from erpbridge.cli.main import app
-from erpbridge.engine.queue import partition_of
+from erpbridge.engine.enqueue import partition_of
 from erpbridge.store import open_store
 from erpbridge.store.schema import attempts, audit_log, jobs
 

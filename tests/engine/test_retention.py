@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from erpbridge.engine import scheduler as scheduler_module
 from erpbridge.engine.clock import ManualClock
+from erpbridge.engine.enqueue import enqueue_changes, last_done_stamps, partition_of
 from erpbridge.engine.intake import intake_changes, poll_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
-from erpbridge.engine.queue import enqueue_changes, last_done_stamps, partition_of
 from erpbridge.engine.retention import PruneResult, prune_jobs
 from erpbridge.engine.scheduler import Scheduler
 from erpbridge.spi.records import Change

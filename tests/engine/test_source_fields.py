@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from erpbridge.config import load_project_text
+from erpbridge.engine.enqueue import enqueue_changes
 from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.plans import build_plans
-from erpbridge.engine.queue import enqueue_changes
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.worker import Worker
 from erpbridge.spi import Change, ChangePage, ConnectorRegistry, Cursor, Record

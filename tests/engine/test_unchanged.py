@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from erpbridge.engine.enqueue import IntakeResult
 from erpbridge.engine.intake import poll_flow, sync_flow
 from erpbridge.engine.plans import build_plans
-from erpbridge.engine.queue import IntakeResult
 from erpbridge.engine.snapshot import record_to_snapshot
 from erpbridge.engine.unchanged import content_key
 from erpbridge.spi.records import Record

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from erpbridge.engine.queue import enqueue_changes
+from erpbridge.engine.enqueue import enqueue_changes
 from erpbridge.spi.records import Change, Record
 from erpbridge.store import json_codec, open_store
 from erpbridge.store.schema import jobs

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from erpbridge.engine.queue import enqueue_changes
+from erpbridge.engine.enqueue import enqueue_changes
 from erpbridge.spi import Change
 from erpbridge.store import open_store
 from erpbridge.store.match import one_of, unnest_values

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from erpbridge.engine.enqueue import partition_of
 from erpbridge.engine.jobs import JobState, Trigger
-from erpbridge.engine.queue import partition_of
 from erpbridge.spi.errors import ConfigError
 from erpbridge.store.audit import append_audit
 from erpbridge.store.schema import attempts, dead_letters, jobs

@@ -12,10 +12,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
+from erpbridge.engine.enqueue import open_dead_letter
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Job
 from erpbridge.engine.outcome import BatchOutcome
-from erpbridge.engine.queue import Attempt, open_dead_letter
+from erpbridge.engine.queue import Attempt
 from erpbridge.mapping.errors import MissingReference
 from erpbridge.spi.records import Change
 

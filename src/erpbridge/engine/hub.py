@@ -15,11 +15,11 @@ import sqlalchemy as sa
 
 from erpbridge.config import Project
 from erpbridge.engine.clock import Clock, SystemClock
+from erpbridge.engine.enqueue import IntakeResult
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.intake import intake_changes
 from erpbridge.engine.jobs import JobState, Trigger
 from erpbridge.engine.metrics import Metrics
-from erpbridge.engine.queue import IntakeResult
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.scheduler import Scheduler
 from erpbridge.engine.worker import Worker

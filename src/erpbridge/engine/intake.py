@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
+from erpbridge.engine.enqueue import IntakeResult, dead_letter_read_errors, enqueue_changes
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
-from erpbridge.engine.queue import IntakeResult, dead_letter_read_errors, enqueue_changes
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.unchanged import ContentKey

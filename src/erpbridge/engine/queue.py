@@ -1,8 +1,8 @@
-"""The durable job queue on the store: intake, claim, finish, retry, park, dead letter.
+"""The durable job queue on the store: claim, finish, retry, park, hold, dead letter.
 
 Every function takes an open SQLAlchemy ``Connection`` inside the caller's transaction,
-so intake can commit jobs and a cursor together, and a worker can commit job state, the
-attempt, the xref and the echo hash together (DESIGN.md §6).
+so a worker can commit job state, the attempt, the xref and the echo hash together
+(DESIGN.md §6). Jobs are taken in by engine/enqueue.py.
 
 Order per record: a job is claimable only when no older job of the same (flow, record)
 is still queued, running or parked. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``
@@ -12,59 +12,33 @@ the one process that runs everything.
 
 from __future__ import annotations
 
-import zlib
-from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import Job, JobState
-from erpbridge.engine.queue_json import (
-    DIALECTS,
-    enqueue_jobs_json,
-    finish_jobs_json,
-    log_attempts_json,
-)
-from erpbridge.engine.returned import existing_versions, returned_versions
-from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
-from erpbridge.engine.snapshot import json_safe, record_to_snapshot
-from erpbridge.engine.unchanged import (
-    SOURCE_TRIGGERS,
-    ContentKey,
-    record_jobs,
-    unchanged_records,
-)
-from erpbridge.spi.records import Change, ReadError
-from erpbridge.store.match import one_of, unnest_values
+from erpbridge.engine.queue_json import DIALECTS, finish_jobs_json, log_attempts_json
+from erpbridge.engine.snapshot import json_safe
+from erpbridge.store.match import one_of
 from erpbridge.store.schema import attempts, dead_letters, jobs
 
 __all__ = [
-    "PARTITIONS",
     "Attempt",
     "Finished",
-    "IntakeResult",
     "claim_jobs",
     "dead_letter_job",
-    "dead_letter_read_errors",
-    "enqueue_changes",
     "finish_jobs",
     "hold_job",
     "job_from_row",
-    "last_done_stamps",
-    "open_dead_letter",
     "park_job",
-    "partition_of",
-    "pending_dependencies",
     "release_jobs",
     "retry_job",
 ]
 
-PARTITIONS = 1024
 # A held job is open: a newer version of its record waits behind it unless it supersedes it.
 _OPEN = (
     JobState.QUEUED.value,
@@ -72,37 +46,6 @@ _OPEN = (
     JobState.PARKED.value,
     JobState.HELD.value,
 )
-#: states a newer version of the same record makes moot (a held job is evaluated afresh).
-_SUPERSEDABLE = (JobState.QUEUED.value, JobState.HELD.value)
-
-
-def partition_of(flow: str, source_id: str) -> int:
-    """Stable partition of a record key (crc32, not Python's salted hash)."""
-    return zlib.crc32(f"{flow}\x00{source_id}".encode()) % PARTITIONS
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeResult:
-    """What one intake did: new jobs, duplicates dropped, stale versions kept unrun, and
-    changes taken in as done, nothing new for the flow (engine/unchanged.py)."""
-
-    queued: int = 0
-    duplicates: int = 0
-    stale: int = 0
-    unchanged: int = 0
-
-    def __add__(self, other: IntakeResult) -> IntakeResult:
-        return IntakeResult(
-            self.queued + other.queued,
-            self.duplicates + other.duplicates,
-            self.stale + other.stale,
-            self.unchanged + other.unchanged,
-        )
-
-    @property
-    def not_queued(self) -> int:
-        """Changes read that made no job: duplicates, stale and unchanged ones."""
-        return self.duplicates + self.stale + self.unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,335 +56,6 @@ class Attempt:
     error_class: str | None = None
     error_message: str | None = None
     target_call: Mapping[str, Any] | None = None
-
-
-def _insert(conn: Connection) -> Any:
-    return postgresql.insert(jobs) if conn.dialect.name == "postgresql" else sqlite.insert(jobs)
-
-
-def _last_done_statement() -> sa.Select[Any]:
-    """PostgreSQL's form of :func:`last_done_stamps`: each record's newest done stamp by
-    one probe of the dedup index (flow, source id, …) per record, whatever the planner
-    knows. Planned from statistics, ``source_id = ANY`` without them walked every done job
-    of the flow for each claimed batch (3-5 ms a batch at 6,000 orders, and growing with
-    the history kept)."""
-    w = unnest_values("w", id=jobs.c.source_id)
-    done = (
-        sa.select(sa.func.max(jobs.c.source_stamp).label("stamp"))
-        .where(
-            jobs.c.flow == sa.bindparam("flow"),
-            jobs.c.source_id == w.c.id,
-            jobs.c.state == JobState.DONE.value,
-        )
-        .lateral("done")
-    )
-    return (
-        sa.select(w.c.id, done.c.stamp)
-        .select_from(w.join(done, sa.true()))
-        .where(done.c.stamp.is_not(None))
-    )
-
-
-_PG_LAST_DONE = _last_done_statement()
-
-
-def last_done_stamps(conn: Connection, flow: str, ids: Sequence[str]) -> dict[str, datetime]:
-    """record id -> the newest source stamp of its done jobs in ``flow`` (records with
-    none are left out)."""
-    out: dict[str, datetime] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        if conn.dialect.name == "postgresql":
-            rows = conn.execute(_PG_LAST_DONE, {"flow": flow, "w_id": list(chunk)})
-        else:
-            rows = conn.execute(
-                sa.select(jobs.c.source_id, sa.func.max(jobs.c.source_stamp))
-                .where(
-                    jobs.c.flow == flow,
-                    one_of(conn, jobs.c.source_id, chunk),
-                    jobs.c.state == JobState.DONE.value,
-                )
-                .group_by(jobs.c.source_id)
-            )
-        for source_id, stamp in rows:
-            if isinstance(stamp, datetime):
-                out[str(source_id)] = stamp
-    return out
-
-
-def enqueue_changes(
-    conn: Connection,
-    flow: str,
-    changes: Iterable[Change],
-    trigger: str,
-    now: datetime,
-    asked: Collection[str] | None = None,
-    content: ContentKey | None = None,
-) -> IntakeResult:
-    """Commit ``changes`` as jobs of ``flow`` (in the caller's transaction).
-
-    Deduplicated on (flow, record id, version); a version older than one already done
-    for the record is dropped as stale; a new version supersedes queued older ones; a
-    stamp-less version that returns after another is queued again (engine/returned.py). A
-    schedule, manual or forced sync queues again the versions an xref lookup with
-    ``missing="skip"`` skipped (engine/skipped.py). ``asked``: the field list the records
-    were read with (kept in their snapshots). ``content``: how the flow digests a
-    change's content; a change the source gave whose digest is its record's last one
-    written is stored done, outcome ``unchanged`` (engine/unchanged.py).
-    """
-    latest: dict[tuple[str, str], Change] = {}
-    seen = 0
-    for change in changes:
-        seen += 1
-        latest[(change.record_id, change.version or "")] = change
-    if not latest:
-        return IntakeResult()
-    unique = list(latest.values())
-    if trigger in RECHECK_TRIGGERS:  # a full read on purpose: map xref skips again
-        free_skipped_versions(conn, flow, [(c.record_id, c.version or "") for c in unique])
-    returned = returned_versions(conn, flow, unique)  # stock 10 → 5 → 10 (engine/returned.py)
-    stored = {
-        (c.record_id, c.version or ""): returned.get(
-            (c.record_id, c.version or ""), c.version or ""
-        )
-        for c in unique
-    }
-    # Versions already queued (a poll's overlap, a stock table read whole) are dropped
-    # before their snapshots are built; the insert's ON CONFLICT still guards a race.
-    known = existing_versions(conn, flow, [(r, v) for (r, _), v in stored.items()])
-    unique = [
-        c for c in unique if (c.record_id, stored[(c.record_id, c.version or "")]) not in known
-    ]
-    if not unique:
-        return IntakeResult(duplicates=seen)
-    snapshots = [record_to_snapshot(c.record, asked) if c.record else None for c in unique]
-    digests = [
-        content.digest(snap) if content is not None and snap is not None else None
-        for snap in snapshots
-    ]
-    # One query tells each record's newest job, newest done stamp and open jobs.
-    history = record_jobs(conn, flow, [c.record_id for c in unique])
-    # A record with two versions here is for the supersede and stale checks to sort out.
-    repeated = {r for r, n in Counter(c.record_id for c in unique).items() if n > 1}
-    wanted = {
-        c.record_id: d
-        for c, d in zip(unique, digests, strict=True)
-        if d is not None and c.record_id not in repeated
-    }
-    same = (
-        unchanged_records(conn, flow, content, wanted, history)
-        if content is not None and trigger in SOURCE_TRIGGERS and wanted
-        else {}
-    )
-
-    def state_of(change: Change) -> tuple[str, str | None]:
-        stamp = change.stamp
-        done = history[change.record_id].done_stamp if change.record_id in history else None
-        if stamp and done and stamp < done:
-            # A version older than one already written is kept for the record, never run.
-            return JobState.SUPERSEDED.value, "stale"
-        if change.record_id in same:  # nothing new for the flow: done as it is taken in
-            return JobState.DONE.value, "unchanged"
-        return JobState.QUEUED.value, None
-
-    rows = []
-    for c, snapshot, digest in zip(unique, snapshots, digests, strict=True):
-        state, outcome = state_of(c)
-        rows.append(
-            {
-                "flow": flow,
-                "source_id": c.record_id,
-                "source_version": stored[(c.record_id, c.version or "")],
-                "source_stamp": c.stamp,
-                "kind": c.kind.value,
-                "trigger": trigger,
-                "state": state,
-                "outcome": outcome,
-                "partition": partition_of(flow, c.record_id),
-                "attempts": 0,
-                "next_attempt_at": now,
-                "source_snapshot": snapshot,
-                "source_digest": digest,
-                "target_id": same.get(c.record_id) if outcome == "unchanged" else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    if conn.dialect.name in DIALECTS:
-        inserted: Sequence[Any] = enqueue_jobs_json(conn, flow, trigger, rows, now)
-    else:
-        statement = (
-            _insert(conn)
-            .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
-            .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp, jobs.c.state)
-        )
-        inserted = conn.execute(statement, rows).all()
-    fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
-    # Only a record that had a queued or held job, or got two versions now, has one to
-    # supersede.
-    _supersede_older(
-        conn,
-        flow,
-        [f for f in fresh if f[1] in repeated or (f[1] in history and history[f[1]].open)],
-        now,
-    )
-    unchanged = sum(1 for *_, state in inserted if state == JobState.DONE.value)
-    return IntakeResult(
-        queued=len(fresh),
-        duplicates=seen - len(inserted),
-        stale=len(inserted) - len(fresh) - unchanged,
-        unchanged=unchanged,
-    )
-
-
-def open_dead_letter(
-    conn: sa.Connection, flows: Sequence[str], source_id: str
-) -> tuple[str, str] | None:
-    """(flow, error) of an open dead letter of ``source_id`` in one of ``flows``, if any."""
-    if not flows:
-        return None
-    row = conn.execute(
-        sa.select(dead_letters.c.flow, dead_letters.c.error_message)
-        .where(
-            dead_letters.c.flow.in_(list(flows)),
-            dead_letters.c.source_id == source_id,
-            dead_letters.c.state == "open",
-        )
-        .order_by(dead_letters.c.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (str(row[0]), str(row[1]))
-
-
-def pending_dependencies(
-    conn: sa.Connection, wanted: list[tuple[str, Change]]
-) -> dict[str, list[Change]]:
-    """The dependency syncs still needed: one per (flow, record), none if a job is open.
-
-    None either for a record with an open dead letter in that flow: it waits for a person,
-    and syncing it again would only make a second dead letter of the same failure.
-    """
-    by_flow: dict[str, dict[str, Change]] = defaultdict(dict)
-    for flow, change in wanted:
-        by_flow[flow].setdefault(change.record_id, change)
-    out: dict[str, list[Change]] = {}
-    for flow, changes in by_flow.items():
-        open_ids = {
-            str(r[0])
-            for r in conn.execute(
-                sa.select(jobs.c.source_id).where(
-                    jobs.c.flow == flow,
-                    one_of(conn, jobs.c.source_id, list(changes)),
-                    jobs.c.state.in_(
-                        (JobState.QUEUED.value, JobState.RUNNING.value, JobState.PARKED.value)
-                    ),
-                )
-            )
-        }
-        open_ids |= {
-            str(r[0])
-            for r in conn.execute(
-                sa.select(dead_letters.c.source_id).where(
-                    dead_letters.c.flow == flow,
-                    one_of(conn, dead_letters.c.source_id, list(changes)),
-                    dead_letters.c.state == "open",
-                )
-            )
-        }
-        pending = [c for record_id, c in changes.items() if record_id not in open_ids]
-        if pending:
-            out[flow] = pending
-    return out
-
-
-def dead_letter_read_errors(
-    conn: Connection, flow: str, errors: Sequence[ReadError], trigger: str, now: datetime
-) -> int:
-    """Store inputs a reader could not read (poison messages, bad lines) as dead letters.
-
-    Each gets a job row (state ``dead``, keyed by its position, so a redelivered copy is
-    not stored twice) and a dead letter with the reader's error; in the caller's
-    transaction, with the page's jobs, so the page is acknowledged with them.
-    """
-    stored = 0
-    for error in errors:
-        position = error.position[:255]
-        statement = (
-            _insert(conn)
-            .values(
-                flow=flow,
-                source_id=position,
-                source_version="unreadable",
-                kind="upsert",
-                trigger=trigger,
-                state=JobState.DEAD.value,
-                outcome="unreadable",
-                partition=partition_of(flow, position),
-                attempts=0,
-                next_attempt_at=now,
-                source_snapshot={"position": error.position, "raw": error.error.raw},
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
-            .returning(jobs.c.id)
-        )
-        job_id = conn.execute(statement).scalar()
-        if job_id is None:
-            continue  # the same input was refused before
-        conn.execute(
-            dead_letters.insert().values(
-                job_id=job_id,
-                flow=flow,
-                source_id=position,
-                error_class="unreadable",
-                error_message=str(error.error),
-                error_raw=error.error.raw,
-                hint="the source sent input that is not a record; fix it at the source",
-                source_snapshot={"position": error.position, "raw": error.error.raw},
-                state="open",
-                created_at=now,
-            )
-        )
-        stored += 1
-    return stored
-
-
-def _supersede_older(conn: Connection, flow: str, inserted: Sequence[Any], now: datetime) -> None:
-    """Mark queued (or held) older jobs of the same records superseded.
-
-    An older job is superseded by a newer one of the same record when the newer one's
-    stamp is not older (or either has no stamp): the newer job reads the latest state.
-    One indexed select finds the candidates (usually none); one update marks them.
-    """
-    newest: dict[str, tuple[int, datetime | None]] = {}
-    for job_id, source_id, stamp in inserted:
-        if source_id not in newest or job_id > newest[source_id][0]:
-            newest[source_id] = (job_id, stamp)
-    moot: list[int] = []
-    ids = sorted(newest)
-    for start in range(0, len(ids), 500):
-        rows = conn.execute(
-            sa.select(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp).where(
-                jobs.c.flow == flow,
-                one_of(conn, jobs.c.source_id, ids[start : start + 500]),
-                jobs.c.state.in_(_SUPERSEDABLE),
-            )
-        )
-        for row in rows:
-            new_id, new_stamp = newest[str(row.source_id)]
-            stamp = row.source_stamp
-            if int(row.id) < new_id and (stamp is None or new_stamp is None or stamp <= new_stamp):
-                moot.append(int(row.id))
-    for start in range(0, len(moot), 500):
-        conn.execute(
-            jobs.update()
-            .where(
-                one_of(conn, jobs.c.id, moot[start : start + 500]),
-                jobs.c.state.in_(_SUPERSEDABLE),
-            )
-            .values(state=JobState.SUPERSEDED.value, updated_at=now)
-        )
 
 
 def _not_blocked(table: Any = jobs) -> Any:

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
+from erpbridge.engine.enqueue import enqueue_changes
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.jobs import Trigger
-from erpbridge.engine.queue import enqueue_changes
 from erpbridge.engine.recon_compare import DifferenceKind
 from erpbridge.spi.records import Change
 from erpbridge.store.schema import jobs, recon_differences, recon_runs

@@ -10,7 +10,7 @@ and keeps every row the engine still reads (docs/engine.md, "Retention"):
   is still recognised by its digest (engine/unchanged.py);
 - per (flow, record), the newest ``done`` job by (source stamp, id): the stale check at
   intake (:func:`erpbridge.engine.unchanged.record_jobs`) and in the worker
-  (:func:`erpbridge.engine.queue.last_done_stamps`) reads the newest done stamp, and a
+  (:func:`erpbridge.engine.enqueue.last_done_stamps`) reads the newest done stamp, and a
   late old version must still be dropped after a prune;
 - open jobs (queued, running, parked, held), and dead jobs whose dead letter is open or
   was resolved (replayed, discarded) after the cutoff;

@@ -29,6 +29,7 @@ from erpbridge.engine.clock import Clock
 from erpbridge.engine.deletes import forget_gone, settle_deletes
 from erpbridge.engine.dependencies import park
 from erpbridge.engine.echo import echo_of, skip_unchanged
+from erpbridge.engine.enqueue import enqueue_changes, last_done_stamps, pending_dependencies
 from erpbridge.engine.flow import FlowPlan
 from erpbridge.engine.hold import commit_holds, screen
 from erpbridge.engine.jobs import Job, JobState, Trigger
@@ -41,11 +42,8 @@ from erpbridge.engine.queue import (
     Finished,
     claim_jobs,
     dead_letter_job,
-    enqueue_changes,
     finish_jobs,
-    last_done_stamps,
     park_job,
-    pending_dependencies,
     release_jobs,
     retry_job,
 )
