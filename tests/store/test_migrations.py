@@ -124,18 +124,28 @@ def test_unknown_driver_is_a_config_error() -> None:
         create_store_engine("mssql+nosuchdriver://u:p@h/db")
 
 
-def _compression(engine: sa.Engine) -> dict[str, str]:
-    """column -> its compression method on PostgreSQL ('' for the server's default)."""
+def _large_json_columns(engine: sa.Engine, attribute: str) -> dict[str, str]:
+    """table.column -> ``attribute`` (of pg_attribute) for the five large JSON columns."""
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT attrelid::regclass::text || '.' || attname, attcompression::text "
+                f"SELECT attrelid::regclass::text || '.' || attname, {attribute} "
                 "FROM pg_attribute WHERE attrelid IN "
                 "('jobs'::regclass, 'attempts'::regclass, 'dead_letters'::regclass) "
                 "AND attname IN ('source_snapshot', 'mapped_payload', 'target_call')"
             )
         )
-        return {str(name): str(method) for name, method in rows}
+        return {str(name): str(value) for name, value in rows}
+
+
+def _compression(engine: sa.Engine) -> dict[str, str]:
+    """column -> its compression method on PostgreSQL ('' for the server's default)."""
+    return _large_json_columns(engine, "attcompression::text")
+
+
+def _json_types(engine: sa.Engine) -> dict[str, str]:
+    """column -> its type on PostgreSQL (json or jsonb)."""
+    return _large_json_columns(engine, "format_type(atttypid, atttypmod)")
 
 
 def test_postgresql_compresses_the_large_json_columns_with_lz4(store_url: str) -> None:
@@ -161,20 +171,6 @@ def test_postgresql_compresses_the_large_json_columns_with_lz4(store_url: str) -
     assert set(_compression(engine).values()) == {""}
     upgrade(engine)
     assert set(_compression(engine).values()) == {expected}
-
-
-def _json_types(engine: sa.Engine) -> dict[str, str]:
-    """table.column -> data type, for the JSON columns written and read whole."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT table_name || '.' || column_name, data_type "
-                "FROM information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name IN ('jobs', 'attempts', 'dead_letters') "
-                "AND column_name IN ('source_snapshot', 'mapped_payload', 'target_call')"
-            )
-        )
-        return {str(name): str(kind) for name, kind in rows}
 
 
 def test_postgresql_keeps_snapshots_payloads_and_calls_as_json_text(store_url: str) -> None:
