@@ -208,15 +208,22 @@ class _Tally:
                 if len(rows) < _READ_ROWS:
                     return False
 
-    def is_done(self, store: sa.Engine, orders: int) -> bool:
-        """Every order written, held or dead, every status back and the echo poll ended
-        (called when no job is open)."""
-        if len(self.written) + len(self.held) + len(self.dead) < orders:
-            return False
-        if len(self.back) < len(self.written):
-            return False
+    def progress(self, store: sa.Engine) -> _Progress:
+        """The figures read so far, as :func:`_progress` gives them; asked after a
+        :meth:`read` found no job open (jobs behind holds are not counted here)."""
         with store.connect() as conn:
-            return _echo_polled(conn, self.last_back)
+            echo_polled = _echo_polled(conn, self.last_back)
+        return _Progress(
+            len(self.written),
+            len(self.held),
+            len(self.dead),
+            len(self.back),
+            0,
+            0,
+            self.first_in,
+            self.last_back,
+            echo_polled,
+        )
 
 
 def _start_workers(path: Path, count: int) -> list[subprocess.Popen[bytes]]:
@@ -375,7 +382,7 @@ async def round_trip(
             await asyncio.sleep(0.25)
             if tally.read(store):
                 continue
-            if tally.is_done(store, len(ids)):
+            if tally.progress(store).is_done(len(ids)):
                 break
         stop.set()
         await task
