@@ -34,6 +34,7 @@ __all__ = [
     "finish_jobs",
     "hold_job",
     "job_from_row",
+    "log_attempts",
     "park_job",
     "release_jobs",
     "retry_job",
@@ -186,10 +187,11 @@ def _job(row: Any) -> Job:
     )
 
 
-def _log_attempts(
-    conn: Connection, items: Sequence[tuple[Job, Attempt]], worker: str, now: datetime
+def log_attempts(
+    conn: Connection, items: Sequence[tuple[int, Attempt]], worker: str, now: datetime
 ) -> None:
-    """Append attempt rows, numbered per job (1, 2, …) whatever the retry budget says.
+    """Append attempt rows, (job id, attempt), numbered per job (1, 2, …) whatever the
+    retry budget says.
 
     Parks and circuit-breaker releases do not spend the retry budget (``jobs.attempts``),
     but they are still logged, so the log's own numbering is kept here.
@@ -200,14 +202,14 @@ def _log_attempts(
         log_attempts_json(
             conn,
             [
-                (job.id, a.outcome, a.error_class, a.error_message, a.target_call)
-                for job, a in items
+                (job_id, a.outcome, a.error_class, a.error_message, a.target_call)
+                for job_id, a in items
             ],
             worker,
             now,
         )
         return
-    ids = sorted({job.id for job, _ in items})
+    ids = sorted({job_id for job_id, _ in items})
     last: dict[int, int] = dict(
         conn.execute(
             sa.select(attempts.c.job_id, sa.func.max(attempts.c.number))
@@ -216,12 +218,12 @@ def _log_attempts(
         ).all()
     )
     rows = []
-    for job, attempt in items:
-        number = int(last.get(job.id) or 0) + 1
-        last[job.id] = number
+    for job_id, attempt in items:
+        number = int(last.get(job_id) or 0) + 1
+        last[job_id] = number
         rows.append(
             {
-                "job_id": job.id,
+                "job_id": job_id,
                 "number": number,
                 "worker": worker,
                 "started_at": now,
@@ -264,9 +266,9 @@ def finish_jobs(conn: Connection, finished: Sequence[Finished], worker: str, now
         finish_jobs_json(conn, rows, worker, now)
     else:
         _finish_each(conn, finished, worker, now)
-    _log_attempts(
+    log_attempts(
         conn,
-        [(f.job, Attempt(f.outcome, f.reason_class, f.reason, f.call)) for f in finished],
+        [(f.job.id, Attempt(f.outcome, f.reason_class, f.reason, f.call)) for f in finished],
         worker,
         now,
     )
@@ -316,7 +318,7 @@ def retry_job(
             updated_at=now,
         )
     )
-    _log_attempts(conn, [(job, attempt)], worker, now)
+    log_attempts(conn, [(job.id, attempt)], worker, now)
 
 
 def release_jobs(conn: Connection, job_ids: Sequence[int], at: datetime) -> None:
@@ -365,9 +367,9 @@ def park_job(
             updated_at=now,
         )
     )
-    _log_attempts(
+    log_attempts(
         conn,
-        [(job, Attempt(outcome="parked", error_class="dependency", error_message=reason))],
+        [(job.id, Attempt(outcome="parked", error_class="dependency", error_message=reason))],
         worker,
         now,
     )
@@ -409,9 +411,9 @@ def hold_job(
     if job.source_snapshot is None and snapshot is not None:
         values["source_snapshot"] = json_safe(snapshot)
     conn.execute(jobs.update().where(jobs.c.id == job.id).values(values))
-    _log_attempts(
+    log_attempts(
         conn,
-        [(job, Attempt(outcome="held", error_class="hold", error_message=reason))],
+        [(job.id, Attempt(outcome="held", error_class="hold", error_message=reason))],
         worker,
         now,
     )
@@ -471,4 +473,4 @@ def dead_letter_job(
             created_at=now,
         )
     )
-    _log_attempts(conn, [(job, attempt)], worker, now)
+    log_attempts(conn, [(job.id, attempt)], worker, now)
