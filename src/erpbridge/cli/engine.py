@@ -188,7 +188,8 @@ def sync_cmd(
                     trigger=trigger,
                 )
                 known = result.duplicates + result.stale
-                console.print(f"{flow}: {result.queued} queued, {known} already known")
+                skipped = f", {result.filtered} skipped (when: false)" if result.filtered else ""
+                console.print(f"{flow}: {result.queued} queued, {known} already known{skipped}")
             if wait:
                 from erpbridge.engine.worker import Worker
 

@@ -305,7 +305,7 @@ def runs_cmd(
     limit: int = typer.Option(50, "--limit", min=1, max=10000),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Trigger runs per flow (read, queued, known, duration) and jobs by outcome."""
+    """Trigger runs per flow (read, queued, known, filtered, duration) and jobs by outcome."""
     store = _store(project)
     query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
     if flow:
@@ -347,6 +347,7 @@ def runs_cmd(
             "read",
             "queued",
             "duplicates",
+            "filtered",
             "error",
         ],
     )

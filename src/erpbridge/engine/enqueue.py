@@ -26,17 +26,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import JobState
+from erpbridge.engine.queue import Attempt, log_attempts
 from erpbridge.engine.queue_json import DIALECTS, enqueue_jobs_json
 from erpbridge.engine.returned import existing_versions, returned_versions
-from erpbridge.engine.skipped import RECHECK_TRIGGERS, free_skipped_versions
+from erpbridge.engine.skipped import (
+    RECHECK_TRIGGERS,
+    WHEN_CLASS,
+    WHEN_FALSE,
+    free_skipped_versions,
+)
 from erpbridge.engine.snapshot import record_to_snapshot
 from erpbridge.engine.unchanged import (
     SOURCE_TRIGGERS,
+    Assessed,
     ContentKey,
     record_jobs,
     unchanged_records,
 )
-from erpbridge.spi.records import Change, ReadError
+from erpbridge.spi.records import Change, ChangeKind, ReadError
 from erpbridge.store.match import one_of, unnest_values
 from erpbridge.store.schema import dead_letters, jobs
 
@@ -54,6 +61,10 @@ __all__ = [
 PARTITIONS = 1024
 #: states a newer version of the same record makes moot (a held job is evaluated afresh).
 _SUPERSEDABLE = (JobState.QUEUED.value, JobState.HELD.value)
+#: a change intake knows nothing of from its snapshot (none, or no content key)
+_UNKNOWN = Assessed(None, None)
+#: ``attempts.worker`` of the attempt intake logs for a change ``when:`` skipped
+INTAKE_WORKER = "intake"
 
 
 def partition_of(flow: str, source_id: str) -> int:
@@ -63,13 +74,15 @@ def partition_of(flow: str, source_id: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
-    """What one intake did: new jobs, duplicates dropped, stale versions kept unrun, and
-    changes taken in as done, nothing new for the flow (engine/unchanged.py)."""
+    """What one intake did: new jobs, duplicates dropped, stale versions kept unrun,
+    changes taken in as done, nothing new for the flow (engine/unchanged.py), and changes
+    the flow's ``when:`` skipped as they were taken in."""
 
     queued: int = 0
     duplicates: int = 0
     stale: int = 0
     unchanged: int = 0
+    filtered: int = 0
 
     def __add__(self, other: IntakeResult) -> IntakeResult:
         return IntakeResult(
@@ -77,6 +90,7 @@ class IntakeResult:
             self.duplicates + other.duplicates,
             self.stale + other.stale,
             self.unchanged + other.unchanged,
+            self.filtered + other.filtered,
         )
 
     @property
@@ -157,7 +171,10 @@ def enqueue_changes(
     ``missing="skip"`` skipped (engine/skipped.py). ``asked``: the field list the records
     were read with (kept in their snapshots). ``content``: how the flow digests a
     change's content; a change the source gave whose digest is its record's last one
-    written is stored done, outcome ``unchanged`` (engine/unchanged.py).
+    written is stored done, outcome ``unchanged`` (engine/unchanged.py). A change whose
+    snapshot holds every field the flow reads and for which the flow's ``when:`` is
+    false is stored done, outcome ``filtered``, with the attempt the worker would have
+    logged: it is never claimed (see :func:`_log_filtered`).
     """
     latest: dict[tuple[str, str], Change] = {}
     seen = 0
@@ -185,10 +202,11 @@ def enqueue_changes(
     if not unique:
         return IntakeResult(duplicates=seen)
     snapshots = [record_to_snapshot(c.record, asked) if c.record else None for c in unique]
-    digests = [
-        content.digest(snap) if content is not None and snap is not None else None
+    assessed = [
+        content.assess(snap) if content is not None and snap is not None else _UNKNOWN
         for snap in snapshots
     ]
+    digests = [a.digest for a in assessed]
     # One query tells each record's newest job, newest done stamp and open jobs.
     history = record_jobs(conn, flow, [c.record_id for c in unique])
     # A record with two versions here is for the supersede and stale checks to sort out.
@@ -204,7 +222,7 @@ def enqueue_changes(
         else {}
     )
 
-    def state_of(change: Change) -> tuple[str, str | None]:
+    def state_of(change: Change, passes: bool | None) -> tuple[str, str | None]:
         stamp = change.stamp
         done = history[change.record_id].done_stamp if change.record_id in history else None
         if stamp and done and stamp < done:
@@ -212,11 +230,15 @@ def enqueue_changes(
             return JobState.SUPERSEDED.value, "stale"
         if change.record_id in same:  # nothing new for the flow: done as it is taken in
             return JobState.DONE.value, "unchanged"
+        deleted = change.kind is ChangeKind.DELETE or (change.record and change.record.deleted)
+        if passes is False and not deleted:
+            # the worker would skip it, on the same values (deletes go to on_delete first)
+            return JobState.DONE.value, "filtered"
         return JobState.QUEUED.value, None
 
     rows = []
-    for c, snapshot, digest in zip(unique, snapshots, digests, strict=True):
-        state, outcome = state_of(c)
+    for c, snapshot, (digest, passes) in zip(unique, snapshots, assessed, strict=True):
+        state, outcome = state_of(c, passes)
         rows.append(
             {
                 "flow": flow,
@@ -243,25 +265,42 @@ def enqueue_changes(
         statement = (
             _insert(conn)
             .on_conflict_do_nothing(index_elements=["flow", "source_id", "source_version"])
-            .returning(jobs.c.id, jobs.c.source_id, jobs.c.source_stamp, jobs.c.state)
+            .returning(
+                jobs.c.id, jobs.c.source_id, jobs.c.source_stamp, jobs.c.state, jobs.c.outcome
+            )
         )
         inserted = conn.execute(statement, rows).all()
-    fresh = [(i, s, t) for i, s, t, state in inserted if state == JobState.QUEUED.value]
+    fresh = [(i, s, t) for i, s, t, state, _ in inserted if state == JobState.QUEUED.value]
+    filtered = [(i, s, t) for i, s, t, _, outcome in inserted if outcome == "filtered"]
+    _log_filtered(conn, [i for i, *_ in filtered], now)
     # Only a record that had a queued or held job, or got two versions now, has one to
-    # supersede.
+    # supersede. A change skipped by ``when:`` supersedes too: it is the record's state.
     _supersede_older(
         conn,
         flow,
-        [f for f in fresh if f[1] in repeated or (f[1] in history and history[f[1]].open)],
+        [
+            f
+            for f in fresh + filtered
+            if f[1] in repeated or (f[1] in history and history[f[1]].open)
+        ],
         now,
     )
-    unchanged = sum(1 for *_, state in inserted if state == JobState.DONE.value)
+    unchanged = sum(1 for *_, outcome in inserted if outcome == "unchanged")
     return IntakeResult(
         queued=len(fresh),
         duplicates=seen - len(inserted),
-        stale=len(inserted) - len(fresh) - unchanged,
+        stale=len(inserted) - len(fresh) - unchanged - len(filtered),
         unchanged=unchanged,
+        filtered=len(filtered),
     )
+
+
+def _log_filtered(conn: Connection, job_ids: Sequence[int], now: datetime) -> None:
+    """The attempt of each job intake skipped by ``when:``: the one the worker logs for
+    it (class ``when``, message ``when: is false``), so ``erpbridge jobs``, the demo's
+    summary and a person see the same whichever found it."""
+    skipped = Attempt("filtered", WHEN_CLASS, WHEN_FALSE)
+    log_attempts(conn, [(job_id, skipped) for job_id in job_ids], INTAKE_WORKER, now)
 
 
 def open_dead_letter(

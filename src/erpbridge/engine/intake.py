@@ -22,6 +22,7 @@ from erpbridge.engine.enqueue import IntakeResult, dead_letter_read_errors, enqu
 from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.runtime import Runtime
+from erpbridge.engine.skipped import WHEN_CLASS
 from erpbridge.engine.source_fields import fields_kwargs
 from erpbridge.engine.unchanged import ContentKey
 from erpbridge.spi.records import Change, Cursor
@@ -65,6 +66,7 @@ def _record_run(
             read=read,
             queued=result.queued,
             duplicates=result.not_queued,
+            filtered=result.filtered,
             error=error,
         )
     )
@@ -75,6 +77,9 @@ def _count(metrics: Metrics, flow: str, trigger: str, result: IntakeResult) -> N
     metrics.intake.labels(flow, trigger, "duplicate").inc(result.duplicates + result.stale)
     if result.unchanged:
         metrics.intake.labels(flow, trigger, "unchanged").inc(result.unchanged)
+    if result.filtered:  # skipped by when: as they were taken in, never claimed
+        metrics.intake.labels(flow, trigger, "filtered").inc(result.filtered)
+        metrics.skipped.labels(flow, WHEN_CLASS).inc(result.filtered)
 
 
 def intake_changes(

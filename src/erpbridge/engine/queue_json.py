@@ -72,7 +72,7 @@ _PG_ENQUEUE = sa.text(
              kind varchar, state varchar, outcome varchar, partition integer, snapshot json,
              digest varchar, target_id varchar)
     ON CONFLICT (flow, source_id, source_version) DO NOTHING
-    RETURNING id, source_id, source_stamp, state
+    RETURNING id, source_id, source_stamp, state, outcome
     """
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 
@@ -115,7 +115,7 @@ _SQLITE_ENQUEUE = (
            v.value ->> 'target_id', :now, :now
     FROM json_each(:rows) AS v WHERE true
     ON CONFLICT (flow, source_id, source_version) DO NOTHING
-    RETURNING id, source_id, source_stamp, state
+    RETURNING id, source_id, source_stamp, state, outcome
     """
     )
     .bindparams(sa.bindparam("now", type_=UTCDateTime))
@@ -153,9 +153,9 @@ DIALECTS = frozenset(_FORMS)
 
 def enqueue_jobs_json(
     conn: Connection, flow: str, trigger: str, rows: Sequence[Mapping[str, Any]], now: datetime
-) -> list[tuple[int, str, datetime | None, str]]:
+) -> list[tuple[int, str, datetime | None, str, str | None]]:
     """Insert job rows (``enqueue_changes``' dicts) unless their dedup key exists; returns
-    (id, source id, stamp, state) of those inserted."""
+    (id, source id, stamp, state, outcome) of those inserted."""
     statement, _, _, stamp = _FORMS[conn.dialect.name]
     payload = [
         {
@@ -175,7 +175,7 @@ def enqueue_jobs_json(
     answer = conn.execute(
         statement, {"rows": dumps(payload), "flow": flow, "trigger": trigger, "now": now}
     )
-    return [(row.id, row.source_id, row.source_stamp, row.state) for row in answer]
+    return [(row.id, row.source_id, row.source_stamp, row.state, row.outcome) for row in answer]
 
 
 def finish_jobs_json(

@@ -146,12 +146,13 @@ class Scheduler:
                 result = await poll_flow(
                     self.store, self.runtime, plan.name, self.clock, self.metrics
                 )
-                if result.queued:
+                if result.queued or result.filtered:
                     log.info(
                         "poll.done",
                         flow=plan.name,
                         queued=result.queued,
                         duplicates=result.duplicates,
+                        filtered=result.filtered,
                     )
             except ErpBridgeError as exc:
                 log.warning("poll.failed", flow=plan.name, error=str(exc))

@@ -22,12 +22,17 @@ from erpbridge.engine.returned import base_version
 from erpbridge.store.match import one_of
 from erpbridge.store.schema import attempts, jobs
 
-__all__ = ["RECHECK_TRIGGERS", "SKIP_CLASS", "free_skipped_versions"]
+__all__ = ["RECHECK_TRIGGERS", "SKIP_CLASS", "WHEN_CLASS", "WHEN_FALSE", "free_skipped_versions"]
 
 #: intake triggers that queue again the versions an xref lookup skipped.
 RECHECK_TRIGGERS = frozenset({Trigger.SCHEDULE.value, Trigger.MANUAL.value, Trigger.RESYNC.value})
 #: the attempt class of a job skipped by an xref lookup (its outcome is ``filtered``).
 SKIP_CLASS = "xref"
+#: the attempt class and message of a job the flow's ``when:`` skipped (outcome
+#: ``filtered``), whether the worker or intake (engine/enqueue.py) found it false. Those
+#: stay skipped: the record, not an xref pair, decides.
+WHEN_CLASS = "when"
+WHEN_FALSE = "when: is false"
 _VERSION_CHARS = 255  # jobs.source_version
 _CHUNK = 500
 

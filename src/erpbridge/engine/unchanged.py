@@ -47,7 +47,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -61,6 +61,7 @@ from erpbridge.store.schema import jobs
 
 __all__ = [
     "SOURCE_TRIGGERS",
+    "Assessed",
     "ContentKey",
     "RecordJobs",
     "content_key",
@@ -96,25 +97,46 @@ class ContentKey:
     read: frozenset[str] = frozenset()
 
     def digest(self, snapshot: Mapping[str, Any]) -> str | None:
-        """The digest of a job snapshot (``record_to_snapshot``), or None when the
-        snapshot may lack a field the flow reads (read with a narrower field list) or
-        the filter cannot be evaluated on it (the worker says why)."""
+        """The digest of a job snapshot (``record_to_snapshot``); see :meth:`assess`."""
+        return self.assess(snapshot).digest
+
+    def assess(self, snapshot: Mapping[str, Any]) -> Assessed:
+        """The digest of a job snapshot (``record_to_snapshot``) and its ``when:`` answer.
+
+        Both are None when the snapshot may lack a field the flow reads (read with a
+        narrower field list) or the filter cannot be evaluated on it (the worker then
+        says why). The filter sees the snapshot's values, as the worker does when it
+        maps from the snapshot.
+        """
         if not snapshot_covers(snapshot, self.read):
-            return None
+            return Assessed(None, None)
         values = snapshot.get("fields") or {}
         passes = True
         if self.accepts is not None:
             try:
                 passes = bool(self.accepts(values))
             except Exception:  # noqa: BLE001 - the worker dead-letters it with the reason
-                return None
+                return Assessed(None, None)
         content = [
             bool(snapshot.get("deleted")),
             passes,
             [values.get(name) for name in self.fields],
         ]
         hashed = hashlib.blake2b(canonical_json(content), digest_size=16, key=self.fingerprint)
-        return hashed.hexdigest()
+        return Assessed(hashed.hexdigest(), passes)
+
+
+class Assessed(NamedTuple):
+    """What intake knows of a change from its snapshot (:meth:`ContentKey.assess`).
+
+    Attributes:
+        digest: of the content the flow reads; None when not known from the snapshot.
+        passes: the answer of the flow's ``when:`` (True without one); None when not
+            known from the snapshot.
+    """
+
+    digest: str | None
+    passes: bool | None
 
 
 def content_key(plan: FlowPlan) -> ContentKey | None:

@@ -48,7 +48,7 @@ from erpbridge.engine.queue import (
     retry_job,
 )
 from erpbridge.engine.runtime import Runtime
-from erpbridge.engine.skipped import SKIP_CLASS
+from erpbridge.engine.skipped import SKIP_CLASS, WHEN_CLASS, WHEN_FALSE
 from erpbridge.engine.snapshot import (
     record_from_snapshot,
     record_to_snapshot,
@@ -246,7 +246,7 @@ class Worker:
                 deleted.append((job, record))
             elif not plan.mapper.accepts(record.fields):
                 batch.finished.append(
-                    Finished(job, "filtered", reason="when: is false", reason_class="when")
+                    Finished(job, "filtered", reason=WHEN_FALSE, reason_class=WHEN_CLASS)
                 )
             else:
                 accepted.append((job, record))
@@ -612,7 +612,7 @@ class Worker:
         for finished in batch.finished:
             self.metrics.jobs.labels(plan.name, JobState.DONE.value).inc()
             if finished.outcome == "filtered":
-                self.metrics.skipped.labels(plan.name, finished.reason_class or "when").inc()
+                self.metrics.skipped.labels(plan.name, finished.reason_class or WHEN_CLASS).inc()
             latency = (now - finished.job.created_at).total_seconds()
             self.metrics.job_latency.labels(plan.name).observe(max(0.0, latency))
         self.metrics.jobs.labels(plan.name, "retry").inc(len(batch.retries))

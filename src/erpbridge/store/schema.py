@@ -254,6 +254,13 @@ runs = sa.Table(
     sa.Column("read", sa.Integer, nullable=False, server_default="0"),
     sa.Column("queued", sa.Integer, nullable=False, server_default="0"),
     sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "filtered",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="changes the flow's when: skipped as they were taken in",
+    ),
     sa.Column("error", sa.Text, nullable=True),
     sa.Index(None, "flow", "started_at"),
 )
