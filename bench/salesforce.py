@@ -5,7 +5,10 @@ in this process runs the connector:
 
 - read: ``read_changes`` over every Order and OrderItem (SOQL paging, 2000 per page);
 - write: upserts of N accounts by external id through sObject Collections (200 per call);
-- get: ``get`` of 2000 accounts by id (200 per call).
+- get: ``get`` of 2000 accounts by id (200 per call);
+- poll: ``read_changes`` of Account from a cursor after which 10 accounts changed, 50
+  times (a steady poll of a large org: the simulator reads from the cursor's stamp on,
+  not the whole table).
 
 Reports records per second and where the time went: CPU seconds of the simulator process
 (from /proc) against CPU seconds of this process, as fractions of their sum.
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -32,7 +36,7 @@ from _measure import measure as _measure
 
 from erpbridge.connectors.salesforce import SalesforceSettings, create_connector
 from erpbridge.connectors.salesforce.connector import SalesforceConnector
-from erpbridge.spi.records import WriteMode, WriteOp
+from erpbridge.spi.records import Cursor, WriteMode, WriteOp
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import Limits
 
@@ -103,6 +107,15 @@ async def _get(connector: SalesforceConnector, ids: list[str]) -> int:
     return len(await connector.get("Account", ids))
 
 
+async def _poll(connector: SalesforceConnector, since: datetime, times: int) -> int:
+    count = 0
+    for _ in range(times):
+        cursor = Cursor(stamp=since, overlap=timedelta(0))
+        async for page in connector.read_changes("Account", cursor, page_size=2000):
+            count += len(page.records)
+    return count
+
+
 async def main(records: int) -> None:
     """Start the sandbox, run the steps, print a markdown table."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -138,6 +151,16 @@ async def main(records: int) -> None:
             ]
             figures.append(
                 await _measure("get Account x2000", proc.pid, lambda: _get(connector, ids))
+            )
+            since = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+            await asyncio.sleep((since - datetime.now(UTC)).total_seconds() + 0.05)
+            await _write(connector, 10, "p")  # 10 changed after the cursor (whole seconds)
+            figures.append(
+                await _measure(
+                    f"poll Account x50, 10 changed of {records + 10}+",
+                    proc.pid,
+                    lambda: _poll(connector, since, 50),
+                )
             )
             await connector.aclose()
         finally:

@@ -53,13 +53,16 @@ def child_index(org: OrgState, bound: BoundQuery, parents: list[Row]) -> ChildIn
     index: dict[str, dict[str, list[Row]]] = {}
     if not bound.children:
         return index
-    ids = {str(p["Id"]) for p in parents}
+    ordered = list(dict.fromkeys(str(p["Id"]) for p in parents))
+    ids = set(ordered)
     for child in bound.children:
         q = child.query
         link_field = child.link.name
+        # an indexed link (OrderItems) reads the parents' children only, not the table
+        candidates = org.indexed_children(q.sobject.name, link_field, ordered)
         rows = [
             r
-            for r in org.records[q.sobject.name].values()
+            for r in (org.records[q.sobject.name].values() if candidates is None else candidates)
             if r.get(link_field) in ids and not r["IsDeleted"] and q.matches(r, org.parent)
         ]
         if q.order:

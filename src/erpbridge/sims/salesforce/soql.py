@@ -98,6 +98,29 @@ class BoundQuery:
         """True when ``row`` satisfies the WHERE clause."""
         return self.where is None or self._eval(self.where, row, parent)
 
+    def lower_bound(self, name: str) -> str | None:
+        """The value every matching row's datetime field ``name`` (on the object itself)
+        reaches, when the WHERE requires it (``name >= literal`` or ``name > literal``,
+        alone or among ANDed terms); else None. Rows below it cannot match: the org reads
+        only the rows from there on (``OrgState.query``) and still checks each whole."""
+        if self.where is None:
+            return None
+        where = self.where
+        terms = where.items if isinstance(where, Bool) and where.op == "AND" else (where,)
+        found: str | None = None
+        for term in terms:
+            if not isinstance(term, Compare) or term.op not in (">=", ">"):
+                continue
+            if isinstance(term.value, DateLiteral):
+                continue
+            path = self._resolved[term.path.parts]
+            if path.hops or path.field.name != name or path.field.type != "datetime":
+                continue
+            want = _comparable(path.field, term.value)
+            if isinstance(want, str) and (found is None or want > found):
+                found = want
+        return found
+
     def value(self, path: _Resolved, row: Row, parent: ParentLookup) -> object:
         """The value of a resolved path on ``row`` (None through an empty reference)."""
         current: Row | None = row

@@ -12,8 +12,10 @@ Deletes move a record to the recycle bin: it stays with ``IsDeleted = true`` and
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,6 +76,12 @@ class OrgState:
         self._children: dict[tuple[str, str], dict[str, dict[str, None]]] = {
             pair: {} for pair in _CHILD_INDEXES
         }
+        #: object -> (SystemModstamp, id) of every record, sorted: a poll's
+        #: ``SystemModstamp >= X`` reads the rows from X on, not the whole table
+        self._stamps: dict[str, list[tuple[str, str]]] = {name: [] for name in OBJECTS}
+        #: object -> id -> its place in ``records`` (the order a query answers in)
+        self._places: dict[str, dict[str, int]] = {name: {} for name in OBJECTS}
+        self._next_place = itertools.count()
         for doc in store.load():
             if doc.object in self.records:
                 self._index(doc.object, dict(doc.body))
@@ -122,6 +130,18 @@ class OrgState:
         table = self.records[obj]
         return [row for rid in ids if not (row := table[rid])["IsDeleted"]]
 
+    def indexed_children(
+        self, obj: str, field_name: str, parent_ids: Iterable[str]
+    ) -> list[Row] | None:
+        """The ``obj`` records (deleted too) whose ``field_name`` is one of ``parent_ids``,
+        parent by parent, each parent's in stored order; None when the pair has no index
+        (the caller scans the table)."""
+        by_parent = self._children.get((obj, field_name))
+        if by_parent is None:
+            return None
+        table = self.records[obj]
+        return [table[rid] for pid in parent_ids for rid in by_parent.get(pid, {})]
+
     def parent(self, hop: FieldDef, row: Mapping[str, object]) -> Row | None:
         """The live parent ``row`` refers to through ``hop`` (for SOQL paths)."""
         ref = row.get(hop.name)
@@ -131,9 +151,21 @@ class OrgState:
 
     def query(self, bound: BoundQuery, *, include_deleted: bool) -> list[Row]:
         """Records matching ``bound`` in its order, after OFFSET and LIMIT."""
+        obj = bound.sobject.name
+        table = self.records[obj]
+        candidates: Iterable[Row] = table.values()
+        since = bound.lower_bound("SystemModstamp")
+        if since is not None:  # the rows from ``since`` on, in the table's own order
+            stamps = self._stamps[obj]
+            places = self._places[obj]
+            tail = sorted(
+                (rid for _, rid in stamps[bisect.bisect_left(stamps, (since, "")) :]),
+                key=places.__getitem__,
+            )
+            candidates = [table[rid] for rid in tail]
         rows = [
             r
-            for r in self.records[bound.sobject.name].values()
+            for r in candidates
             if (include_deleted or not r["IsDeleted"]) and bound.matches(r, self.parent)
         ]
         if bound.order:
@@ -197,6 +229,8 @@ class OrgState:
             if before is None:
                 if current is not None:
                     self._unindex_children(obj, rid, current)
+                    self._unindex_stamp(obj, rid, current)
+                    self._places[obj].pop(rid, None)
                 self.records[obj].pop(rid, None)
                 self._lower_ids.pop(rid.lower(), None)
             else:
@@ -234,7 +268,11 @@ class OrgState:
         old = self.records[obj].get(rid)
         if old is not None:
             self._unindex_external(obj, old)
+            self._unindex_stamp(obj, rid, old)
+        else:
+            self._places[obj][rid] = next(self._next_place)  # a new record: the table's end
         self.records[obj][rid] = row
+        bisect.insort(self._stamps[obj], (str(row["SystemModstamp"]), rid))
         for (o, f), by_parent in self._children.items():
             if o != obj:
                 continue
@@ -250,6 +288,13 @@ class OrgState:
                 value = row.get(f) if o == obj else None
                 if isinstance(value, str) and value:
                     index[value.lower()] = rid
+
+    def _unindex_stamp(self, obj: str, rid: str, row: Row) -> None:
+        stamps = self._stamps[obj]
+        entry = (str(row["SystemModstamp"]), rid)
+        at = bisect.bisect_left(stamps, entry)
+        if at < len(stamps) and stamps[at] == entry:
+            del stamps[at]
 
     def _unindex_children(self, obj: str, rid: str, row: Row) -> None:
         for (o, f), by_parent in self._children.items():
@@ -379,9 +424,12 @@ class OrgState:
         new = dict(row)
         new["IsDeleted"] = True
         new["SystemModstamp"] = self.now()
-        self._remember(obj, str(row["Id"]))
+        rid = str(row["Id"])
+        self._remember(obj, rid)
         self._unindex_external(obj, row)
-        self.records[obj][str(row["Id"])] = new
+        self._unindex_stamp(obj, rid, row)
+        self.records[obj][rid] = new
+        bisect.insort(self._stamps[obj], (str(new["SystemModstamp"]), rid))
 
     def missing(self, o: ObjectDef, record_id: str) -> SfError:
         """The error for a record that is not there (deleted ones say so)."""
