@@ -3,33 +3,18 @@ order that reached SAP has its SAP status back on the Salesforce order."""
 
 from __future__ import annotations
 
-import ast
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.run import run_bench
+
 pytestmark = pytest.mark.slow
 
 
 def _round_trip(*args: str) -> dict[str, Any]:
     """Run the bench at a tiny size; returns the figures it printed."""
-    command = [sys.executable, str(ROOT / "bench" / "e2e.py"), "--round-trip", *args]
-    done = subprocess.run(  # noqa: S603 - our own bench script
-        [*command, "--poll-s", "1", "--max-s", "120"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = ast.literal_eval(done.stdout.strip().splitlines()[-1])
-    assert isinstance(result, dict)
-    return result
+    return run_bench("e2e.py", "--round-trip", *args, "--poll-s", "1", "--max-s", "120")
 
 
 def test_round_trip_bench_brings_every_written_orders_status_back() -> None:
