@@ -5,6 +5,7 @@ claimed. What intake cannot judge from the snapshot is left to the worker, as be
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from prometheus_client import generate_latest
 
@@ -13,7 +14,7 @@ from erpbridge.engine.jobs import Trigger
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.unchanged import ContentKey
 from erpbridge.spi.records import Change, ChangeKind
-from tests.engine.conftest import Harness
+from tests.engine.conftest import Harness, make_harness
 
 # The harness's project (tests/engine/conftest.py): orders' when: is
 # source.Status == "Activated", and orders depend on customers.
@@ -142,3 +143,44 @@ async def test_a_manual_sync_of_a_draft_skips_it_too(harness: Harness) -> None:
         ("manual", 1, 0, 1)
     ]
     assert await h.worker().run_once() == 0
+
+
+KEYED = """\
+connections:
+  crm: {type: memory}
+  erp: {type: memory}
+flows:
+  customers:
+    entity: customer
+    source: {connection: crm, object: Account, trigger: {poll: 1m}}
+    target: {connection: erp, object: Customer, write: upsert, key: Code}
+    when: source.Active == true
+    map:
+      Code: source.AccountNumber
+  orders:
+    entity: order
+    source: {connection: crm, object: Order, trigger: {poll: 1m}}
+    target: {connection: erp, object: SalesOrder, write: upsert, key: PoNumber}
+    map:
+      PoNumber: source.OrderNumber
+      Customer: xref.customer(source.CustomerCode, by="AccountNumber")
+"""
+
+
+async def test_the_keys_other_flows_find_a_skipped_record_by_are_saved(
+    store_url: str, tmp_path: Path
+) -> None:
+    """As the worker saves the key fields of every record it loads, skipped ones too: a
+    key that moved stays current (a stale one would name the wrong record)."""
+    for h in make_harness(KEYED, store_url, tmp_path):
+        h.crm.put("Account", "A1", {"AccountNumber": "C1", "Active": True})
+        await poll_flow(h.store, h.runtime, "customers", h.clock)
+        await h.drain()
+        keys = "select source_id, key_value from xref_keys where entity = 'customer'"
+        assert h.rows(keys) == [("A1", "C1")]
+        # renumbered and made inactive at once: skipped at intake, its new key saved
+        h.clock.advance(1)
+        h.crm.put("Account", "A1", {"AccountNumber": "C9", "Active": False})
+        result = await poll_flow(h.store, h.runtime, "customers", h.clock)
+        assert (result.queued, result.filtered) == (0, 1)
+        assert h.rows(keys) == [("A1", "C9")]

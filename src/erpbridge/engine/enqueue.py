@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from erpbridge.engine.jobs import JobState
+from erpbridge.engine.lookups import save_record_keys
 from erpbridge.engine.queue import Attempt, log_attempts
 from erpbridge.engine.queue_json import DIALECTS, enqueue_jobs_json
 from erpbridge.engine.returned import existing_versions, returned_versions
@@ -273,6 +274,11 @@ def enqueue_changes(
     fresh = [(i, s, t) for i, s, t, state, _ in inserted if state == JobState.QUEUED.value]
     filtered = [(i, s, t) for i, s, t, _, outcome in inserted if outcome == "filtered"]
     _log_filtered(conn, [i for i, *_ in filtered], now)
+    if filtered and content is not None and content.key_fields:
+        # the worker saves the keys of every record it loads, skipped ones too
+        ended = {s for _, s, _ in filtered}
+        records = [c.record for c in unique if c.record is not None and c.record_id in ended]
+        save_record_keys(conn, content.owner, content.key_fields, records, now)
     # Only a record that had a queued or held job, or got two versions now, has one to
     # supersede. A change skipped by ``when:`` supersedes too: it is the record's state.
     _supersede_older(

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -46,7 +47,7 @@ from erpbridge.mapping.errors import FieldMappingError, MissingReference, Skippe
 from erpbridge.mapping.types import keyed_entity, split_keyed_entity
 from erpbridge.spi.records import Record, WriteMode
 
-__all__ = ["Lookups", "key_source", "remember_keys", "resolve_lookups"]
+__all__ = ["Lookups", "key_source", "remember_keys", "resolve_lookups", "save_record_keys"]
 
 _Pair = tuple[str, str]
 
@@ -288,13 +289,27 @@ def remember_keys(
     if not records:
         return
     with store.begin() as conn:
-        for key_field in plan.key_fields:
-            # A record without the field (a partial snapshot) says nothing about its key.
-            keys = {
-                r.id: None if r.deleted else _key_text(r.fields.get(key_field))
-                for r in records
-                if r.deleted or key_field in r.fields
-            }
-            save_source_keys(
-                conn, (plan.entity, plan.source_connection, key_field), keys, clock.now()
-            )
+        save_record_keys(
+            conn, (plan.entity, plan.source_connection), plan.key_fields, records, clock.now()
+        )
+
+
+def save_record_keys(
+    conn: sa.Connection,
+    owner: tuple[str, str],
+    key_fields: Sequence[str],
+    records: Sequence[Record],
+    now: datetime,
+) -> None:
+    """Save ``records``' values of ``key_fields`` for (entity, source connection)
+    ``owner``, in the caller's transaction (:func:`remember_keys`; intake, for the
+    changes it ends itself)."""
+    entity, source_connection = owner
+    for key_field in key_fields:
+        # A record without the field (a partial snapshot) says nothing about its key.
+        keys = {
+            r.id: None if r.deleted else _key_text(r.fields.get(key_field))
+            for r in records
+            if r.deleted or key_field in r.fields
+        }
+        save_source_keys(conn, (entity, source_connection, key_field), keys, now)

@@ -88,6 +88,9 @@ class ContentKey:
         target: the flow's target (connection, object).
         accepts: the flow's ``when:`` filter (None: it has none).
         read: every source field the flow reads: a snapshot must cover them.
+        owner: (entity, source connection) of the flow's records.
+        key_fields: the fields other flows find them by (``FlowPlan.key_fields``): intake
+            saves them for a change it ends itself, as the worker does for the rest.
     """
 
     fields: tuple[str, ...]
@@ -95,6 +98,8 @@ class ContentKey:
     target: tuple[str, str]
     accepts: Callable[[Mapping[str, object]], bool] | None = None
     read: frozenset[str] = frozenset()
+    owner: tuple[str, str] = ("", "")
+    key_fields: tuple[str, ...] = ()
 
     def digest(self, snapshot: Mapping[str, Any]) -> str | None:
         """The digest of a job snapshot (``record_to_snapshot``); see :meth:`assess`."""
@@ -152,7 +157,10 @@ def content_key(plan: FlowPlan) -> ContentKey | None:
     fingerprint = hashlib.blake2b(canonical_json(config), digest_size=32).digest()
     accepts = plan.mapper.accepts if plan.spec.when is not None else None
     target = (plan.target_connection, plan.spec.target.object)
-    return ContentKey(fields, fingerprint, target, accepts, plan.source_fields)
+    owner = (plan.entity, plan.source_connection)
+    return ContentKey(
+        fields, fingerprint, target, accepts, plan.source_fields, owner, plan.key_fields
+    )
 
 
 @dataclass(frozen=True, slots=True)
