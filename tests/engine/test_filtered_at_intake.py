@@ -63,6 +63,7 @@ async def test_a_draft_is_skipped_as_it_is_taken_in_and_never_claimed(harness: H
     text = generate_latest(metrics.registry).decode()
     assert 'erpbridge_intake_total{flow="orders",result="filtered",trigger="poll"} 1.0' in text
     assert 'erpbridge_jobs_skipped_total{by="when",flow="orders"} 1.0' in text
+    assert 'erpbridge_jobs_total{flow="orders",state="done"} 1.0' in text
     assert h.erp.all("SalesOrder") == []
 
     # Activated later: a new version, queued and written.

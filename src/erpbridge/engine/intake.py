@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from erpbridge.engine.clock import Clock
 from erpbridge.engine.enqueue import IntakeResult, dead_letter_read_errors, enqueue_changes
-from erpbridge.engine.jobs import Trigger
+from erpbridge.engine.jobs import JobState, Trigger
 from erpbridge.engine.metrics import Metrics
 from erpbridge.engine.runtime import Runtime
 from erpbridge.engine.skipped import WHEN_CLASS
@@ -79,6 +79,8 @@ def _count(metrics: Metrics, flow: str, trigger: str, result: IntakeResult) -> N
         metrics.intake.labels(flow, trigger, "unchanged").inc(result.unchanged)
     if result.filtered:  # skipped by when: as they were taken in, never claimed
         metrics.intake.labels(flow, trigger, "filtered").inc(result.filtered)
+        # ended jobs, counted as the worker counted them before intake ended them
+        metrics.jobs.labels(flow, JobState.DONE.value).inc(result.filtered)
         metrics.skipped.labels(flow, WHEN_CLASS).inc(result.filtered)
 
 
