@@ -177,14 +177,14 @@ def test_the_digest_covers_the_mapped_fields_the_filter_answer_and_the_configura
     key = content_key(build_plans(harness.project)["orders"])
     assert key is not None
     base = {"OrderNumber": "PO-1", "AccountId": "A1", "Amount": "10.00", "Status": "Activated"}
-    digest = key.digest(_snapshot(base))
+    digest = key.assess(_snapshot(base)).digest
     assert digest is not None
-    assert key.digest(_snapshot({**base, "Description": "x"})) == digest  # not read
-    assert key.digest(_snapshot({**base, "ERP_Number__c": "1"})) == digest  # filter only
-    assert key.digest(_snapshot({**base, "Amount": "11.00"})) != digest  # mapped
-    assert key.digest(_snapshot({**base, "Status": "Draft"})) != digest  # filter's answer
+    assert key.assess(_snapshot({**base, "Description": "x"})).digest == digest  # not read
+    assert key.assess(_snapshot({**base, "ERP_Number__c": "1"})).digest == digest  # filter only
+    assert key.assess(_snapshot({**base, "Amount": "11.00"})).digest != digest  # mapped
+    assert key.assess(_snapshot({**base, "Status": "Draft"})).digest != digest  # filter's answer
     # read with a field list narrower than the flow's: not known, so never taken as unchanged
-    assert key.digest(_snapshot(base, asked=["Amount", "OrderNumber"])) is None
+    assert key.assess(_snapshot(base, asked=["Amount", "OrderNumber"])).digest is None
     # another mapping of the same flow: another key, so its first change is queued
     other = next(
         make_harness(
@@ -194,7 +194,7 @@ def test_the_digest_covers_the_mapped_fields_the_filter_answer_and_the_configura
         )
     )
     other_key = content_key(build_plans(other.project)["orders"])
-    assert other_key is not None and other_key.digest(_snapshot(base)) != digest
+    assert other_key is not None and other_key.assess(_snapshot(base)).digest != digest
 
 
 def test_a_flow_that_reads_the_whole_record_has_no_key(tmp_path: Path, store_url: str) -> None:

@@ -101,10 +101,6 @@ class ContentKey:
     owner: tuple[str, str] = ("", "")
     key_fields: tuple[str, ...] = ()
 
-    def digest(self, snapshot: Mapping[str, Any]) -> str | None:
-        """The digest of a job snapshot (``record_to_snapshot``); see :meth:`assess`."""
-        return self.assess(snapshot).digest
-
     def assess(self, snapshot: Mapping[str, Any]) -> Assessed:
         """The digest of a job snapshot (``record_to_snapshot``) and its ``when:`` answer.
 

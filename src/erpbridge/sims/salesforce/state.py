@@ -268,11 +268,10 @@ class OrgState:
         old = self.records[obj].get(rid)
         if old is not None:
             self._unindex_external(obj, old)
-            self._unindex_stamp(obj, rid, old)
         else:
             self._places[obj][rid] = next(self._next_place)  # a new record: the table's end
+        self._restamp(obj, rid, old, row)
         self.records[obj][rid] = row
-        bisect.insort(self._stamps[obj], (str(row["SystemModstamp"]), rid))
         for (o, f), by_parent in self._children.items():
             if o != obj:
                 continue
@@ -288,6 +287,12 @@ class OrgState:
                 value = row.get(f) if o == obj else None
                 if isinstance(value, str) and value:
                     index[value.lower()] = rid
+
+    def _restamp(self, obj: str, rid: str, old: Row | None, new: Row) -> None:
+        """Move record ``rid`` in the stamp index from ``old``'s stamp to ``new``'s."""
+        if old is not None:
+            self._unindex_stamp(obj, rid, old)
+        bisect.insort(self._stamps[obj], (str(new["SystemModstamp"]), rid))
 
     def _unindex_stamp(self, obj: str, rid: str, row: Row) -> None:
         stamps = self._stamps[obj]
@@ -427,9 +432,8 @@ class OrgState:
         rid = str(row["Id"])
         self._remember(obj, rid)
         self._unindex_external(obj, row)
-        self._unindex_stamp(obj, rid, row)
+        self._restamp(obj, rid, row, new)
         self.records[obj][rid] = new
-        bisect.insort(self._stamps[obj], (str(new["SystemModstamp"]), rid))
 
     def missing(self, o: ObjectDef, record_id: str) -> SfError:
         """The error for a record that is not there (deleted ones say so)."""
