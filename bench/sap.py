@@ -9,7 +9,10 @@ a child process, then in this process runs the connector:
   the pre-create natural-key lookup), then N header updates of those orders, then N
   line-level updates (the orders read with their items, then per order one changeset of
   header PATCH + one item PATCH + one item POST);
-- get: ``get`` of 2000 sales orders by id (40 ids per ``$filter``).
+- get: ``get`` of 2000 sales orders by id (40 ids per ``$filter``);
+- poll: ``read_changes`` of A_SalesOrder from a cursor after which 10 orders changed, 50
+  times (a steady poll of a large system: the simulator reads from the cursor's stamp on
+  through a sorted index of ``LastChangeDateTime``, as a database reads an indexed range).
 
 Reports records per second and where the time went: CPU seconds of the simulator process
 (from /proc) against CPU seconds of this process, as fractions of their sum.
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,7 +42,7 @@ import structlog
 from _measure import measure as _measure
 
 from erpbridge.connectors.sap import SapConnector, SapSettings
-from erpbridge.spi.records import Record, WriteMode, WriteOp
+from erpbridge.spi.records import Cursor, Record, WriteMode, WriteOp
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import Limits
 
@@ -189,6 +193,16 @@ async def main(records: int) -> None:
                     lambda: _get(connector, ids),
                 )
             )
+            since = datetime.now(UTC) + timedelta(milliseconds=50)
+            await asyncio.sleep(0.1)
+            await _update(connector, ids[:10])  # 10 changed after the cursor
+            figures.append(
+                await _measure(
+                    f"poll A_SalesOrder x50, 10 changed of {len(ids) + 3000}+",
+                    proc.pid,
+                    lambda: _poll(connector, since, 50),
+                )
+            )
             await connector.aclose()
         finally:
             proc.terminate()
@@ -200,6 +214,15 @@ async def main(records: int) -> None:
     print("|---|---|---|---|---|---|")
     for figure in figures:
         print(figure.line())
+
+
+async def _poll(connector: SapConnector, since: datetime, times: int) -> int:
+    count = 0
+    for _ in range(times):
+        cursor = Cursor(stamp=since, overlap=timedelta(0))
+        async for page in connector.read_changes("A_SalesOrder", cursor, page_size=1000):
+            count += len(page.records)
+    return count
 
 
 async def _get(connector: SapConnector, ids: list[str]) -> int:

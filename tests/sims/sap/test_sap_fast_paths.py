@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from erpbridge.sims._common.persist import DocumentStore
 from erpbridge.sims.sap.batch import handle_batch
-from erpbridge.sims.sap.filter import parse_filter
+from erpbridge.sims.sap.filter import parse_filter, plan_filter
 from erpbridge.sims.sap.model import SERVICES
 from erpbridge.sims.sap.seed import SeedSize, seed_state
 from erpbridge.sims.sap.service import ODataRequest, ODataService, etag_of
@@ -176,3 +176,115 @@ def test_a_batchs_changesets_are_persisted_together_and_survive_a_restart(
     made = {r["PurchaseOrderByCustomer"] for r in restarted.rows("A_SalesOrder")}
     assert {"FAST-0", "FAST-1", "FAST-2"} <= made
     assert restarted.counters["SalesOrder"] == state.counters["SalesOrder"]
+
+
+# --- reads from a date on (FilterPlan.floor, SapState.rows_from) ---------------------------
+
+_MIRRORED = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
+def _stamp_literal(seconds: int) -> str:
+    text = (_BASE + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+    return f"datetimeoffset'{text}'"
+
+
+@st.composite
+def _conditions(draw: st.DrawFn, depth: int = 2) -> str:
+    """A random ``$filter`` over two date properties and the key, nested and/or/not."""
+    if depth > 0 and draw(st.booleans()):
+        joiner = draw(st.sampled_from(["and", "or", "not"]))
+        left = draw(_conditions(depth - 1))
+        if joiner == "not":
+            return f"not ({left})"
+        return f"({left}) {joiner} ({draw(_conditions(depth - 1))})"
+    op = draw(st.sampled_from(list(_MIRRORED)))
+    prop = draw(st.sampled_from(["LastChangeDateTime", "CreationDate", "SalesOrder"]))
+    if prop == "SalesOrder":
+        return f"SalesOrder {op} '{draw(st.integers(0, 9))}'"
+    literal = _stamp_literal(draw(st.integers(-1, 10)))
+    if draw(st.booleans()):
+        return f"{literal} {_MIRRORED[op]} {prop}"
+    return f"{prop} {op} {literal}"
+
+
+_ORDER_ROW = st.fixed_dictionaries(
+    {
+        "SalesOrder": st.integers(0, 9).map(str),
+        "LastChangeDateTime": st.none()
+        | st.integers(0, 9).map(lambda s: _BASE + timedelta(seconds=s)),
+        "CreationDate": st.none() | st.integers(0, 9).map(lambda s: _BASE + timedelta(seconds=s)),
+    }
+)
+
+
+def _write(state: SapState, rows: list[dict[str, object]], removed: list[str]) -> None:
+    with state.transaction():
+        for row in rows:
+            state.put("A_SalesOrder", dict(row))  # type: ignore[arg-type]  # test rows
+        for number in removed:
+            state.remove("A_SalesOrder", (number,))
+
+
+@given(
+    first=st.lists(_ORDER_ROW, max_size=12),
+    later=st.lists(_ORDER_ROW, max_size=6),
+    removed=st.lists(st.integers(0, 9).map(str), max_size=3),
+    rolled_back=st.lists(_ORDER_ROW, max_size=4),
+    filters=st.lists(_conditions(), min_size=1, max_size=6),
+)
+def test_a_read_from_a_date_on_finds_what_reading_every_row_finds(
+    first: list[dict[str, object]],
+    later: list[dict[str, object]],
+    removed: list[str],
+    rolled_back: list[dict[str, object]],
+    filters: list[str],
+) -> None:
+    state = SapState()
+    _write(state, first, [])
+    for prop in ("LastChangeDateTime", "CreationDate"):  # build the indexes, then move rows
+        state.rows_from("A_SalesOrder", prop, _BASE)
+    _write(state, later, removed)
+    try:
+        with state.transaction():
+            for row in rolled_back:
+                state.put("A_SalesOrder", dict(row))  # type: ignore[arg-type]  # test rows
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+
+    for text in filters:
+        plan = plan_filter(_ORDERS, text)
+        every = [r for r in state.rows("A_SalesOrder") if plan.predicate(r)]
+        if plan.floor is None:
+            continue
+        candidates = state.rows_from("A_SalesOrder", plan.floor.prop, plan.floor.value)
+        assert [r for r in candidates if plan.predicate(r)] == every, text
+
+
+def test_the_connectors_poll_filters_read_from_their_stamp_on() -> None:
+    stamp = _stamp_literal(5)
+    bounded = {
+        f"LastChangeDateTime ge {stamp}": 5,
+        f"(LastChangeDateTime gt {stamp} or (LastChangeDateTime eq {stamp} and SalesOrder gt '7'))": 5,
+        f"SoldToParty eq 'X' and LastChangeDateTime gte {stamp}": 5,  # pyodata's __range
+        f"{stamp} le LastChangeDateTime and LastChangeDateTime le {_stamp_literal(9)}": 5,
+        f"LastChangeDateTime ge {_stamp_literal(2)} and LastChangeDateTime gt {stamp}": 5,
+        f"LastChangeDateTime gt {stamp} or LastChangeDateTime eq {_stamp_literal(3)}": 3,
+    }
+    unbounded = [
+        f"LastChangeDateTime le {stamp}",
+        f"not (LastChangeDateTime lt {stamp})",  # not a plan worth making: read everything
+        f"LastChangeDateTime ge {stamp} or SalesOrder eq '1'",
+        f"LastChangeDateTime ge {stamp} or CreationDate ge {stamp}",
+        f"LastChangeDateTime ne {stamp}",
+    ]
+
+    for text, seconds in bounded.items():
+        floor = plan_filter(_ORDERS, text).floor
+        assert floor is not None, text
+        assert (floor.prop, floor.value) == (
+            "LastChangeDateTime",
+            _BASE + timedelta(seconds=seconds),
+        ), text
+    for text in unbounded:
+        assert plan_filter(_ORDERS, text).floor is None, text

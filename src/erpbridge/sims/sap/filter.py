@@ -6,7 +6,8 @@ parentheses, ``substringof startswith endswith length tolower toupper trim``, an
 ``datetimeoffset'…'``, ``time'PT…'``, ``guid'…'``, ``true``/``false``/``null``. ``gte``/``lte``
 are accepted too, because pyodata's ``__range`` filter emits them. A bad expression is a 400
 with SAP's "invalid filter" message, never a crash. String equalities also yield a
-:class:`Lookup` so the service can narrow candidates through an index.
+:class:`Lookup`, and lower bounds on a date property (a poll's ``LastChangeDateTime ge …``) a
+:class:`Floor`, so the service can narrow candidates through an index.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,7 +24,7 @@ from erpbridge.sims.sap.errors import ODataError
 from erpbridge.sims.sap.model import EntitySetDef, PropDef
 from erpbridge.sims.sap.wire import Value, parse_datetime_text, parse_time_text
 
-__all__ = ["Lookup", "Predicate", "parse_filter", "plan_filter"]
+__all__ = ["FilterPlan", "Floor", "Lookup", "Predicate", "parse_filter", "plan_filter"]
 
 Row = dict[str, Value]
 Predicate = Callable[[Row], bool]
@@ -73,6 +75,8 @@ class _Operand:
     const: str | None = None
     #: rows matching this condition all have ``prop`` in ``values`` (an index can find them)
     lookup: Lookup | None = None
+    #: rows matching this condition all have a date ``prop`` at or after a value
+    floor: Floor | None = None
     #: the literal's value (a comparison with it skips a call per row)
     value: object = _NOT_LITERAL
     #: ``fn`` returns True or False only (it is its own predicate)
@@ -89,6 +93,29 @@ class Lookup:
 
     prop: str
     values: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """A condition that implies the date property ``prop`` is at or after ``value``.
+
+    ``LastChangeDateTime ge datetimeoffset'…'``, alone, ANDed with anything, or ORed with
+    another bound on the same property (a keyset page: ``S gt X or (S eq X and K gt I)``).
+    A row whose ``prop`` is null or earlier cannot match, so the service reads the rows from
+    ``value`` on through a sorted index; the full predicate still decides.
+    """
+
+    prop: str
+    value: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FilterPlan:
+    """A compiled ``$filter``: the predicate and what an index can narrow it with."""
+
+    predicate: Predicate
+    lookup: Lookup | None = None
+    floor: Floor | None = None
 
 
 def _filter_error(text: str, why: str) -> ODataError:
@@ -135,13 +162,13 @@ class _Parser:
         tok = self.peek()
         return tok is not None and tok.kind == "name" and tok.text.lower() == word
 
-    def parse(self) -> tuple[Predicate, Lookup | None]:
+    def parse(self) -> FilterPlan:
         if not self.toks:
             raise _filter_error(self.text, "empty expression")
         expr = self.or_expr()
         if self.peek() is not None:
             raise _filter_error(self.text, f"unexpected '{self.take().text}'")
-        return _as_predicate(expr, self.text), expr.lookup
+        return FilterPlan(_as_predicate(expr, self.text), expr.lookup, expr.floor)
 
     def or_expr(self) -> _Operand:
         left = self.and_expr()
@@ -149,10 +176,14 @@ class _Parser:
             self.take()
             right = self.and_expr()
             lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
-            lookup = None
+            lookup = floor = None
             if left.lookup and right.lookup and left.lookup.prop == right.lookup.prop:
                 lookup = Lookup(left.lookup.prop, left.lookup.values | right.lookup.values)
-            left = _Operand(_either(lf, rf), "Edm.Boolean", lookup=lookup, is_bool=True)
+            if left.floor and right.floor and left.floor.prop == right.floor.prop:
+                floor = min(left.floor, right.floor, key=lambda f: f.value)
+            left = _Operand(
+                _either(lf, rf), "Edm.Boolean", lookup=lookup, floor=floor, is_bool=True
+            )
         return left
 
     def and_expr(self) -> _Operand:
@@ -161,8 +192,15 @@ class _Parser:
             self.take()
             right = self.not_expr()
             lf, rf = _as_predicate(left, self.text), _as_predicate(right, self.text)
+            floor = left.floor or right.floor
+            if left.floor and right.floor and left.floor.prop == right.floor.prop:
+                floor = max(left.floor, right.floor, key=lambda f: f.value)
             left = _Operand(
-                _both(lf, rf), "Edm.Boolean", lookup=left.lookup or right.lookup, is_bool=True
+                _both(lf, rf),
+                "Edm.Boolean",
+                lookup=left.lookup or right.lookup,
+                floor=floor,
+                is_bool=True,
             )
         return left
 
@@ -186,6 +224,9 @@ class _Parser:
             result = _Operand(
                 result.fn, result.edm, lookup=Lookup(prop.name, frozenset([const])), is_bool=True
             )
+        floor = _floor(op_name, left, right)
+        if floor is not None:
+            result = _Operand(result.fn, result.edm, floor=floor, is_bool=True)
         return result
 
     def primary(self) -> _Operand:
@@ -231,6 +272,24 @@ class _Parser:
                 args.append(self.or_expr())
         self.expect(")")
         return _function(name.lower(), args, self.text)
+
+
+#: the comparisons that bound the property from below, with the property on the left;
+#: mirrored when the literal is on the left (``datetime'…' le S`` is ``S ge datetime'…'``)
+_FLOOR_OPS = frozenset({"eq", "ge", "gt", "gte"})
+_MIRROR = {"eq": "eq", "le": "ge", "lt": "gt", "lte": "ge"}
+
+
+def _floor(op_name: str, left: _Operand, right: _Operand) -> Floor | None:
+    """The lower bound ``prop op literal`` puts on a date property, if it puts one."""
+    if left.prop is None and right.prop is not None:
+        left, right, op_name = right, left, _MIRROR.get(op_name, "")
+    prop, value = left.prop, right.value
+    if prop is None or op_name not in _FLOOR_OPS or not isinstance(value, datetime):
+        return None
+    if prop.type not in ("Edm.DateTime", "Edm.DateTimeOffset") or value.tzinfo is None:
+        return None
+    return Floor(prop.name, value)
 
 
 def _either(a: Predicate, b: Predicate) -> _Expr:
@@ -379,11 +438,11 @@ def parse_filter(entity_set: EntitySetDef, text: str) -> Predicate:
     Raises:
         ODataError: 400 for a syntax error, an unknown property or mismatched types.
     """
-    return _Parser(entity_set, text).parse()[0]
+    return _Parser(entity_set, text).parse().predicate
 
 
-def plan_filter(entity_set: EntitySetDef, text: str) -> tuple[Predicate, Lookup | None]:
-    """The predicate and, when the filter pins a string property, the index lookup.
+def plan_filter(entity_set: EntitySetDef, text: str) -> FilterPlan:
+    """The predicate and what an index can narrow it with (:class:`FilterPlan`).
 
     Raises:
         ODataError: as :func:`parse_filter`.

@@ -10,7 +10,7 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from erpbridge.sims.sap.errors import ODataError
-from erpbridge.sims.sap.filter import Lookup, Predicate, plan_filter
+from erpbridge.sims.sap.filter import Floor, Lookup, Predicate, plan_filter
 from erpbridge.sims.sap.model import EntitySetDef
 from erpbridge.sims.sap.wire import Value
 
@@ -115,6 +115,7 @@ class QueryOptions:
 
     predicate: Predicate | None = None
     lookup: Lookup | None = None
+    floor: Floor | None = None
     order: tuple[tuple[str, bool], ...] = ()
     select: frozenset[str] | None = None
     expand: dict[str, object] | None = None
@@ -152,8 +153,9 @@ def parse_options(entity_set: EntitySetDef, params: dict[str, str]) -> QueryOpti
     chosen = parse_select(entity_set, select) if select else None
     plan = plan_filter(entity_set, filter_text) if filter_text else None
     return QueryOptions(
-        predicate=plan[0] if plan else None,
-        lookup=plan[1] if plan else None,
+        predicate=plan.predicate if plan else None,
+        lookup=plan.lookup if plan else None,
+        floor=plan.floor if plan else None,
         order=tuple(parse_orderby(entity_set, order)) if order else (),
         select=frozenset(chosen) if chosen is not None else None,
         expand=parse_expand(expand) if expand else None,

@@ -185,9 +185,11 @@ class ODataService:
         """A collection answer; ``rows`` None means the whole set (an index may narrow it)."""
         options = parse_options(entity_set, dict(request.params))
         if rows is None:
-            lookup = options.lookup
+            lookup, floor = options.lookup, options.floor
             if lookup is not None:
                 rows = self.state.rows_where(entity_set.name, lookup.prop, lookup.values)
+            elif floor is not None:
+                rows = self.state.rows_from(entity_set.name, floor.prop, floor.value)
             else:
                 rows = self.state.rows(entity_set.name)
         if options.predicate is not None:

@@ -12,9 +12,11 @@ business-day tick) live in rules.py; this module is only storage.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from erpbridge.sims._common.persist import Document, DocumentStore
 from erpbridge.sims.sap.model import SERVICES, EntitySetDef
@@ -54,6 +56,8 @@ class SapState:
         self._indexes: dict[tuple[str, tuple[str, ...]], dict[Key, set[Key]]] = {}
         #: the same indexes by set, for the write path
         self._set_indexes: dict[str, list[tuple[tuple[str, ...], dict[Key, set[Key]]]]] = {}
+        #: (set, date property) -> [(value, key)] sorted, for reads from a date on
+        self._ranges: dict[str, dict[str, list[tuple[datetime, Key]]]] = {}
         self._undo: dict[tuple[str, Key], Row | None] | None = None
         #: records committed inside persist_together(), written when it ends
         self._pending: dict[tuple[str, Key], None] | None = None
@@ -88,6 +92,27 @@ class SapState:
             keys |= index.get((value,), set())
         table = self.tables[set_name]
         return [table[k] for k in sorted(keys)]
+
+    def rows_from(self, set_name: str, prop: str, floor: datetime) -> list[Row]:
+        """Records whose date ``prop`` is at or after ``floor`` (aware), in key order.
+
+        Read through a sorted index of ``prop``, kept up to date by every write once built,
+        as a database reads a range of an indexed column: a steady poll of the last second's
+        changes costs what it finds, not the table. Records whose ``prop`` is null (or not
+        an aware datetime) are never among them, as no comparison with a date holds for them.
+        """
+        ranges = self._ranges.setdefault(set_name, {})
+        index = ranges.get(prop)
+        if index is None:
+            index = sorted(
+                (value, key)
+                for key, row in self.tables[set_name].items()
+                if _dated(value := row.get(prop))
+            )
+            ranges[prop] = index
+        at = bisect.bisect_left(index, floor, key=_first)
+        table = self.tables[set_name]
+        return [table[k] for k in sorted(key for _, key in index[at:])]
 
     def _index(self, set_name: str, props: tuple[str, ...]) -> dict[Key, set[Key]]:
         index = self._indexes.get((set_name, props))
@@ -176,6 +201,13 @@ class SapState:
                 index.get(tuple(str(old.get(p) or "") for p in props), set()).discard(key)
             if row is not None:
                 index.setdefault(tuple(str(row.get(p) or "") for p in props), set()).add(key)
+        for prop, entries in self._ranges.get(set_name, {}).items():
+            if old is not None and _dated(before := old.get(prop)):
+                at = bisect.bisect_left(entries, (before, key))
+                if at < len(entries) and entries[at] == (before, key):
+                    del entries[at]
+            if row is not None and _dated(after := row.get(prop)):
+                bisect.insort(entries, (after, key))
         if row is None:
             table.pop(key, None)
         else:
@@ -225,4 +257,14 @@ class SapState:
                 self.counters[name] = int(raw)
         self._indexes.clear()
         self._set_indexes.clear()
+        self._ranges.clear()
         return found
+
+
+def _dated(value: object) -> TypeGuard[datetime]:
+    """True for an aware datetime, the only values a range index holds."""
+    return isinstance(value, datetime) and value.tzinfo is not None
+
+
+def _first(entry: tuple[datetime, Key]) -> datetime:
+    return entry[0]
