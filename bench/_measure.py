@@ -9,9 +9,13 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
-__all__ = ["Figure", "measure", "proc_cpu_s", "server_cpu_s", "server_cpu_since"]
+from erpbridge.spi.connector import Connector
+from erpbridge.spi.records import Cursor
+
+__all__ = ["Figure", "measure", "poll", "proc_cpu_s", "server_cpu_s", "server_cpu_since"]
 
 
 @dataclass
@@ -73,3 +77,14 @@ async def measure(name: str, sim_pid: int, step: Callable[[], Awaitable[int]]) -
         time.process_time() - cpu0,
         proc_cpu_s(sim_pid) - sim0,
     )
+
+
+async def poll(connector: Connector, obj: str, since: datetime, times: int, page_size: int) -> int:
+    """``times`` incremental reads of ``obj`` from a cursor at ``since`` (no overlap): a
+    steady poll, which should cost what changed since, not the size of the table."""
+    count = 0
+    for _ in range(times):
+        cursor = Cursor(stamp=since, overlap=timedelta(0))
+        async for page in connector.read_changes(obj, cursor, page_size=page_size):
+            count += len(page.records)
+    return count

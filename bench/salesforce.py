@@ -33,10 +33,11 @@ from pathlib import Path
 
 import structlog
 from _measure import measure as _measure
+from _measure import poll
 
 from erpbridge.connectors.salesforce import SalesforceSettings, create_connector
 from erpbridge.connectors.salesforce.connector import SalesforceConnector
-from erpbridge.spi.records import Cursor, WriteMode, WriteOp
+from erpbridge.spi.records import WriteMode, WriteOp
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import Limits
 
@@ -107,15 +108,6 @@ async def _get(connector: SalesforceConnector, ids: list[str]) -> int:
     return len(await connector.get("Account", ids))
 
 
-async def _poll(connector: SalesforceConnector, since: datetime, times: int) -> int:
-    count = 0
-    for _ in range(times):
-        cursor = Cursor(stamp=since, overlap=timedelta(0))
-        async for page in connector.read_changes("Account", cursor, page_size=2000):
-            count += len(page.records)
-    return count
-
-
 async def main(records: int) -> None:
     """Start the sandbox, run the steps, print a markdown table."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -159,7 +151,7 @@ async def main(records: int) -> None:
                 await _measure(
                     f"poll Account x50, 10 changed of {records + 10}+",
                     proc.pid,
-                    lambda: _poll(connector, since, 50),
+                    lambda: poll(connector, "Account", since, 50, 2000),
                 )
             )
             await connector.aclose()

@@ -40,9 +40,10 @@ from pathlib import Path
 
 import structlog
 from _measure import measure as _measure
+from _measure import poll
 
 from erpbridge.connectors.sap import SapConnector, SapSettings
-from erpbridge.spi.records import Cursor, Record, WriteMode, WriteOp
+from erpbridge.spi.records import Record, WriteMode, WriteOp
 from erpbridge.spi.secrets import Secret
 from erpbridge.spi.settings import Limits
 
@@ -200,7 +201,7 @@ async def main(records: int) -> None:
                 await _measure(
                     f"poll A_SalesOrder x50, 10 changed of {len(ids) + 3000}+",
                     proc.pid,
-                    lambda: _poll(connector, since, 50),
+                    lambda: poll(connector, "A_SalesOrder", since, 50, 1000),
                 )
             )
             await connector.aclose()
@@ -214,15 +215,6 @@ async def main(records: int) -> None:
     print("|---|---|---|---|---|---|")
     for figure in figures:
         print(figure.line())
-
-
-async def _poll(connector: SapConnector, since: datetime, times: int) -> int:
-    count = 0
-    for _ in range(times):
-        cursor = Cursor(stamp=since, overlap=timedelta(0))
-        async for page in connector.read_changes("A_SalesOrder", cursor, page_size=1000):
-            count += len(page.records)
-    return count
 
 
 async def _get(connector: SapConnector, ids: list[str]) -> int:
