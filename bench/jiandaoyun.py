@@ -9,7 +9,10 @@ writes/s, 30 list calls/s, 50/s in all). In this process the connector:
 - read: ``read_changes`` over the whole 客户 form (data_id pages of 100, then stamp order);
 - update: N updates with different data (``update`` per record) and N with the same data
   (``batch_update``, 100 per call);
-- get / find: by id (``data/get`` per id) and by natural key (``in`` filters of 200).
+- get / find: by id (``data/get`` per id) and by natural key (``in`` filters of 200);
+- poll (limits off only): ``read_changes`` of 客户 from a cursor after which 10 records
+  changed, 50 times (a steady poll of a large form: the simulator reads from the cursor's
+  stamp on through a sorted index of ``updateTime``, as a database reads an indexed range).
 
 Rate-limited ops are retried after the connector's ``retry_after_s`` as the engine does.
 Reports records per second and CPU seconds of each process.
@@ -31,9 +34,11 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
+from _measure import poll
 
 from erpbridge.connectors.jiandaoyun import JiandaoyunConnector, JiandaoyunSettings
 from erpbridge.spi.errors import RateLimitedError
@@ -174,7 +179,21 @@ async def _read(connector: JiandaoyunConnector) -> int:
     return count
 
 
-async def _run(entry: dict[str, str], pid: int, n: int, label: str) -> list[Figure]:
+async def _last_stamp(connector: JiandaoyunConnector) -> datetime:
+    """The latest ``updateTime`` of 客户. A cursor is taken from the simulator's stamps, not
+    the clock: a write in the same millisecond as the one before is stamped 1 ms later, so
+    after a fast run of writes the stamps are ahead of the clock."""
+    cursor = None
+    async for page in connector.read_changes(CUSTOMER, None, page_size=500):
+        cursor = page.cursor
+    if cursor is None:
+        raise SystemExit("no records to poll")
+    return cursor.stamp
+
+
+async def _run(
+    entry: dict[str, str], pid: int, n: int, label: str, *, limits: bool
+) -> list[Figure]:
     connector = _connector(entry)
     await connector.describe()  # metadata is not measured
     creates = [
@@ -240,6 +259,20 @@ async def _run(entry: dict[str, str], pid: int, n: int, label: str) -> list[Figu
             lambda: _patient(lambda: _len(connector.find(CUSTOMER, "客户编号", keys))),
         )
     )
+    if not limits:  # with them on, 50 polls in a row would only measure the rate limits
+        since = await _last_stamp(connector) + timedelta(milliseconds=1)
+        changed = [
+            WriteOp(WriteMode.UPDATE, {"信用额度": -1}, target_id=t, ref=str(i))
+            for i, t in enumerate(ids[:10])
+        ]
+        await _write_all(connector, changed, 200)  # 10 changed after the cursor
+        figures.append(
+            await _measure(
+                f"{label}: poll 客户 x50, 10 changed of {n}+",
+                pid,
+                lambda: poll(connector, CUSTOMER, since, 50, 500),
+            )
+        )
     await connector.aclose()
     return figures
 
@@ -265,7 +298,7 @@ async def main(records: int, limited_records: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             proc, entry = _start_sandbox(Path(tmp), limits=limits)
             try:
-                figures += await _run(entry, proc.pid, n, label)
+                figures += await _run(entry, proc.pid, n, label, limits=limits)
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)

@@ -7,7 +7,10 @@ this process runs the connector (signed headers, the SDK's default):
 - write: M sales orders with 3 lines each created through BatchSave (100 per call);
 - read: ``read_changes`` over every customer and every sales order (keyset pages of 2000;
   orders with their lines, one extra query per page);
-- get: 2000 customers by id (200 ids per query).
+- get: 2000 customers by id (200 ids per query);
+- poll: ``read_changes`` of BD_Customer from a cursor after which 10 customers changed, 50
+  times (a steady poll of a large form: the simulator reads from the cursor's stamp on
+  through a sorted index of ``FModifyDate``, as a database reads an indexed range).
 
 Reports records per second and where the time went: CPU seconds of the simulator process
 (from /proc) against CPU seconds of this process, as fractions of their sum.
@@ -27,11 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import structlog
 from _measure import measure as _measure
+from _measure import poll
 
 from erpbridge.connectors.kingdee import KingdeeConnector, KingdeeSettings
 from erpbridge.spi.records import WriteMode, WriteOp, WriteOutcome
@@ -187,6 +192,20 @@ async def main(records: int, orders: int) -> None:
                         lambda: _get(connector, ids[:2000]),
                     ),
                 ]
+                since = datetime.now(UTC) + timedelta(milliseconds=50)
+                await asyncio.sleep(0.1)
+                changed = [
+                    WriteOp(WriteMode.UPDATE, {"FTEL": "0755-00000000"}, target_id=target)
+                    for target in ids[:10]
+                ]
+                _ok(await connector.write("BD_Customer", changed))  # 10 changed after the cursor
+                figures.append(
+                    await _measure(
+                        f"poll BD_Customer x50, 10 changed of {len(ids)}+",
+                        proc.pid,
+                        lambda: poll(connector, "BD_Customer", since, 50, 2000),
+                    )
+                )
                 await connector.aclose()
         finally:
             proc.terminate()

@@ -10,18 +10,21 @@ eq ne; everything else: empty not_empty; subforms: nothing). ``value`` is always
 ``in``/``nin`` take at most 200 values; ``range`` is inclusive with ``null`` for an open end
 (unsure in the reference; that reading is implemented). Filtering on the system fields
 ``createTime``/``updateTime`` (datetime) and ``_id`` (text) is supported here; the reference
-marks it unsure on a real tenant.
+marks it unsure on a real tenant. A lower bound on a datetime field (a poll's ``updateTime``
+range) also yields a :class:`Floor`, so the list can read the records from it on through an
+index instead of every record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from erpbridge.sims.jiandaoyun.errors import INVALID_REQUEST, JdyError
 from erpbridge.sims.jiandaoyun.values import format_time, parse_time
 from erpbridge.sims.jiandaoyun.widgets import Entry
 
-__all__ = ["MAX_IN_VALUES", "Predicate", "compile_filter"]
+__all__ = ["MAX_IN_VALUES", "FilterPlan", "Floor", "Predicate", "compile_filter"]
 
 MAX_IN_VALUES = 200
 
@@ -36,6 +39,32 @@ _METHODS = {
     "other": frozenset({"empty", "not_empty"}),
 }
 _SYSTEM_TYPES = {"_id": "text", "createTime": "datetime", "updateTime": "datetime"}
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """A filter that implies the datetime ``field`` is text at or after ``value``.
+
+    ``range [low, …]`` or ``eq`` on the field, under ``rel: and`` with any other conditions,
+    or under ``rel: or`` when every condition bounds the same field. ``value`` is in the
+    stored form (``2024-05-01T02:03:04.000Z``), compared as text as the conditions compare
+    it; a record whose field is null or not text fails them all. The list reads the records
+    from ``value`` on through a sorted index; the whole predicate still decides.
+    """
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilterPlan:
+    """A compiled ``filter``: the predicate (None: every record) and its lower bound."""
+
+    predicate: Predicate | None
+    floor: Floor | None = None
+
+
+_EVERYTHING = FilterPlan(None)
 
 
 def _field_type(entry: Entry, field: str) -> str:
@@ -80,7 +109,7 @@ def _scalar(type_: str, value: object, where: str) -> object:
     return value
 
 
-def _compile_cond(entry: Entry, cond: object, index: int) -> Predicate:
+def _compile_cond(entry: Entry, cond: object, index: int) -> tuple[Predicate, Floor | None]:
     where = f"filter.cond[{index}]"
     if not isinstance(cond, Mapping):
         raise JdyError(INVALID_REQUEST, f"{where} 必须是对象")
@@ -92,7 +121,7 @@ def _compile_cond(entry: Entry, cond: object, index: int) -> Predicate:
         raise JdyError(INVALID_REQUEST, f"{where}: 字段 {field}（{type_}）不支持 {method}")
     if method in ("empty", "not_empty"):
         want_empty = method == "empty"
-        return lambda r: _is_empty(r.get(field)) == want_empty
+        return (lambda r: _is_empty(r.get(field)) == want_empty), None
     raw = cond.get("value")
     if not isinstance(raw, list):
         raise JdyError(INVALID_REQUEST, f"{where}.value 必须是数组")
@@ -101,21 +130,29 @@ def _compile_cond(entry: Entry, cond: object, index: int) -> Predicate:
             raise JdyError(INVALID_REQUEST, f"{where}: range 需要 [下限, 上限]")
         low = None if raw[0] is None else _scalar(type_, raw[0], where)
         high = None if raw[1] is None else _scalar(type_, raw[1], where)
-        return _range(field, low, high)
+        return _range(field, low, high), _floor(type_, field, low)
     if method in ("in", "nin"):
         if len(raw) > MAX_IN_VALUES:
             raise JdyError(INVALID_REQUEST, f"{where}: {method} 最多 {MAX_IN_VALUES} 个值")
         wanted = {_scalar(type_, v, where) for v in raw}
         is_in = method == "in"
-        return lambda r: (r.get(field) in wanted) == is_in
+        return (lambda r: (r.get(field) in wanted) == is_in), None
     if len(raw) != 1:
         raise JdyError(INVALID_REQUEST, f"{where}: {method} 需要恰好一个值")
     operand = _scalar(type_, raw[0], where)
     if method == "like":
         text = str(operand)
-        return lambda r: isinstance(r.get(field), str) and text in str(r.get(field))
+        return (lambda r: isinstance(r.get(field), str) and text in str(r.get(field))), None
     is_eq = method == "eq"
-    return lambda r: (r.get(field) == operand) == is_eq
+    floor = _floor(type_, field, operand) if is_eq else None
+    return (lambda r: (r.get(field) == operand) == is_eq), floor
+
+
+def _floor(type_: str, field: str, low: object) -> Floor | None:
+    """The lower bound ``range [low, …]`` or ``eq low`` puts on a datetime field, if any."""
+    if type_ != "datetime" or not isinstance(low, str):
+        return None
+    return Floor(field, low)
 
 
 def _range(field: str, low: object, high: object) -> Predicate:
@@ -131,14 +168,14 @@ def _range(field: str, low: object, high: object) -> Predicate:
     return check
 
 
-def compile_filter(entry: Entry, spec: object) -> Predicate | None:
-    """The predicate for a request's ``filter`` (None when there is none).
+def compile_filter(entry: Entry, spec: object) -> FilterPlan:
+    """The plan for a request's ``filter`` (its predicate None when there is none).
 
     Raises:
         JdyError: code 1 with the condition and the reason.
     """
     if spec is None:
-        return None
+        return _EVERYTHING
     if not isinstance(spec, Mapping):
         raise JdyError(INVALID_REQUEST, "filter 必须是对象")
     rel = spec.get("rel", "and")
@@ -147,9 +184,28 @@ def compile_filter(entry: Entry, spec: object) -> Predicate | None:
     conds = spec.get("cond", [])
     if not isinstance(conds, Sequence) or isinstance(conds, str):
         raise JdyError(INVALID_REQUEST, "filter.cond 必须是数组")
-    preds = [_compile_cond(entry, c, i) for i, c in enumerate(conds)]
-    if not preds:
-        return None
+    compiled = [_compile_cond(entry, c, i) for i, c in enumerate(conds)]
+    if not compiled:
+        return _EVERYTHING
+    preds = [p for p, _ in compiled]
+    floors = [f for _, f in compiled]
     if rel == "and":
-        return lambda r: all(p(r) for p in preds)
-    return lambda r: any(p(r) for p in preds)
+        return FilterPlan(lambda r: all(p(r) for p in preds), _highest(floors))
+    return FilterPlan(lambda r: any(p(r) for p in preds), _lowest(floors))
+
+
+def _highest(floors: list[Floor | None]) -> Floor | None:
+    """``and``: any condition's bound holds; of several on one field the highest (the
+    first bounded field's)."""
+    known = [f for f in floors if f is not None]
+    if not known:
+        return None
+    return max((f for f in known if f.field == known[0].field), key=lambda f: f.value)
+
+
+def _lowest(floors: list[Floor | None]) -> Floor | None:
+    """``or``: a bound holds only when every condition bounds the same field; the lowest."""
+    known = [f for f in floors if f is not None]
+    if len(known) < len(floors) or any(f.field != known[0].field for f in known):
+        return None
+    return min(known, key=lambda f: f.value)

@@ -155,9 +155,9 @@ def data_list(call: Call) -> dict[str, object]:
         not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
     ):
         raise JdyError(INVALID_REQUEST, "参数 fields 必须是字符串数组")
-    predicate = compile_filter(entry, call.body.get("filter"))
+    plan = compile_filter(entry, call.body.get("filter"))
     page: list[Record] = []
-    for record in call.state.scan(entry, after, predicate):
+    for record in call.state.scan(entry, after, plan):
         page.append(record if fields is None else _project(record, fields))
         if len(page) >= limit:
             break

@@ -4,7 +4,9 @@ Invariants copied from the product (reference §9): ``_id`` is a 24-hex ObjectId
 with time (so ``data_id`` paging works); ``updateTime`` changes on every write; a form's
 ``dataModifyTime`` moves on any write. Records of one batch share one stamp, as a real
 batch does; later writes get a later stamp even when the clock has not moved (1 ms on).
-Listeners (the data push) hear every single create, update and delete.
+Listeners (the data push) hear every single create, update and delete. Every write goes
+through :meth:`JdyState._place`, which keeps the ``_id`` order and the sorted datetime
+indexes (reads from a stamp on, :meth:`JdyState.scan` with a :class:`Floor`) current.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from erpbridge.sims._common.persist import Document, DocumentStore
-from erpbridge.sims.jiandaoyun.filters import Predicate
+from erpbridge.sims.jiandaoyun.filters import FilterPlan
 from erpbridge.sims.jiandaoyun.values import format_time, member
 from erpbridge.sims.jiandaoyun.widgets import APP, App, Entry
 
@@ -51,6 +53,8 @@ class JdyState:
         self.clock = clock
         self.records: dict[str, dict[str, Record]] = {e.entry_id: {} for e in app.entries}
         self._order: dict[str, list[str]] = {e.entry_id: [] for e in app.entries}
+        #: form -> datetime field -> [(stored text, _id)] sorted, built on first read
+        self._ranges: dict[str, dict[str, list[tuple[str, str]]]] = {}
         self.modify_time: dict[str, str] = {}
         self.listeners: list[Listener] = []
         self._last_oid = 0
@@ -80,7 +84,8 @@ class JdyState:
         count = 0
         for doc in self.store.load():
             if doc.object in self.records:
-                self._put_memory(doc.object, dict(doc.body))
+                record = dict(doc.body)
+                self._place(doc.object, str(record["_id"]), record)
                 count += 1
         meta = self.store.get_meta("state")
         if meta:
@@ -106,16 +111,29 @@ class JdyState:
                 self.store.remove(entry.entry_id, data_id)
             self.store.set_meta("state", json.dumps(state))
 
-    def _put_memory(self, entry_id: str, record: Record) -> None:
-        data_id = str(record["_id"])
+    def _place(self, entry_id: str, data_id: str, record: Record | None) -> Record | None:
+        """Store ``record`` as ``data_id`` (None: delete it), moving it in every index;
+        returns the record it replaced."""
         table = self.records[entry_id]
-        if data_id not in table:
-            order = self._order[entry_id]
+        order = self._order[entry_id]
+        old = table.pop(data_id, None) if record is None else table.get(data_id)
+        if old is None and record is not None:
             if not order or order[-1] < data_id:
                 order.append(data_id)
             else:
                 bisect.insort(order, data_id)
-        table[data_id] = record
+        elif old is not None and record is None:
+            del order[bisect.bisect_left(order, data_id)]
+        for field, index in self._ranges.get(entry_id, {}).items():
+            if old is not None and isinstance(before := old.get(field), str):
+                at = bisect.bisect_left(index, (before, data_id))
+                if at < len(index) and index[at] == (before, data_id):
+                    del index[at]
+            if record is not None and isinstance(after := record.get(field), str):
+                bisect.insort(index, (after, data_id))
+        if record is not None:
+            table[data_id] = record
+        return old
 
     def _notify(self, op: str, entry: Entry, record: Record) -> None:
         for listener in self.listeners:
@@ -146,15 +164,42 @@ class JdyState:
         """The record ``data_id`` of ``entry``, or None."""
         return self.records[entry.entry_id].get(data_id)
 
-    def scan(self, entry: Entry, after_id: str, predicate: Predicate | None) -> Iterator[Record]:
-        """Records with ``_id`` > ``after_id`` (all when empty) in ``_id`` order, filtered."""
-        order = self._order[entry.entry_id]
+    def scan(self, entry: Entry, after_id: str, plan: FilterPlan) -> Iterator[Record]:
+        """Records with ``_id`` > ``after_id`` (all when empty) in ``_id`` order, filtered.
+
+        When the filter bounds a datetime field from below (a poll's ``updateTime`` range),
+        only the records from that stamp on are read, through a sorted index of the field
+        built on first use and kept current by every write, as a database reads a range of
+        an indexed column: a steady poll costs what it finds, not the form's size.
+        """
         table = self.records[entry.entry_id]
-        start = bisect.bisect_right(order, after_id) if after_id else 0
-        for data_id in order[start:]:
-            record = table.get(data_id)
-            if record is not None and (predicate is None or predicate(record)):
+        floor = plan.floor
+        ids = self._order[entry.entry_id]
+        if floor is not None:
+            ids = self._ids_from(entry.entry_id, floor.field, floor.value)
+        start = bisect.bisect_right(ids, after_id) if after_id else 0
+        predicate = plan.predicate
+        for data_id in ids[start:]:
+            record = table[data_id]  # _place keeps the order and the indexes in step
+            if predicate is None or predicate(record):
                 yield record
+
+    def _ids_from(self, entry_id: str, field: str, floor: str) -> list[str]:
+        """The ``_id`` of every record whose ``field`` is text at or after ``floor``, sorted.
+
+        Text, because the filter compares the stored texts: a null or non-text value fails
+        every bound, so it is never indexed.
+        """
+        ranges = self._ranges.setdefault(entry_id, {})
+        index = ranges.get(field)
+        if index is None:
+            index = sorted(
+                (value, data_id)
+                for data_id, record in self.records[entry_id].items()
+                if isinstance(value := record.get(field), str)
+            )
+            ranges[field] = index
+        return sorted(data_id for _, data_id in index[bisect.bisect_left(index, (floor, "")) :])
 
     def data_modify_time(self, entry: Entry) -> str | None:
         """When any record of ``entry`` last changed (``widget/list.dataModifyTime``)."""
@@ -187,7 +232,7 @@ class JdyState:
                 record["flowState"] = 1 if flow_state is None else flow_state
             created.append(record)
         for record in created:
-            self._put_memory(entry.entry_id, record)
+            self._place(entry.entry_id, str(record["_id"]), record)
         self.modify_time[entry.entry_id] = stamp
         self._persist(entry, created, ())
         if notify:
@@ -213,7 +258,7 @@ class JdyState:
             if old is None:
                 continue
             record = {**old, **fields, "updater": member(updater), "updateTime": stamp}
-            table[data_id] = record
+            self._place(entry.entry_id, data_id, record)
             changed.append(record)
         if changed:
             self.modify_time[entry.entry_id] = stamp
@@ -226,17 +271,11 @@ class JdyState:
     def delete(self, entry: Entry, data_ids: Sequence[str], *, notify: bool = True) -> list[Record]:
         """Remove records (missing ids are skipped); returns the removed ones."""
         stamp = self._stamp()
-        table = self.records[entry.entry_id]
-        order = self._order[entry.entry_id]
         removed: list[Record] = []
         for data_id in data_ids:
-            record = table.pop(data_id, None)
-            if record is None:
-                continue
-            index = bisect.bisect_left(order, data_id)
-            if index < len(order) and order[index] == data_id:
-                del order[index]
-            removed.append(record)
+            record = self._place(entry.entry_id, data_id, None)
+            if record is not None:
+                removed.append(record)
         if removed:
             self.modify_time[entry.entry_id] = stamp
             self._persist(entry, (), [str(r["_id"]) for r in removed])

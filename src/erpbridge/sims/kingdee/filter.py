@@ -17,6 +17,8 @@ Keys are field keys (``FDocumentStatus``), reference paths (``FCustId.FNumber``)
 row ids (``FSaleOrderEntry_FEntryID``); keywords are case-insensitive. Text compares
 case-insensitively, like SQL Server's default Chinese_PRC_CI_AS collation. Dates are
 written as text (``'2024-05-01'``, ``'2024-05-01 08:00:00'``) and compared as dates.
+A lower bound on a date field (a poll's ``FModifyDate >= '…'``) also yields a :class:`Floor`,
+so the query can read the records from it on through an index instead of every record.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from erpbridge.sims.kingdee.forms import FieldKind
 __all__ = [
     "Filter",
     "FilterError",
+    "Floor",
     "UnknownFieldError",
     "normalize_stamp",
     "parse_filter",
@@ -138,11 +141,36 @@ Predicate = Callable[[Resolver], bool]
 
 
 @dataclass(frozen=True, slots=True)
+class Floor:
+    """A condition that implies the date field ``key`` is at or after ``value``.
+
+    ``FModifyDate >= '…'`` (or ``>``, ``=``, ``BETWEEN``), alone, ANDed with anything, or
+    ORed with another bound on the same key (the connector's keyset page:
+    ``(S > 'X' OR (S = 'X' AND FID > 7))``). ``value`` is the literal in the stored form,
+    case-folded as :func:`_compare` folds both sides; a record whose field is null or not
+    text fails every comparison with it, so it cannot match. The query reads the records
+    from ``value`` on through a sorted index; the whole predicate still decides.
+    """
+
+    key: str  # lower-cased, as Filter.keys
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """A parsed (sub)expression: its predicate and the lower bound it implies, if any."""
+
+    predicate: Predicate
+    floor: Floor | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Filter:
     """A parsed FilterString: call :meth:`matches` with a key → stored value resolver."""
 
     predicate: Predicate
     keys: frozenset[str]  # every key it reads, lower-cased
+    floor: Floor | None = None
 
     def matches(self, resolve: Resolver) -> bool:
         """True when the record/row that ``resolve`` reads satisfies the filter."""
@@ -229,44 +257,46 @@ class _Parser:
             raise FilterError(f"此处应为“{ch}”，却是“{found}”", self.tok.pos)
         self.take()
 
-    def parse(self) -> Predicate:
-        pred = self.expr()
+    def parse(self) -> _Node:
+        node = self.expr()
         if self.tok.kind != "end":
             raise FilterError(f"多余的内容“{self.tok.text}”", self.tok.pos)
-        return pred
+        return node
 
-    def expr(self) -> Predicate:
-        parts = [self.and_expr()]
+    def expr(self) -> _Node:
+        nodes = [self.and_expr()]
         while self.is_kw("or"):
             self.take()
-            parts.append(self.and_expr())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda r: any(p(r) for p in parts)
+            nodes.append(self.and_expr())
+        if len(nodes) == 1:
+            return nodes[0]
+        parts = [n.predicate for n in nodes]
+        return _Node(lambda r: any(p(r) for p in parts), _lowest(nodes))
 
-    def and_expr(self) -> Predicate:
-        parts = [self.not_expr()]
+    def and_expr(self) -> _Node:
+        nodes = [self.not_expr()]
         while self.is_kw("and"):
             self.take()
-            parts.append(self.not_expr())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda r: all(p(r) for p in parts)
+            nodes.append(self.not_expr())
+        if len(nodes) == 1:
+            return nodes[0]
+        parts = [n.predicate for n in nodes]
+        return _Node(lambda r: all(p(r) for p in parts), _highest(nodes))
 
-    def not_expr(self) -> Predicate:
+    def not_expr(self) -> _Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise FilterError("过滤条件嵌套过深", self.tok.pos)
         try:
             if self.is_kw("not"):
                 self.take()
-                inner = self.not_expr()
-                return lambda r: not inner(r)
+                inner = self.not_expr().predicate
+                return _Node(lambda r: not inner(r))
             if self.tok.kind == "punct" and self.tok.text == "(":
                 self.take()
-                inner = self.expr()
+                node = self.expr()
                 self.expect_punct(")")
-                return inner
+                return node
             return self.predicate()
         finally:
             self.depth -= 1
@@ -295,7 +325,7 @@ class _Parser:
             )
         raise FilterError(f"此处应为常量，却是“{tok.text or '结尾'}”", tok.pos)
 
-    def predicate(self) -> Predicate:
+    def predicate(self) -> _Node:
         key, kind = self.key()
         negate = False
         if self.is_kw("is"):
@@ -304,7 +334,7 @@ class _Parser:
                 self.take()
                 negate = True
             self.expect_kw("null")
-            return lambda r: (r(key) is None) != negate
+            return _Node(lambda r: (r(key) is None) != negate)
         if self.is_kw("not"):
             self.take()
             negate = True
@@ -317,7 +347,7 @@ class _Parser:
                 values.append(self.literal(kind))
             self.expect_punct(")")
             folded = {_fold(v) for v in values if v is not None}
-            return lambda r: (v := r(key)) is not None and ((_fold(v) in folded) != negate)
+            return _Node(lambda r: (v := r(key)) is not None and ((_fold(v) in folded) != negate))
         if self.is_kw("like"):
             self.take()
             tok = self.tok
@@ -326,16 +356,19 @@ class _Parser:
             self.take()
             body = tok.text[2:-1] if tok.text.startswith("N") else tok.text[1:-1]
             regex = _like_regex(body.replace("''", "'"))
-            return lambda r: (
-                (v := r(key)) is not None and ((regex.fullmatch(str(v)) is not None) != negate)
+            return _Node(
+                lambda r: (
+                    (v := r(key)) is not None and ((regex.fullmatch(str(v)) is not None) != negate)
+                )
             )
         if self.is_kw("between"):
             self.take()
             low = self.literal(kind)
             self.expect_kw("and")
             high = self.literal(kind)
-            return lambda r: (
-                (_compare(">=", r(key), low) and _compare("<=", r(key), high)) != negate
+            return _Node(
+                lambda r: (_compare(">=", r(key), low) and _compare("<=", r(key), high)) != negate,
+                None if negate else _floor(key, kind, ">=", low),
             )
         if negate:
             raise FilterError("NOT 之后应为 IN、LIKE 或 BETWEEN", self.tok.pos)
@@ -344,7 +377,38 @@ class _Parser:
             raise FilterError(f"此处应为比较运算符，却是“{tok.text or '结尾'}”", tok.pos)
         value = self.literal(kind)
         op = tok.text
-        return lambda r: _compare(op, r(key), value)
+        return _Node(lambda r: _compare(op, r(key), value), _floor(key, kind, op, value))
+
+
+#: the comparisons that bound a field from below (``<>``, ``<``, ``<=`` do not).
+_FLOOR_OPS = frozenset({"=", ">", ">="})
+
+
+def _floor(key: str, kind: FieldKind, op: str, value: Value) -> Floor | None:
+    """The lower bound ``key op value`` puts on a date field, if it puts one."""
+    if op not in _FLOOR_OPS or kind not in (FieldKind.DATE, FieldKind.DATETIME):
+        return None
+    if not isinstance(value, str):
+        return None
+    return Floor(key.lower(), value.casefold())
+
+
+def _highest(nodes: list[_Node]) -> Floor | None:
+    """AND: any part's bound holds; of several on one key the highest (the first key's)."""
+    floors = [n.floor for n in nodes if n.floor is not None]
+    if not floors:
+        return None
+    same = [f for f in floors if f.key == floors[0].key]
+    return max(same, key=lambda f: f.value)
+
+
+def _lowest(nodes: list[_Node]) -> Floor | None:
+    """OR: a bound holds only when every part bounds the same key; then the lowest."""
+    floors = [n.floor for n in nodes]
+    first = floors[0]
+    if first is None or any(f is None or f.key != first.key for f in floors):
+        return None
+    return min((f for f in floors if f is not None), key=lambda f: f.value)
 
 
 def _coerce(text: str, kind: FieldKind, pos: int) -> Value:
@@ -389,5 +453,5 @@ def parse_filter(text: object, typer: Typer) -> Filter:
     if not text.strip():
         return _ALWAYS
     parser = _Parser(text, typer)
-    predicate = parser.parse()
-    return Filter(predicate, frozenset(parser.keys))
+    node = parser.parse()
+    return Filter(node.predicate, frozenset(parser.keys), node.floor)

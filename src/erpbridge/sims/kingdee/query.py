@@ -9,6 +9,9 @@ the primary key (``FID``, ``FCUSTID``). Dates render as ``yyyy-MM-ddTHH:mm:ss[.f
 Paging: ``TopRowCount`` (when > 0) cuts the whole result first, then ``StartRow`` /
 ``Limit`` (0 = no limit) take the page. How the real server combines TopRowCount with
 StartRow/Limit is [UNSURE]; connectors should send TopRowCount 0.
+
+A FilterString that bounds a header date field from below (a poll's ``FModifyDate >= '…'``)
+reads only the records from that date on, through the state's sorted index of the field.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 from erpbridge.sims.kingdee.filter import (
     FilterError,
+    Floor,
     Resolver,
     UnknownFieldError,
     Value,
@@ -45,6 +49,8 @@ class _Key:
     entry: EntryDef | None
     get: Getter  # (header, entry row) -> stored value
     is_ref_id: bool = False
+    #: the header field it reads as stored (an index of that field can narrow the records)
+    field: str | None = None
 
 
 def _entry_id_getter(id_key: str) -> Getter:
@@ -72,7 +78,8 @@ def _key(state: KingdeeState, form: FormDef, name: str) -> _Key | None:
     if not tail:
         if loc.field.kind is FieldKind.REF:
             return _Key(text, FieldKind.REF, loc.entry, own, is_ref_id=True)
-        return _Key(text, loc.field.kind, loc.entry, own)
+        field = loc.field.key if loc.entry is None else None
+        return _Key(text, loc.field.kind, loc.entry, own, field=field)
     if loc.field.kind is not FieldKind.REF:
         return None
     target = FORMS[(loc.field.ref or "").lower()]
@@ -162,7 +169,7 @@ class BillQuery:
                 "一次查询只能包含一个单据体的字段", "FieldKeys", MsgCode.BAD_REQUEST
             )
         entry = form.entry(entries.pop()) if entries else None
-        rows = self._rows(form, entry)
+        rows = self._rows(self._heads(form, flt.floor, cache), entry)
         matched = [(h, e) for h, e in rows if flt.matches(_resolver(cache, h, e))]
         for key, descending in reversed(order):
             matched.sort(key=_sorter(key), reverse=descending)
@@ -198,9 +205,16 @@ class BillQuery:
             out.append((key, len(words) == 2 and words[1].upper() == "DESC"))
         return out
 
-    def _rows(self, form: FormDef, entry: EntryDef | None) -> list[tuple[Row, Row | None]]:
+    def _heads(self, form: FormDef, floor: Floor | None, cache: Mapping[str, _Key]) -> list[Row]:
+        """The records the filter can match, in internal-id order: those from the floor on
+        when it bounds a header field, else every record."""
+        if floor is not None and (field := cache[floor.key].field) is not None:
+            return self.state.rows_from(form, field, floor.value)
+        return self.state.rows(form)
+
+    def _rows(self, heads: list[Row], entry: EntryDef | None) -> list[tuple[Row, Row | None]]:
         out: list[tuple[Row, Row | None]] = []
-        for head in self.state.rows(form):
+        for head in heads:
             if entry is None:
                 out.append((head, None))
                 continue

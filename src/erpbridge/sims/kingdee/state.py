@@ -4,11 +4,14 @@ A record is a dict keyed by field key as the form defines it (``FCustId``, ``FQt
 references hold the target's internal id, dates are stored as sortable
 ``YYYY-MM-DDTHH:MM:SS.ffffff`` texts in server local time (K/3 Cloud stores and answers
 local time, normally China Standard Time, UTC+8), entries are lists of such dicts.
+Every write goes through :meth:`KingdeeState._place`, which keeps the number index and the
+sorted date indexes (reads from a date on, :meth:`KingdeeState.rows_from`) current.
 Business rules live in rules.py; this module is storage, ids and the clock.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +24,10 @@ from erpbridge.sims.kingdee.forms import FORMS, FormDef
 __all__ = ["CST", "KingdeeState", "Row", "utc_now"]
 
 Row = dict[str, object]
+#: the order of internal ids: ints by value, then any other id by its text.
+SortKey = tuple[int, int, str]
+#: one entry of a date index: the field's stored text case-folded, then the record's id.
+_Entry = tuple[str, SortKey, object]
 
 #: the server's local time zone (K/3 Cloud answers local time without a zone).
 CST = timezone(timedelta(hours=8), "CST")
@@ -48,6 +55,8 @@ class KingdeeState:
         self.clock = clock
         self.tables: dict[str, dict[object, Row]] = {f.form_id: {} for f in FORMS.values()}
         self._numbers: dict[str, dict[str, object]] = {f.form_id: {} for f in FORMS.values()}
+        #: form -> header date field -> [(folded text, sort key, pk)] sorted, built on first read
+        self._ranges: dict[str, dict[str, list[_Entry]]] = {}
         self.counters: dict[str, int] = {}
 
     # --- time -----------------------------------------------------------------------
@@ -74,6 +83,29 @@ class KingdeeState:
         table = self.tables[form.form_id]
         return [table[k] for k in sorted(table, key=_sort_key)]
 
+    def rows_from(self, form: FormDef, field: str, floor: str) -> list[Row]:
+        """Records whose header ``field`` is text at or after ``floor``, in internal-id order.
+
+        ``floor`` is case-folded, and so are the indexed values, because the filter compares
+        text case-insensitively (Chinese_PRC_CI_AS); a record whose ``field`` is null or not
+        text is never among them, as no comparison with a date literal holds for it. Read
+        through a sorted index of ``field``, built on first use and kept current by every
+        write, as a database reads a range of an indexed column: a steady poll of the last
+        second's changes costs what it finds, not the form's size. The filter still decides.
+        """
+        ranges = self._ranges.setdefault(form.form_id, {})
+        index = ranges.get(field)
+        table = self.tables[form.form_id]
+        if index is None:
+            index = sorted(
+                (value.casefold(), _sort_key(pk), pk)
+                for pk, row in table.items()
+                if isinstance(value := row.get(field), str)
+            )
+            ranges[field] = index
+        at = bisect.bisect_left(index, floor, key=_first)
+        return [table[pk] for _, _, pk in sorted(index[at:], key=_second)]
+
     # --- ids ------------------------------------------------------------------------
 
     def next_id(self, scope: str) -> int:
@@ -97,15 +129,7 @@ class KingdeeState:
     def put(self, form: FormDef, row: Row) -> None:
         """Insert or replace ``row`` (keyed by its pk) and persist it."""
         pk = row[form.pk]
-        table = self.tables[form.form_id]
-        old = table.get(pk)
-        numbers = self._numbers[form.form_id]
-        if old is not None:
-            numbers.pop(str(old.get(form.number_key) or "").casefold(), None)
-        table[pk] = row
-        number = str(row.get(form.number_key) or "")
-        if number:
-            numbers[number.casefold()] = pk
+        self._place(form, pk, row)
         if self.store is not None:
             with self.store.transaction():
                 self.store.put(
@@ -120,11 +144,31 @@ class KingdeeState:
 
     def remove(self, form: FormDef, pk: object) -> None:
         """Delete a record for good (K/3 Cloud deletes physically; no tombstone)."""
-        row = self.tables[form.form_id].pop(pk, None)
-        if row is not None:
-            self._numbers[form.form_id].pop(str(row.get(form.number_key) or "").casefold(), None)
+        self._place(form, pk, None)
         if self.store is not None:
             self.store.remove(form.form_id, str(pk))
+
+    def _place(self, form: FormDef, pk: object, row: Row | None) -> None:
+        """Store ``row`` under ``pk`` (None: delete it), moving it in every index."""
+        table = self.tables[form.form_id]
+        numbers = self._numbers[form.form_id]
+        old = table.pop(pk, None) if row is None else table.get(pk)
+        if old is not None:
+            numbers.pop(str(old.get(form.number_key) or "").casefold(), None)
+        for field, index in self._ranges.get(form.form_id, {}).items():
+            if old is not None and isinstance(before := old.get(field), str):
+                entry = (before.casefold(), _sort_key(pk), pk)
+                at = bisect.bisect_left(index, entry)
+                if at < len(index) and index[at] == entry:
+                    del index[at]
+            if row is not None and isinstance(after := row.get(field), str):
+                bisect.insort(index, (after.casefold(), _sort_key(pk), pk))
+        if row is None:
+            return
+        table[pk] = row
+        number = str(row.get(form.number_key) or "")
+        if number:
+            numbers[number.casefold()] = pk
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -149,11 +193,7 @@ class KingdeeState:
             if form is None:
                 continue
             row = dict(doc.body)
-            pk = row.get(form.pk)
-            self.tables[form.form_id][pk] = row
-            number = str(row.get(form.number_key) or "")
-            if number:
-                self._numbers[form.form_id][number.casefold()] = pk
+            self._place(form, row.get(form.pk), row)
             found = True
         self.counters.update(_decode_counters(self.store.get_meta("counters") or ""))
         return found
@@ -164,8 +204,16 @@ class KingdeeState:
             self.store.set_meta("counters", _encode_counters(self.counters))
 
 
-def _sort_key(pk: object) -> tuple[int, int, str]:
+def _sort_key(pk: object) -> SortKey:
     return (0, pk, "") if isinstance(pk, int) else (1, 0, str(pk))
+
+
+def _first(entry: _Entry) -> str:
+    return entry[0]
+
+
+def _second(entry: _Entry) -> SortKey:
+    return entry[1]
 
 
 def _encode_counters(counters: dict[str, int]) -> str:
