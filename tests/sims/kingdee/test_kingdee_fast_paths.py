@@ -88,7 +88,13 @@ def _conditions(draw: st.DrawFn, depth: int = 2) -> str:
             return f"NOT ({left})"
         return f"({left}) {joiner} ({draw(_conditions(depth - 1))})"
     keys = ["FModifyDate", "fmodifydate", "FCreateDate", "FDate", "FCustId.FModifyDate"]
-    key = draw(st.sampled_from([*keys, "FBillNo", "FSaleOrderEntry_FEntryID"]))
+    key = draw(st.sampled_from([*keys, "FBillNo", "FSaleOrderEntry_FEntryID", "FID"]))
+    if key == "FID":  # by internal id (a page's lines), as numbers, texts or not integers
+        ids = draw(st.lists(st.sampled_from(["1", "2", "5", "'3'", "2.0", "2.5", "9"]), min_size=1))
+        shape = draw(st.sampled_from(["IN", "NOT IN", "=", ">"]))
+        if shape in ("=", ">"):
+            return f"FID {shape} {ids[0]}"
+        return f"FID {shape} ({', '.join(ids)})"
     if key == "FBillNo":
         op = draw(st.sampled_from(["=", ">=", "<"]))
         return f"FBillNo {op} 'XSDD00000{draw(st.integers(0, 9))}'"
@@ -126,8 +132,11 @@ def _answer(state: KingdeeState, data: dict[str, object]) -> object:
 
 
 def _full_scan(state: KingdeeState, data: dict[str, object]) -> object:
-    """The answer read from every record, as before the index."""
-    with patch.object(state, "rows_from", lambda form, field, floor: state.rows(form)):
+    """The answer read from every record, as before the indexes."""
+    with (
+        patch.object(state, "rows_from", lambda form, field, floor: state.rows(form)),
+        patch.object(state, "rows_by_id", lambda form, ids: state.rows(form)),
+    ):
         return _answer(state, data)
 
 
@@ -211,6 +220,24 @@ def test_the_connectors_poll_filters_read_from_their_stamp_on() -> None:
         assert parse_filter(text, _typer).floor is None, text
 
 
+def test_a_filter_naming_internal_ids_looks_them_up() -> None:
+    named = {
+        "FID IN (7, 8)": {7, 8},  # the lines of a page (connector: read_lines)
+        "FID = 7 AND FDocumentStatus = 'C'": {7},
+        "FID = 7 OR FID IN ('8', 9)": {7, 8, 9},
+        "FModifyDate >= '2026-01-01' AND FID IN (7)": {7},
+    }
+    unnamed = ["FID NOT IN (7)", "FID > 7", "FID = 7 OR FBillNo = 'X'", "NOT (FID = 7)"]
+
+    for text, ids in named.items():
+        lookup = parse_filter(text, _typer).lookup
+        assert lookup is not None, text
+        assert (lookup.key, lookup.values) == ("fid", ids), text
+    for text in unnamed:
+        lookup = parse_filter(text, _typer).lookup
+        assert lookup is None or lookup.key != "fid", text
+
+
 async def test_a_connector_poll_reads_only_the_records_changed_since_its_cursor() -> None:
     clock = StepClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
     state = KingdeeState(clock=clock)
@@ -260,3 +287,33 @@ def test_a_restarted_simulator_reads_from_a_date_on_what_it_stored(tmp_path: Pat
     for text in (f"FModifyDate >= '{middle}'", after_filter("FModifyDate", "FID", middle, 1)):
         data = {"FormId": "SAL_SaleOrder", "FieldKeys": "FID,FModifyDate", "FilterString": text}
         assert BillQuery(restarted).run(data)[1] == _full_scan(restarted, data)
+
+
+async def test_a_connector_poll_of_orders_reads_their_lines_by_id() -> None:
+    clock = StepClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
+    state = KingdeeState(clock=clock)
+    seed_state(state, seed=3, size=SeedSize(customers=5, materials=4, orders=6, requisitions=1))
+    settings = KingdeeSettings(
+        base_url="http://kd.test/k3cloud/",
+        acct_id=SANDBOX_ACCT_ID,
+        username=SANDBOX_USER,
+        app_id=SANDBOX_APP_ID,
+        app_secret=Secret.literal(SANDBOX_APP_SECRET),
+    )
+    cursor = Cursor(stamp=datetime(2000, 1, 1, tzinfo=UTC), overlap=timedelta(0))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(state))) as http:
+        kingdee = KingdeeConnector(settings, http)
+        await kingdee.describe()
+        with (
+            patch.object(state, "rows", wraps=state.rows) as every,
+            patch.object(state, "rows_by_id", wraps=state.rows_by_id) as by_id,
+        ):
+            orders = [
+                r
+                async for page in kingdee.read_changes("SAL_SaleOrder", cursor, page_size=4)
+                for r in page.records
+            ]
+
+    assert len(orders) == 6 and all(r.fields.get("FSaleOrderEntry") for r in orders)
+    assert not every.called  # neither the headers nor their lines read the whole form
+    assert by_id.call_count == 2  # one lines query per page

@@ -18,7 +18,8 @@ row ids (``FSaleOrderEntry_FEntryID``); keywords are case-insensitive. Text comp
 case-insensitively, like SQL Server's default Chinese_PRC_CI_AS collation. Dates are
 written as text (``'2024-05-01'``, ``'2024-05-01 08:00:00'``) and compared as dates.
 A lower bound on a date field (a poll's ``FModifyDate >= '…'``) also yields a :class:`Floor`,
-so the query can read the records from it on through an index instead of every record.
+and an ``IN`` list or ``=`` a :class:`Lookup` (a page's lines: ``FID IN (…)``), so the query
+can read the records they name, or from the bound on, instead of every record.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "Filter",
     "FilterError",
     "Floor",
+    "Lookup",
     "UnknownFieldError",
     "normalize_stamp",
     "parse_filter",
@@ -157,11 +159,25 @@ class Floor:
 
 
 @dataclass(frozen=True, slots=True)
+class Lookup:
+    """A condition that implies ``key`` is one of ``values`` (coerced to the field's kind).
+
+    ``FID IN (101, 102)`` or ``FID = 101``, alone, ANDed with anything, or ORed with another
+    lookup of the same key. The query fetches those records by key when ``key`` is the
+    form's primary key; the whole predicate still decides.
+    """
+
+    key: str  # lower-cased, as Filter.keys
+    values: frozenset[Value]
+
+
+@dataclass(frozen=True, slots=True)
 class _Node:
-    """A parsed (sub)expression: its predicate and the lower bound it implies, if any."""
+    """A parsed (sub)expression: its predicate and what it implies of one key, if anything."""
 
     predicate: Predicate
     floor: Floor | None = None
+    lookup: Lookup | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +187,7 @@ class Filter:
     predicate: Predicate
     keys: frozenset[str]  # every key it reads, lower-cased
     floor: Floor | None = None
+    lookup: Lookup | None = None
 
     def matches(self, resolve: Resolver) -> bool:
         """True when the record/row that ``resolve`` reads satisfies the filter."""
@@ -271,7 +288,7 @@ class _Parser:
         if len(nodes) == 1:
             return nodes[0]
         parts = [n.predicate for n in nodes]
-        return _Node(lambda r: any(p(r) for p in parts), _lowest(nodes))
+        return _Node(lambda r: any(p(r) for p in parts), _lowest(nodes), _union(nodes))
 
     def and_expr(self) -> _Node:
         nodes = [self.not_expr()]
@@ -281,7 +298,8 @@ class _Parser:
         if len(nodes) == 1:
             return nodes[0]
         parts = [n.predicate for n in nodes]
-        return _Node(lambda r: all(p(r) for p in parts), _highest(nodes))
+        lookup = next((n.lookup for n in nodes if n.lookup is not None), None)
+        return _Node(lambda r: all(p(r) for p in parts), _highest(nodes), lookup)
 
     def not_expr(self) -> _Node:
         self.depth += 1
@@ -347,7 +365,10 @@ class _Parser:
                 values.append(self.literal(kind))
             self.expect_punct(")")
             folded = {_fold(v) for v in values if v is not None}
-            return _Node(lambda r: (v := r(key)) is not None and ((_fold(v) in folded) != negate))
+            return _Node(
+                lambda r: (v := r(key)) is not None and ((_fold(v) in folded) != negate),
+                lookup=None if negate else Lookup(key.lower(), frozenset(folded)),
+            )
         if self.is_kw("like"):
             self.take()
             tok = self.tok
@@ -377,7 +398,8 @@ class _Parser:
             raise FilterError(f"此处应为比较运算符，却是“{tok.text or '结尾'}”", tok.pos)
         value = self.literal(kind)
         op = tok.text
-        return _Node(lambda r: _compare(op, r(key), value), _floor(key, kind, op, value))
+        lookup = Lookup(key.lower(), frozenset([_fold(value)])) if op == "=" else None
+        return _Node(lambda r: _compare(op, r(key), value), _floor(key, kind, op, value), lookup)
 
 
 #: the comparisons that bound a field from below (``<>``, ``<``, ``<=`` do not).
@@ -409,6 +431,15 @@ def _lowest(nodes: list[_Node]) -> Floor | None:
     if first is None or any(f is None or f.key != first.key for f in floors):
         return None
     return min((f for f in floors if f is not None), key=lambda f: f.value)
+
+
+def _union(nodes: list[_Node]) -> Lookup | None:
+    """OR: a lookup holds only when every part looks the same key up; then all values."""
+    lookups = [n.lookup for n in nodes]
+    first = lookups[0]
+    if first is None or any(x is None or x.key != first.key for x in lookups):
+        return None
+    return Lookup(first.key, frozenset().union(*(x.values for x in lookups if x is not None)))
 
 
 def _coerce(text: str, kind: FieldKind, pos: int) -> Value:
@@ -454,4 +485,4 @@ def parse_filter(text: object, typer: Typer) -> Filter:
         return _ALWAYS
     parser = _Parser(text, typer)
     node = parser.parse()
-    return Filter(node.predicate, frozenset(parser.keys), node.floor)
+    return Filter(node.predicate, frozenset(parser.keys), node.floor, node.lookup)

@@ -11,7 +11,8 @@ Paging: ``TopRowCount`` (when > 0) cuts the whole result first, then ``StartRow`
 StartRow/Limit is [UNSURE]; connectors should send TopRowCount 0.
 
 A FilterString that bounds a header date field from below (a poll's ``FModifyDate >= '…'``)
-reads only the records from that date on, through the state's sorted index of the field.
+reads only the records from that date on, through the state's sorted index of the field;
+one that names primary keys (a page's lines: ``FID IN (…)``) reads only those records.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from erpbridge.sims.kingdee.filter import (
     FilterError,
     Floor,
+    Lookup,
     Resolver,
     UnknownFieldError,
     Value,
@@ -169,7 +171,7 @@ class BillQuery:
                 "一次查询只能包含一个单据体的字段", "FieldKeys", MsgCode.BAD_REQUEST
             )
         entry = form.entry(entries.pop()) if entries else None
-        rows = self._rows(self._heads(form, flt.floor, cache), entry)
+        rows = self._rows(self._heads(form, flt.floor, flt.lookup, cache), entry)
         matched = [(h, e) for h, e in rows if flt.matches(_resolver(cache, h, e))]
         for key, descending in reversed(order):
             matched.sort(key=_sorter(key), reverse=descending)
@@ -205,9 +207,22 @@ class BillQuery:
             out.append((key, len(words) == 2 and words[1].upper() == "DESC"))
         return out
 
-    def _heads(self, form: FormDef, floor: Floor | None, cache: Mapping[str, _Key]) -> list[Row]:
-        """The records the filter can match, in internal-id order: those from the floor on
-        when it bounds a header field, else every record."""
+    def _heads(
+        self,
+        form: FormDef,
+        floor: Floor | None,
+        lookup: Lookup | None,
+        cache: Mapping[str, _Key],
+    ) -> list[Row]:
+        """The records the filter can match, in internal-id order: those it names by
+        primary key, those from the floor on when it bounds a header field, else every
+        record."""
+        if (
+            lookup is not None
+            and cache[lookup.key].field == form.pk
+            and all(type(v) is int for v in lookup.values)  # as the ids are stored
+        ):
+            return self.state.rows_by_id(form, lookup.values)
         if floor is not None and (field := cache[floor.key].field) is not None:
             return self.state.rows_from(form, field, floor.value)
         return self.state.rows(form)

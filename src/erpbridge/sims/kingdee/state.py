@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -82,6 +82,11 @@ class KingdeeState:
         """Every record of a form, in internal-id order."""
         table = self.tables[form.form_id]
         return [table[k] for k in sorted(table, key=_sort_key)]
+
+    def rows_by_id(self, form: FormDef, ids: Collection[object]) -> list[Row]:
+        """The records with these internal ids (absent ones are skipped), in id order."""
+        table = self.tables[form.form_id]
+        return [table[pk] for pk in sorted((i for i in ids if i in table), key=_sort_key)]
 
     def rows_from(self, form: FormDef, field: str, floor: str) -> list[Row]:
         """Records whose header ``field`` is text at or after ``floor``, in internal-id order.
