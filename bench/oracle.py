@@ -7,7 +7,10 @@ as a child process, then in this process runs the connector:
   pre-create natural-key lookup and ``Upsert-Mode``), then N updates of those orders;
 - read: ``read_changes`` over every salesOrdersForOrderHub record (lines expanded, keyset
   pages of 500) and every onhandQuantityDetails record (opaque keys, offset pages);
-- get: ``get`` of the N orders by id (40 ids per ``q=HeaderId IN (...)``).
+- get: ``get`` of the N orders by id (40 ids per ``q=HeaderId IN (...)``);
+- poll: ``read_changes`` of salesOrdersForOrderHub from a cursor after which 10 orders
+  changed, 50 times (a steady poll of a large pod: the simulator reads from the cursor's
+  ``LastUpdateDate`` on through a sorted index, as a database reads an indexed range).
 
 Reports records per second and where the time went: CPU seconds of the simulator process
 (from /proc) against CPU seconds of this process, as fractions of their sum.
@@ -28,10 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 from _measure import measure as _measure
+from _measure import poll
 
 from erpbridge.connectors.oracle import OracleConnector, OracleSettings
 from erpbridge.spi.records import WriteMode, WriteOp
@@ -105,8 +110,8 @@ async def _create(connector: OracleConnector, n: int, parties: list[str]) -> int
     return sum(1 for r in results if r.error is None)
 
 
-async def _update(connector: OracleConnector, ids: list[str]) -> int:
-    ops = [WriteOp(WriteMode.UPDATE, {"CustomerPONumber": "B"}, target_id=i, ref=i) for i in ids]
+async def _update(connector: OracleConnector, ids: list[str], po: str = "B") -> int:
+    ops = [WriteOp(WriteMode.UPDATE, {"CustomerPONumber": po}, target_id=i, ref=i) for i in ids]
     results = await connector.write(ORDERS, ops)
     return sum(1 for r in results if r.error is None)
 
@@ -163,6 +168,16 @@ async def main(records: int) -> None:
                     lambda: _get(connector, ids),
                 ),
             ]
+            since = datetime.now(UTC) + timedelta(milliseconds=50)
+            await asyncio.sleep(0.1)
+            await _update(connector, ids[:10], "C")  # 10 changed after the cursor
+            figures.append(
+                await _measure(
+                    f"poll {ORDERS} x50, 10 changed of {len(ids)}+",
+                    proc.pid,
+                    lambda: poll(connector, ORDERS, since, 50, 500),
+                )
+            )
             await connector.aclose()
         finally:
             proc.terminate()

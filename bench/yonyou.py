@@ -10,7 +10,10 @@ YonBIP (``yonbip``):
 - write: M sales orders with 2 lines through ``voucherorder/singleSave`` (one call each);
 - read: ``read_changes`` over every customer (pages of 1000) and every order with its lines
   (list pages of 200 + one ``detail`` call per order);
-- get: N customers by id (``newBatchDetail``, 50 ids per call).
+- get: N customers by id (``newBatchDetail``, 50 ids per call);
+- poll: ``read_changes`` of merchant from a cursor after which 10 customers changed, 50
+  times (a steady poll of a large tenant: the simulator reads from the cursor's ``pubts`` on
+  through a sorted index, as a database reads an indexed range).
 
 U8 OpenAPI (``yonyou``):
 - write: N customers (``/api/customer/add``, tradeid from the job key), the same N edited,
@@ -38,10 +41,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import structlog
+from _measure import poll
 
 from erpbridge.connectors.yonbip import YonBipConnector, YonBipSettings
 from erpbridge.connectors.yonyou import U8Connector, U8Settings
@@ -181,7 +186,7 @@ async def _bip_steps(bip: YonBipConnector, pid: int, n: int, m: int) -> list[Fig
             found += len(await bip.get("merchant", ids[start : start + 50]))
         return found
 
-    return [
+    figures = [
         await _measure(f"yonbip write merchant create x{n} (1 call each)", pid, create),
         await _measure(f"yonbip write merchant update x{n} (batch save, 50/call)", pid, update),
         await _measure(f"yonbip write voucherorder create x{m}, 2 lines", pid, orders),
@@ -195,6 +200,22 @@ async def _bip_steps(bip: YonBipConnector, pid: int, n: int, m: int) -> list[Fig
         ),
         await _measure(f"yonbip get merchant x{n} (50 ids/call)", pid, get),
     ]
+    # pubts has whole seconds: the cursor is the next second, the 10 changes come after it
+    since = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    await asyncio.sleep((since - datetime.now(UTC)).total_seconds() + 0.05)
+    changed = [
+        WriteOp(WriteMode.UPDATE, {"contactTel": f"0755-9{i:07d}"}, target_id=t)
+        for i, t in enumerate(ids[:10])
+    ]
+    await _write_all(bip.write, "merchant", changed, 50)
+    figures.append(
+        await _measure(
+            f"yonbip poll merchant x50, 10 changed of {n}+",
+            pid,
+            lambda: poll(bip, "merchant", since, 50, 1000),
+        )
+    )
+    return figures
 
 
 async def _u8_steps(u8: U8Connector, pid: int, n: int, m: int) -> list[Figure]:

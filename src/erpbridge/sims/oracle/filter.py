@@ -19,6 +19,11 @@ Keywords are case-insensitive. A literal compared with a ``datetime`` attribute 
 ISO-8601 date-time (``'2026-01-01T00:00:00Z'``, ``'…+08:00'``) or a date (``'2026-01-01'``,
 midnight UTC); it is normalised to UTC, as the stored values are, so comparisons are exact.
 In ``LIKE``, ``%`` (and ``*``, accepted too) matches any run of characters, ``_`` one.
+
+Besides its predicate, a filter is planned (:func:`plan_q`): the one ``=``/``IN`` an index
+can answer, and the :class:`Floor` a ``datetime`` attribute must reach to match, so that a
+read of the changes since a stamp takes only the records from there on
+(``OracleState.rows_from``).
 """
 
 from __future__ import annotations
@@ -32,10 +37,43 @@ from typing import Any
 from erpbridge.sims.oracle.model import Attr
 from erpbridge.sims.oracle.query import AttrLookup, QueryError, format_stamp, parse_stamp
 
-__all__ = ["Predicate", "parse_q"]
+__all__ = ["Floor", "Predicate", "QueryPlan", "parse_q", "plan_q"]
 
 Row = Mapping[str, object]
 Predicate = Callable[[Row], bool]
+#: (attribute, values) when the whole filter is one ``=`` or ``IN``: an index hint.
+Hint = tuple[str, list[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """A filter's requirement that the ``datetime`` attribute ``attr`` is at or after ``value``.
+
+    A literal compared with a ``datetime`` attribute is a normalised stamp text, and the
+    comparison is Python's on the stored value (:func:`_compare`): only a stored text can be
+    ``=``, ``>``, ``>=`` or ``BETWEEN`` it (null, a number or a list never is), and then as
+    text. So a record matching the filter has a text ``attr`` of at least ``value``; the
+    state reads those records through a sorted index and the predicate still decides.
+    From ``attr = | > | >= literal`` and ``BETWEEN literal AND …``; ``AND`` keeps a side's
+    floor (the greater of two on one attribute), ``OR`` only one every side has on the same
+    attribute (the least: the connector's keyset page ``(S > x or (S = x and Id > i))``).
+    """
+
+    attr: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """A parsed ``q``: its predicate and what an index can narrow the records with."""
+
+    predicate: Predicate
+    hint: Hint | None = None
+    floor: Floor | None = None
+
+
+#: a parsed piece of the expression: its predicate and the floor it puts on a stamp.
+_Node = tuple[Predicate, Floor | None]
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -152,6 +190,29 @@ _ORDER: dict[str, Callable[[Any, Any], object]] = {
 }
 
 
+def _floor(attr: Attr, op: str, value: object) -> Floor | None:
+    """The floor ``attr op value`` puts on a ``datetime`` attribute, if it puts one."""
+    if attr.type != "datetime" or op not in ("=", ">", ">=") or not isinstance(value, str):
+        return None
+    return Floor(attr.name, value)
+
+
+def _both(floors: list[Floor | None]) -> Floor | None:
+    """The floor of and-ed parts: any part's (the greatest of those on the first's attribute)."""
+    found = [f for f in floors if f is not None]
+    if not found:
+        return None
+    return max((f for f in found if f.attr == found[0].attr), key=lambda f: f.value)
+
+
+def _either(floors: list[Floor | None]) -> Floor | None:
+    """The floor of or-ed parts: the least, when every part has one on the same attribute."""
+    found = [f for f in floors if f is not None]
+    if len(found) < len(floors) or any(f.attr != found[0].attr for f in found):
+        return None
+    return min(found, key=lambda f: f.value)
+
+
 def _like(pattern: str) -> re.Pattern[str]:
     out = []
     for ch in pattern:
@@ -175,7 +236,7 @@ class _Parser:
         self.depth = 0
         self.conds = 0
         #: (attribute, values) when the whole filter is one ``=`` or ``IN``: an index hint.
-        self.hint: tuple[str, list[object]] | None = None
+        self.hint: Hint | None = None
 
     def peek(self) -> _Tok:
         return self.tokens[self.i]
@@ -190,34 +251,36 @@ class _Parser:
         if tok.kind != "kw" or tok.text != word:
             raise QueryError(f"expected {word.upper()} at position {tok.pos + 1}")
 
-    def parse(self) -> Predicate:
+    def parse(self) -> _Node:
         if self.peek().kind == "end":
             raise QueryError("the filter is empty")
-        pred = self.expr()
+        node = self.expr()
         tok = self.peek()
         if tok.kind != "end":
             raise QueryError(f"unexpected {tok.text!r} at position {tok.pos + 1}")
-        return pred
+        return node
 
-    def expr(self) -> Predicate:
-        parts = [self.term()]
+    def expr(self) -> _Node:
+        nodes = [self.term()]
         while self.peek().kind == "kw" and self.peek().text == "or":
             self.take()
-            parts.append(self.term())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda row: any(p(row) for p in parts)
+            nodes.append(self.term())
+        if len(nodes) == 1:
+            return nodes[0]
+        parts = [pred for pred, _ in nodes]
+        return (lambda row: any(p(row) for p in parts)), _either([f for _, f in nodes])
 
-    def term(self) -> Predicate:
-        parts = [self.factor()]
+    def term(self) -> _Node:
+        nodes = [self.factor()]
         while self.peek().kind == "kw" and self.peek().text == "and":
             self.take()
-            parts.append(self.factor())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda row: all(p(row) for p in parts)
+            nodes.append(self.factor())
+        if len(nodes) == 1:
+            return nodes[0]
+        parts = [pred for pred, _ in nodes]
+        return (lambda row: all(p(row) for p in parts)), _both([f for _, f in nodes])
 
-    def factor(self) -> Predicate:
+    def factor(self) -> _Node:
         tok = self.peek()
         if tok.kind == "punct" and tok.text == "(":
             self.take()
@@ -244,7 +307,7 @@ class _Parser:
             raise QueryError(f"attribute {tok.text!r} cannot be queried")
         return attr
 
-    def cond(self) -> Predicate:
+    def cond(self) -> _Node:
         self.conds += 1
         attr = self.attr()
         name = attr.name
@@ -254,7 +317,7 @@ class _Parser:
             op = tok.text
             if op == "=":
                 self.hint = (name, [value])
-            return lambda row: _compare(op, _stored(attr, row.get(name)), value)
+            return _comparison(op, attr, value), _floor(attr, op, value)
         negate = False
         if tok.kind == "kw" and tok.text == "not":
             negate = True
@@ -270,13 +333,16 @@ class _Parser:
                 hit = value is not None and regex.fullmatch(str(value)) is not None
                 return hit != negate
 
-            return like
+            return like, None
         if tok.kind == "kw" and tok.text == "in":
             values = self.value_list(attr)
             if not negate:
                 self.hint = (name, values)
-            return lambda row: (
-                row.get(name) is not None and (_stored(attr, row.get(name)) in values) != negate
+            return (
+                lambda row: (
+                    row.get(name) is not None and (_stored(attr, row.get(name)) in values) != negate
+                ),
+                None,
             )
         if negate:
             raise QueryError(f"NOT must be followed by LIKE or IN at position {tok.pos + 1}")
@@ -284,9 +350,12 @@ class _Parser:
             low = _coerce(attr, self.take())
             self.expect_kw("and")
             high = _coerce(attr, self.take())
-            return lambda row: (
-                _compare(">=", _stored(attr, row.get(name)), low)
-                and _compare("<=", _stored(attr, row.get(name)), high)
+            return (
+                lambda row: (
+                    _compare(">=", _stored(attr, row.get(name)), low)
+                    and _compare("<=", _stored(attr, row.get(name)), high)
+                ),
+                _floor(attr, ">=", low),
             )
         if tok.kind == "kw" and tok.text == "is":
             want_null = True
@@ -294,7 +363,7 @@ class _Parser:
                 self.take()
                 want_null = False
             self.expect_kw("null")
-            return lambda row: (row.get(name) is None) == want_null
+            return (lambda row: (row.get(name) is None) == want_null), None
         found = tok.text or "the end"
         raise QueryError(
             f"expected an operator after {name} at position {tok.pos + 1}, not {found!r}"
@@ -328,9 +397,10 @@ def _comparison(op: str, attr: Attr, value: object) -> Predicate:
 _QBE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<)(.*)$", re.DOTALL)
 
 
-def _parse_qbe(text: str, lookup: AttrLookup) -> Predicate:
+def _plan_qbe(text: str, lookup: AttrLookup) -> QueryPlan:
     """Framework version 1: ``Attr=value;Attr2>value`` (and-ed, values unquoted)."""
     parts: list[Predicate] = []
+    floors: list[Floor | None] = []
     for number, cond in enumerate(text.split(";"), start=1):
         match = _QBE.match(cond)
         if match is None:
@@ -343,16 +413,16 @@ def _parse_qbe(text: str, lookup: AttrLookup) -> Predicate:
             raw = raw[1:-1]
         value = _coerce_text(attr, raw, f"in condition {number}")
         parts.append(_comparison(match[2], attr, value))
-    return lambda row: all(p(row) for p in parts)
+        floors.append(_floor(attr, match[2], value))
+    return QueryPlan(lambda row: all(p(row) for p in parts), floor=_both(floors))
 
 
-def parse_q(
-    text: str, lookup: AttrLookup, *, framework_version: int
-) -> tuple[Predicate, tuple[str, list[object]] | None]:
-    """The predicate of a ``q`` value under the given framework version, and an index hint.
+def plan_q(text: str, lookup: AttrLookup, *, framework_version: int) -> QueryPlan:
+    """The predicate of a ``q`` value under the given framework version, planned.
 
     The hint is (attribute, values) when the whole filter is one ``=`` or ``IN``: only
     records with one of those values can match (the caller may look them up by index).
+    The floor is the stamp a ``datetime`` attribute of every match reaches (:class:`Floor`).
 
     Raises:
         QueryError: syntax, unknown attribute or a literal of the wrong type; the message
@@ -361,7 +431,19 @@ def parse_q(
     if len(text) > 8000:
         raise QueryError("the filter is longer than 8000 characters")
     if framework_version < 2:
-        return _parse_qbe(text, lookup), None
+        return _plan_qbe(text, lookup)
     parser = _Parser(text, lookup)
-    pred = parser.parse()
-    return pred, parser.hint if parser.conds == 1 else None
+    pred, floor = parser.parse()
+    return QueryPlan(pred, parser.hint if parser.conds == 1 else None, floor)
+
+
+def parse_q(
+    text: str, lookup: AttrLookup, *, framework_version: int
+) -> tuple[Predicate, Hint | None]:
+    """The predicate of a ``q`` value and its index hint (:func:`plan_q` without the floor).
+
+    Raises:
+        QueryError: as :func:`plan_q`.
+    """
+    plan = plan_q(text, lookup, framework_version=framework_version)
+    return plan.predicate, plan.hint

@@ -22,7 +22,7 @@ from typing import cast
 
 from erpbridge.sims.oracle.describe import describe_resource
 from erpbridge.sims.oracle.errors import OracleError
-from erpbridge.sims.oracle.filter import parse_q
+from erpbridge.sims.oracle.filter import plan_q
 from erpbridge.sims.oracle.model import RESOURCES, ChildDef, ResourceDef
 from erpbridge.sims.oracle.query import (
     QueryError,
@@ -251,9 +251,12 @@ class OracleService:
         view = self._view(call, resource)
         q = call.query.get("q")
         if q:
-            pred, hint = parse_q(q, resource.attr, framework_version=call.framework_version)
+            plan = plan_q(q, resource.attr, framework_version=call.framework_version)
+            hint, floor, pred = plan.hint, plan.floor, plan.predicate
             if hint is not None:
                 rows = self.state.lookup(resource.name, hint[0], hint[1])
+            elif floor is not None:
+                rows = self.state.rows_from(resource.name, floor.attr, floor.value)
             else:
                 rows = self.state.rows(resource.name)
             rows = [(k, r) for k, r in rows if pred(r)]

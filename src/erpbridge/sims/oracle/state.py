@@ -4,11 +4,14 @@ A record is a JSON-ready dict (children inline as lists, datetimes as Oracle-for
 strings) plus ``@version``, the change counter behind its ETag. Every change runs inside
 :meth:`OracleState.transaction`: if anything in it fails, memory is restored and nothing is
 persisted (a batch request is all-or-nothing, reference §4); on success the touched records
-are written to the shared :class:`DocumentStore` in one SQLite transaction.
+are written to the shared :class:`DocumentStore` in one SQLite transaction. Every write and
+every undo goes through one function (``_place``), which keeps the indexes current: by value
+for ``=``/``IN`` lookups, sorted by stamp for reads of the changes since one.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +64,10 @@ def _sort_key(key: str) -> tuple[int, str]:
     return (len(key), key) if key.isdigit() else (1 << 30, key)
 
 
+def _first(entry: tuple[str, str]) -> str:
+    return entry[0]
+
+
 class OracleState:
     """All tables of the simulated pod.
 
@@ -77,6 +84,8 @@ class OracleState:
         self.tables: dict[str, dict[str, Row]] = {name: {} for name in RESOURCES}
         self._alt: dict[str, dict[tuple[str, ...], str]] = {name: {} for name in RESOURCES}
         self._indexes: dict[tuple[str, str], dict[object, set[str]]] = {}
+        #: (resource, datetime attribute) -> [(stamp text, key)] sorted, for reads from a stamp
+        self._ranges: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.counters: dict[str, int] = {}
         self._undo: dict[tuple[str, str], Row | None] | None = None
         self._counters_before: dict[str, int] = {}
@@ -109,6 +118,27 @@ class OracleState:
         """(key, record) pairs of a resource in key order."""
         table = self.tables[resource]
         return [(k, table[k]) for k in sorted(table, key=_sort_key)]
+
+    def rows_from(self, resource: str, attr: str, floor: str) -> list[tuple[str, Row]]:
+        """(key, record) pairs whose ``attr`` is a text at or after ``floor``, in key order.
+
+        Read through a sorted index of ``attr`` (a stamp), kept up to date by every write
+        and undo once built, as a database reads a range of an indexed column: a steady poll
+        of the changes since a stamp costs what it finds, not the table. The index holds
+        text values only: a ``q`` comparison with a stamp holds for no other (filter.py
+        ``Floor``), so the records it leaves out are those no such filter matches.
+        """
+        index = self._ranges.get((resource, attr))
+        if index is None:
+            index = sorted(
+                (value, key)
+                for key, row in self.tables[resource].items()
+                if isinstance(value := row.get(attr), str)
+            )
+            self._ranges[(resource, attr)] = index
+        at = bisect.bisect_left(index, floor, key=_first)
+        table = self.tables[resource]
+        return [(k, table[k]) for k in sorted((key for _, key in index[at:]), key=_sort_key)]
 
     def now(self) -> str:
         """The clock's now as an Oracle stamp string."""
@@ -178,6 +208,15 @@ class OracleState:
                 index.get(_index_value(old.get(attr)), set()).discard(key)
             if row is not None:
                 index.setdefault(_index_value(row.get(attr)), set()).add(key)
+        for (range_resource, attr), entries in self._ranges.items():
+            if range_resource != resource:
+                continue
+            if old is not None and isinstance(before := old.get(attr), str):
+                at = bisect.bisect_left(entries, (before, key))
+                if at < len(entries) and entries[at] == (before, key):
+                    del entries[at]
+            if row is not None and isinstance(after := row.get(attr), str):
+                bisect.insort(entries, (after, key))
         if old is not None:
             alt = self._alt_of(resource, old)
             if alt is not None and self._alt[resource].get(alt) == key:

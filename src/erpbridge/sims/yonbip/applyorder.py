@@ -37,6 +37,7 @@ from erpbridge.sims.yonbip.query import (
     parse_conditions,
     parse_orders,
     positive_int,
+    stamp_floor,
     voucher_rows,
 )
 from erpbridge.sims.yonbip.rules import (
@@ -94,7 +95,7 @@ class ApplyOrderApi:
         product = body.get("product")
         stored = [
             r
-            for r in self.state.rows("applyorder")
+            for r in self.state.rows_from("applyorder", stamp_floor(tests))
             if product in (None, "") or any(_same(x.get("product"), product) for x in _lines(r))
         ]
         rows = voucher_rows(body, stored, "applyOrders", "applyorders")

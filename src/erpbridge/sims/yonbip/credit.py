@@ -27,7 +27,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from erpbridge.sims.yonbip.query import page_of, parse_conditions, parse_orders, positive_int
+from erpbridge.sims.yonbip.query import (
+    page_of,
+    parse_conditions,
+    parse_orders,
+    positive_int,
+    stamp_floor,
+)
 from erpbridge.sims.yonbip.rules import lang_text
 from erpbridge.sims.yonbip.state import BipState, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
@@ -124,7 +130,8 @@ class CreditApi:
         size = positive_int(body, "pageSize", 10, 500)
         tests = parse_conditions(body.get("simpleVOs"), CREDIT_FIELDS)
         orders = parse_orders(body.get("queryOrders"), CREDIT_FIELDS) or [("pubts", False)]
-        page = page_of(self.state.rows("credit"), tests, orders, index, size)
+        rows = self.state.rows_from("credit", stamp_floor(tests))
+        page = page_of(rows, tests, orders, index, size)
         return {
             "pageIndex": page.index,
             "pageSize": page.size,

@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from erpbridge.sims.yonbip.query import field_test, page_of, positive_int
+from erpbridge.sims.yonbip.query import field_test, page_of, positive_int, stamp_floor
 from erpbridge.sims.yonbip.rules import ORGS, idempotent_save, lang_text, require_text
 from erpbridge.sims.yonbip.state import BipState, Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
@@ -38,7 +38,7 @@ class MerchantApi:
         """One page of customers."""
         index = positive_int(body, "pageIndex", 1, 1_000_000)
         size = positive_int(body, "pageSize", 10, 5000)
-        tests = []
+        tests: list[Callable[[Row], bool]] = []
         if body.get("code") not in (None, ""):
             tests.append(field_test("code", "eq", str(body["code"])))
         if body.get("name") not in (None, ""):
@@ -46,7 +46,8 @@ class MerchantApi:
             tests.append(lambda r: wanted in str(lang_text(r.get("name")) or ""))
         if body.get("pubts") not in (None, ""):
             tests.append(field_test("pubts", "egt", str(body["pubts"])))
-        page = page_of(self.state.rows("merchant"), tests, [("pubts", False)], index, size)
+        rows = self.state.rows_from("merchant", stamp_floor(tests))
+        page = page_of(rows, tests, [("pubts", False)], index, size)
         return page.rows
 
     def batch_detail(self, body: Mapping[str, object]) -> object:

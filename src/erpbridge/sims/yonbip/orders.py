@@ -34,6 +34,7 @@ from erpbridge.sims.yonbip.query import (
     parse_conditions,
     parse_orders,
     positive_int,
+    stamp_floor,
     voucher_rows,
 )
 from erpbridge.sims.yonbip.rules import (
@@ -120,7 +121,8 @@ class OrderApi:
         if end not in (None, ""):
             tests.append(field_test("vouchdate", "elt", str(end)[:10] + " 23:59:59"))
         orders = parse_orders(body.get("queryOrders"), LIST_FIELDS)
-        rows = voucher_rows(body, self.state.rows("voucherorder"), "orderDetails", "orderDetails")
+        stored = self.state.rows_from("voucherorder", stamp_floor(tests))
+        rows = voucher_rows(body, stored, "orderDetails", "orderDetails")
         return page_of(rows, tests, orders, index, size).answer()
 
     def detail(self, params: Mapping[str, str]) -> object:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from erpbridge.sims.yonbip.query import field_test, page_of, positive_int
+from erpbridge.sims.yonbip.query import field_test, page_of, positive_int, stamp_floor
 from erpbridge.sims.yonbip.state import BipState, Row
 
 __all__ = ["ProductApi"]
@@ -36,7 +36,8 @@ class ProductApi:
             tests.append(field_test("pubts", "egt", str(body["beganTime"])))
         if body.get("endTime") not in (None, ""):
             tests.append(field_test("pubts", "elt", str(body["endTime"])))
-        page = page_of(self.state.rows("product"), tests, [("pubts", False)], index, size)
+        rows = self.state.rows_from("product", stamp_floor(tests))
+        page = page_of(rows, tests, [("pubts", False)], index, size)
         return {
             "pageIndex": page.index,
             "pageSize": page.size,

@@ -6,25 +6,30 @@ the spellings of the 请购单列表查询 doc: ``is_null is_not_null``, ``leftl
 with) and ``rightlike`` (``x%``: starts with) [P: doc; their matching is U].
 Values compare as numbers when both sides are numbers, else as text (``pubts`` and
 ``vouchdate`` texts sort as times). A condition on an unknown field or with an unknown op
-is refused with code 999 and the field named.
+is refused with code 999 and the field named. The conditions of a list are and-ed; those
+that require ``pubts`` to reach a text (:func:`stamp_floor`) let the list read only the
+records from there on (``BipState.rows_from``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from erpbridge.sims.yonbip.state import Row
 from erpbridge.sims.yonbip.wire import ApiError, Code
 
 __all__ = [
     "OPS",
+    "Condition",
     "Page",
     "field_test",
     "page_of",
     "parse_conditions",
     "parse_orders",
     "positive_int",
+    "stamp_floor",
     "voucher_rows",
 ]
 
@@ -69,6 +74,8 @@ OPS: dict[str, Callable[[object, object, object], bool]] = {
 
 
 _NO_VALUE = ("isnull", "isnotnull", "is_null", "is_not_null")
+#: ops a value can only pass at or above ``value1`` (``between``: its low end).
+_FLOOR_OPS = frozenset({"eq", "gt", "egt", "between"})
 
 
 def _listed(value: object) -> list[object]:
@@ -119,22 +126,49 @@ def parse_conditions(raw: object, fields: Sequence[str]) -> list[Callable[[Row],
             raise ApiError(Code.BUSINESS, f"simpleVOs[{n}]: value1 不能为空")
         if op == "between" and b is None:
             raise ApiError(Code.BUSINESS, f"simpleVOs[{n}]: between 需要 value2")
-        tests.append(_condition(OPS[op], str(field), a, b))
+        tests.append(Condition(str(field), op, a, b))
     return tests
 
 
-def _condition(
-    fn: Callable[[object, object, object], bool], name: str, a: object, b: object
-) -> Callable[[Row], bool]:
-    def test(row: Row) -> bool:
-        return fn(row.get(name), a, b)
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A row test ``row[field] <op> value1 [value2]`` with one of :data:`OPS`.
 
-    return test
+    It keeps its parts so that :func:`stamp_floor` can tell what it requires of ``pubts``.
+    """
+
+    field: str
+    op: str
+    value1: object
+    value2: object = None
+
+    def __call__(self, row: Row) -> bool:
+        return OPS[self.op](row.get(self.field), self.value1, self.value2)
 
 
 def field_test(name: str, op: str, value: object) -> Callable[[Row], bool]:
     """A row test ``row[name] <op> value`` with one of :data:`OPS`."""
-    return _condition(OPS[op], name, value, None)
+    return Condition(name, op, value)
+
+
+def stamp_floor(tests: Sequence[Callable[[Row], bool]]) -> str | None:
+    """The text every record passing all ``tests`` has ``pubts`` at or above, if any.
+
+    A condition ``pubts eq|gt|egt|between <text>`` compares a record's ``pubts`` as text
+    (:func:`_cmp`: text against anything but null is a text comparison), so a record whose
+    ``pubts`` text is below ``<text>``, or null, fails it. The tests are and-ed: the
+    greatest such text bounds them all. A number or a list as ``value1`` compares
+    otherwise and bounds nothing; neither do the other ops.
+    """
+    floors = [
+        t.value1
+        for t in tests
+        if isinstance(t, Condition)
+        and t.field == "pubts"
+        and t.op in _FLOOR_OPS
+        and isinstance(t.value1, str)
+    ]
+    return max(floors, default=None)
 
 
 def parse_orders(raw: object, fields: Sequence[str]) -> list[tuple[str, bool]]:

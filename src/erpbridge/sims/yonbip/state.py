@@ -6,10 +6,13 @@ Records are dicts with YonBIP's wire names. ``pubts`` (last modified) is server 
 answers it, so many records share a stamp; readers tie-break by ``id``. Ids are longs
 like the platform's (``2446326816231680``), safe below 2**53 for JSON clients.
 Every change writes through to the shared SQLite ``DocumentStore`` when one is given.
+A list asked for the changes since a stamp reads the records from that stamp on through a
+sorted index of ``pubts`` (:meth:`BipState.rows_from`), as a database reads an indexed range.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 from collections.abc import Callable, Iterator
@@ -60,6 +63,8 @@ class BipState:
         self.clock = clock
         self.tables: dict[str, dict[int, Row]] = {name: {} for name in OBJECTS}
         self._codes: dict[str, dict[str, int]] = {name: {} for name in OBJECTS}
+        #: table -> [(pubts text, id)] sorted, built on the first read from a stamp
+        self._stamps: dict[str, list[tuple[str, int]]] = {}
         self.counters: dict[str, int] = {}
         self.idempotent: dict[str, Idempotent] = {}
 
@@ -89,6 +94,30 @@ class BipState:
         """Every record of a table, in id order."""
         t = self.tables[table]
         return [t[k] for k in sorted(t)]
+
+    def rows_from(self, table: str, floor: str | None) -> list[Row]:
+        """The records whose ``pubts`` text is at or above ``floor``, in id order; every
+        record when ``floor`` is None.
+
+        Read through a sorted index of ``pubts``, kept up to date by :meth:`put` and
+        :meth:`remove` once built: a steady poll costs what changed since its stamp, not the
+        table. A list compares ``pubts`` with a text as text whatever its type
+        (query.py ``_cmp``), so the index holds the text of every ``pubts`` but null, which
+        no bound lets through; a record it leaves out cannot pass the list's conditions.
+        """
+        if floor is None:
+            return self.rows(table)
+        stamps = self._stamps.get(table)
+        if stamps is None:
+            stamps = sorted(
+                (text, k)
+                for k, r in self.tables[table].items()
+                if (text := _stamp_text(r)) is not None
+            )
+            self._stamps[table] = stamps
+        at = bisect.bisect_left(stamps, floor, key=_first)
+        t = self.tables[table]
+        return [t[k] for k in sorted(k for _, k in stamps[at:])]
 
     def resolve(self, table: str, ref: object) -> Row | None:
         """A reference given as an id (number or digits) or as a code."""
@@ -124,6 +153,7 @@ class BipState:
         old = self.tables[table].get(record_id)
         if old is not None and old.get("code") != row.get("code"):
             self._codes[table].pop(str(old.get("code")), None)
+        self._restamp(table, record_id, old, row)
         self.tables[table][record_id] = row
         if row.get("code"):
             self._codes[table][str(row["code"])] = record_id
@@ -137,6 +167,7 @@ class BipState:
         row = self.tables[table].pop(record_id, None)
         if row is not None and row.get("code"):
             self._codes[table].pop(str(row["code"]), None)
+        self._restamp(table, record_id, row, None)
         if self.store is not None:
             self.store.remove(table, str(record_id))
 
@@ -155,6 +186,20 @@ class BipState:
             return
         with self.store.transaction():
             yield
+
+    def _restamp(self, table: str, record_id: int, old: Row | None, new: Row | None) -> None:
+        """Move a record in the ``pubts`` index (once built) from ``old``'s to ``new``'s."""
+        stamps = self._stamps.get(table)
+        if stamps is None:
+            return
+        before = None if old is None else _stamp_text(old)
+        if before is not None:
+            at = bisect.bisect_left(stamps, (before, record_id))
+            if at < len(stamps) and stamps[at] == (before, record_id):
+                del stamps[at]
+        after = None if new is None else _stamp_text(new)
+        if after is not None:
+            bisect.insort(stamps, (after, record_id))
 
     def _save_counters(self) -> None:
         if self.store is not None:
@@ -184,4 +229,15 @@ class BipState:
         counters = self.store.get_meta("counters")
         if counters:
             self.counters = {str(k): int(v) for k, v in json.loads(counters).items()}
+        self._stamps.clear()  # the tables were filled around put(): index them afresh
         return found
+
+
+def _stamp_text(row: Row) -> str | None:
+    """``row``'s ``pubts`` as a list compares it with a text; None when null."""
+    value = row.get("pubts")
+    return None if value is None else str(value)
+
+
+def _first(entry: tuple[str, int]) -> str:
+    return entry[0]
