@@ -34,6 +34,13 @@ from erpbridge.spi.secrets import Secret
 from .conftest import StepClock
 
 _ORDERS = FORMS["sal_saleorder"]
+_SETTINGS = KingdeeSettings(
+    base_url="http://kd.test/k3cloud/",
+    acct_id=SANDBOX_ACCT_ID,
+    username=SANDBOX_USER,
+    app_id=SANDBOX_APP_ID,
+    app_secret=Secret.literal(SANDBOX_APP_SECRET),
+)
 _BASE = datetime(2026, 1, 1)
 
 
@@ -242,15 +249,8 @@ async def test_a_connector_poll_reads_only_the_records_changed_since_its_cursor(
     clock = StepClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
     state = KingdeeState(clock=clock)
     seed_state(state, seed=3, size=SeedSize(customers=30, materials=4, orders=3, requisitions=1))
-    settings = KingdeeSettings(
-        base_url="http://kd.test/k3cloud/",
-        acct_id=SANDBOX_ACCT_ID,
-        username=SANDBOX_USER,
-        app_id=SANDBOX_APP_ID,
-        app_secret=Secret.literal(SANDBOX_APP_SECRET),
-    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(state))) as http:
-        kingdee = KingdeeConnector(settings, http)
+        kingdee = KingdeeConnector(_SETTINGS, http)
         await kingdee.describe()
         clock.advance(60)
         since = clock.now
@@ -293,16 +293,9 @@ async def test_a_connector_poll_of_orders_reads_their_lines_by_id() -> None:
     clock = StepClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
     state = KingdeeState(clock=clock)
     seed_state(state, seed=3, size=SeedSize(customers=5, materials=4, orders=6, requisitions=1))
-    settings = KingdeeSettings(
-        base_url="http://kd.test/k3cloud/",
-        acct_id=SANDBOX_ACCT_ID,
-        username=SANDBOX_USER,
-        app_id=SANDBOX_APP_ID,
-        app_secret=Secret.literal(SANDBOX_APP_SECRET),
-    )
     cursor = Cursor(stamp=datetime(2000, 1, 1, tzinfo=UTC), overlap=timedelta(0))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(state))) as http:
-        kingdee = KingdeeConnector(settings, http)
+        kingdee = KingdeeConnector(_SETTINGS, http)
         await kingdee.describe()
         with (
             patch.object(state, "rows", wraps=state.rows) as every,
