@@ -7,6 +7,7 @@
 - :mod:`.tls`: ``make_tls_material``, a throw-away CA and server certificate.
 - :mod:`.server`: ``serve_app`` / ``run_simulator``, uvicorn on 127.0.0.1 in a thread.
 - :mod:`.profile`: ``ProfiledApp``, cProfile on demand (``ERPBRIDGE_SIM_PROFILE_DIR``).
+- :mod:`.ranges`: ``RangeIndex``, a sorted index of one field for reads from a stamp on.
 """
 
 from erpbridge.sims._common.faults import FaultConfig, FaultKind, FaultMiddleware

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims._common.ranges import RangeIndex
 from erpbridge.sims.jiandaoyun.filters import FilterPlan
 from erpbridge.sims.jiandaoyun.values import format_time, member
 from erpbridge.sims.jiandaoyun.widgets import APP, App, Entry
@@ -53,8 +54,8 @@ class JdyState:
         self.clock = clock
         self.records: dict[str, dict[str, Record]] = {e.entry_id: {} for e in app.entries}
         self._order: dict[str, list[str]] = {e.entry_id: [] for e in app.entries}
-        #: form -> datetime field -> [(stored text, _id)] sorted, built on first read
-        self._ranges: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        #: form -> datetime field -> its sorted index (stored text), built on first read
+        self._ranges: dict[str, dict[str, RangeIndex[str, str]]] = {}
         self.modify_time: dict[str, str] = {}
         self.listeners: list[Listener] = []
         self._last_oid = 0
@@ -125,12 +126,8 @@ class JdyState:
         elif old is not None and record is None:
             del order[bisect.bisect_left(order, data_id)]
         for field, index in self._ranges.get(entry_id, {}).items():
-            if old is not None and isinstance(before := old.get(field), str):
-                at = bisect.bisect_left(index, (before, data_id))
-                if at < len(index) and index[at] == (before, data_id):
-                    del index[at]
-            if record is not None and isinstance(after := record.get(field), str):
-                bisect.insort(index, (after, data_id))
+            before = None if old is None else _text(old.get(field))
+            index.move(data_id, before, None if record is None else _text(record.get(field)))
         if record is not None:
             table[data_id] = record
         return old
@@ -193,13 +190,13 @@ class JdyState:
         ranges = self._ranges.setdefault(entry_id, {})
         index = ranges.get(field)
         if index is None:
-            index = sorted(
+            index = RangeIndex(
                 (value, data_id)
                 for data_id, record in self.records[entry_id].items()
-                if isinstance(value := record.get(field), str)
+                if (value := _text(record.get(field))) is not None
             )
             ranges[field] = index
-        return sorted(data_id for _, data_id in index[bisect.bisect_left(index, (floor, "")) :])
+        return sorted(index.keys_from(floor))
 
     def data_modify_time(self, entry: Entry) -> str | None:
         """When any record of ``entry`` last changed (``widget/list.dataModifyTime``)."""
@@ -283,3 +280,8 @@ class JdyState:
             for record in removed:
                 self._notify("data_remove", entry, record)
         return removed
+
+
+def _text(value: object) -> str | None:
+    """A datetime index holds the stored texts only, as the filter compares them."""
+    return value if isinstance(value, str) else None

@@ -11,13 +11,13 @@ Business rules live in rules.py; this module is storage, ids and the clock.
 
 from __future__ import annotations
 
-import bisect
 import copy
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims._common.ranges import RangeIndex
 from erpbridge.sims.kingdee.filter import normalize_stamp
 from erpbridge.sims.kingdee.forms import FORMS, FormDef
 
@@ -26,8 +26,9 @@ __all__ = ["CST", "KingdeeState", "Row", "utc_now"]
 Row = dict[str, object]
 #: the order of internal ids: ints by value, then any other id by its text.
 SortKey = tuple[int, int, str]
-#: one entry of a date index: the field's stored text case-folded, then the record's id.
-_Entry = tuple[str, SortKey, object]
+#: a record's place in a date index, after the field's case-folded text: its id's order,
+#: then the id itself
+_Place = tuple[SortKey, object]
 
 #: the server's local time zone (K/3 Cloud answers local time without a zone).
 CST = timezone(timedelta(hours=8), "CST")
@@ -55,8 +56,8 @@ class KingdeeState:
         self.clock = clock
         self.tables: dict[str, dict[object, Row]] = {f.form_id: {} for f in FORMS.values()}
         self._numbers: dict[str, dict[str, object]] = {f.form_id: {} for f in FORMS.values()}
-        #: form -> header date field -> [(folded text, sort key, pk)] sorted, built on first read
-        self._ranges: dict[str, dict[str, list[_Entry]]] = {}
+        #: form -> header date field -> its sorted index (folded text), built on first read
+        self._ranges: dict[str, dict[str, RangeIndex[str, _Place]]] = {}
         self.counters: dict[str, int] = {}
 
     # --- time -----------------------------------------------------------------------
@@ -102,14 +103,13 @@ class KingdeeState:
         index = ranges.get(field)
         table = self.tables[form.form_id]
         if index is None:
-            index = sorted(
-                (value.casefold(), _sort_key(pk), pk)
+            index = RangeIndex(
+                (value, (_sort_key(pk), pk))
                 for pk, row in table.items()
-                if isinstance(value := row.get(field), str)
+                if (value := _folded(row.get(field))) is not None
             )
             ranges[field] = index
-        at = bisect.bisect_left(index, floor, key=_first)
-        return [table[pk] for _, _, pk in sorted(index[at:], key=_second)]
+        return [table[pk] for _, pk in sorted(index.keys_from(floor), key=_first)]
 
     # --- ids ------------------------------------------------------------------------
 
@@ -161,13 +161,10 @@ class KingdeeState:
         if old is not None:
             numbers.pop(str(old.get(form.number_key) or "").casefold(), None)
         for field, index in self._ranges.get(form.form_id, {}).items():
-            if old is not None and isinstance(before := old.get(field), str):
-                entry = (before.casefold(), _sort_key(pk), pk)
-                at = bisect.bisect_left(index, entry)
-                if at < len(index) and index[at] == entry:
-                    del index[at]
-            if row is not None and isinstance(after := row.get(field), str):
-                bisect.insort(index, (after.casefold(), _sort_key(pk), pk))
+            before = None if old is None else _folded(old.get(field))
+            index.move(
+                (_sort_key(pk), pk), before, None if row is None else _folded(row.get(field))
+            )
         if row is None:
             return
         table[pk] = row
@@ -213,12 +210,13 @@ def _sort_key(pk: object) -> SortKey:
     return (0, pk, "") if isinstance(pk, int) else (1, 0, str(pk))
 
 
-def _first(entry: _Entry) -> str:
-    return entry[0]
+def _folded(value: object) -> str | None:
+    """A date index holds text only, case-folded as the filter compares it."""
+    return value.casefold() if isinstance(value, str) else None
 
 
-def _second(entry: _Entry) -> SortKey:
-    return entry[1]
+def _first(place: _Place) -> SortKey:
+    return place[0]
 
 
 def _encode_counters(counters: dict[str, int]) -> str:

@@ -11,13 +11,13 @@ for ``=``/``IN`` lookups, sorted by stamp for reads of the changes since one.
 
 from __future__ import annotations
 
-import bisect
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims._common.ranges import RangeIndex
 from erpbridge.sims.oracle.model import RESOURCES
 from erpbridge.sims.oracle.query import format_stamp
 
@@ -64,8 +64,9 @@ def _sort_key(key: str) -> tuple[int, str]:
     return (len(key), key) if key.isdigit() else (1 << 30, key)
 
 
-def _first(entry: tuple[str, str]) -> str:
-    return entry[0]
+def _text(value: object) -> str | None:
+    """A stamp index holds text only: a ``q`` comparison with a stamp holds for no other."""
+    return value if isinstance(value, str) else None
 
 
 class OracleState:
@@ -84,8 +85,8 @@ class OracleState:
         self.tables: dict[str, dict[str, Row]] = {name: {} for name in RESOURCES}
         self._alt: dict[str, dict[tuple[str, ...], str]] = {name: {} for name in RESOURCES}
         self._indexes: dict[tuple[str, str], dict[object, set[str]]] = {}
-        #: (resource, datetime attribute) -> [(stamp text, key)] sorted, for reads from a stamp
-        self._ranges: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        #: (resource, datetime attribute) -> its sorted index (text), for reads from a stamp
+        self._ranges: dict[tuple[str, str], RangeIndex[str, str]] = {}
         self.counters: dict[str, int] = {}
         self._undo: dict[tuple[str, str], Row | None] | None = None
         self._counters_before: dict[str, int] = {}
@@ -130,15 +131,14 @@ class OracleState:
         """
         index = self._ranges.get((resource, attr))
         if index is None:
-            index = sorted(
+            index = RangeIndex(
                 (value, key)
                 for key, row in self.tables[resource].items()
-                if isinstance(value := row.get(attr), str)
+                if (value := _text(row.get(attr))) is not None
             )
             self._ranges[(resource, attr)] = index
-        at = bisect.bisect_left(index, floor, key=_first)
         table = self.tables[resource]
-        return [(k, table[k]) for k in sorted((key for _, key in index[at:]), key=_sort_key)]
+        return [(k, table[k]) for k in sorted(index.keys_from(floor), key=_sort_key)]
 
     def now(self) -> str:
         """The clock's now as an Oracle stamp string."""
@@ -208,15 +208,10 @@ class OracleState:
                 index.get(_index_value(old.get(attr)), set()).discard(key)
             if row is not None:
                 index.setdefault(_index_value(row.get(attr)), set()).add(key)
-        for (range_resource, attr), entries in self._ranges.items():
-            if range_resource != resource:
-                continue
-            if old is not None and isinstance(before := old.get(attr), str):
-                at = bisect.bisect_left(entries, (before, key))
-                if at < len(entries) and entries[at] == (before, key):
-                    del entries[at]
-            if row is not None and isinstance(after := row.get(attr), str):
-                bisect.insort(entries, (after, key))
+        for (range_resource, attr), ranged in self._ranges.items():
+            if range_resource == resource:
+                before = None if old is None else _text(old.get(attr))
+                ranged.move(key, before, None if row is None else _text(row.get(attr)))
         if old is not None:
             alt = self._alt_of(resource, old)
             if alt is not None and self._alt[resource].get(alt) == key:

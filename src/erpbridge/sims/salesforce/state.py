@@ -12,7 +12,6 @@ Deletes move a record to the recycle bin: it stays with ``IsDeleted = true`` and
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims._common.ranges import RangeIndex
 from erpbridge.sims.salesforce import objects
 from erpbridge.sims.salesforce.errors import SfError
 from erpbridge.sims.salesforce.ids import ID_PATTERN, make_id, to_18
@@ -78,7 +78,7 @@ class OrgState:
         }
         #: object -> (SystemModstamp, id) of every record, sorted: a poll's
         #: ``SystemModstamp >= X`` reads the rows from X on, not the whole table
-        self._stamps: dict[str, list[tuple[str, str]]] = {name: [] for name in OBJECTS}
+        self._stamps: dict[str, RangeIndex[str, str]] = {name: RangeIndex() for name in OBJECTS}
         #: object -> id -> its place in ``records`` (the order a query answers in)
         self._places: dict[str, dict[str, int]] = {name: {} for name in OBJECTS}
         self._next_place = itertools.count()
@@ -156,12 +156,7 @@ class OrgState:
         candidates: Iterable[Row] = table.values()
         since = bound.lower_bound("SystemModstamp")
         if since is not None:  # the rows from ``since`` on, in the table's own order
-            stamps = self._stamps[obj]
-            places = self._places[obj]
-            tail = sorted(
-                (rid for _, rid in stamps[bisect.bisect_left(stamps, (since, "")) :]),
-                key=places.__getitem__,
-            )
+            tail = sorted(self._stamps[obj].keys_from(since), key=self._places[obj].__getitem__)
             candidates = [table[rid] for rid in tail]
         rows = [
             r
@@ -290,16 +285,11 @@ class OrgState:
 
     def _restamp(self, obj: str, rid: str, old: Row | None, new: Row) -> None:
         """Move record ``rid`` in the stamp index from ``old``'s stamp to ``new``'s."""
-        if old is not None:
-            self._unindex_stamp(obj, rid, old)
-        bisect.insort(self._stamps[obj], (str(new["SystemModstamp"]), rid))
+        before = None if old is None else str(old["SystemModstamp"])
+        self._stamps[obj].move(rid, before, str(new["SystemModstamp"]))
 
     def _unindex_stamp(self, obj: str, rid: str, row: Row) -> None:
-        stamps = self._stamps[obj]
-        entry = (str(row["SystemModstamp"]), rid)
-        at = bisect.bisect_left(stamps, entry)
-        if at < len(stamps) and stamps[at] == entry:
-            del stamps[at]
+        self._stamps[obj].move(rid, str(row["SystemModstamp"]), None)
 
     def _unindex_children(self, obj: str, rid: str, row: Row) -> None:
         for (o, f), by_parent in self._children.items():

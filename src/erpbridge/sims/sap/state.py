@@ -12,13 +12,12 @@ business-day tick) live in rules.py; this module is only storage.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TypeGuard
 
 from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims._common.ranges import RangeIndex
 from erpbridge.sims.sap.model import SERVICES, EntitySetDef
 from erpbridge.sims.sap.wire import Value, decode_json, encode_row, format_key
 
@@ -56,8 +55,8 @@ class SapState:
         self._indexes: dict[tuple[str, tuple[str, ...]], dict[Key, set[Key]]] = {}
         #: the same indexes by set, for the write path
         self._set_indexes: dict[str, list[tuple[tuple[str, ...], dict[Key, set[Key]]]]] = {}
-        #: (set, date property) -> [(value, key)] sorted, for reads from a date on
-        self._ranges: dict[str, dict[str, list[tuple[datetime, Key]]]] = {}
+        #: set -> date property -> its sorted index, for reads from a date on
+        self._ranges: dict[str, dict[str, RangeIndex[datetime, Key]]] = {}
         self._undo: dict[tuple[str, Key], Row | None] | None = None
         #: records committed inside persist_together(), written when it ends
         self._pending: dict[tuple[str, Key], None] | None = None
@@ -103,16 +102,13 @@ class SapState:
         """
         ranges = self._ranges.setdefault(set_name, {})
         index = ranges.get(prop)
+        table = self.tables[set_name]
         if index is None:
-            index = sorted(
-                (value, key)
-                for key, row in self.tables[set_name].items()
-                if _dated(value := row.get(prop))
+            index = RangeIndex(
+                (value, key) for key, row in table.items() if (value := _dated(row.get(prop)))
             )
             ranges[prop] = index
-        at = bisect.bisect_left(index, floor, key=_first)
-        table = self.tables[set_name]
-        return [table[k] for k in sorted(key for _, key in index[at:])]
+        return [table[k] for k in sorted(index.keys_from(floor))]
 
     def _index(self, set_name: str, props: tuple[str, ...]) -> dict[Key, set[Key]]:
         index = self._indexes.get((set_name, props))
@@ -201,13 +197,9 @@ class SapState:
                 index.get(tuple(str(old.get(p) or "") for p in props), set()).discard(key)
             if row is not None:
                 index.setdefault(tuple(str(row.get(p) or "") for p in props), set()).add(key)
-        for prop, entries in self._ranges.get(set_name, {}).items():
-            if old is not None and _dated(before := old.get(prop)):
-                at = bisect.bisect_left(entries, (before, key))
-                if at < len(entries) and entries[at] == (before, key):
-                    del entries[at]
-            if row is not None and _dated(after := row.get(prop)):
-                bisect.insort(entries, (after, key))
+        for prop, ranged in self._ranges.get(set_name, {}).items():
+            before = None if old is None else _dated(old.get(prop))
+            ranged.move(key, before, None if row is None else _dated(row.get(prop)))
         if row is None:
             table.pop(key, None)
         else:
@@ -261,10 +253,6 @@ class SapState:
         return found
 
 
-def _dated(value: object) -> TypeGuard[datetime]:
-    """True for an aware datetime, the only values a range index holds."""
-    return isinstance(value, datetime) and value.tzinfo is not None
-
-
-def _first(entry: tuple[datetime, Key]) -> datetime:
-    return entry[0]
+def _dated(value: object) -> datetime | None:
+    """``value`` when it is an aware datetime, the only values a range index holds."""
+    return value if isinstance(value, datetime) and value.tzinfo is not None else None

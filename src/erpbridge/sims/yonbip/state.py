@@ -12,7 +12,6 @@ sorted index of ``pubts`` (:meth:`BipState.rows_from`), as a database reads an i
 
 from __future__ import annotations
 
-import bisect
 import copy
 import json
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from erpbridge.sims._common.persist import Document, DocumentStore
+from erpbridge.sims._common.ranges import RangeIndex
 
 __all__ = ["CST", "OBJECTS", "BipState", "Idempotent", "Row", "utc_now"]
 
@@ -63,8 +63,8 @@ class BipState:
         self.clock = clock
         self.tables: dict[str, dict[int, Row]] = {name: {} for name in OBJECTS}
         self._codes: dict[str, dict[str, int]] = {name: {} for name in OBJECTS}
-        #: table -> [(pubts text, id)] sorted, built on the first read from a stamp
-        self._stamps: dict[str, list[tuple[str, int]]] = {}
+        #: table -> its sorted index of ``pubts`` (text), built on the first read from a stamp
+        self._stamps: dict[str, RangeIndex[str, int]] = {}
         self.counters: dict[str, int] = {}
         self.idempotent: dict[str, Idempotent] = {}
 
@@ -109,15 +109,14 @@ class BipState:
             return self.rows(table)
         stamps = self._stamps.get(table)
         if stamps is None:
-            stamps = sorted(
+            stamps = RangeIndex(
                 (text, k)
                 for k, r in self.tables[table].items()
                 if (text := _stamp_text(r)) is not None
             )
             self._stamps[table] = stamps
-        at = bisect.bisect_left(stamps, floor, key=_first)
         t = self.tables[table]
-        return [t[k] for k in sorted(k for _, k in stamps[at:])]
+        return [t[k] for k in sorted(stamps.keys_from(floor))]
 
     def resolve(self, table: str, ref: object) -> Row | None:
         """A reference given as an id (number or digits) or as a code."""
@@ -190,16 +189,9 @@ class BipState:
     def _restamp(self, table: str, record_id: int, old: Row | None, new: Row | None) -> None:
         """Move a record in the ``pubts`` index (once built) from ``old``'s to ``new``'s."""
         stamps = self._stamps.get(table)
-        if stamps is None:
-            return
-        before = None if old is None else _stamp_text(old)
-        if before is not None:
-            at = bisect.bisect_left(stamps, (before, record_id))
-            if at < len(stamps) and stamps[at] == (before, record_id):
-                del stamps[at]
-        after = None if new is None else _stamp_text(new)
-        if after is not None:
-            bisect.insort(stamps, (after, record_id))
+        if stamps is not None:
+            before = None if old is None else _stamp_text(old)
+            stamps.move(record_id, before, None if new is None else _stamp_text(new))
 
     def _save_counters(self) -> None:
         if self.store is not None:
@@ -237,7 +229,3 @@ def _stamp_text(row: Row) -> str | None:
     """``row``'s ``pubts`` as a list compares it with a text; None when null."""
     value = row.get("pubts")
     return None if value is None else str(value)
-
-
-def _first(entry: tuple[str, int]) -> str:
-    return entry[0]
